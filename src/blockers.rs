@@ -1,0 +1,1 @@
+//! What holds a reboot back: firing Prometheus alerts, blocking pods.

@@ -1,0 +1,1 @@
+//! Cordon, evict and wait: kubectl drain semantics through the Eviction API.

@@ -1,0 +1,26 @@
+//! kured-rs: the Kubernetes Reboot Daemon, as a small synchronous program.
+//!
+//! Arrows point down: `agent` (the loop) uses the parts (`lock`, `drain`,
+//! `blockers`, `notify`, `metrics`, `sentinel`, `reboot`, `window`), which use
+//! `kube` (the REST client) or the host (`hostcmd`). `config` turns flags into a
+//! [`config::Config`]; `main` wires it all and maps errors to exit codes.
+
+pub mod agent;
+pub mod blockers;
+pub mod config;
+pub mod drain;
+pub mod error;
+pub mod hostcmd;
+pub mod kube;
+pub mod lock;
+pub mod logging;
+pub mod metrics;
+pub mod notify;
+pub mod reboot;
+pub mod sentinel;
+pub mod tz;
+pub mod window;
+
+pub use error::{Error, Result};
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

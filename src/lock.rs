@@ -1,0 +1,1 @@
+//! The cluster-wide reboot lock in an annotation on kured's own DaemonSet.

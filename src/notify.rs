@@ -1,0 +1,1 @@
+//! Notifications in shoutrrr URL formats (slack, teams, discord, ...).

@@ -1,0 +1,1 @@
+//! "Is a reboot required?": a file's existence, or a command's exit code.

@@ -1,0 +1,1 @@
+//! Time zones without a zone database on disk.
