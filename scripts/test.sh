@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: unit and integration tests (the fake API
+# server, real kubectl against it, the daemon end to end), the static binary in
+# an empty chroot, the manifests, and a short simulated cluster.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "cargo test"
+cargo test --workspace --locked 2>&1
+
+step "static binary in an empty root"
+scripts/check-static.sh
+
+if [[ -x scripts/check-manifests.sh ]]; then
+  step "manifests"
+  scripts/check-manifests.sh
+fi
+
+if [[ -x scripts/simulate ]]; then
+  step "short simulation"
+  scripts/simulate --nodes 3 --seconds 120
+fi
