@@ -18,7 +18,7 @@ mod tests;
 pub use posix::PosixTz;
 
 /// Seconds per day.
-const DAY: i64 = 86_400;
+pub const DAY: i64 = 86_400;
 
 /// An offset from UTC (seconds east) and whether it is daylight saving time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,6 +120,11 @@ impl Zone {
             None => Period { offset: self.initial, start: i64::MIN, end },
             Some(i) => Period { offset: tx[i].1, start: tx[i].0, end },
         }
+    }
+
+    /// Wall-clock seconds since 1970-01-01T00:00 local time at Unix second `t`.
+    pub fn to_local(&self, t: i64) -> i64 {
+        t + i64::from(self.lookup(t).offset.utc_offset)
     }
 
     /// The instant of a local wall-clock time, resolved exactly as Go's
