@@ -247,8 +247,8 @@ def fmt_off(off, dst):
 
 def main():
     src = sys.argv[1] if len(sys.argv) > 1 else "/usr/share/zoneinfo"
-    out = sys.argv[2] if len(sys.argv) > 2 else os.path.join(
-        os.path.dirname(os.path.abspath(__file__)), "..", "src", "tz", "tzdata.txt")
+    out = sys.argv[2] if len(sys.argv) > 2 else os.path.normpath(os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "..", "src", "tz", "tzdata.txt"))
     version = "unknown"
     try:
         with open(os.path.join(src, "tzdata.zi")) as f:

@@ -120,3 +120,33 @@ fn embedded_database_agrees_with_system_zoneinfo() {
     }
     assert!(checked > 500, "only {checked} zones compared");
 }
+
+/// `python3 scripts/gen-tzdata.py` on this machine's tzdata must reproduce
+/// the committed file byte for byte, when the tzdata version is the one it
+/// was generated from (a newer system tzdata is a reason to regenerate, not
+/// a test failure).
+#[test]
+fn generated_file_is_reproducible() {
+    let committed = include_str!("tzdata.txt");
+    let system_version = std::fs::read_to_string("/usr/share/zoneinfo/tzdata.zi")
+        .ok()
+        .and_then(|zi| zi.lines().next().map(|l| l.trim_start_matches("# version ").to_string()));
+    let Some(version) = system_version.filter(|v| committed.contains(&format!("from tzdata {v};"))) else {
+        println!("note: system tzdata absent or of another version, reproducibility check skipped");
+        return;
+    };
+    let out = std::env::temp_dir().join(format!("kured-tzdata-{}.txt", std::process::id()));
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/gen-tzdata.py");
+    let status = std::process::Command::new("python3")
+        .args([script, "/usr/share/zoneinfo", out.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .status();
+    let Ok(status) = status else {
+        println!("note: python3 absent, reproducibility check skipped");
+        return;
+    };
+    assert!(status.success(), "gen-tzdata.py failed");
+    let generated = std::fs::read_to_string(&out).unwrap();
+    let _ = std::fs::remove_file(&out);
+    assert!(generated == committed, "src/tz/tzdata.txt differs from what gen-tzdata.py makes from tzdata {version}");
+}
