@@ -262,8 +262,14 @@ where
     let lex = |e: lexopt::Error| Error::Usage(e.to_string());
     while let Some(arg) = parser.next().map_err(lex)? {
         match arg {
-            Arg::Short('h') | Arg::Long("help") => return Ok(Parsed::Help),
-            Arg::Long("version") => return Ok(Parsed::Version),
+            Arg::Short('h') => return Ok(Parsed::Help),
+            Arg::Long(name @ ("help" | "version")) => {
+                let name = name.to_string();
+                if let Some(v) = parser.optional_value() {
+                    return Err(Error::Usage(format!("flag --{name} takes no value, got {v:?}")));
+                }
+                return Ok(if name == "help" { Parsed::Help } else { Parsed::Version });
+            }
             Arg::Long(name) => {
                 let name = name.to_string();
                 let i = RawFlags::index(&name).ok_or_else(|| Error::Usage(format!("unknown flag: --{name}")))?;

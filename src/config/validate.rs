@@ -137,11 +137,18 @@ pub fn validate(raw: &RawFlags) -> Result<(Config, Vec<String>)> {
     if sorted_keys(&pre_reboot_node_labels) != sorted_keys(&post_reboot_node_labels) {
         warnings.push("pre-reboot-node-labels keys and post-reboot-node-labels keys do not match: labels set before the reboot may stay".into());
     }
-    let days: Vec<String> = raw.list("reboot-days").to_vec();
-    let window = Window::parse(&days, raw.str("start-time"), raw.str("end-time"), raw.str("time-zone"))?;
     let non_empty = |name: &str| Some(raw.str(name).to_string()).filter(|s| !s.is_empty());
     let non_zero = |name: &str| Some(raw.duration(name)).filter(|d| !d.is_zero());
     let notify_url = notify_url(raw, &mut warnings)?;
+    let host_pid = int_in(raw, "host-pid", |n| n >= 1, "a process id must be at least 1")?;
+    let concurrency = int_in(raw, "concurrency", |n| n >= 1, "must be at least 1")?;
+    // 0 lets the kernel pick a free port, as Go's net.Listen does.
+    let metrics_port = int_in(raw, "metrics-port", |_| true, "a port from 0 to 65535")?;
+    let (ds_namespace, ds_name) = (required(raw, "ds-namespace")?, required(raw, "ds-name")?);
+    let lock_annotation = required(raw, "lock-annotation")?;
+    // Last, so that every other check runs first.
+    let days: Vec<String> = raw.list("reboot-days").to_vec();
+    let window = Window::parse(&days, raw.str("start-time"), raw.str("end-time"), raw.str("time-zone"))?;
     let config = Config {
         node_id: node_id.to_string(),
         period,
@@ -149,7 +156,7 @@ pub fn validate(raw: &RawFlags) -> Result<(Config, Vec<String>)> {
         reboot_method,
         reboot_command,
         reboot_signal,
-        host_pid: int_in(raw, "host-pid", |n| n >= 1, "a process id must be at least 1")?,
+        host_pid,
         reboot_delay: raw.duration("reboot-delay"),
         force_reboot: raw.bool("force-reboot"),
         drain_delay: raw.duration("drain-delay"),
@@ -159,12 +166,12 @@ pub fn validate(raw: &RawFlags) -> Result<(Config, Vec<String>)> {
         skip_wait_for_delete_timeout: Some(raw.int("skip-wait-for-delete-timeout"))
             .filter(|n| *n > 0)
             .map(|n| Duration::from_secs(n as u64)),
-        ds_namespace: required(raw, "ds-namespace")?,
-        ds_name: required(raw, "ds-name")?,
-        lock_annotation: required(raw, "lock-annotation")?,
+        ds_namespace,
+        ds_name,
+        lock_annotation,
         lock_ttl: non_zero("lock-ttl"),
         lock_release_delay: raw.duration("lock-release-delay"),
-        concurrency: int_in(raw, "concurrency", |n| n >= 1, "must be at least 1")?,
+        concurrency,
         prometheus_url: non_empty("prometheus-url"),
         alert_filter,
         alert_filter_match_only: raw.bool("alert-filter-match-only"),
@@ -182,8 +189,7 @@ pub fn validate(raw: &RawFlags) -> Result<(Config, Vec<String>)> {
         message_template_reboot: raw.str("message-template-reboot").to_string(),
         message_template_uncordon: raw.str("message-template-uncordon").to_string(),
         metrics_host: raw.str("metrics-host").to_string(),
-        // 0 lets the kernel pick a free port, as Go's net.Listen does.
-        metrics_port: int_in(raw, "metrics-port", |_| true, "a port from 0 to 65535")?,
+        metrics_port,
         log_format,
     };
     Ok((config, warnings))
