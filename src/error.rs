@@ -89,6 +89,9 @@ pub enum Error {
     Prometheus { url: String, message: String },
     /// Anything else that stops start-up (metrics port in use, ...).
     Startup(String),
+    /// The mount namespace of `--host-pid` could not be opened or entered;
+    /// `action` is what failed ("open", "enter", ...).
+    Namespace { pid: i32, action: &'static str, source: std::io::Error },
 }
 
 impl Error {
@@ -145,6 +148,9 @@ impl fmt::Display for Error {
             Error::Notify { url, message } => write!(f, "notification to {url}: {message}"),
             Error::Prometheus { url, message } => write!(f, "prometheus {url}: {message}"),
             Error::Startup(m) => write!(f, "{m}"),
+            Error::Namespace { pid, action, source } => {
+                write!(f, "cannot {action} the mount namespace of pid {pid} (/proc/{pid}/ns/mnt): {source}")
+            }
         }
     }
 }
@@ -153,6 +159,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io { source, .. } | Error::Spawn { source, .. } | Error::Signal { source, .. } => Some(source),
+            Error::Namespace { source, .. } => Some(source),
             _ => None,
         }
     }

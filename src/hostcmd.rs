@@ -1,25 +1,114 @@
-//! Commands on the host: shell-style lexing of a command string, and running an
-//! argv inside the mount namespace of `--host-pid` (entered with `setns` in the
-//! child before exec; a scratch image has no `nsenter`).
+//! Commands on the host: shell-style lexing of a command string ([`lex`]), and
+//! running an argv inside the mount namespace of `--host-pid`
+//! ([`run_in_host`]), entered with `setns` in the child before exec because a
+//! scratch image has no `nsenter`.
+//!
+//! The program is looked up in `PATH` *inside* the host's namespace: std's
+//! `Command` cannot use `posix_spawn` once a `pre_exec` hook is set, so it forks,
+//! runs the hook (our `setns`), then calls `execvp`, which searches our `PATH`
+//! variable in the file system we just entered — what `nsenter -m` does too.
 
-use crate::error::Result;
+mod capture;
+mod lex;
+mod ns;
 
-/// Split a command line the way a POSIX shell would (quotes, backslashes), with
-/// no expansion. `Err` describes what is wrong (e.g. an unbalanced quote).
-pub fn lex(_line: &str) -> std::result::Result<Vec<String>, String> {
-    todo!()
-}
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+pub use capture::OUTPUT_LIMIT;
+pub use lex::lex;
+
+/// How long a sentinel or reboot command may run before it is killed. Upstream
+/// waits forever; a hung command would then silently stop the daemon.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// What a finished command said.
 #[derive(Debug)]
 pub struct Output {
     /// exit code, or None when killed by a signal
     pub code: Option<i32>,
+    /// the signal that killed it, if any
+    pub signal: Option<i32>,
+    /// it ran past its timeout and we killed it
+    pub timed_out: bool,
+    /// at most [`OUTPUT_LIMIT`] bytes, lossily decoded
     pub stdout: String,
+    /// at most [`OUTPUT_LIMIT`] bytes, lossily decoded
     pub stderr: String,
 }
 
-/// Run `argv` in the mount namespace of `host_pid` and wait for it.
-pub fn run_in_host(_argv: &[String], _host_pid: i32) -> Result<Output> {
-    todo!()
+impl Output {
+    pub fn success(&self) -> bool {
+        self.code == Some(0) && !self.timed_out
+    }
+
+    /// "exit code 2", "killed by signal 9", "timed out and killed", for messages.
+    pub fn status_text(&self) -> String {
+        match (self.timed_out, self.code, self.signal) {
+            (true, _, _) => "timed out and killed".to_string(),
+            (false, Some(code), _) => format!("exit code {code}"),
+            (false, None, Some(signal)) => format!("killed by signal {signal}"),
+            (false, None, None) => "unknown status".to_string(),
+        }
+    }
+}
+
+/// The argv as one string, for log lines and error messages.
+pub fn display_argv(argv: &[String]) -> String {
+    argv.join(" ")
+}
+
+/// Run `argv` in the mount namespace of `host_pid` and wait for it, however long.
+pub fn run_in_host(argv: &[String], host_pid: i32) -> Result<Output> {
+    run_in_host_with_timeout(argv, host_pid, None)
+}
+
+/// Run `argv` in the mount namespace of `host_pid`; past `timeout` the command
+/// is killed (SIGKILL) and reported with `timed_out`. stdin is /dev/null.
+pub fn run_in_host_with_timeout(argv: &[String], host_pid: i32, timeout: Option<Duration>) -> Result<Output> {
+    let command = display_argv(argv);
+    let Some((program, args)) = argv.split_first() else {
+        let source = std::io::Error::new(std::io::ErrorKind::InvalidInput, "empty command");
+        return Err(Error::Spawn { command, source });
+    };
+    let ns = ns::foreign_mount_ns(host_pid)?;
+    let mut cmd = Command::new(program);
+    cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = ns::spawn_in(&mut cmd, ns.as_ref(), host_pid, &command)?;
+    drop(ns);
+    let finished = capture::wait_capturing(&mut child, timeout).map_err(|source| Error::Io {
+        what: "cannot wait for command".to_string(),
+        path: command,
+        source,
+    })?;
+    Ok(Output {
+        code: finished.status.code(),
+        signal: finished.status.signal(),
+        timed_out: finished.timed_out,
+        stdout: finished.stdout,
+        stderr: finished.stderr,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Output;
+
+    #[track_caller]
+    fn status(code: Option<i32>, signal: Option<i32>, timed_out: bool, want: &str, success: bool) {
+        let out = Output { code, signal, timed_out, stdout: String::new(), stderr: String::new() };
+        assert_eq!(out.status_text(), want);
+        assert_eq!(out.success(), success, "{want}");
+    }
+
+    #[test]
+    fn describes_status() {
+        status(Some(0), None, false, "exit code 0", true);
+        status(Some(2), None, false, "exit code 2", false);
+        status(None, Some(9), false, "killed by signal 9", false);
+        status(None, Some(9), true, "timed out and killed", false);
+    }
 }

@@ -10,6 +10,7 @@ pub mod blockers;
 pub mod config;
 pub mod drain;
 pub mod error;
+pub mod host;
 pub mod hostcmd;
 pub mod kube;
 pub mod lock;

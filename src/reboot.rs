@@ -1,2 +1,110 @@
-//! Rebooting the host: a command in the host's mount namespace, or a signal to
-//! the host's init (`--host-pid`).
+//! Rebooting the host: a command run in the host's mount namespace
+//! (`--reboot-method=command`), or a signal to the host's init
+//! (`--reboot-method=signal`, by default SIGRTMIN+5, which systemd reads as
+//! "reboot").
+
+use std::io;
+use std::time::Duration;
+
+use crate::config::{Config, RebootMethod};
+use crate::error::{Error, Result};
+use crate::hostcmd;
+
+#[derive(Debug, Clone)]
+enum Method {
+    Command(Vec<String>),
+    Signal(i32),
+}
+
+/// Reboots the host the configured way.
+#[derive(Debug, Clone)]
+pub struct Rebooter {
+    method: Method,
+    host_pid: i32,
+    timeout: Option<Duration>,
+}
+
+impl Rebooter {
+    /// `command` is used by the command method, `signal` by the signal method;
+    /// `timeout` bounds the command (None = wait forever).
+    pub fn new(method: &RebootMethod, command: &[String], signal: i32, host_pid: i32, timeout: Option<Duration>) -> Rebooter {
+        let method = match method {
+            RebootMethod::Command => Method::Command(command.to_vec()),
+            RebootMethod::Signal => Method::Signal(signal),
+        };
+        Rebooter { method, host_pid, timeout }
+    }
+
+    pub fn from_config(config: &Config) -> Rebooter {
+        Rebooter::new(
+            &config.reboot_method,
+            &config.reboot_command,
+            config.reboot_signal,
+            config.host_pid,
+            Some(hostcmd::DEFAULT_TIMEOUT),
+        )
+    }
+
+    pub fn reboot(&self) -> Result<()> {
+        match &self.method {
+            Method::Command(argv) => self.run_command(argv),
+            Method::Signal(signal) => {
+                log::info!("rebooting: sending signal {signal} to pid {}", self.host_pid);
+                send_signal(self.host_pid, *signal)
+            }
+        }
+    }
+
+    fn run_command(&self, argv: &[String]) -> Result<()> {
+        let command = hostcmd::display_argv(argv);
+        log::info!("rebooting: running {command:?} in the mount namespace of pid {}", self.host_pid);
+        let output = hostcmd::run_in_host_with_timeout(argv, self.host_pid, self.timeout)?;
+        if !output.success() {
+            return Err(Error::CommandFailed {
+                command,
+                status: output.status_text(),
+                stdout: output.stdout,
+                stderr: output.stderr,
+            });
+        }
+        log::debug!("reboot command output: stdout {:?}; stderr {:?}", output.stdout, output.stderr);
+        Ok(())
+    }
+}
+
+/// `kill(pid, signal)`, refusing pid <= 0: kill(0) signals our own process
+/// group and kill(-1) every process we may signal — never a reboot.
+fn send_signal(pid: i32, signal: i32) -> Result<()> {
+    let refuse = |why: &str| Error::Signal { pid, signal, source: io::Error::new(io::ErrorKind::InvalidInput, why) };
+    if pid <= 0 {
+        return Err(refuse("refusing to signal a process group (pid must be > 0)"));
+    }
+    if signal <= 0 {
+        return Err(refuse("signal must be > 0"));
+    }
+    // SAFETY: kill has no memory-safety preconditions.
+    if unsafe { libc::kill(pid, signal) } != 0 {
+        return Err(Error::Signal { pid, signal, source: io::Error::last_os_error() });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::send_signal;
+
+    #[track_caller]
+    fn refused(pid: i32, signal: i32, want: &str) {
+        let err = send_signal(pid, signal).expect_err("must refuse").to_string();
+        assert!(err.contains(want), "kill({pid}, {signal}): {err:?} lacks {want:?}");
+    }
+
+    #[test]
+    fn refuses_process_groups_and_bad_signals() {
+        refused(0, 10, "refusing to signal a process group");
+        refused(-1, 10, "refusing to signal a process group");
+        refused(-1234, 39, "pid must be > 0");
+        refused(12345, 0, "signal must be > 0");
+        refused(12345, -9, "signal must be > 0");
+    }
+}

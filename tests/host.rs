@@ -1,0 +1,296 @@
+//! The host boundary against real processes: sentinel file and command, running
+//! commands in another process's mount namespace, and rebooting by command and
+//! by signal. Every host pid here is a child this test started (never pid 1),
+//! and every "reboot" only writes a marker file.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use kured::config::{RebootMethod, SentinelSpec};
+use kured::hostcmd::{self, run_in_host, run_in_host_with_timeout};
+use kured::reboot::Rebooter;
+use kured::sentinel::Sentinel;
+use kured::Error;
+
+/// A unique scratch directory, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("kured-host-{}-{name}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+    fn show(&self, name: &str) -> String {
+        self.path(name).display().to_string()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A child process killed and reaped on drop, even when the test panics.
+struct Guard(Child);
+
+impl Guard {
+    fn pid(&self) -> i32 {
+        self.0.id() as i32
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Our stand-in for the host's init: its mount namespace is ours.
+fn host_stand_in() -> Guard {
+    Guard(Command::new("sleep").arg("30").spawn().expect("start sleep"))
+}
+
+fn sh(script: &str) -> Vec<String> {
+    vec!["sh".into(), "-c".into(), script.into()]
+}
+
+#[track_caller]
+fn poll_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn file_sentinel(path: &Path) -> Sentinel {
+    Sentinel::new(&SentinelSpec::File(path.display().to_string()), 1, None)
+}
+
+#[test]
+fn sentinel_file_present_or_absent() {
+    let dir = TempDir::new("file");
+    let path = dir.path("reboot-required");
+    assert!(!file_sentinel(&path).reboot_required().unwrap());
+    std::fs::write(&path, "").unwrap();
+    assert!(file_sentinel(&path).reboot_required().unwrap());
+    // a path through a plain file cannot exist either
+    assert!(!file_sentinel(&path.join("below")).reboot_required().unwrap());
+}
+
+#[test]
+fn sentinel_file_that_cannot_be_checked_is_an_error() {
+    let dir = TempDir::new("loop");
+    std::os::unix::fs::symlink(dir.path("b"), dir.path("a")).unwrap();
+    std::os::unix::fs::symlink(dir.path("a"), dir.path("b")).unwrap();
+    let path = dir.path("a").join("reboot-required");
+    let err = file_sentinel(&path).reboot_required().expect_err("a symlink loop is not 'absent'");
+    assert!(matches!(err, Error::Io { .. }), "{err:?}");
+    assert!(err.to_string().contains(&path.display().to_string()), "{err}");
+}
+
+#[test]
+fn sentinel_file_in_unreadable_dir_is_an_error() {
+    use std::os::unix::fs::PermissionsExt;
+    if unsafe { libc::geteuid() } == 0 {
+        eprintln!("skipped: root reads any directory, so it cannot be made unreadable");
+        return;
+    }
+    let dir = TempDir::new("perm");
+    let locked = dir.path("locked");
+    std::fs::create_dir(&locked).unwrap();
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let result = file_sentinel(&locked.join("reboot-required")).reboot_required();
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o700)).unwrap();
+    assert!(matches!(result, Err(Error::Io { .. })), "{result:?}");
+}
+
+#[track_caller]
+fn command_sentinel(argv: Vec<String>, host: &Guard) -> kured::Result<bool> {
+    Sentinel::new(&SentinelSpec::Command(argv), host.pid(), Some(Duration::from_secs(10))).reboot_required()
+}
+
+#[test]
+fn sentinel_command_exit_codes() {
+    let host = host_stand_in();
+    assert!(command_sentinel(sh("exit 0"), &host).unwrap());
+    assert!(!command_sentinel(sh("exit 1"), &host).unwrap());
+    assert!(!command_sentinel(sh("echo odd; exit 2"), &host).unwrap(), "other codes warn and mean no");
+    assert!(!command_sentinel(sh("kill -9 $$"), &host).unwrap(), "killed means no");
+    let err = command_sentinel(vec!["kured-no-such-command".into()], &host).expect_err("not found is an error");
+    assert!(matches!(err, Error::Spawn { .. }), "{err:?}");
+    assert!(err.to_string().contains("kured-no-such-command"), "{err}");
+}
+
+#[test]
+fn sentinel_command_that_hangs_is_killed() {
+    let host = host_stand_in();
+    let started = Instant::now();
+    let sentinel = Sentinel::new(&SentinelSpec::Command(vec!["sleep".into(), "20".into()]), host.pid(), Some(Duration::from_millis(200)));
+    assert!(!sentinel.reboot_required().unwrap());
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+}
+
+#[test]
+fn run_in_host_runs_and_captures() {
+    let host = host_stand_in();
+    let dir = TempDir::new("run");
+    let marker = dir.show("marker");
+    let out = run_in_host(&sh(&format!("echo hi; echo oops >&2; echo ran > {marker}; exit 3")), host.pid()).unwrap();
+    assert_eq!((out.code, out.stdout.as_str(), out.stderr.as_str()), (Some(3), "hi\n", "oops\n"));
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "ran\n");
+}
+
+#[test]
+fn run_in_host_bounds_output() {
+    let host = host_stand_in();
+    let out = run_in_host(&sh("head -c 300000 /dev/zero | tr '\\0' x"), host.pid()).unwrap();
+    assert_eq!(out.code, Some(0));
+    assert!(out.stdout.starts_with(&"x".repeat(hostcmd::OUTPUT_LIMIT)), "kept the first bytes");
+    assert!(out.stdout.ends_with(&format!("[{} more bytes not shown]", 300000 - hostcmd::OUTPUT_LIMIT)), "{}", &out.stdout[hostcmd::OUTPUT_LIMIT..]);
+}
+
+#[test]
+fn run_in_host_timeout_kills() {
+    let host = host_stand_in();
+    let out = run_in_host_with_timeout(&["sleep".into(), "20".into()], host.pid(), Some(Duration::from_millis(100))).unwrap();
+    assert!(out.timed_out && !out.success(), "{out:?}");
+    assert_eq!(out.status_text(), "timed out and killed");
+}
+
+#[test]
+fn run_in_host_names_a_bad_pid() {
+    for pid in [0, -1, i32::MAX] {
+        let err = run_in_host(&sh("true"), pid).expect_err("no such process");
+        assert!(matches!(err, Error::Namespace { .. }), "{err:?}");
+        assert!(err.to_string().contains(&format!("pid {pid}")), "{err}");
+    }
+    let err = run_in_host(&[], std::process::id() as i32).expect_err("empty argv");
+    assert!(matches!(err, Error::Spawn { .. }), "{err:?}");
+}
+
+#[test]
+fn reboot_by_command_runs_it() {
+    let host = host_stand_in();
+    let dir = TempDir::new("reboot");
+    let marker = dir.show("rebooted");
+    let rebooter = Rebooter::new(&RebootMethod::Command, &sh(&format!("echo yes > {marker}")), 39, host.pid(), None);
+    rebooter.reboot().unwrap();
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "yes\n");
+}
+
+#[test]
+fn failing_reboot_command_reports_its_output() {
+    let host = host_stand_in();
+    let rebooter = Rebooter::new(&RebootMethod::Command, &sh("echo out; echo bad >&2; exit 3"), 39, host.pid(), None);
+    let err = rebooter.reboot().expect_err("exit 3 is a failure");
+    match &err {
+        Error::CommandFailed { status, stdout, stderr, .. } => {
+            assert_eq!((status.as_str(), stdout.as_str(), stderr.as_str()), ("exit code 3", "out\n", "bad\n"));
+        }
+        other => panic!("want CommandFailed, got {other:?}"),
+    }
+    let text = err.to_string();
+    assert!(text.contains("exit code 3") && text.contains("out") && text.contains("bad"), "{text}");
+}
+
+#[test]
+fn reboot_by_signal_reaches_the_host_pid() {
+    let dir = TempDir::new("signal");
+    let (ready, marker) = (dir.show("ready"), dir.show("got"));
+    let script = format!("trap 'echo got > {marker}; exit 0' USR1; touch {ready}; while :; do sleep 0.05; done");
+    let mut init = Guard(Command::new("sh").args(["-c", &script]).spawn().unwrap());
+    // the trap must be set before the signal, or USR1 would simply kill the shell
+    poll_until("the trap", || Path::new(&ready).exists());
+    let rebooter = Rebooter::new(&RebootMethod::Signal, &[], libc::SIGUSR1, init.pid(), None);
+    rebooter.reboot().unwrap();
+    let mut status = None;
+    poll_until("the child to exit", || {
+        status = init.0.try_wait().unwrap();
+        status.is_some()
+    });
+    assert_eq!(status.unwrap().code(), Some(0), "the trap ran and exited cleanly");
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "got\n");
+}
+
+#[test]
+fn reboot_by_signal_reports_a_missing_pid() {
+    let rebooter = Rebooter::new(&RebootMethod::Signal, &[], libc::SIGUSR1, i32::MAX, None);
+    let err = rebooter.reboot().expect_err("no such process");
+    assert!(matches!(err, Error::Signal { pid: i32::MAX, .. }), "{err:?}");
+    let err = Rebooter::new(&RebootMethod::Signal, &[], libc::SIGUSR1, -1, None).reboot().expect_err("pid -1");
+    assert!(err.to_string().contains("refusing"), "{err}");
+}
+
+/// An existing, empty directory on our PATH: in a private mount namespace we can
+/// mount over it to plant a program that only that namespace can find.
+fn empty_path_dir() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).find(|dir| {
+        let real = std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir());
+        real && std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_none())
+    })
+}
+
+#[test]
+fn run_in_host_enters_another_mount_namespace() {
+    let dir = TempDir::new("ns");
+    let d = dir.0.display().to_string();
+    let probe = format!("kured-ns-probe-{}", std::process::id());
+    // Only inside the child's private namespace: a tmpfs over our scratch dir
+    // holding `secret`, and (if PATH has an empty dir) a program named `probe`.
+    let plant = match empty_path_dir() {
+        Some(bin) => {
+            let b = bin.display();
+            format!("mount -t tmpfs kured-test {b} && printf '#!/bin/sh\\necho found\\n' > {b}/{probe} && chmod +x {b}/{probe} && ")
+        }
+        None => String::new(),
+    };
+    let script = format!("mount -t tmpfs kured-test {d} && {plant}echo inside > {d}/secret && exec sleep 30");
+    let spawned = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .stderr(Stdio::piped())
+        .spawn();
+    let Ok(child) = spawned else {
+        eprintln!("skipped: cannot run unshare: {spawned:?}");
+        return;
+    };
+    let mut other = Guard(child);
+    let seen_there = PathBuf::from(format!("/proc/{}/root{d}/secret", other.pid()));
+    let mut exited = None;
+    poll_until("the namespace to be ready", || {
+        exited = other.0.try_wait().unwrap();
+        exited.is_some() || seen_there.exists()
+    });
+    if let Some(status) = exited {
+        let mut why = String::new();
+        std::io::Read::read_to_string(other.0.stderr.as_mut().unwrap(), &mut why).unwrap();
+        eprintln!("skipped: unshare --mount not permitted here ({status}): {}", why.trim());
+        return;
+    }
+    assert!(!dir.path("secret").exists(), "the tmpfs must not leak into our namespace");
+
+    let out = run_in_host(&["cat".into(), format!("{d}/secret")], other.pid()).unwrap();
+    assert_eq!((out.code, out.stdout.as_str()), (Some(0), "inside\n"), "{out:?}");
+    let spec = SentinelSpec::Command(vec!["test".into(), "-e".into(), format!("{d}/secret")]);
+    assert!(Sentinel::new(&spec, other.pid(), None).reboot_required().unwrap());
+
+    if plant.is_empty() {
+        eprintln!("PATH lookup not checked: no empty directory on PATH");
+        return;
+    }
+    // execvp runs after setns, so PATH is searched in the host's file system
+    let out = run_in_host(std::slice::from_ref(&probe), other.pid()).unwrap();
+    assert_eq!(out.stdout, "found\n", "{out:?}");
+    assert!(run_in_host(&[probe], std::process::id() as i32).is_err(), "only the other namespace has it");
+}
