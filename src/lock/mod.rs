@@ -79,8 +79,8 @@ impl<'a> DaemonSetLock<'a> {
             }
         })
         .inspect(|a| match a {
-            Acquisition::Acquired(_) => log::info!("lock {}: held by {}", self.what(), self.node),
-            Acquisition::HeldBy(h) => log::info!("lock {}: held by {}", self.what(), h.join(",")),
+            Acquisition::Acquired(_) => log::info!("{}: {} holds the lock", self.what(), self.node),
+            Acquisition::HeldBy(h) => log::info!("{}: lock held by {}", self.what(), h.join(",")),
         })
     }
 
@@ -88,13 +88,13 @@ impl<'a> DaemonSetLock<'a> {
     /// was lost); a lock held only by others is an error.
     pub fn release(&self) -> Result<()> {
         self.update(|existing, _now| {
-            if existing.is_none() {
+            if existing.map_or(true, |v| v.entries().is_empty()) {
                 return Ok(Step::Done(()));
             }
             let next = release(existing, &self.node)?;
             Ok(Step::Write(next.map(|v| v.to_annotation()), ()))
         })?;
-        log::info!("lock {}: released by {}", self.what(), self.node);
+        log::info!("{}: {} released the lock", self.what(), self.node);
         Ok(())
     }
 
