@@ -184,7 +184,9 @@ fn message(e: &Error) -> String {
 fn namespace_terminating(e: &Error) -> bool {
     match e {
         Error::Api { kind: ApiErrorKind::Forbidden, reason, message, .. } => {
-            reason.contains("NamespaceTerminating") || message.contains("being terminated")
+            reason.contains("NamespaceTerminating")
+                || message.contains("NamespaceTerminating")
+                || message.contains("being terminated")
         }
         _ => false,
     }
