@@ -16,6 +16,7 @@ pub mod lock;
 pub mod logging;
 pub mod metrics;
 pub mod notify;
+pub mod outbound;
 pub mod reboot;
 pub mod sentinel;
 pub mod tz;
