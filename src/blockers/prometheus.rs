@@ -62,8 +62,9 @@ struct QueryResponse {
 struct QueryData {
     #[serde(rename = "resultType")]
     result_type: String,
+    /// decoded once the type is known to be a vector
     #[serde(default)]
-    result: Vec<Sample>,
+    result: serde_json::Value,
 }
 
 #[derive(Deserialize)]
@@ -86,8 +87,9 @@ pub fn parse_alerts(body: &str) -> std::result::Result<Vec<Alert>, String> {
     if data.result_type != "vector" {
         return Err(format!("unexpected result type {:?} (expected vector)", data.result_type));
     }
-    Ok(data
-        .result
+    let samples: Vec<Sample> =
+        serde_json::from_value(data.result).map_err(|e| format!("invalid vector in the answer: {e}"))?;
+    Ok(samples
         .into_iter()
         .filter_map(|s| {
             let name = s.metric.get("alertname")?.clone();
