@@ -261,3 +261,12 @@ fn unreachable_endpoint_is_an_error() {
     let e = n.notify("m").unwrap_err().to_string();
     assert!(e.starts_with("notification to generic+http://127.0.0.1:"), "{e}");
 }
+
+#[test]
+fn https_to_a_plain_http_server_fails_cleanly() {
+    // exercises the TLS set-up (a missing crypto provider would panic here)
+    let rx = Receiver::start(vec![(200, "text/plain", String::new())]);
+    let n = Notifier::from_url(&rx.base.replace("http://", "generic+https://")).unwrap();
+    let e = n.notify("m").unwrap_err();
+    assert!(matches!(e, kured::Error::Notify { .. }), "{e:?}");
+}
