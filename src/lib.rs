@@ -19,6 +19,7 @@ pub mod logging;
 pub mod metrics;
 pub mod node;
 pub mod notify;
+pub mod outbound;
 pub mod reboot;
 pub mod sentinel;
 pub mod tz;
