@@ -142,11 +142,9 @@ fn version() {
     assert_eq!(text(&out.stdout), format!("kured-rs {}\n", env!("CARGO_PKG_VERSION")));
 }
 
-// A valid command line runs through `Window::parse` (branch `window`); until
-// that is merged it panics in todo!(), so these wait for it.
+// Valid command lines, through Window::parse to the in-cluster set-up.
 
 #[test]
-#[ignore = "needs Window::parse (branch window)"]
 fn every_valid_value_reaches_the_in_cluster_setup() {
     let pid = format!("--host-pid={}", std::process::id());
     for (name, good, _) in FLAGS {
@@ -163,7 +161,6 @@ fn every_valid_value_reaches_the_in_cluster_setup() {
 }
 
 #[test]
-#[ignore = "needs Window::parse (branch window)"]
 fn bad_window_values_are_usage_errors() {
     for arg in ["--reboot-days=funday", "--start-time=noon", "--end-time=25:00", "--time-zone=Mars/Olympus"] {
         let out = node(&[arg]);
@@ -174,7 +171,6 @@ fn bad_window_values_are_usage_errors() {
 }
 
 #[test]
-#[ignore = "needs Window::parse (branch window)"]
 fn json_logs_are_json_lines() {
     let pid = format!("--host-pid={}", std::process::id());
     let out = node(&["--log-format=json", &pid]);
