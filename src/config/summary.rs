@@ -39,25 +39,26 @@ fn labels(items: &[(String, String)]) -> String {
 impl Config {
     /// One line, `key=value` separated by spaces; values with spaces are quoted.
     pub fn summary(&self) -> String {
-        let sentinel = match &self.sentinel {
-            SentinelSpec::File(p) => format!("file:{p}"),
-            SentinelSpec::Command(argv) => format!("command:{argv:?}"),
+        let argv = crate::hostcmd::display_argv;
+        let (sentinel_key, sentinel) = match &self.sentinel {
+            SentinelSpec::File(p) => ("sentinel-file", p.clone()),
+            SentinelSpec::Command(a) => ("sentinel-command", argv(a)),
         };
-        let method = match self.reboot_method {
-            RebootMethod::Command => format!("command:{:?}", self.reboot_command),
-            RebootMethod::Signal => format!("signal:{}", self.reboot_signal),
+        let (method_key, method) = match self.reboot_method {
+            RebootMethod::Command => ("reboot-command", argv(&self.reboot_command)),
+            RebootMethod::Signal => ("reboot-signal", self.reboot_signal.to_string()),
         };
         let pairs: Vec<(&str, String)> = vec![
             ("node-id", self.node_id.clone()),
             ("period", format_duration(self.period)),
-            ("sentinel", sentinel),
-            ("reboot-method", method),
+            (sentinel_key, sentinel),
+            (method_key, method),
             ("host-pid", self.host_pid.to_string()),
             ("reboot-delay", format_duration(self.reboot_delay)),
             ("force-reboot", self.force_reboot.to_string()),
             ("drain-delay", format_duration(self.drain_delay)),
             ("drain-timeout", opt_duration(self.drain_timeout)),
-            ("drain-grace-period", self.drain_grace_period.map_or("pod's own".into(), |n| n.to_string())),
+            ("drain-grace-period", self.drain_grace_period.map_or("pod".into(), |n| n.to_string())),
             ("drain-pod-selector", self.drain_pod_selector.clone()),
             ("skip-wait-for-delete-timeout", opt_duration(self.skip_wait_for_delete_timeout)),
             ("lock", format!("{}/{}:{}", self.ds_namespace, self.ds_name, self.lock_annotation)),

@@ -148,7 +148,8 @@ pub fn validate(raw: &RawFlags) -> Result<(Config, Vec<String>)> {
     let lock_annotation = required(raw, "lock-annotation")?;
     // Last, so that every other check runs first.
     let days: Vec<String> = raw.list("reboot-days").to_vec();
-    let window = Window::parse(&days, raw.str("start-time"), raw.str("end-time"), raw.str("time-zone"))?;
+    let window = Window::parse(&days, raw.str("start-time"), raw.str("end-time"), raw.str("time-zone"))
+        .map_err(|e| name_env_sources(raw, e, &["reboot-days", "start-time", "end-time", "time-zone"]))?;
     let config = Config {
         node_id: node_id.to_string(),
         period,
@@ -193,6 +194,23 @@ pub fn validate(raw: &RawFlags) -> Result<(Config, Vec<String>)> {
         log_format,
     };
     Ok((config, warnings))
+}
+
+/// `Window::parse` names flags as `--start-time`; when the value came from the
+/// environment, name the variable the operator has to fix instead.
+fn name_env_sources(raw: &RawFlags, err: Error, names: &[&str]) -> Error {
+    match err {
+        Error::Usage(mut msg) => {
+            for name in names {
+                let (flag, source) = (format!("--{name}"), raw.source(name));
+                if source != flag {
+                    msg = msg.replace(&format!("{flag} "), &format!("{source} "));
+                }
+            }
+            Error::Usage(msg)
+        }
+        other => other,
+    }
 }
 
 /// Names of Kubernetes objects: an empty one can only fail later, obscurely.
