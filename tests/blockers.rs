@@ -71,3 +71,95 @@ fn unreachable_prometheus_is_an_error() {
     let e = PrometheusBlocker::new(&format!("http://127.0.0.1:{port}"), AlertFilter::default()).check().unwrap_err();
     assert!(matches!(e, kured::Error::Prometheus { .. }), "{e:?}");
 }
+
+mod pods {
+    use std::path::PathBuf;
+
+    use kured::blockers::{check_all, Blocker, PodBlocker};
+    use kured::kube::{Client, KubeConfig};
+    use fakeapi::{Fault, FakeApiServer};
+    use serde_json::json;
+
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(tag: &str) -> TempDir {
+            use std::sync::atomic::{AtomicU32, Ordering};
+            static N: AtomicU32 = AtomicU32::new(0);
+            let n = N.fetch_add(1, Ordering::SeqCst);
+            let dir = std::env::temp_dir().join(format!("kured-blockers-{tag}-{}-{n}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            TempDir(dir)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// The fake API server and a client that trusts it the in-cluster way.
+    fn cluster(tag: &str) -> (FakeApiServer, Client, TempDir) {
+        let api = FakeApiServer::start();
+        let sa = TempDir::new(tag);
+        api.write_service_account(&sa.0, "kube-system").unwrap();
+        let url = api.url();
+        let (host, port) = url.trim_start_matches("https://").rsplit_once(':').unwrap();
+        let vars = [
+            ("KUBERNETES_SERVICE_HOST", host.to_string()),
+            ("KUBERNETES_SERVICE_PORT", port.to_string()),
+            ("KURED_SERVICE_ACCOUNT_DIR", sa.0.to_str().unwrap().to_string()),
+        ];
+        let config = KubeConfig::in_cluster(&|k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())).unwrap();
+        (api, Client::new(config).unwrap(), sa)
+    }
+
+    fn pod(api: &FakeApiServer, ns: &str, name: &str, node: &str, labels: serde_json::Value, phase: &str) {
+        api.create(json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": ns, "labels": labels},
+            "spec": {"nodeName": node, "containers": [{"name": "c", "image": "i"}]},
+            "status": {"phase": phase}
+        }));
+    }
+
+    #[test]
+    fn running_matching_pods_on_this_node_block() {
+        let (api, client, _sa) = cluster("block");
+        for ns in ["db", "web"] {
+            api.create(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}));
+        }
+        pod(&api, "db", "backup-1", "n1", json!({"app": "backup", "tier": "db"}), "Running");
+        pod(&api, "db", "backup-0", "n1", json!({"app": "backup", "tier": "db"}), "Pending");
+        pod(&api, "db", "backup-done", "n1", json!({"app": "backup", "tier": "db"}), "Succeeded");
+        pod(&api, "db", "backup-failed", "n1", json!({"app": "backup", "tier": "db"}), "Failed");
+        pod(&api, "db", "backup-elsewhere", "n2", json!({"app": "backup", "tier": "db"}), "Running");
+        pod(&api, "web", "frontend", "n1", json!({"app": "web"}), "Running");
+
+        // each value is one whole selector: the comma is AND
+        let b = PodBlocker::new("n1", vec!["app=nothing".into(), "app=backup,tier=db".into()]);
+        let reason = b.check(&client).unwrap().expect("blocked");
+        assert_eq!(reason, "blocking pods (selector \"app=backup,tier=db\"): db/backup-0, db/backup-1");
+
+        let reqs: Vec<_> = api.requests().into_iter().filter(|r| r.path == "/api/v1/pods").collect();
+        assert_eq!(reqs.len(), 2, "{reqs:?}");
+        assert!(reqs[1].query.contains("labelSelector=app%3Dbackup%2Ctier%3Ddb"), "{}", reqs[1].query);
+        assert!(reqs[1].query.contains("fieldSelector=spec.nodeName%3Dn1"), "{}", reqs[1].query);
+
+        assert_eq!(PodBlocker::new("n1", vec!["app=backup,tier=web".into()]).check(&client).unwrap(), None);
+        assert_eq!(PodBlocker::new("n2", vec!["app=web".into()]).check(&client).unwrap(), None);
+
+        let blockers = [Blocker::Pods(PodBlocker::new("n1", vec!["app=web".into()]))];
+        assert_eq!(check_all(&blockers, &client).unwrap(), vec!["blocking pods (selector \"app=web\"): web/frontend".to_string()]);
+    }
+
+    #[test]
+    fn an_api_error_is_an_error_not_a_pass() {
+        let (api, client, _sa) = cluster("err");
+        api.inject(Fault::status("GET", "/api/v1/pods", 403, 10));
+        let b = PodBlocker::new("n1", vec!["app=backup".into()]);
+        assert!(b.check(&client).is_err());
+        assert!(check_all(&[Blocker::Pods(b)], &client).is_err());
+    }
+}
