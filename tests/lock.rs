@@ -127,14 +127,20 @@ fn a_conflict_is_reread_and_retried() {
 fn racing_nodes_never_exceed_the_concurrency() {
     for concurrency in [1u32, 2, 3] {
         let api = server(None);
+        // Slow reads, so all racers read the same version and most writes are stale.
+        api.inject(Fault::latency("GET", DS_PATH, Duration::from_millis(250)));
         let nodes: Vec<String> = (0..6).map(|i| format!("node-{i}")).collect();
+        let start = std::sync::Barrier::new(nodes.len());
         let results: Vec<Acquisition> = std::thread::scope(|s| {
             let handles: Vec<_> = nodes
                 .iter()
                 .map(|n| {
-                    let api = &api;
+                    let (api, start) = (&api, &start);
                     s.spawn(move || {
                         let c = client(api);
+                        // Connect (TLS) before the start line, so the reads do line up.
+                        let _ = c.get_node("warm-up");
+                        start.wait();
                         lock(&c, n, concurrency, None, &RealClock).acquire(false).unwrap()
                     })
                 })
@@ -144,6 +150,9 @@ fn racing_nodes_never_exceed_the_concurrency() {
         let won = results.iter().filter(|r| matches!(r, Acquisition::Acquired(_))).count();
         assert_eq!(won, concurrency as usize, "{results:?}");
         assert_eq!(holders(&api).len(), concurrency as usize);
+        let conflicts = api.requests().iter().filter(|r| r.method == "PUT" && r.status == 409).count();
+        let log: Vec<String> = api.requests().iter().map(|r| format!("{} {} {}", r.method, r.path, r.status)).collect();
+        assert!(conflicts > 0, "the race was not exercised: {log:#?}");
     }
 }
 

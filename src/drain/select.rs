@@ -27,7 +27,7 @@ pub enum Action {
     Skip(SkipReason),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum SkipReason {
     /// Deleted longer ago than skip-wait-for-delete-timeout: stuck, not our problem.
     DeletionTooOld,

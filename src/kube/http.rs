@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use ureq::Agent;
 
-use super::status::{api_error, parse_retry_after};
+use super::status::{api_error, retry_after};
 use super::tls;
 use super::token::TokenSource;
 use super::KubeConfig;
@@ -120,13 +120,17 @@ impl Http {
         }?;
         let mut response = sent.map_err(|e| transport(self.describe(&e)))?;
         let code = response.status().as_u16();
-        let retry_after = parse_retry_after(response.headers().get("retry-after").and_then(|v| v.to_str().ok()));
+        let header = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
         let body = response
             .body_mut()
             .with_config()
             .limit(MAX_BODY)
             .read_to_vec()
             .map_err(|e| transport(format!("reading the {code} answer: {}", self.describe(&e))))?;
+        let retry_after = match code {
+            429 | 500..=599 => retry_after(header.as_deref(), &body),
+            _ => None,
+        };
         Ok(Answer { code, retry_after, body })
     }
 

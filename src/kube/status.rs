@@ -22,6 +22,8 @@ struct Status {
 #[serde(default)]
 struct StatusDetails {
     causes: Vec<StatusCause>,
+    #[serde(rename = "retryAfterSeconds")]
+    retry_after_seconds: u64,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -102,6 +104,17 @@ pub fn parse_retry_after(value: Option<&str>) -> Option<Duration> {
     value?.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
+/// The wait a 429/503 asks for: the `Retry-After` header, else the Status
+/// body's `details.retryAfterSeconds` (which the API server copies into the
+/// header; a proxy in between may drop one or the other). Zero means unset.
+pub fn retry_after(header: Option<&str>, body: &[u8]) -> Option<Duration> {
+    parse_retry_after(header).or_else(|| {
+        let status = serde_json::from_slice::<Status>(body).ok()?;
+        let secs = status.details?.retry_after_seconds;
+        (secs > 0).then(|| Duration::from_secs(secs))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,7 +158,7 @@ mod tests {
     }
 
     #[test]
-    fn retry_after() {
+    fn retry_after_header() {
         retry(None, None);
         retry(Some("1"), Some(1));
         retry(Some(" 30 "), Some(30));
@@ -154,5 +167,21 @@ mod tests {
         retry(Some("1.5"), None);
         retry(Some("Wed, 21 Oct 2015 07:28:00 GMT"), None);
         retry(Some(""), None);
+    }
+
+    #[track_caller]
+    fn effective(header: Option<&str>, body: &str, want: Option<u64>) {
+        assert_eq!(retry_after(header, body.as_bytes()), want.map(Duration::from_secs), "{header:?} {body}");
+    }
+
+    #[test]
+    fn retry_after_from_header_or_status() {
+        let status = r#"{"kind":"Status","code":503,"details":{"retryAfterSeconds":3}}"#;
+        effective(Some("2"), status, Some(2));
+        effective(None, status, Some(3));
+        effective(None, r#"{"kind":"Status","details":{"retryAfterSeconds":0}}"#, None);
+        effective(None, r#"{"kind":"Status","details":{}}"#, None);
+        effective(None, "<html>busy</html>", None);
+        effective(Some("soon"), status, Some(3));
     }
 }

@@ -13,6 +13,15 @@ use kured::clock::Clock;
 use kured::kube::{Client, KubeConfig};
 use time::OffsetDateTime;
 
+/// A server with two Ready nodes, n1 and n2.
+pub fn cluster() -> FakeApiServer {
+    let api = FakeApiServer::start();
+    for n in ["n1", "n2"] {
+        api.create(serde_json::json!({"apiVersion":"v1","kind":"Node","metadata":{"name":n}}));
+    }
+    api
+}
+
 /// A fresh directory for one client's service-account files.
 pub fn temp_dir(tag: &str) -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
