@@ -226,3 +226,21 @@ fn discovery_names_the_eviction_subresource() {
     assert!(groups["groups"].as_array().unwrap().iter().any(|g| g["name"] == "policy"));
     assert_eq!(c.get("/apis/apps/v1").json()["groupVersion"], "apps/v1");
 }
+
+#[test]
+fn events_in_both_groups() {
+    let api = FakeApiServer::start();
+    let c = Client::new(&api);
+    let ev = json!({"apiVersion":"v1","kind":"Event","metadata":{"generateName":"n1.","namespace":"default"},
+        "involvedObject":{"kind":"Node","name":"n1"},"reason":"RebootScheduled","message":"Node n1 will reboot","type":"Normal"});
+    let r = c.post("/api/v1/namespaces/default/events", &ev);
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    assert!(r.json()["metadata"]["name"].as_str().unwrap().starts_with("n1."));
+    let r = c.post("/apis/events.k8s.io/v1/namespaces/default/events",
+        &json!({"apiVersion":"events.k8s.io/v1","kind":"Event","metadata":{"name":"e2"},"regarding":{"kind":"Node","name":"n1"},"reason":"X","action":"Y","type":"Normal"}));
+    assert_eq!(r.status, 201);
+    assert_eq!(api.list("events")[0]["reason"], "RebootScheduled");
+    assert_eq!(api.list("events.events.k8s.io").len(), 1);
+    let found = c.get("/api/v1/events?fieldSelector=involvedObject.name%3Dn1,reason%3DRebootScheduled").json();
+    assert_eq!(found["items"].as_array().unwrap().len(), 1);
+}
