@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{nodes, wait};
-use fakeapi::FakeApiServer;
+use fakeapi::{FakeApiServer, Options};
 use serde_json::{json, Value};
 
 struct Kubectl {
@@ -133,7 +133,9 @@ fn on_node<'a>(pods: &'a [Value], node: &str) -> Vec<&'a Value> {
 
 #[test]
 fn kubectl_drain_evicts_through_the_budget() {
-    let api = FakeApiServer::start();
+    // replacements take 2 s to run, well inside kubectl's 5 s retry after a 429,
+    // so the budget blocks the second eviction however slowly kubectl sends it
+    let api = FakeApiServer::start_with(Options { pod_start_delay: Duration::from_secs(2), ..Options::default() });
     seed_drain(&api);
     let k = Kubectl::new(&api, "drain");
     let out = k.run(&["drain", "n1", "--ignore-daemonsets", "--delete-emptydir-data", "--force", "--timeout=60s"], Duration::from_secs(50));
