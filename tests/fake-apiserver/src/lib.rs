@@ -85,6 +85,8 @@ pub struct Options {
     pub pod_start_delay: Duration,
     /// how often the controllers run
     pub tick: Duration,
+    /// listen on [::1] instead of 127.0.0.1 (the certificate covers both)
+    pub ipv6: bool,
 }
 
 impl Default for Options {
@@ -95,6 +97,7 @@ impl Default for Options {
             port: 0,
             pod_start_delay: Duration::from_millis(200),
             tick: Duration::from_millis(50),
+            ipv6: false,
         }
     }
 }
@@ -124,7 +127,8 @@ impl FakeApiServer {
     pub fn try_start(opts: Options) -> io::Result<FakeApiServer> {
         let fixture = if opts.use_other_ca { &tls::OTHER_CA } else { &tls::TEST_CA };
         let cfg = tls::server_config(fixture).map_err(io::Error::other)?;
-        let listener = TcpListener::bind(("127.0.0.1", opts.port))?;
+        let host = if opts.ipv6 { "::1" } else { "127.0.0.1" };
+        let listener = TcpListener::bind((host, opts.port))?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::new(&opts.token, opts.pod_start_delay));
         let conns = Arc::new(Mutex::new(Vec::new()));
@@ -146,8 +150,13 @@ impl FakeApiServer {
         Ok(FakeApiServer { shared, addr, accept: Some(accept), ticker: Some(ticker), conns })
     }
 
+    /// `https://127.0.0.1:PORT` (or `https://[::1]:PORT`)
     pub fn url(&self) -> String {
         format!("https://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
     }
 
     pub fn port(&self) -> u16 {

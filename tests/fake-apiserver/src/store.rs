@@ -24,6 +24,7 @@ pub struct Change {
     pub object: Value,
 }
 
+#[derive(Clone)]
 pub struct Store {
     objects: BTreeMap<Key, Value>,
     rv: u64,
