@@ -108,6 +108,20 @@ fn kubectl_reads_and_edits_nodes() {
     assert!(!err.ok && err.stderr.contains("nodes \"n9\" not found"), "{}", err.stderr);
 }
 
+#[test]
+fn kubectl_watches_nodes() {
+    let api = FakeApiServer::start();
+    nodes(&api, &["n1"]);
+    let k = Kubectl::new(&api, "watch");
+    let out = std::thread::scope(|s| {
+        let watcher = s.spawn(|| k.run(&["get", "nodes", "-w", "-o", "name", "--request-timeout=3s"], Duration::from_secs(20)));
+        wait(&api, "kubectl to start watching", |a| a.requests().iter().any(|r| r.query.contains("watch=true")));
+        api.set_node_ready("n1", false);
+        watcher.join().unwrap()
+    });
+    assert_eq!(out.stdout.lines().collect::<Vec<_>>(), ["node/n1", "node/n1"], "initial state, then the change: {}", out.stderr);
+}
+
 fn seed_drain(api: &FakeApiServer) {
     // the Deployment's pods all land on n1: it is the only node when they start
     nodes(api, &["n1"]);
