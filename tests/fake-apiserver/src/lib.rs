@@ -34,6 +34,10 @@
 //! Behaviour: pods created by a ReplicaSet/DaemonSet (or with `spec.nodeName` and
 //! no phase) turn Running after `Options::pod_start_delay`; a DELETE or eviction of
 //! a scheduled pod sets `deletionTimestamp` and removes it after its grace period.
+//! A DaemonSet gets one pod per node (so a `kured` DaemonSet has pods), a Deployment
+//! one ReplicaSet and its pods; `Options::controllers: false` turns that off.
+//! Controllers write status only when it changes, so an idle server's
+//! resourceVersion holds still.
 
 mod controller;
 mod discovery;
@@ -87,6 +91,9 @@ pub struct Options {
     pub tick: Duration,
     /// listen on [::1] instead of 127.0.0.1 (the certificate covers both)
     pub ipv6: bool,
+    /// run Deployment/ReplicaSet/DaemonSet controllers, the scheduler and PDB status;
+    /// false keeps only pod start-up and graceful deletion (a world that holds still)
+    pub controllers: bool,
 }
 
 impl Default for Options {
@@ -98,6 +105,7 @@ impl Default for Options {
             pod_start_delay: Duration::from_millis(200),
             tick: Duration::from_millis(50),
             ipv6: false,
+            controllers: true,
         }
     }
 }
@@ -130,7 +138,7 @@ impl FakeApiServer {
         let host = if opts.ipv6 { "::1" } else { "127.0.0.1" };
         let listener = TcpListener::bind((host, opts.port))?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared::new(&opts.token, opts.pod_start_delay));
+        let shared = Arc::new(Shared::new(&opts.token, opts.pod_start_delay, opts.controllers));
         let conns = Arc::new(Mutex::new(Vec::new()));
         let accept = {
             let (shared, conns) = (shared.clone(), conns.clone());

@@ -98,7 +98,11 @@ fn serve(sock: TcpStream, shared: &Shared, tls: Arc<ServerConfig>) {
             }
             Some(FaultAction::Latency(_)) | None => {
                 let mut st = shared.lock();
-                let bearer = req.header("authorization").and_then(|a| a.strip_prefix("Bearer ")).map(str::trim);
+                let bearer = req
+                    .header("authorization")
+                    .and_then(|a| a.split_once(' '))
+                    .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                    .map(|(_, t)| t.trim());
                 if bearer != Some(st.token.as_str()) && !anonymous(&req.path) {
                     let e = status::unauthorized();
                     Reply::Json(e.code, e.to_status())

@@ -17,6 +17,9 @@ fn token_is_required_and_rotates() {
     assert_eq!(anon.status, 401);
     assert_eq!(anon.json(), json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}));
     assert_eq!(Client::new(&api).with_token(Some("wrong")).get("/api/v1/nodes/n1").status, 401);
+    let mut s = c.connect().unwrap();
+    s.send("GET", "/api/v1/nodes/n1", None, None, None, false).unwrap();
+    assert_eq!(s.read_response().unwrap().status, 401, "no Authorization header at all");
     assert_eq!(Client::new(&api).with_token(None).get("/version").json()["gitVersion"], "v1.32.0");
     api.set_token("rotated");
     assert_eq!(c.get("/api/v1/nodes/n1").status, 401);
