@@ -22,6 +22,7 @@
 //! ```ignore
 //! FakeApiServer::start_with(Options { use_other_ca: true, ..Options::default() }); // cert from an unrelated CA
 //! api.ca_pem();                                       // the test CA clients should trust
+//! api.in_cluster_env();                               // [(KUBERNETES_SERVICE_HOST, ..), (KUBERNETES_SERVICE_PORT, ..)]
 //! api.update(obj) -> Result<Value, Value>;            // whole object incl. status; Err = Status (409 on stale rv)
 //! api.delete("pods", "default", "p") -> Option<Value>;// at once, no grace
 //! api.set_node_ready("n1", false);
@@ -165,6 +166,11 @@ impl FakeApiServer {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// `KUBERNETES_SERVICE_HOST` and `KUBERNETES_SERVICE_PORT` as a pod would see them.
+    pub fn in_cluster_env(&self) -> [(&'static str, String); 2] {
+        [("KUBERNETES_SERVICE_HOST", self.addr.ip().to_string()), ("KUBERNETES_SERVICE_PORT", self.addr.port().to_string())]
     }
 
     pub fn port(&self) -> u16 {

@@ -64,6 +64,7 @@ fn a_server_from_another_ca_is_refused() {
 fn ipv6_loopback() {
     let api = FakeApiServer::start_with(Options { ipv6: true, ..Options::default() });
     assert!(api.url().starts_with("https://[::1]:"), "{}", api.url());
+    assert_eq!(api.in_cluster_env()[0], ("KUBERNETES_SERVICE_HOST", "::1".to_string()));
     nodes(&api, &["n1"]);
     assert_eq!(Client::new(&api).get("/api/v1/nodes/n1").status, 200);
 }
