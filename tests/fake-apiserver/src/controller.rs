@@ -47,13 +47,17 @@ fn set_status(st: &mut State, r: &Resource, o: &Value, status: Value) {
 
 pub fn tick(st: &mut State, now: Instant) {
     finish_deletions(st, now);
-    collect_orphans(st);
-    deployments(st);
-    replicasets(st);
-    daemonsets(st);
-    schedule(st);
+    if st.controllers {
+        collect_orphans(st);
+        deployments(st);
+        replicasets(st);
+        daemonsets(st);
+        schedule(st);
+    }
     start_pods(st, now);
-    budgets(st);
+    if st.controllers {
+        budgets(st);
+    }
 }
 
 fn finish_deletions(st: &mut State, now: Instant) {

@@ -23,10 +23,17 @@ fn ok(v: Value) -> Result<Reply, ApiError> {
 }
 
 pub fn handle(st: &mut State, req: &Request) -> Reply {
-    match route_request(st, req) {
+    // `dryRun=All` (kubectl --dry-run=server): answer as if written, then forget it
+    let dry = req.param("dryRun") == Some("All") && !matches!(req.method.as_str(), "GET" | "HEAD");
+    let saved = dry.then(|| (st.store.clone(), st.deadlines.clone(), st.pdb_violations));
+    let reply = match route_request(st, req) {
         Ok(r) => r,
         Err(e) => Reply::Json(e.code, e.to_status()),
+    };
+    if let Some((store, deadlines, violations)) = saved {
+        (st.store, st.deadlines, st.pdb_violations) = (store, deadlines, violations);
     }
+    reply
 }
 
 fn route_request(st: &mut State, req: &Request) -> Result<Reply, ApiError> {

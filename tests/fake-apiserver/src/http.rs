@@ -35,13 +35,14 @@ impl Request {
     }
 }
 
-pub fn percent_decode(s: &str) -> String {
+/// %XX-decoding; in query strings `+` also means a space.
+pub fn percent_decode(s: &str, plus_is_space: bool) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
         match b[i] {
-            b'+' => out.push(b' '),
+            b'+' if plus_is_space => out.push(b' '),
             b'%' if i + 2 < b.len() => {
                 match std::str::from_utf8(&b[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok()) {
                     Some(v) => {
@@ -63,7 +64,7 @@ pub fn parse_query(q: &str) -> Vec<(String, String)> {
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (percent_decode(k), percent_decode(v))
+            (percent_decode(k, true), percent_decode(v, true))
         })
         .collect()
 }
@@ -156,6 +157,11 @@ impl<'a> Conn<'a> {
         }
         let h = |name: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.to_ascii_lowercase());
         let chunked = h("transfer-encoding").is_some_and(|v| v.contains("chunked"));
+        if h("expect").is_some_and(|v| v.contains("100-continue")) {
+            // curl waits for this before sending a large body
+            self.tls.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+            self.tls.flush()?;
+        }
         let body = if chunked {
             self.chunked_body()?
         } else {
@@ -173,7 +179,7 @@ impl<'a> Conn<'a> {
         let (path, query) = target.split_once('?').unwrap_or((&target, ""));
         Ok(Some(Request {
             method,
-            path: percent_decode(path),
+            path: percent_decode(path, false),
             query: query.to_string(),
             params: parse_query(query),
             headers,

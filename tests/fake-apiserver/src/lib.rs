@@ -22,6 +22,7 @@
 //! ```ignore
 //! FakeApiServer::start_with(Options { use_other_ca: true, ..Options::default() }); // cert from an unrelated CA
 //! api.ca_pem();                                       // the test CA clients should trust
+//! api.in_cluster_env();                               // [(KUBERNETES_SERVICE_HOST, ..), (KUBERNETES_SERVICE_PORT, ..)]
 //! api.update(obj) -> Result<Value, Value>;            // whole object incl. status; Err = Status (409 on stale rv)
 //! api.delete("pods", "default", "p") -> Option<Value>;// at once, no grace
 //! api.set_node_ready("n1", false);
@@ -34,6 +35,10 @@
 //! Behaviour: pods created by a ReplicaSet/DaemonSet (or with `spec.nodeName` and
 //! no phase) turn Running after `Options::pod_start_delay`; a DELETE or eviction of
 //! a scheduled pod sets `deletionTimestamp` and removes it after its grace period.
+//! A DaemonSet gets one pod per node (so a `kured` DaemonSet has pods), a Deployment
+//! one ReplicaSet and its pods; `Options::controllers: false` turns that off.
+//! Controllers write status only when it changes, so an idle server's
+//! resourceVersion holds still.
 
 mod controller;
 mod discovery;
@@ -85,6 +90,11 @@ pub struct Options {
     pub pod_start_delay: Duration,
     /// how often the controllers run
     pub tick: Duration,
+    /// listen on [::1] instead of 127.0.0.1 (the certificate covers both)
+    pub ipv6: bool,
+    /// run Deployment/ReplicaSet/DaemonSet controllers, the scheduler and PDB status;
+    /// false keeps only pod start-up and graceful deletion (a world that holds still)
+    pub controllers: bool,
 }
 
 impl Default for Options {
@@ -95,6 +105,8 @@ impl Default for Options {
             port: 0,
             pod_start_delay: Duration::from_millis(200),
             tick: Duration::from_millis(50),
+            ipv6: false,
+            controllers: true,
         }
     }
 }
@@ -124,9 +136,10 @@ impl FakeApiServer {
     pub fn try_start(opts: Options) -> io::Result<FakeApiServer> {
         let fixture = if opts.use_other_ca { &tls::OTHER_CA } else { &tls::TEST_CA };
         let cfg = tls::server_config(fixture).map_err(io::Error::other)?;
-        let listener = TcpListener::bind(("127.0.0.1", opts.port))?;
+        let host = if opts.ipv6 { "::1" } else { "127.0.0.1" };
+        let listener = TcpListener::bind((host, opts.port))?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared::new(&opts.token, opts.pod_start_delay));
+        let shared = Arc::new(Shared::new(&opts.token, opts.pod_start_delay, opts.controllers));
         let conns = Arc::new(Mutex::new(Vec::new()));
         let accept = {
             let (shared, conns) = (shared.clone(), conns.clone());
@@ -146,8 +159,18 @@ impl FakeApiServer {
         Ok(FakeApiServer { shared, addr, accept: Some(accept), ticker: Some(ticker), conns })
     }
 
+    /// `https://127.0.0.1:PORT` (or `https://[::1]:PORT`)
     pub fn url(&self) -> String {
         format!("https://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `KUBERNETES_SERVICE_HOST` and `KUBERNETES_SERVICE_PORT` as a pod would see them.
+    pub fn in_cluster_env(&self) -> [(&'static str, String); 2] {
+        [("KUBERNETES_SERVICE_HOST", self.addr.ip().to_string()), ("KUBERNETES_SERVICE_PORT", self.addr.port().to_string())]
     }
 
     pub fn port(&self) -> u16 {

@@ -68,8 +68,11 @@ pub fn parse(path: &str) -> Route {
 mod tests {
     use super::*;
 
+    /// (qualified resource, namespace, name, subresource)
+    type Parts<'a> = (&'a str, Option<&'a str>, Option<&'a str>, Option<&'a str>);
+
     #[track_caller]
-    fn check(path: &str, want: Option<(&str, Option<&str>, Option<&str>, Option<&str>)>) {
+    fn check(path: &str, want: Option<Parts>) {
         let got = match parse(path) {
             Route::Resource(r) => Some((r.res.qualified(), r.ns, r.name, r.sub)),
             _ => None,

@@ -58,7 +58,17 @@ fn serve(sock: TcpStream, shared: &Shared, tls: Arc<ServerConfig>) {
     let _ = sock.set_nodelay(true);
     let Ok(conn) = ServerConnection::new(tls) else { return };
     let mut c = Conn::new(StreamOwned::new(conn, sock), &shared.stop);
-    while let Ok(Some(req)) = c.read_request() {
+    loop {
+        let req = match c.read_request() {
+            Ok(Some(req)) => req,
+            Ok(None) => return,
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                let body = status::bad_request(format!("malformed HTTP request: {e}")).to_status().to_string();
+                let _ = c.write_response(400, "application/json", &[], body.as_bytes(), true);
+                return;
+            }
+            Err(_) => return,
+        };
         let verdict = {
             let mut st = shared.lock();
             fault::evaluate(&mut st.faults, &req.method, &req.path, req.param("continue").is_some_and(|v| !v.is_empty()))
@@ -88,7 +98,11 @@ fn serve(sock: TcpStream, shared: &Shared, tls: Arc<ServerConfig>) {
             }
             Some(FaultAction::Latency(_)) | None => {
                 let mut st = shared.lock();
-                let bearer = req.header("authorization").and_then(|a| a.strip_prefix("Bearer ")).map(str::trim);
+                let bearer = req
+                    .header("authorization")
+                    .and_then(|a| a.split_once(' '))
+                    .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                    .map(|(_, t)| t.trim());
                 if bearer != Some(st.token.as_str()) && !anonymous(&req.path) {
                     let e = status::unauthorized();
                     Reply::Json(e.code, e.to_status())

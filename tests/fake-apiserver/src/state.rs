@@ -33,6 +33,8 @@ pub struct State {
     /// when a gracefully deleted pod goes away
     pub deadlines: HashMap<Key, Instant>,
     pub pod_start_delay: Duration,
+    /// run the workload controllers and the scheduler (not only pod lifecycles)
+    pub controllers: bool,
 }
 
 pub struct Shared {
@@ -42,7 +44,7 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(token: &str, pod_start_delay: Duration) -> Shared {
+    pub fn new(token: &str, pod_start_delay: Duration, controllers: bool) -> Shared {
         Shared {
             state: Mutex::new(State {
                 store: Store::new(),
@@ -53,6 +55,7 @@ impl Shared {
                 scheduled_at: HashMap::new(),
                 deadlines: HashMap::new(),
                 pod_start_delay,
+                controllers,
             }),
             changed: Condvar::new(),
             stop: AtomicBool::new(false),

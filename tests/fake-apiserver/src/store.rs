@@ -24,6 +24,7 @@ pub struct Change {
     pub object: Value,
 }
 
+#[derive(Clone)]
 pub struct Store {
     objects: BTreeMap<Key, Value>,
     rv: u64,
@@ -131,7 +132,9 @@ impl Store {
         m["uid"] = json!(format!("{:08x}-5e1f-4c0d-9a7e-{:012x}", serial.wrapping_mul(2654435761) & 0xffff_ffff, serial));
         m["resourceVersion"] = json!(self.rv.to_string());
         m["creationTimestamp"] = json!(now_rfc3339());
-        m["generation"] = json!(1);
+        if tracks_generation(res) {
+            m["generation"] = json!(1);
+        }
         if let Some(m) = m.as_object_mut() {
             m.remove("deletionTimestamp");
             m.remove("deletionGracePeriodSeconds");
@@ -179,7 +182,9 @@ impl Store {
         for (k, v) in kept {
             m[k] = v;
         }
-        m["generation"] = json!(generation);
+        if tracks_generation(res) {
+            m["generation"] = json!(generation);
+        }
         m["resourceVersion"] = json!(self.rv.to_string());
         self.objects.insert(key, obj.clone());
         self.record("MODIFIED", res, obj.clone());
@@ -221,6 +226,11 @@ impl Store {
     pub fn list_owned(&self, res: &Resource, ns: Option<&str>) -> Vec<Value> {
         self.list(res, ns).cloned().collect()
     }
+}
+
+/// Objects whose controllers report `observedGeneration` (nodes and pods have none).
+fn tracks_generation(res: &Resource) -> bool {
+    res.group == "apps" || res.group == "policy"
 }
 
 /// The 5-character random-looking suffix of generated names (`kured-x7k2q`).

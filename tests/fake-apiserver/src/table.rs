@@ -32,7 +32,9 @@ fn node_status(n: &Value) -> String {
 }
 
 fn col(name: &str, ty: &str) -> Value {
-    json!({"name": name, "type": ty, "format": if name == "Name" { "name" } else { "" }, "description": "", "priority": 0})
+    // priority 1: shown only with `-o wide`, as on the real server
+    let priority = if name == "Node" { 1 } else { 0 };
+    json!({"name": name, "type": ty, "format": if name == "Name" { "name" } else { "" }, "description": "", "priority": priority})
 }
 
 fn cells(res: &Resource, o: &Value) -> Vec<Value> {

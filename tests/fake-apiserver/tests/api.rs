@@ -17,6 +17,9 @@ fn token_is_required_and_rotates() {
     assert_eq!(anon.status, 401);
     assert_eq!(anon.json(), json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}));
     assert_eq!(Client::new(&api).with_token(Some("wrong")).get("/api/v1/nodes/n1").status, 401);
+    let mut s = c.connect().unwrap();
+    s.send("GET", "/api/v1/nodes/n1", None, None, None, false).unwrap();
+    assert_eq!(s.read_response().unwrap().status, 401, "no Authorization header at all");
     assert_eq!(Client::new(&api).with_token(None).get("/version").json()["gitVersion"], "v1.32.0");
     api.set_token("rotated");
     assert_eq!(c.get("/api/v1/nodes/n1").status, 401);
@@ -225,4 +228,22 @@ fn discovery_names_the_eviction_subresource() {
     let groups = c.get("/apis").json();
     assert!(groups["groups"].as_array().unwrap().iter().any(|g| g["name"] == "policy"));
     assert_eq!(c.get("/apis/apps/v1").json()["groupVersion"], "apps/v1");
+}
+
+#[test]
+fn events_in_both_groups() {
+    let api = FakeApiServer::start();
+    let c = Client::new(&api);
+    let ev = json!({"apiVersion":"v1","kind":"Event","metadata":{"generateName":"n1.","namespace":"default"},
+        "involvedObject":{"kind":"Node","name":"n1"},"reason":"RebootScheduled","message":"Node n1 will reboot","type":"Normal"});
+    let r = c.post("/api/v1/namespaces/default/events", &ev);
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    assert!(r.json()["metadata"]["name"].as_str().unwrap().starts_with("n1."));
+    let r = c.post("/apis/events.k8s.io/v1/namespaces/default/events",
+        &json!({"apiVersion":"events.k8s.io/v1","kind":"Event","metadata":{"name":"e2"},"regarding":{"kind":"Node","name":"n1"},"reason":"X","action":"Y","type":"Normal"}));
+    assert_eq!(r.status, 201);
+    assert_eq!(api.list("events")[0]["reason"], "RebootScheduled");
+    assert_eq!(api.list("events.events.k8s.io").len(), 1);
+    let found = c.get("/api/v1/events?fieldSelector=involvedObject.name%3Dn1,reason%3DRebootScheduled").json();
+    assert_eq!(found["items"].as_array().unwrap().len(), 1);
 }

@@ -166,3 +166,26 @@ fn daemonsets_place_one_pod_per_node_even_cordoned() {
     assert_eq!(running(&api, "web")[0]["spec"]["nodeName"], "n1");
     wait(&api, "daemonset status", |a| a.get("daemonsets", "kube-system", "kured").unwrap()["status"]["numberReady"] == 2);
 }
+
+#[test]
+fn controllers_are_quiet_once_settled_and_can_be_off() {
+    let api = FakeApiServer::start();
+    nodes(&api, &["n1", "n2"]);
+    api.create(deployment("web", 2));
+    api.create(pdb("web", "web", json!({"minAvailable": 1})));
+    api.create(json!({"apiVersion":"apps/v1","kind":"DaemonSet","metadata":{"name":"kured","namespace":"kube-system"},
+        "spec":{"selector":{"matchLabels":{"app":"kured"}},"template":{"metadata":{"labels":{"app":"kured"}},"spec":{"containers":[]}}}}));
+    wait(&api, "everything running", |a| a.list("pods").iter().filter(|p| p["status"]["phase"] == "Running").count() == 4
+        && a.get("poddisruptionbudgets", "default", "web").unwrap()["status"]["currentHealthy"] == 2
+        && a.get("daemonsets", "kube-system", "kured").unwrap()["status"]["numberReady"] == 2
+        && a.get("deployments", "default", "web").unwrap()["status"]["readyReplicas"] == 2);
+    let rv = api.resource_version();
+    assert!(!api.wait_until(std::time::Duration::from_millis(400), |a| a.resource_version() != rv), "an idle server writes nothing");
+
+    let still = FakeApiServer::start_with(fakeapi::Options { controllers: false, ..Default::default() });
+    nodes(&still, &["n1"]);
+    still.create(deployment("web", 2));
+    still.create(json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"default"},"spec":{"nodeName":"n1"}}));
+    wait(&still, "the bare pod running", |a| a.get("pods", "default", "p").unwrap()["status"]["phase"] == "Running");
+    assert_eq!(still.list("pods").len(), 1, "no controller made pods");
+}

@@ -61,6 +61,25 @@ fn a_server_from_another_ca_is_refused() {
 }
 
 #[test]
+fn ipv6_loopback() {
+    let api = FakeApiServer::start_with(Options { ipv6: true, ..Options::default() });
+    assert!(api.url().starts_with("https://[::1]:"), "{}", api.url());
+    assert_eq!(api.in_cluster_env()[0], ("KUBERNETES_SERVICE_HOST", "::1".to_string()));
+    nodes(&api, &["n1"]);
+    assert_eq!(Client::new(&api).get("/api/v1/nodes/n1").status, 200);
+}
+
+#[test]
+fn dry_run_changes_nothing() {
+    let api = FakeApiServer::start();
+    nodes(&api, &["n1"]);
+    let c = Client::new(&api);
+    let r = c.patch("/api/v1/nodes/n1?dryRun=All", "application/merge-patch+json", &json!({"spec":{"unschedulable":true}}));
+    assert_eq!((r.status, r.json()["spec"]["unschedulable"].clone()), (200, json!(true)));
+    assert!(api.get("nodes", "", "n1").unwrap()["spec"]["unschedulable"].is_null());
+}
+
+#[test]
 fn files_for_clients() {
     let api = FakeApiServer::start();
     let dir = std::env::temp_dir().join(format!("fakeapi-files-{}", std::process::id()));

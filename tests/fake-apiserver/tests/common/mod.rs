@@ -47,6 +47,7 @@ pub fn tls_config(ca_pem: &str) -> Arc<ClientConfig> {
 }
 
 pub struct Client {
+    pub addr: std::net::SocketAddr,
     pub port: u16,
     pub token: Option<String>,
     cfg: Arc<ClientConfig>,
@@ -60,7 +61,7 @@ pub struct Session {
 impl Client {
     /// A client trusting the server's test CA and sending its current token.
     pub fn new(api: &FakeApiServer) -> Client {
-        Client { port: api.port(), token: Some(api.token()), cfg: tls_config(api.ca_pem()) }
+        Client { addr: api.addr(), port: api.port(), token: Some(api.token()), cfg: tls_config(api.ca_pem()) }
     }
 
     pub fn with_token(mut self, token: Option<&str>) -> Client {
@@ -69,9 +70,9 @@ impl Client {
     }
 
     pub fn connect(&self) -> io::Result<Session> {
-        let sock = TcpStream::connect(("127.0.0.1", self.port))?;
+        let sock = TcpStream::connect(self.addr)?;
         sock.set_read_timeout(Some(Duration::from_secs(15)))?;
-        let name = ServerName::try_from("127.0.0.1").expect("valid IP server name");
+        let name = ServerName::IpAddress(self.addr.ip().into());
         let conn = ClientConnection::new(self.cfg.clone(), name).map_err(io::Error::other)?;
         let mut tls = StreamOwned::new(conn, sock);
         tls.flush()?;
