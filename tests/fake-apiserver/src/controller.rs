@@ -134,8 +134,15 @@ fn new_pod(owner: &Value, node: Option<&str>, extra_tolerations: &[Value]) -> Va
         tol.extend(extra_tolerations.iter().cloned());
         spec["tolerations"] = json!(tol);
     }
-    json!({"metadata": {"generateName": format!("{}-", meta(owner, "name")), "labels": t["metadata"]["labels"],
-        "annotations": t["metadata"]["annotations"], "ownerReferences": owner_ref(owner)}, "spec": spec})
+    let mut pod = json!({"metadata": {"generateName": format!("{}-", meta(owner, "name")),
+        "ownerReferences": owner_ref(owner)}, "spec": spec});
+    // The real server omits empty fields: copy labels/annotations only when set.
+    for key in ["labels", "annotations"] {
+        if t["metadata"][key].is_object() {
+            pod["metadata"][key] = t["metadata"][key].clone();
+        }
+    }
+    pod
 }
 
 fn owned_pods(st: &State, ns: &str, uid: &str) -> Vec<Value> {
