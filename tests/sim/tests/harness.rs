@@ -1,0 +1,143 @@
+//! The harness itself, without the real daemon: a stand-in "kured" shell script
+//! that runs its reboot command when the sentinel exists and then waits, as the
+//! real one does. Checks the machines are played right (reboot, NotReady,
+//! downtime, Ready, restart), that server changes reach the timeline, and that
+//! no process outlives the cluster.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::json;
+use sim::{Cluster, ClusterSpec, Event};
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+/// A stand-in kured: `reboots` = run the reboot command when the sentinel exists.
+fn fake_kured(name: &str, body: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kured-sim-harness-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    let script = format!(
+        "#!/bin/sh\nfor a in \"$@\"; do case \"$a\" in --reboot-sentinel=*) s=\"${{a#*=}}\";; --reboot-command=*) c=\"${{a#*=}}\";; esac; done\n{body}\n"
+    );
+    // write to a fresh name and rename: executing a file still open for writing fails (ETXTBSY)
+    let tmp = dir.join(format!("{name}.tmp"));
+    std::fs::write(&tmp, script).unwrap();
+    std::fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::rename(&tmp, &path).unwrap();
+    path
+}
+
+const REBOOTS: &str = "if [ -e \"$s\" ]; then eval \"$c\"; fi\nexec sleep 600";
+
+fn alive(pid: u32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists; pid > 1 asserted.
+    assert!(pid > 1);
+    unsafe { libc::kill(pid as libc::pid_t, 0) == 0 }
+}
+
+#[test]
+fn plays_reboots_and_leaves_no_process_behind() {
+    let mut spec = ClusterSpec::new(fake_kured("rebooting-kured", REBOOTS));
+    spec.nodes = 2;
+    spec.workloads = true;
+    spec.downtime = Duration::from_millis(300);
+    let mut c = Cluster::start(spec).expect("cluster starts");
+    let pids: Vec<u32> = ["node-1", "node-2"]
+        .iter()
+        .flat_map(|n| {
+            let node = c.node(n).unwrap();
+            [node.host_pid(), node.kured_pid().unwrap()]
+        })
+        .collect();
+    assert!(pids.iter().all(|p| *p > 1 && alive(*p)));
+    let running = |c: &Cluster, app: &str| {
+        c.api().list("pods").iter().filter(|p| p["metadata"]["labels"]["app"] == app && p["status"]["phase"] == "Running").count()
+    };
+    let scheduled = c.poll_until(LIMIT, |_| {}, |c| running(c, "web") == 4 && running(c, "api") == 3 && running(c, "lonely") == 1);
+    assert!(scheduled, "the workloads run: {:?}", c.api().list("pods"));
+
+    let summary = c.run_until_all_rebooted(LIMIT);
+    assert_eq!(summary.nodes_rebooted, 2, "{}", c.report());
+    assert!(summary.violations(1).is_empty(), "{:?}\n{}", summary.violations(1), c.report());
+    assert!(summary.to_string().starts_with("nodes_rebooted=2 max_concurrent=0 pdb_violations=0 elapsed_s="));
+    for n in ["node-1", "node-2"] {
+        assert_eq!(c.reboots(n), 1, "rebooted once: the sentinel is gone after the reboot");
+        let back = c.timeline().iter().position(|e| e.event == Event::NodeBack { node: n.into() });
+        let down = c.timeline().iter().position(|e| e.event == Event::Rebooted { node: n.into(), count: 1 });
+        assert!(down.is_some() && back > down, "{}", c.report());
+        let node = c.get_node(n).unwrap();
+        let ready = node["status"]["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Ready").unwrap();
+        assert_eq!(ready["status"], "True");
+        assert!(!c.node(n).unwrap().sentinel().exists());
+    }
+    // the restarted kured processes are new ones
+    let new_pids: Vec<u32> = ["node-1", "node-2"].iter().map(|n| c.node(n).unwrap().kured_pid().unwrap()).collect();
+    let dir = c.dir().to_path_buf();
+    drop(c);
+    for p in pids.iter().chain(&new_pids) {
+        assert!(!alive(*p), "pid {p} survived the cluster");
+    }
+    assert!(!dir.exists(), "work directory removed");
+}
+
+#[test]
+fn node_is_not_ready_during_the_downtime() {
+    let mut spec = ClusterSpec::new(fake_kured("rebooting-kured-2", REBOOTS));
+    spec.nodes = 1;
+    spec.downtime = Duration::from_secs(2);
+    let mut c = Cluster::start(spec).unwrap();
+    c.wait_for(LIMIT, |e| matches!(e, Event::Rebooted { .. })).unwrap();
+    let node = c.get_node("node-1").unwrap();
+    let ready = node["status"]["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Ready").unwrap().clone();
+    assert_eq!(ready["status"], "False");
+    assert!(c.node("node-1").unwrap().kured_pid().is_none(), "kured went down with the machine");
+    c.wait_for(LIMIT, |e| matches!(e, Event::NodeBack { .. })).unwrap();
+}
+
+#[test]
+fn a_kured_that_exits_is_reported() {
+    let mut spec = ClusterSpec::new(fake_kured("exiting-kured", "exit 3"));
+    spec.nodes = 1;
+    let mut c = Cluster::start(spec).unwrap();
+    let e = c.wait_for(LIMIT, |e| matches!(e, Event::KuredExited { .. })).unwrap();
+    assert!(e.to_string().contains("node-1: kured exited unexpectedly"), "{e}");
+    let s = c.summary();
+    assert_eq!(s.crashed, ["node-1"]);
+    assert_eq!(s.not_rebooted, ["node-1"]);
+}
+
+#[test]
+fn server_changes_reach_the_timeline_and_the_maxima() {
+    let mut spec = ClusterSpec::new(fake_kured("idle-kured", "exec sleep 600"));
+    spec.nodes = 3;
+    spec.precordoned = vec!["node-3".into()];
+    let mut c = Cluster::start(spec).unwrap();
+    // what two kured would do: take the lock (multi format) and cordon
+    let mut ds = c.api().get("daemonsets", "kube-system", "kured").unwrap();
+    ds["metadata"]["annotations"]["weave.works/kured-node-lock"] =
+        json!(sim::lockview::upstream_multi(2, &[("node-1", "2024-01-01T00:00:00Z", 0), ("node-2", "2024-01-01T00:00:00Z", 0)]));
+    c.api().update(ds).unwrap();
+    for n in ["node-1", "node-2"] {
+        let mut node = c.get_node(n).unwrap();
+        node["spec"]["unschedulable"] = json!(true);
+        node["metadata"]["labels"]["kured"] = json!("rebooting");
+        c.api().update(node).unwrap();
+    }
+    let mut seen = Vec::new();
+    let done = c.poll_until(LIMIT, |e| seen.push(e.event.clone()), |c| c.lock_holders().len() == 2);
+    assert!(done, "{}", c.report());
+    for want in [
+        Event::LockTaken { node: "node-1".into() },
+        Event::LockTaken { node: "node-2".into() },
+        Event::Cordoned { node: "node-2".into() },
+        Event::NodeLabel { node: "node-1".into(), key: "kured".into(), value: Some("rebooting".into()) },
+    ] {
+        assert!(seen.contains(&want), "missing {want:?} in {seen:?}");
+    }
+    let s = c.summary();
+    assert_eq!((s.max_lock_holders, s.max_cordoned, s.max_concurrent), (2, 2, 2), "operator-cordoned node-3 not counted");
+    assert_eq!(s.left_cordoned, ["node-1", "node-2"]);
+    assert_eq!(s.violations(1).len(), 4, "{:?}", s.violations(1)); // holders, cordoned, left cordoned, not rebooted
+    assert!(s.violations(2).iter().all(|v| !v.contains("at once")));
+}
