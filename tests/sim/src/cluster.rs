@@ -169,6 +169,11 @@ impl Cluster {
             && self.observer.cordoned().next().is_none()
     }
 
+    /// Every kured exited on its own: nothing more will happen.
+    pub fn all_dead(&self) -> bool {
+        self.nodes.iter().all(|n| n.crashed.is_some() && !n.kured_running())
+    }
+
     /// Poll until `done` says so or `limit` (from now) passes; `on_event` sees
     /// each event as it happens. True if `done`.
     pub fn poll_until(&mut self, limit: Duration, mut on_event: impl FnMut(&Timed), mut done: impl FnMut(&Cluster) -> bool) -> bool {
@@ -194,6 +199,9 @@ impl Cluster {
             if let Some(e) = self.poll().into_iter().find(|e| want(&e.event)) {
                 return Ok(e);
             }
+            if self.all_dead() {
+                return Err(format!("every kured exited\n{}", self.report()));
+            }
             if Instant::now() >= deadline {
                 return Err(format!("no matching event within {limit:?}\n{}", self.report()));
             }
@@ -206,7 +214,7 @@ impl Cluster {
     }
 
     pub fn run_until_all_rebooted_with(&mut self, limit: Duration, on_event: impl FnMut(&Timed)) -> Summary {
-        self.poll_until(limit, on_event, Cluster::settled);
+        self.poll_until(limit, on_event, |c| c.settled() || c.all_dead());
         self.summary()
     }
 
