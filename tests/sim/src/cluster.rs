@@ -84,6 +84,10 @@ impl Cluster {
     pub fn kubeconfig(&self) -> PathBuf {
         self.dir.join("kubeconfig")
     }
+    /// Keep the working directory (logs, kubeconfig) when the cluster goes.
+    pub fn keep_dir_on_drop(&mut self) {
+        self.spec.keep_dir = true;
+    }
     pub fn elapsed(&self) -> Duration {
         self.started.elapsed()
     }

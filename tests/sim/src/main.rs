@@ -62,7 +62,7 @@ fn main() -> ExitCode {
         println!("{e}");
     }
     let limit = Duration::from_secs(opts.seconds);
-    cluster.poll_until(limit, |e| println!("{e}"), |c| c.settled() || STOP.load(Ordering::Relaxed));
+    cluster.poll_until(limit, |e| println!("{e}"), |c| c.settled() || c.all_dead() || STOP.load(Ordering::Relaxed));
     let summary = cluster.summary();
     let mut violations = summary.violations(concurrency);
     if STOP.load(Ordering::Relaxed) {
@@ -73,6 +73,7 @@ fn main() -> ExitCode {
     }
     if !violations.is_empty() {
         eprintln!("{}", cluster.report());
+        cluster.keep_dir_on_drop();
     }
     println!("{summary}");
     if violations.is_empty() {

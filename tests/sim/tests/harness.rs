@@ -141,3 +141,50 @@ fn server_changes_reach_the_timeline_and_the_maxima() {
     assert_eq!(s.violations(1).len(), 4, "{:?}", s.violations(1)); // holders, cordoned, left cordoned, not rebooted
     assert!(s.violations(2).iter().all(|v| !v.contains("at once")));
 }
+
+/// A stand-in kured made of kubectl calls: a poor man's lock (annotate without
+/// --overwrite, guarded by the resourceVersion), `kubectl drain`, the reboot
+/// command; after the "reboot": uncordon and release. Good enough to see the
+/// whole machinery (lock, cordon, evictions, PDB, reboot, back) before the real
+/// daemon exists.
+const KUBECTL_KURED: &str = r#"export HOME="$(dirname "$s")"
+for a in "$@"; do case "$a" in --node-id=*) n="${a#*=}";; esac; done
+k() { kubectl --request-timeout=5s --server="https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT" --certificate-authority="$KURED_SERVICE_ACCOUNT_DIR/ca.crt" --token="$(cat "$KURED_SERVICE_ACCOUNT_DIR/token")" "$@"; }
+L=weave.works/kured-node-lock
+case "$(k -n kube-system get ds kured -o 'jsonpath={.metadata.annotations.weave\.works/kured-node-lock}')" in
+  *"\"$n\""*) k uncordon "$n" && k -n kube-system annotate ds kured "$L-";;
+esac
+while :; do
+  if [ -e "$s" ]; then
+    rv=$(k -n kube-system get ds kured -o 'jsonpath={.metadata.resourceVersion}')
+    if k -n kube-system annotate ds kured --resource-version="$rv" "$L={\"nodeID\":\"$n\"}"; then
+      k drain "$n" --ignore-daemonsets --delete-emptydir-data --force --grace-period=1 && eval "$c"
+      exec sleep 600
+    fi
+  fi
+  sleep 1
+done"#;
+
+#[test]
+fn a_kubectl_kured_goes_through_the_whole_cycle() {
+    if std::process::Command::new("kubectl").arg("version").arg("--client").output().is_err() {
+        eprintln!("skipped: no kubectl");
+        return;
+    }
+    let mut spec = ClusterSpec::new(fake_kured("kubectl-kured", KUBECTL_KURED));
+    spec.nodes = 2;
+    spec.downtime = Duration::from_millis(300);
+    spec.extra_objects = vec![
+        sim::objects::deployment("default", "web", 2),
+        sim::objects::pdb("default", "web", json!({"minAvailable": 1})),
+        sim::objects::bare_pod("default", "scratch", "node-1", "scratch", true),
+    ];
+    let mut c = Cluster::start(spec).unwrap();
+    let s = c.run_until_all_rebooted(Duration::from_secs(60));
+    assert!(s.violations(1).is_empty(), "{:?}\n{}", s.violations(1), c.report());
+    assert_eq!((s.nodes_rebooted, s.max_lock_holders, s.max_cordoned), (2, 1, 1), "{s}\n{}", c.report());
+    let t = c.timeline();
+    assert!(t.iter().any(|e| e.event == Event::Evicted { pod: "default/scratch".into() }), "{}", c.report());
+    assert!(t.iter().any(|e| matches!(&e.event, Event::Evicted { pod } if pod.starts_with("default/web-"))), "{}", c.report());
+    println!("{}", c.report());
+}
