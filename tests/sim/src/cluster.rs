@@ -37,6 +37,13 @@ impl Cluster {
     /// Start the server, create the objects, then one kured per node.
     pub fn start(spec: ClusterSpec) -> Result<Cluster, String> {
         let dir = work_dir().map_err(|e| format!("create work directory: {e}"))?;
+        // on failure the nodes built so far are gone (dropped) by now: the directory can go
+        Cluster::start_in(dir.clone(), spec).inspect_err(|_| {
+            let _ = std::fs::remove_dir_all(&dir);
+        })
+    }
+
+    fn start_in(dir: PathBuf, spec: ClusterSpec) -> Result<Cluster, String> {
         let api = FakeApiServer::start();
         let sa = dir.join("serviceaccount");
         std::fs::create_dir_all(&sa).map_err(|e| format!("create {}: {e}", sa.display()))?;

@@ -12,20 +12,34 @@ use sim::{Cluster, ClusterSpec, Event};
 
 const LIMIT: Duration = Duration::from_secs(20);
 
-/// A stand-in kured: `reboots` = run the reboot command when the sentinel exists.
-fn fake_kured(name: &str, body: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("kured-sim-harness-{}", std::process::id()));
+/// A stand-in kured script; the file goes when this does.
+struct Script(PathBuf);
+
+impl Script {
+    fn path(&self) -> PathBuf {
+        self.0.join("kured")
+    }
+}
+
+impl Drop for Script {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A shell script standing in for kured, with `$s` (sentinel) and `$c` (reboot command) set.
+fn fake_kured(name: &str, body: &str) -> Script {
+    let dir = std::env::temp_dir().join(format!("kured-sim-harness-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
     let script = format!(
         "#!/bin/sh\nfor a in \"$@\"; do case \"$a\" in --reboot-sentinel=*) s=\"${{a#*=}}\";; --reboot-command=*) c=\"${{a#*=}}\";; esac; done\n{body}\n"
     );
     // write to a fresh name and rename: executing a file still open for writing fails (ETXTBSY)
-    let tmp = dir.join(format!("{name}.tmp"));
+    let tmp = dir.join("kured.tmp");
     std::fs::write(&tmp, script).unwrap();
     std::fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    std::fs::rename(&tmp, &path).unwrap();
-    path
+    std::fs::rename(&tmp, dir.join("kured")).unwrap();
+    Script(dir)
 }
 
 const REBOOTS: &str = "if [ -e \"$s\" ]; then eval \"$c\"; fi\nexec sleep 600";
@@ -38,7 +52,8 @@ fn alive(pid: u32) -> bool {
 
 #[test]
 fn plays_reboots_and_leaves_no_process_behind() {
-    let mut spec = ClusterSpec::new(fake_kured("rebooting-kured", REBOOTS));
+    let script = fake_kured("rebooting-kured", REBOOTS);
+    let mut spec = ClusterSpec::new(script.path());
     spec.nodes = 2;
     spec.workloads = true;
     spec.downtime = Duration::from_millis(300);
@@ -83,7 +98,8 @@ fn plays_reboots_and_leaves_no_process_behind() {
 
 #[test]
 fn node_is_not_ready_during_the_downtime() {
-    let mut spec = ClusterSpec::new(fake_kured("rebooting-kured-2", REBOOTS));
+    let script = fake_kured("rebooting-kured-2", REBOOTS);
+    let mut spec = ClusterSpec::new(script.path());
     spec.nodes = 1;
     spec.downtime = Duration::from_secs(2);
     let mut c = Cluster::start(spec).unwrap();
@@ -97,7 +113,8 @@ fn node_is_not_ready_during_the_downtime() {
 
 #[test]
 fn a_kured_that_exits_is_reported() {
-    let mut spec = ClusterSpec::new(fake_kured("exiting-kured", "exit 3"));
+    let script = fake_kured("exiting-kured", "exit 3");
+    let mut spec = ClusterSpec::new(script.path());
     spec.nodes = 1;
     let mut c = Cluster::start(spec).unwrap();
     let e = c.wait_for(LIMIT, |e| matches!(e, Event::KuredExited { .. })).unwrap();
@@ -109,7 +126,8 @@ fn a_kured_that_exits_is_reported() {
 
 #[test]
 fn server_changes_reach_the_timeline_and_the_maxima() {
-    let mut spec = ClusterSpec::new(fake_kured("idle-kured", "exec sleep 600"));
+    let script = fake_kured("idle-kured", "exec sleep 600");
+    let mut spec = ClusterSpec::new(script.path());
     spec.nodes = 3;
     spec.precordoned = vec!["node-3".into()];
     let mut c = Cluster::start(spec).unwrap();
@@ -171,7 +189,8 @@ fn a_kubectl_kured_goes_through_the_whole_cycle() {
         eprintln!("skipped: no kubectl");
         return;
     }
-    let mut spec = ClusterSpec::new(fake_kured("kubectl-kured", KUBECTL_KURED));
+    let script = fake_kured("kubectl-kured", KUBECTL_KURED);
+    let mut spec = ClusterSpec::new(script.path());
     spec.nodes = 2;
     spec.downtime = Duration::from_millis(300);
     spec.extra_objects = vec![
