@@ -48,7 +48,7 @@ impl Cluster {
         let sa = dir.join("serviceaccount");
         std::fs::create_dir_all(&sa).map_err(|e| format!("create {}: {e}", sa.display()))?;
         api.write_service_account(&sa, "kube-system").map_err(|e| format!("write service account: {e}"))?;
-        api.write_kubeconfig(&dir.join("kubeconfig")).map_err(|e| format!("write kubeconfig: {e}"))?;
+        api.write_kubeconfig(dir.join("kubeconfig")).map_err(|e| format!("write kubeconfig: {e}"))?;
         let api_port = port_of(&api.url())?;
 
         let names = spec.node_names();
