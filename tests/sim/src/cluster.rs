@@ -17,6 +17,8 @@ use crate::observer::{Observer, Snapshot};
 use crate::spec::ClusterSpec;
 use crate::summary::Summary;
 
+mod outcome;
+
 /// How often the harness looks at the machines and the server.
 pub const POLL_EVERY: Duration = Duration::from_millis(50);
 
@@ -28,6 +30,8 @@ pub struct Cluster {
     dir: PathBuf,
     launch: Launch,
     observer: Observer,
+    /// The kured DaemonSet as created: lock writes must keep what they do not model.
+    kured_ds: Value,
     requests_seen: usize,
     started: Instant,
     timeline: Vec<Timed>,
@@ -71,7 +75,8 @@ impl Cluster {
             nodes.push(node);
         }
         let observer = Observer::new(spec.precordoned.iter().cloned());
-        let mut c = Cluster { nodes, api, spec, dir, launch, observer, requests_seen: 0, started: Instant::now(), timeline: Vec::new() };
+        let kured_ds = api.get("daemonsets", "kube-system", "kured").ok_or("the kured DaemonSet vanished")?;
+        let mut c = Cluster { nodes, api, spec, dir, launch, observer, kured_ds, requests_seen: 0, started: Instant::now(), timeline: Vec::new() };
         c.poll(); // the starting state, before any kured acts
         for node in &mut c.nodes {
             node.start_kured(&c.launch).map_err(|e| format!("{}: {e}", node.name))?;
@@ -227,35 +232,6 @@ impl Cluster {
     pub fn run_until_all_rebooted_with(&mut self, limit: Duration, on_event: impl FnMut(&Timed)) -> Summary {
         self.poll_until(limit, on_event, |c| c.settled() || c.all_dead());
         self.summary()
-    }
-
-    pub fn summary(&self) -> Summary {
-        let names = |f: &dyn Fn(&SimNode) -> bool| self.nodes.iter().filter(|n| f(n)).map(|n| n.name.clone()).collect::<Vec<_>>();
-        let max_cordoned = self.observer.max_cordoned;
-        let max_lock_holders = self.observer.max_lock_holders;
-        Summary {
-            nodes_rebooted: self.nodes.iter().filter(|n| n.reboots > 0).count(),
-            max_concurrent: max_cordoned.max(max_lock_holders),
-            max_lock_holders,
-            max_cordoned,
-            pdb_violations: self.observer.pdb_violations,
-            elapsed_s: self.started.elapsed().as_secs_f64(),
-            left_cordoned: self.observer.cordoned().cloned().collect(),
-            not_rebooted: names(&|n| n.reboots == 0 && !self.spec.no_reboot.contains(&n.name)),
-            crashed: names(&|n| n.crashed.is_some()),
-        }
-    }
-
-    /// The timeline and the tail of every kured log: for a failing test's message.
-    pub fn report(&self) -> String {
-        let mut out = String::from("--- timeline\n");
-        for e in &self.timeline {
-            out.push_str(&format!("{e}\n"));
-        }
-        for n in &self.nodes {
-            out.push_str(&format!("--- {} ({})\n{}\n", n.name, n.log_path().display(), n.log_tail(40)));
-        }
-        out
     }
 }
 

@@ -18,6 +18,8 @@ pub struct Summary {
     pub not_rebooted: Vec<String>,
     /// Nodes whose kured exited on its own.
     pub crashed: Vec<String>,
+    /// Fields of the kured DaemonSet that a lock write lost.
+    pub lost_fields: Vec<String>,
 }
 
 impl Summary {
@@ -39,6 +41,7 @@ impl Summary {
         if !self.not_rebooted.is_empty() {
             out.push(format!("not rebooted: {}", self.not_rebooted.join(", ")));
         }
+        out.extend(self.lost_fields.iter().map(|f| format!("lost by a lock write: {f}")));
         if !self.crashed.is_empty() {
             out.push(format!("kured exited on: {}", self.crashed.join(", ")));
         }
@@ -71,6 +74,7 @@ mod tests {
             left_cordoned: vec![],
             not_rebooted: vec![],
             crashed: vec![],
+            lost_fields: vec![],
         }
     }
 
@@ -100,5 +104,6 @@ mod tests {
         case(|s| s.left_cordoned = vec!["node-2".into()], 1, &["left cordoned: node-2"]);
         case(|s| s.not_rebooted = vec!["a".into(), "b".into()], 1, &["not rebooted: a, b"]);
         case(|s| s.crashed = vec!["a".into()], 1, &["kured exited on: a"]);
+        case(|s| s.lost_fields = vec!["x /spec changed".into()], 1, &["lost by a lock write: x /spec changed"]);
     }
 }

@@ -207,3 +207,21 @@ fn a_kubectl_kured_goes_through_the_whole_cycle() {
     assert!(t.iter().any(|e| matches!(&e.event, Event::Evicted { pod } if pod.starts_with("default/web-"))), "{}", c.report());
     println!("{}", c.report());
 }
+
+#[test]
+fn a_lock_write_that_drops_fields_is_caught() {
+    let script = fake_kured("idle-kured-2", "exec sleep 600");
+    let mut spec = ClusterSpec::new(script.path());
+    spec.nodes = 1;
+    let c = Cluster::start(spec).unwrap();
+    assert!(c.summary().lost_fields.is_empty());
+    // what a client with a too-small model of a DaemonSet would write back
+    let ds = c.api().get("daemonsets", "kube-system", "kured").unwrap();
+    let slim = json!({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {
+        "name": "kured", "namespace": "kube-system", "resourceVersion": ds["metadata"]["resourceVersion"],
+        "annotations": {"weave.works/kured-node-lock": "{}"}}, "spec": {"selector": ds["spec"]["selector"]}});
+    c.api().update(slim).unwrap();
+    let lost = c.summary().lost_fields;
+    assert!(lost.iter().any(|l| l.contains("/spec")), "{lost:?}");
+    assert!(lost.iter().any(|l| l.contains("deprecated.daemonset.template.generation")), "{lost:?}");
+}
