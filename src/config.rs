@@ -3,10 +3,23 @@
 //! variables (the environment wins, as upstream), then validated into [`Config`].
 //! After this module no code handles raw flag strings.
 
+mod duration;
+mod flags;
+mod gotext;
+mod help;
+mod summary;
+#[cfg(test)]
+mod tests;
+mod validate;
+
 use std::time::Duration;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::window::Window;
+
+pub use duration::{format_duration, parse_duration};
+pub use flags::env_name;
+pub use help::help_text;
 
 /// How the node is rebooted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,15 +106,30 @@ pub enum Command {
 }
 
 /// Parse `args` (without argv[0]) and the environment (`env` lookups) into a Command.
-pub fn parse<I, S, E>(_args: I, _env: E) -> Result<Command>
+pub fn parse<I, S, E>(args: I, env: E) -> Result<Command>
 where
     I: IntoIterator<Item = S>,
     S: Into<std::ffi::OsString>,
     E: Fn(&str) -> Option<String>,
 {
-    Err(Error::Usage("not implemented".into()))
+    parse_with_warnings(args, env).map(|(command, _)| command)
 }
 
-pub fn help_text() -> String {
-    String::new()
+/// As [`parse`], plus warnings about accepted but doubtful settings (deprecated
+/// --slack-hook-url, pre/post label keys that differ), for `main` to log once
+/// logging is set up.
+pub fn parse_with_warnings<I, S, E>(args: I, env: E) -> Result<(Command, Vec<String>)>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<std::ffi::OsString>,
+    E: Fn(&str) -> Option<String>,
+{
+    match flags::parse_raw(args, env)? {
+        flags::Parsed::Help => Ok((Command::Help, Vec::new())),
+        flags::Parsed::Version => Ok((Command::Version, Vec::new())),
+        flags::Parsed::Run(raw) => {
+            let (config, warnings) = validate::validate(&raw)?;
+            Ok((Command::Run(Box::new(config)), warnings))
+        }
+    }
 }

@@ -7,6 +7,7 @@
 
 pub mod agent;
 pub mod blockers;
+pub mod clock;
 pub mod config;
 pub mod drain;
 pub mod error;
@@ -16,7 +17,9 @@ pub mod kube;
 pub mod lock;
 pub mod logging;
 pub mod metrics;
+pub mod node;
 pub mod notify;
+pub mod outbound;
 pub mod reboot;
 pub mod sentinel;
 pub mod tz;

@@ -2,13 +2,21 @@
 //! trusts only the service-account CA, typed errors from `Status` objects, and the
 //! handful of operations kured needs. It knows nothing of locks or drains.
 
+pub mod config;
+pub mod http;
+pub mod list;
+pub mod status;
+pub mod tls;
+pub mod token;
 pub mod types;
+pub mod url;
 
 use std::time::Duration;
 
-use serde_json::Value;
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 pub use types::{DaemonSet, Node, OwnerReference, Pod, Taint};
 
 /// Where and how to reach the API server.
@@ -28,8 +36,8 @@ impl KubeConfig {
     /// From `KUBERNETES_SERVICE_HOST`/`_PORT` and the service-account directory
     /// (`KURED_SERVICE_ACCOUNT_DIR`, default /var/run/secrets/kubernetes.io/serviceaccount).
     /// `Error::InCluster` when not in a cluster.
-    pub fn in_cluster(_env: &dyn Fn(&str) -> Option<String>) -> Result<KubeConfig> {
-        todo!()
+    pub fn in_cluster(env: &dyn Fn(&str) -> Option<String>) -> Result<KubeConfig> {
+        config::in_cluster(env)
     }
 }
 
@@ -44,6 +52,21 @@ pub enum Patch {
     Json(Value),
 }
 
+impl Patch {
+    pub fn content_type(&self) -> &'static str {
+        match self {
+            Patch::Merge(_) => "application/merge-patch+json",
+            Patch::Strategic(_) => "application/strategic-merge-patch+json",
+            Patch::Json(_) => "application/json-patch+json",
+        }
+    }
+    pub fn body(&self) -> &Value {
+        match self {
+            Patch::Merge(v) | Patch::Strategic(v) | Patch::Json(v) => v,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct ListParams {
     pub label_selector: Option<String>,
@@ -52,45 +75,157 @@ pub struct ListParams {
     pub limit: Option<u32>,
 }
 
+#[derive(Debug)]
 pub struct Client {
-    _config: KubeConfig,
+    config: KubeConfig,
+    http: http::Http,
 }
 
+const JSON: &str = "application/json";
+
 impl Client {
+    /// Reads the CA now (a bad bundle is a start-up error); the token is read
+    /// on first use and whenever it may have been rotated.
     pub fn new(config: KubeConfig) -> Result<Client> {
-        Ok(Client { _config: config })
+        let http = http::Http::new(&config)?;
+        Ok(Client { config, http })
     }
 
-    pub fn get_node(&self, _name: &str) -> Result<Node> {
-        todo!()
+    pub fn config(&self) -> &KubeConfig {
+        &self.config
     }
-    pub fn patch_node(&self, _name: &str, _patch: &Patch) -> Result<Node> {
-        todo!()
+
+    pub fn get_node(&self, name: &str) -> Result<Node> {
+        let path = url::path(&["api", "v1", "nodes", name]);
+        self.call("GET", &path, None, "Node")
     }
+
+    /// The node as the server stored it after the patch.
+    pub fn patch_node(&self, name: &str, patch: &Patch) -> Result<Node> {
+        let path = url::path(&["api", "v1", "nodes", name]);
+        let body = serde_json::to_vec(patch.body()).expect("a Value always serializes");
+        self.call("PATCH", &path, Some((patch.content_type(), &body)), "Node")
+    }
+
     /// All pods matching, across pages (a 410 restarts the list).
-    pub fn list_pods(&self, _params: &ListParams) -> Result<Vec<Pod>> {
-        todo!()
+    pub fn list_pods(&self, params: &ListParams) -> Result<Vec<Pod>> {
+        let base = url::path(&["api", "v1", "pods"]);
+        list::collect(|continue_token| {
+            let mut query = Vec::new();
+            if let Some(s) = &params.label_selector {
+                query.push(("labelSelector", s.clone()));
+            }
+            if let Some(s) = &params.field_selector {
+                query.push(("fieldSelector", s.clone()));
+            }
+            if let Some(limit) = params.limit {
+                query.push(("limit", limit.to_string()));
+            }
+            if let Some(t) = continue_token {
+                query.push(("continue", t.to_string()));
+            }
+            self.call("GET", &url::with_query(&base, &query), None, "PodList")
+        })
     }
-    pub fn get_pod(&self, _namespace: &str, _name: &str) -> Result<Pod> {
-        todo!()
+
+    pub fn get_pod(&self, namespace: &str, name: &str) -> Result<Pod> {
+        let path = url::path(&["api", "v1", "namespaces", namespace, "pods", name]);
+        self.call("GET", &path, None, "Pod")
     }
-    /// DELETE with an optional grace period (as a query parameter).
-    pub fn delete_pod(&self, _namespace: &str, _name: &str, _grace_seconds: Option<i64>) -> Result<()> {
-        todo!()
+
+    /// DELETE with an optional grace period (as a query parameter: a body on a
+    /// DELETE is dropped by some proxies and HTTP stacks).
+    pub fn delete_pod(&self, namespace: &str, name: &str, grace_seconds: Option<i64>) -> Result<()> {
+        let path = url::path(&["api", "v1", "namespaces", namespace, "pods", name]);
+        let query: Vec<_> = grace_seconds.map(|g| ("gracePeriodSeconds", g.to_string())).into_iter().collect();
+        self.send("DELETE", &url::with_query(&path, &query), None, true).map(drop)
     }
-    /// POST a policy/v1 Eviction. A 429 comes back as `ApiErrorKind::TooManyRequests`.
-    pub fn evict_pod(&self, _namespace: &str, _name: &str, _grace_seconds: Option<i64>) -> Result<()> {
-        todo!()
+
+    /// POST a policy/v1 Eviction. A 429 comes back at once as
+    /// `ApiErrorKind::TooManyRequests` (a PodDisruptionBudget said "not now"; the
+    /// drain loop decides when to ask again), with `retry_after` when the server set it.
+    pub fn evict_pod(&self, namespace: &str, name: &str, grace_seconds: Option<i64>) -> Result<()> {
+        let path = url::path(&["api", "v1", "namespaces", namespace, "pods", name, "eviction"]);
+        let body = serde_json::to_vec(&eviction(namespace, name, grace_seconds)).expect("a Value always serializes");
+        self.send("POST", &path, Some((JSON, &body)), false).map(drop)
     }
-    pub fn get_daemonset(&self, _namespace: &str, _name: &str) -> Result<DaemonSet> {
-        todo!()
+
+    pub fn get_daemonset(&self, namespace: &str, name: &str) -> Result<DaemonSet> {
+        let path = daemonset_path(namespace, name);
+        let raw: Value = self.call("GET", &path, None, "DaemonSet")?;
+        daemonset(raw, &path)
     }
+
     /// PUT the whole object (carrying its resourceVersion): a stale one is a 409.
-    pub fn replace_daemonset(&self, _ds: &DaemonSet) -> Result<DaemonSet> {
-        todo!()
+    /// Returns the object as stored, with its new resourceVersion.
+    pub fn replace_daemonset(&self, ds: &DaemonSet) -> Result<DaemonSet> {
+        let path = daemonset_path(ds.namespace(), ds.name());
+        let body = serde_json::to_vec(&ds.raw).expect("a Value always serializes");
+        let raw: Value = self.call("PUT", &path, Some((JSON, &body)), "DaemonSet")?;
+        daemonset(raw, &path)
     }
+
     /// POST a core/v1 Event in `namespace`.
-    pub fn create_event(&self, _namespace: &str, _event: &Value) -> Result<()> {
-        todo!()
+    pub fn create_event(&self, namespace: &str, event: &Value) -> Result<()> {
+        let path = url::path(&["api", "v1", "namespaces", namespace, "events"]);
+        let body = serde_json::to_vec(event).expect("a Value always serializes");
+        self.send("POST", &path, Some((JSON, &body)), true).map(drop)
+    }
+
+    fn send(&self, method: &'static str, path: &str, body: Option<(&'static str, &[u8])>, honour_retry_after: bool) -> Result<Vec<u8>> {
+        self.http.send(&http::Request { method, path, body, honour_retry_after })
+    }
+
+    /// Send and decode the 2xx answer as `what`.
+    fn call<T: DeserializeOwned>(&self, method: &'static str, path: &str, body: Option<(&'static str, &[u8])>, what: &str) -> Result<T> {
+        let bytes = self.send(method, path, body, true)?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| Error::Decode { what: format!("{what} from {method} {path}"), message: e.to_string() })
+    }
+}
+
+fn daemonset_path(namespace: &str, name: &str) -> String {
+    url::path(&["apis", "apps", "v1", "namespaces", namespace, "daemonsets", name])
+}
+
+fn daemonset(raw: Value, path: &str) -> Result<DaemonSet> {
+    if !raw.get("metadata").is_some_and(Value::is_object) {
+        return Err(Error::Decode { what: format!("DaemonSet from {path}"), message: "no metadata object".into() });
+    }
+    Ok(DaemonSet { raw })
+}
+
+/// The policy/v1 Eviction body; `deleteOptions` only when a grace period is given
+/// (without it the pod's own terminationGracePeriodSeconds applies).
+pub fn eviction(namespace: &str, name: &str, grace_seconds: Option<i64>) -> Value {
+    let mut body = json!({
+        "kind": "Eviction",
+        "apiVersion": "policy/v1",
+        "metadata": {"name": name, "namespace": namespace},
+    });
+    if let Some(g) = grace_seconds {
+        body["deleteOptions"] = json!({"gracePeriodSeconds": g});
+    }
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eviction_bodies() {
+        assert_eq!(
+            eviction("ns", "p", Some(5)).to_string(),
+            r#"{"apiVersion":"policy/v1","deleteOptions":{"gracePeriodSeconds":5},"kind":"Eviction","metadata":{"name":"p","namespace":"ns"}}"#
+        );
+        assert!(eviction("ns", "p", None).get("deleteOptions").is_none());
+    }
+
+    #[test]
+    fn patch_content_types() {
+        assert_eq!(Patch::Merge(Value::Null).content_type(), "application/merge-patch+json");
+        assert_eq!(Patch::Strategic(Value::Null).content_type(), "application/strategic-merge-patch+json");
+        assert_eq!(Patch::Json(Value::Null).content_type(), "application/json-patch+json");
     }
 }

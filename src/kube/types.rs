@@ -3,25 +3,25 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectMeta {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub namespace: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub uid: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub resource_version: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub labels: BTreeMap<String, String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub annotations: BTreeMap<String, String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub owner_references: Vec<OwnerReference>,
     /// RFC 3339
     pub deletion_timestamp: Option<String>,
@@ -31,15 +31,15 @@ pub struct ObjectMeta {
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct OwnerReference {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub api_version: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub kind: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub uid: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub controller: Option<bool>,
 }
 
@@ -47,7 +47,7 @@ pub struct OwnerReference {
 #[serde(rename_all = "camelCase")]
 pub struct Taint {
     pub key: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub value: Option<String>,
     pub effect: String,
 }
@@ -55,24 +55,24 @@ pub struct Taint {
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeSpec {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub unschedulable: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub taints: Vec<Taint>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 pub struct Node {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub metadata: ObjectMeta,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub spec: NodeSpec,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Volume {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub name: String,
     pub empty_dir: Option<Value>,
 }
@@ -80,9 +80,9 @@ pub struct Volume {
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct PodSpec {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub node_name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub volumes: Vec<Volume>,
     pub termination_grace_period_seconds: Option<i64>,
 }
@@ -90,17 +90,17 @@ pub struct PodSpec {
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 pub struct PodStatus {
     /// Pending, Running, Succeeded, Failed, Unknown
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub phase: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 pub struct Pod {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub metadata: ObjectMeta,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub spec: PodSpec,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub status: PodStatus,
 }
 
@@ -149,5 +149,33 @@ impl DaemonSet {
                 map.remove(key);
             }
         }
+    }
+}
+
+/// Kubernetes omits empty fields, but other writers (and some proxies) send
+/// `null`; read it as the empty value rather than failing a whole list.
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nulls_read_as_empty() {
+        let pod: Pod = serde_json::from_str(
+            r#"{"metadata":{"name":"p","annotations":null,"labels":null,"ownerReferences":null},
+                "spec":{"nodeName":null,"volumes":null},"status":{"phase":null}}"#,
+        )
+        .unwrap();
+        assert_eq!(pod.metadata.name, "p");
+        assert!(pod.metadata.annotations.is_empty() && pod.spec.volumes.is_empty());
+        assert_eq!(pod.status.phase, "");
     }
 }

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Benchmarks: prints figures, asserts nothing (budgets are watched by reading them).
+#   - size of the static release binary and of the scratch image
+#   - peak RSS of `kured --help`
+#   - RSS of the daemon (static release binary) while it drains 50 pods from one node
+#     on the fake API server (sampled every 20 ms from /proc), and how long that took
+# Safety: the daemon gets --host-pid of a `sleep` this script started, and a reboot
+# command that only writes a marker file. Loopback only; everything stops by itself.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bin=$(scripts/build-static.sh 2>/dev/null | tail -n1)
+cargo build --quiet --locked -p kured-fake-apiserver --bin fake-apiserver
+fake=target/debug/fake-apiserver
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+echo "binary: $(stat -c %s "$bin") bytes ($bin)"
+if command -v buildah >/dev/null; then
+  image=$(scripts/build-image.sh 2>/dev/null | tail -n1) &&
+    echo "image: $image $(STORAGE_DRIVER=vfs buildah images --format '{{.Size}}' "$image" | head -n1)"
+fi
+help_rss=$(/usr/bin/time -f %M "$bin" --help 2>&1 >/dev/null | tail -n1)
+echo "kured --help: peak RSS ${help_rss} KiB"
+
+# One node with 50 pods to drain (40 unmanaged, 10 of a Deployment whose PDB
+# allows one disruption at a time), a second node to take the replicas.
+python3 - "$work/seed.json" <<'PY'
+import json, sys
+objs = [
+  {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-1"}},
+  {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-2"}, "spec": {"unschedulable": True}},
+  {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "kured", "namespace": "kube-system"},
+   "spec": {"selector": {"matchLabels": {"name": "kured"}}, "template": {"metadata": {"labels": {"name": "kured"}},
+            "spec": {"containers": [{"name": "kured", "image": "kured-rs"}]}}}},
+  {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "default"},
+   "spec": {"replicas": 10, "selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"labels": {"app": "web"}},
+            "spec": {"terminationGracePeriodSeconds": 1, "containers": [{"name": "c", "image": "x"}]}}}},
+  {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "web", "namespace": "default"},
+   "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "web"}}}},
+]
+for i in range(40):
+    objs.append({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"job-{i}", "namespace": "default"},
+                 "spec": {"nodeName": "node-1", "terminationGracePeriodSeconds": 1, "containers": [{"name": "c", "image": "x"}]},
+                 "status": {"phase": "Running"}})
+json.dump(objs, open(sys.argv[1], "w"))
+PY
+"$fake" --dir "$work/k" --seed "$work/seed.json" --seconds 300 >"$work/server.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do [[ -s $work/server.log && -f $work/k/kubeconfig ]] && break; sleep 0.1; done
+port=$(sed -n 's#^https://127.0.0.1:##p' "$work/server.log" | head -n1)
+kc=(kubectl --kubeconfig "$work/k/kubeconfig" --request-timeout=10s)
+# Let the Deployment's replicas start on node-1, then open node-2 for the drain.
+for _ in $(seq 100); do
+  n=$("${kc[@]}" get pods --field-selector spec.nodeName=node-1 -o name 2>/dev/null | grep -c pod/ || true)
+  ((n >= 51)) && break; sleep 0.1
+done
+"${kc[@]}" uncordon node-2 >/dev/null
+echo "pods on node-1 before the drain: $n, of which 1 DaemonSet pod (skipped)"
+
+sleep 600 & hostpid=$!; pids+=($hostpid)
+touch "$work/reboot-required"
+start=$(date +%s.%N)
+env -i PATH=/usr/bin:/bin KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="$port" \
+  KURED_SERVICE_ACCOUNT_DIR="$work/k/serviceaccount" KURED_NODE_ID=node-1 RUST_LOG=warn \
+  "$bin" --period=1s --reboot-sentinel="$work/reboot-required" --host-pid="$hostpid" \
+  --reboot-command="/bin/sh -c 'echo rebooted > $work/marker'" --metrics-port=0 --drain-grace-period=1 \
+  >"$work/kured.log" 2>&1 &
+kpid=$!; pids+=($kpid)
+max=0; samples=0; sum=0
+for _ in $(seq 3000); do   # at most 60 s
+  rss=$(awk '/^VmRSS/ {print $2}' /proc/$kpid/status 2>/dev/null || echo 0)
+  ((rss > max)) && max=$rss
+  ((rss > 0)) && { sum=$((sum + rss)); samples=$((samples + 1)); }
+  [[ -f $work/marker ]] && break
+  sleep 0.02
+done
+end=$(date +%s.%N)
+hwm=$(awk '/^VmHWM/ {print $2}' /proc/$kpid/status 2>/dev/null || echo "?")
+[[ -f $work/marker ]] || { echo "bench: the drain did not finish in 60 s"; tail -n 20 "$work/kured.log"; exit 1; }
+left=$("${kc[@]}" get pods --field-selector spec.nodeName=node-1 -o name | grep -vc kured || true)
+printf 'daemon during a 50-pod drain: RSS mean %d KiB, max %d KiB, VmHWM %s KiB over %d samples; drain+reboot %.1f s; pods left on node-1 (non-DaemonSet): %s\n' \
+  $((sum / (samples ? samples : 1))) "$max" "$hwm" "$samples" "$(awk -v a="$start" -v b="$end" 'BEGIN{print b-a}')" "$left"

@@ -1,1 +1,0 @@
-//! What holds a reboot back: firing Prometheus alerts, blocking pods.

@@ -1,0 +1,71 @@
+//! The pod blocker: any pod on this node matching one of the
+//! `--blocking-pod-selector` values holds the reboot back while it runs.
+//! Each selector is one whole label selector (its commas are AND).
+
+use crate::error::Result;
+use crate::kube::{Client, ListParams, Pod};
+
+#[derive(Debug, Clone)]
+pub struct PodBlocker {
+    node: String,
+    selectors: Vec<String>,
+}
+
+/// Finished pods do not block, as upstream's field selector
+/// (`status.phase!=Succeeded,status.phase!=Failed,status.phase!=Unknown`)
+/// leaves them out. The phase is checked here rather than in the field
+/// selector so that the query stays a plain equality any API server accepts.
+pub fn pod_blocks(pod: &Pod) -> bool {
+    !matches!(pod.status.phase.as_str(), "Succeeded" | "Failed" | "Unknown")
+}
+
+impl PodBlocker {
+    pub fn new(node: &str, selectors: Vec<String>) -> PodBlocker {
+        PodBlocker { node: node.to_string(), selectors }
+    }
+
+    /// `Ok(Some("pods blocking: ns/a, ns/b (selector app=x)"))` for the first
+    /// selector with running pods on this node.
+    pub fn check(&self, client: &Client) -> Result<Option<String>> {
+        for selector in &self.selectors {
+            let params = ListParams {
+                label_selector: Some(selector.clone()),
+                field_selector: Some(format!("spec.nodeName={}", self.node)),
+                limit: None,
+            };
+            let mut names: Vec<String> = client
+                .list_pods(&params)?
+                .iter()
+                .filter(|p| pod_blocks(p))
+                .map(|p| format!("{}/{}", p.metadata.namespace, p.metadata.name))
+                .collect();
+            if !names.is_empty() {
+                names.sort();
+                return Ok(Some(format!("blocking pods (selector {selector:?}): {}", names.join(", "))));
+            }
+        }
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn case(phase: &str, blocks: bool) {
+        let mut pod = Pod::default();
+        pod.status.phase = phase.to_string();
+        assert_eq!(pod_blocks(&pod), blocks, "phase {phase:?}");
+    }
+
+    #[test]
+    fn finished_pods_do_not_block() {
+        case("Running", true);
+        case("Pending", true);
+        case("", true);
+        case("Succeeded", false);
+        case("Failed", false);
+        case("Unknown", false);
+    }
+}

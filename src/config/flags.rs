@@ -1,0 +1,305 @@
+//! The flag table (upstream's 43 flags plus `--host-pid`) and the first stage of
+//! parsing: command line (pflag syntax, via lexopt) then `KURED_*` environment
+//! into [`RawFlags`]: values syntactically checked (bool, int, duration, regexp,
+//! CSV) and remembered with where they came from, so later errors can name the
+//! flag or the environment variable.
+
+use std::ffi::OsString;
+use std::time::Duration;
+
+use super::duration::parse_duration;
+use super::gotext::{parse_bool, parse_int, split_csv};
+use crate::error::{Error, Result};
+
+/// A flag's Go type, as pflag names it in `--help`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Str,
+    Bool,
+    Int,
+    Duration,
+    /// pflag `stringSlice`: CSV-split, repeats append
+    Strings,
+    /// pflag `stringArray`: each value whole, repeats append
+    StringArray,
+    Regexp,
+}
+
+impl Kind {
+    pub fn type_name(self) -> &'static str {
+        match self {
+            Kind::Str => "string",
+            Kind::Bool => "",
+            Kind::Int => "int",
+            Kind::Duration => "duration",
+            Kind::Strings => "strings",
+            Kind::StringArray => "stringArray",
+            Kind::Regexp => "regexp",
+        }
+    }
+}
+
+pub struct Spec {
+    pub name: &'static str,
+    pub kind: Kind,
+    /// In the flag's own syntax (CSV for slices); parsed like any value.
+    pub default: &'static str,
+    pub help: &'static str,
+}
+
+const fn f(name: &'static str, kind: Kind, default: &'static str, help: &'static str) -> Spec {
+    Spec { name, kind, default, help }
+}
+
+use Kind::*;
+
+/// Every flag, sorted by name as pflag prints them.
+pub const FLAGS: &[Spec] = &[
+    f("alert-filter-match-only", Bool, "false", "only block if --alert-filter-regexp matches an active alert"),
+    f("alert-filter-regexp", Regexp, "", "alert names to ignore when checking for active alerts"),
+    f("alert-firing-only", Bool, "false", "only consider firing alerts when checking for active alerts"),
+    f("annotate-nodes", Bool, "false", "annotate nodes with weave.works/kured-reboot-in-progress and weave.works/kured-most-recent-reboot-needed"),
+    f("blocking-pod-selector", StringArray, "", "label selector of pods whose presence on this node blocks reboots (repeatable; commas inside are AND)"),
+    f("concurrency", Int, "1", "how many nodes may reboot at the same time"),
+    f("drain-delay", Duration, "0", "wait this long before draining"),
+    f("drain-grace-period", Int, "-1", "seconds given to each pod to terminate; negative = the pod's own"),
+    f("drain-pod-selector", Str, "", "only drain pods matching this label selector (empty = all pods)"),
+    f("drain-timeout", Duration, "0", "abort the drain after this long (0 = no limit)"),
+    f("ds-name", Str, "kured", "name of the daemonset that carries the lock"),
+    f("ds-namespace", Str, "kube-system", "namespace of the daemonset that carries the lock"),
+    f("end-time", Str, "23:59:59", "reboot only before this time of day"),
+    f("force-reboot", Bool, "false", "reboot even if the drain fails or times out"),
+    f("host-pid", Int, "1", "process whose mount namespace host commands enter and which --reboot-method=signal signals (kured-rs only)"),
+    f("lock-annotation", Str, "weave.works/kured-node-lock", "annotation that records the lock holder"),
+    f("lock-release-delay", Duration, "0", "wait this long before releasing the lock after a reboot"),
+    f("lock-ttl", Duration, "0", "a lock older than this is free (0 = never expires)"),
+    f("log-format", Str, "text", "log format: text or json"),
+    f("message-template-drain", Str, "Draining node %s", "notification sent before draining (%s = node)"),
+    f("message-template-reboot", Str, "Rebooting node %s", "notification sent before rebooting (%s = node)"),
+    f("message-template-uncordon", Str, "Node %s rebooted & uncordoned successfully!", "notification sent after uncordoning (%s = node)"),
+    f("metrics-host", Str, "", "address the metrics server listens on (empty = all)"),
+    f("metrics-port", Int, "8080", "port of the /metrics server"),
+    f("node-id", Str, "", "node this pod runs on (required; normally KURED_NODE_ID from spec.nodeName)"),
+    f("notify-url", Str, "", "notification URL (shoutrrr syntax: slack://, teams://, smtp://, ...)"),
+    f("period", Duration, "1h", "how often to check the reboot sentinel"),
+    f("post-reboot-node-labels", Strings, "", "key=value labels set on the node after uncordoning"),
+    f("pre-reboot-node-labels", Strings, "", "key=value labels set on the node before cordoning"),
+    f("prefer-no-schedule-taint", Str, "", "taint (effect PreferNoSchedule) set while this node waits to reboot (empty = none)"),
+    f("prometheus-url", Str, "", "Prometheus to ask for active alerts (empty = none)"),
+    f("reboot-command", Str, "/bin/systemctl reboot", "command run in the host's mount namespace to reboot"),
+    f("reboot-days", Strings, "su,mo,tu,we,th,fr,sa", "days on which reboots may happen"),
+    f("reboot-delay", Duration, "0", "wait this long after draining before rebooting"),
+    f("reboot-method", Str, "command", "how to reboot: command or signal"),
+    f("reboot-sentinel", Str, "/var/run/reboot-required", "file whose existence means a reboot is needed"),
+    f("reboot-sentinel-command", Str, "", "command whose exit code 0 means a reboot is needed (replaces --reboot-sentinel)"),
+    f("reboot-signal", Int, "39", "signal sent to the host's init with --reboot-method=signal (SIGRTMIN+5)"),
+    f("skip-wait-for-delete-timeout", Int, "0", "when > 0, stop waiting for pods deleted more than this many seconds ago"),
+    f("slack-channel", Str, "", "slack channel for notifications"),
+    f("slack-hook-url", Str, "", "slack hook URL [deprecated: use --notify-url]"),
+    f("slack-username", Str, "kured", "slack username for notifications"),
+    f("start-time", Str, "0:00", "reboot only after this time of day"),
+    f("time-zone", Str, "UTC", "time zone of --start-time and --end-time (IANA name or Local)"),
+];
+
+/// A value after its syntax was checked.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Str(String),
+    Bool(bool),
+    Int(i64),
+    Duration(Duration),
+    List(Vec<String>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Default,
+    Flag,
+    Env,
+}
+
+/// The name of the environment variable bound to a flag.
+pub fn env_name(flag: &str) -> String {
+    format!("KURED_{}", flag.to_ascii_uppercase().replace('-', "_"))
+}
+
+/// Every flag's value and where it came from, index-parallel to [`FLAGS`].
+#[derive(Debug)]
+pub struct RawFlags {
+    values: Vec<(Value, Origin)>,
+}
+
+/// What the command line asked for before validation.
+pub enum Parsed {
+    Run(RawFlags),
+    Help,
+    Version,
+}
+
+fn usage_value(source: &str, value: &str, reason: &str) -> Error {
+    Error::Usage(format!("invalid value {value:?} for {source}: {reason}"))
+}
+
+/// Check one value's syntax. `from_env` picks upstream's env rules for ints.
+fn parse_value(kind: Kind, text: &str, from_env: bool) -> std::result::Result<Value, String> {
+    Ok(match kind {
+        Str => Value::Str(text.to_string()),
+        Bool => Value::Bool(parse_bool(text)?),
+        Int => Value::Int(parse_int(text, !from_env)?),
+        Duration => Value::Duration(parse_duration(text)?),
+        Strings => Value::List(split_csv(text)?),
+        // pflag keeps a stringArray value whole; an empty one adds nothing
+        // (an empty label selector would match every pod).
+        StringArray => Value::List(if text.is_empty() { Vec::new() } else { vec![text.to_string()] }),
+        Regexp => {
+            regex_lite::Regex::new(text).map_err(|e| format!("bad regular expression: {e}"))?;
+            Value::Str(text.to_string())
+        }
+    })
+}
+
+impl RawFlags {
+    fn defaults() -> RawFlags {
+        let values = FLAGS
+            .iter()
+            .map(|s| {
+                // Defaults are constants checked by a unit test.
+                let v = parse_value(s.kind, s.default, false).unwrap_or(Value::Str(String::new()));
+                (v, Origin::Default)
+            })
+            .collect();
+        RawFlags { values }
+    }
+
+    /// Set from the command line: slices append after their first use (which
+    /// replaces the default), everything else is last-wins.
+    fn set_flag(&mut self, i: usize, text: &str) -> Result<()> {
+        let spec = &FLAGS[i];
+        let value = parse_value(spec.kind, text, false)
+            .map_err(|why| usage_value(&format!("--{}", spec.name), text, &why))?;
+        let slot = &mut self.values[i];
+        match (&mut slot.0, value, slot.1) {
+            (Value::List(old), Value::List(new), Origin::Flag) => old.extend(new),
+            (_, value, _) => slot.0 = value,
+        }
+        slot.1 = Origin::Flag;
+        Ok(())
+    }
+
+    /// Set from `KURED_*`: the environment wins over the command line, for
+    /// slices too (upstream appends an env slice to command-line values, which
+    /// is surprising; here the env value replaces them).
+    fn set_env(&mut self, i: usize, var: &str, text: &str) -> Result<()> {
+        let value = parse_value(FLAGS[i].kind, text, true).map_err(|why| usage_value(var, text, &why))?;
+        self.values[i] = (value, Origin::Env);
+        Ok(())
+    }
+
+    fn index(name: &str) -> Option<usize> {
+        FLAGS.iter().position(|s| s.name == name)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        Self::index(name).map(|i| &self.values[i].0)
+    }
+
+    /// How to name where a flag's value came from in an error message.
+    pub fn source(&self, name: &str) -> String {
+        match Self::index(name).map(|i| self.values[i].1) {
+            Some(Origin::Env) => env_name(name),
+            _ => format!("--{name}"),
+        }
+    }
+
+    pub fn str(&self, name: &str) -> &str {
+        match self.get(name) {
+            Some(Value::Str(s)) => s,
+            _ => "",
+        }
+    }
+    pub fn bool(&self, name: &str) -> bool {
+        matches!(self.get(name), Some(Value::Bool(true)))
+    }
+    pub fn int(&self, name: &str) -> i64 {
+        match self.get(name) {
+            Some(Value::Int(n)) => *n,
+            _ => 0,
+        }
+    }
+    pub fn duration(&self, name: &str) -> Duration {
+        match self.get(name) {
+            Some(Value::Duration(d)) => *d,
+            _ => Duration::ZERO,
+        }
+    }
+    pub fn list(&self, name: &str) -> &[String] {
+        match self.get(name) {
+            Some(Value::List(l)) => l,
+            _ => &[],
+        }
+    }
+
+    /// A usage error about this flag's value, naming its source.
+    pub fn invalid(&self, name: &str, value: &str, reason: &str) -> Error {
+        usage_value(&self.source(name), value, reason)
+    }
+}
+
+fn text(value: OsString, what: &str) -> Result<String> {
+    value.into_string().map_err(|v| Error::Usage(format!("invalid value {v:?} for {what}: not valid UTF-8")))
+}
+
+/// Stage one: the command line, then the environment.
+pub fn parse_raw<I, S, E>(args: I, env: E) -> Result<Parsed>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<OsString>,
+    E: Fn(&str) -> Option<String>,
+{
+    use lexopt::Arg;
+    let mut raw = RawFlags::defaults();
+    let mut parser = lexopt::Parser::from_args(args);
+    let lex = |e: lexopt::Error| Error::Usage(e.to_string());
+    while let Some(arg) = parser.next().map_err(lex)? {
+        match arg {
+            Arg::Short('h') => return Ok(Parsed::Help),
+            Arg::Long(name @ ("help" | "version")) => {
+                let name = name.to_string();
+                if let Some(v) = parser.optional_value() {
+                    return Err(Error::Usage(format!("flag --{name} takes no value, got {v:?}")));
+                }
+                return Ok(if name == "help" { Parsed::Help } else { Parsed::Version });
+            }
+            Arg::Long(name) => {
+                let name = name.to_string();
+                let i = RawFlags::index(&name).ok_or_else(|| Error::Usage(format!("unknown flag: --{name}")))?;
+                let value = if FLAGS[i].kind == Bool {
+                    // As pflag: `--flag` alone means true; `--flag value` does
+                    // not consume the next argument.
+                    match parser.optional_value() {
+                        Some(v) => text(v, &format!("--{name}"))?,
+                        None => "true".to_string(),
+                    }
+                } else {
+                    text(parser.value().map_err(lex)?, &format!("--{name}"))?
+                };
+                raw.set_flag(i, &value)?;
+            }
+            Arg::Short(c) => {
+                return Err(Error::Usage(format!(
+                    "unknown shorthand flag: '{c}' (kured flags are long: --name or --name=value)"
+                )))
+            }
+            Arg::Value(v) => {
+                return Err(Error::Usage(format!("unexpected argument {:?}: kured takes only flags", v)))
+            }
+        }
+    }
+    for (i, spec) in FLAGS.iter().enumerate() {
+        let var = env_name(spec.name);
+        if let Some(value) = env(&var) {
+            raw.set_env(i, &var, &value)?;
+        }
+    }
+    Ok(Parsed::Run(raw))
+}

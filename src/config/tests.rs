@@ -1,0 +1,354 @@
+//! Table-driven tests of the command line and `KURED_*` binding: every flag
+//! parses a good value (from the command line and from the environment) and
+//! rejects a bad one with a message naming the flag or variable.
+
+use std::time::Duration;
+
+use super::flags::{env_name, parse_raw, Parsed, RawFlags, Value, FLAGS};
+use super::*;
+use crate::error::Error;
+
+fn env_of<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+    move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+}
+
+#[track_caller]
+fn raw(args: &[&str], env: &[(&str, &str)]) -> RawFlags {
+    match parse_raw(args.iter().copied(), env_of(env)) {
+        Ok(Parsed::Run(raw)) => raw,
+        Ok(_) => panic!("{args:?}: help or version"),
+        Err(e) => panic!("{args:?} {env:?}: {e}"),
+    }
+}
+
+/// The usage error for these args and env (with a node id unless given).
+#[track_caller]
+fn usage(args: &[&str], env: &[(&str, &str)]) -> String {
+    let mut env = env.to_vec();
+    if !env.iter().any(|(k, _)| *k == "KURED_NODE_ID") {
+        env.push(("KURED_NODE_ID", "node-a"));
+    }
+    match parse(args.iter().copied(), env_of(&env)) {
+        Err(Error::Usage(m)) => m,
+        Err(e) => panic!("{args:?} {env:?}: not a usage error: {e}"),
+        Ok(_) => panic!("{args:?} {env:?}: accepted"),
+    }
+}
+
+#[track_caller]
+fn usage_names(args: &[&str], env: &[(&str, &str)], needles: &[&str]) {
+    let msg = usage(args, env);
+    for n in needles {
+        assert!(msg.contains(n), "{args:?} {env:?}: {msg:?} lacks {n:?}");
+    }
+    assert!(!msg.contains('\n') && !msg.ends_with('.'), "{msg:?}");
+}
+
+fn s(v: &str) -> Value {
+    Value::Str(v.into())
+}
+fn list(v: &[&str]) -> Value {
+    Value::List(v.iter().map(|s| s.to_string()).collect())
+}
+fn dur(secs: u64) -> Value {
+    Value::Duration(Duration::from_secs(secs))
+}
+
+/// (flag, a good value, what it parses to, a bad value if the flag has one
+/// that this module rejects; window flags are rejected by `Window::parse`).
+#[rustfmt::skip]
+fn table() -> Vec<(&'static str, &'static str, Value, Option<&'static str>)> {
+    vec![
+        ("alert-filter-match-only", "true", Value::Bool(true), Some("yes")),
+        ("alert-filter-regexp", "^Watchdog$", s("^Watchdog$"), Some("(")),
+        ("alert-firing-only", "1", Value::Bool(true), Some("2")),
+        ("annotate-nodes", "T", Value::Bool(true), Some("nope")),
+        ("blocking-pod-selector", "app=a,tier=b", list(&["app=a,tier=b"]), None),
+        ("concurrency", "3", Value::Int(3), Some("0")),
+        ("drain-delay", "30s", dur(30), Some("30")),
+        ("drain-grace-period", "60", Value::Int(60), Some("1.5")),
+        ("drain-pod-selector", "app!=x", s("app!=x"), None),
+        ("drain-timeout", "10m", dur(600), Some("10min")),
+        ("ds-name", "kured2", s("kured2"), Some("")),
+        ("ds-namespace", "ops", s("ops"), Some("")),
+        ("end-time", "17:00", s("17:00"), Some("25:00")),
+        ("force-reboot", "false", Value::Bool(false), Some("ja")),
+        ("host-pid", "4242", Value::Int(4242), Some("0")),
+        ("lock-annotation", "example.com/lock", s("example.com/lock"), Some("")),
+        ("lock-release-delay", "5m", dur(300), Some("-5m")),
+        ("lock-ttl", "24h", dur(86400), Some("1d")),
+        ("log-format", "json", s("json"), Some("xml")),
+        ("message-template-drain", "Draining %s now", s("Draining %s now"), None),
+        ("message-template-reboot", "Boot %s", s("Boot %s"), None),
+        ("message-template-uncordon", "Back: %s", s("Back: %s"), None),
+        ("metrics-host", "127.0.0.1", s("127.0.0.1"), None),
+        ("metrics-port", "9090", Value::Int(9090), Some("65536")),
+        ("node-id", "node-b", s("node-b"), None),
+        ("notify-url", "slack://a/b/c", s("slack://a/b/c"), Some("not a url")),
+        ("period", "30m", dur(1800), Some("0")),
+        ("post-reboot-node-labels", "a=1,b=2", list(&["a=1", "b=2"]), Some("a")),
+        ("pre-reboot-node-labels", "a=1,b=", list(&["a=1", "b="]), Some("=x")),
+        ("prefer-no-schedule-taint", "kured/reboot", s("kured/reboot"), None),
+        ("prometheus-url", "http://prom:9090", s("http://prom:9090"), None),
+        ("reboot-command", "/sbin/reboot now", s("/sbin/reboot now"), Some("'unbalanced")),
+        ("reboot-days", "mo,tu", list(&["mo", "tu"]), Some("funday")),
+        ("reboot-delay", "90s", dur(90), Some("90 s")),
+        ("reboot-method", "signal", s("signal"), Some("kexec")),
+        ("reboot-sentinel", "/run/x", s("/run/x"), Some("")),
+        ("reboot-sentinel-command", "test -f /x", s("test -f /x"), Some("\"unbalanced")),
+        ("reboot-signal", "40", Value::Int(40), Some("forty")),
+        ("skip-wait-for-delete-timeout", "30", Value::Int(30), Some("thirty")),
+        ("slack-channel", "#ops", s("#ops"), None),
+        ("slack-hook-url", "https://hooks.slack.com/services/A/B/C", s("https://hooks.slack.com/services/A/B/C"), Some("https://hooks.slack.com/services/A")),
+        ("slack-username", "bot", s("bot"), None),
+        ("start-time", "8:00", s("8:00"), Some("noon")),
+        ("time-zone", "Europe/Berlin", s("Europe/Berlin"), Some("Mars/Olympus")),
+    ]
+}
+
+#[test]
+fn table_covers_every_flag_and_defaults_parse() {
+    let names: Vec<&str> = table().iter().map(|t| t.0).collect();
+    let flags: Vec<&str> = FLAGS.iter().map(|f| f.name).collect();
+    assert_eq!(names, flags);
+    assert_eq!(FLAGS.len(), 44, "43 upstream flags plus --host-pid");
+    let defaults = raw(&[], &[]);
+    assert_eq!(defaults.get("period"), Some(&dur(3600)));
+    assert_eq!(defaults.get("reboot-days"), Some(&list(&["su", "mo", "tu", "we", "th", "fr", "sa"])));
+    assert_eq!(defaults.get("drain-grace-period"), Some(&Value::Int(-1)));
+    assert_eq!(defaults.get("reboot-signal"), Some(&Value::Int(39)));
+    assert_eq!(defaults.get("host-pid"), Some(&Value::Int(1)));
+    assert_eq!(defaults.get("blocking-pod-selector"), Some(&list(&[])));
+    assert_eq!(defaults.get("alert-filter-regexp"), Some(&s("")));
+}
+
+#[test]
+fn every_flag_from_the_command_line() {
+    for (name, good, want, _) in table() {
+        let eq = format!("--{name}={good}");
+        assert_eq!(raw(&[&eq], &[]).get(name), Some(&want), "{eq}");
+        if FLAGS.iter().any(|f| f.name == name && f.kind == flags::Kind::Bool) {
+            continue;
+        }
+        let flag = format!("--{name}");
+        assert_eq!(raw(&[&flag, good], &[]).get(name), Some(&want), "{flag} {good}");
+        assert_eq!(raw(&[&flag, good], &[]).source(name), flag);
+    }
+}
+
+#[test]
+fn every_flag_from_the_environment() {
+    for (name, good, want, _) in table() {
+        let var = env_name(name);
+        let r = raw(&[], &[(&var, good)]);
+        assert_eq!(r.get(name), Some(&want), "{var}={good}");
+        assert_eq!(r.source(name), var);
+    }
+    assert_eq!(env_name("reboot-sentinel-command"), "KURED_REBOOT_SENTINEL_COMMAND");
+    assert_eq!(env_name("host-pid"), "KURED_HOST_PID");
+}
+
+#[test]
+fn every_bad_value_names_the_flag_or_variable() {
+    for (name, _, _, bad) in table() {
+        let Some(bad) = bad else { continue };
+        let arg = format!("--{name}={bad}");
+        let (flag, var, quoted) = (format!("--{name}"), env_name(name), format!("{bad:?}"));
+        usage_names(&[&arg], &[], &[&flag, &quoted]);
+        usage_names(&[], &[(&var, bad)], &[&var, &quoted]);
+    }
+}
+
+#[test]
+fn environment_wins_over_the_command_line() {
+    let r = raw(&["--period=5m", "--reboot-days=mo", "--force-reboot"], &[
+        ("KURED_PERIOD", "7m"),
+        ("KURED_REBOOT_DAYS", "sa,su"),
+        ("KURED_FORCE_REBOOT", "false"),
+    ]);
+    assert_eq!(r.get("period"), Some(&dur(420)));
+    assert_eq!(r.get("reboot-days"), Some(&list(&["sa", "su"])));
+    assert_eq!(r.get("force-reboot"), Some(&Value::Bool(false)));
+    // Set but empty is set (upstream: os.LookupEnv).
+    let r = raw(&["--prometheus-url=http://p", "--reboot-days=mo", "--blocking-pod-selector=a=b"], &[
+        ("KURED_PROMETHEUS_URL", ""),
+        ("KURED_REBOOT_DAYS", ""),
+        ("KURED_BLOCKING_POD_SELECTOR", ""),
+    ]);
+    assert_eq!(r.get("prometheus-url"), Some(&s("")));
+    assert_eq!(r.get("reboot-days"), Some(&list(&[])));
+    assert_eq!(r.get("blocking-pod-selector"), Some(&list(&[])));
+    // One selector per env value: its commas are AND, as on the command line.
+    let r = raw(&["--blocking-pod-selector=x=y"], &[("KURED_BLOCKING_POD_SELECTOR", "a=b,c=d")]);
+    assert_eq!(r.get("blocking-pod-selector"), Some(&list(&["a=b,c=d"])));
+    // Env ints are decimal as with strconv.Atoi; the command line takes Go prefixes.
+    assert_eq!(raw(&[], &[("KURED_CONCURRENCY", "010")]).get("concurrency"), Some(&Value::Int(10)));
+    assert_eq!(raw(&["--concurrency=010"], &[]).get("concurrency"), Some(&Value::Int(8)));
+    usage_names(&[], &[("KURED_METRICS_PORT", "0x50")], &["KURED_METRICS_PORT", "\"0x50\""]);
+    usage_names(&[], &[("KURED_FORCE_REBOOT", "")], &["KURED_FORCE_REBOOT"]);
+    usage_names(&[], &[("KURED_PERIOD", "")], &["KURED_PERIOD"]);
+    // A bad command-line value is an error even if the environment overrides it.
+    usage_names(&["--period=soon"], &[("KURED_PERIOD", "1h")], &["--period", "\"soon\""]);
+}
+
+#[test]
+fn booleans() {
+    for (arg, want) in [
+        ("--force-reboot", true),
+        ("--force-reboot=true", true),
+        ("--force-reboot=1", true),
+        ("--force-reboot=t", true),
+        ("--force-reboot=T", true),
+        ("--force-reboot=TRUE", true),
+        ("--force-reboot=True", true),
+        ("--force-reboot=false", false),
+        ("--force-reboot=0", false),
+        ("--force-reboot=f", false),
+        ("--force-reboot=F", false),
+        ("--force-reboot=FALSE", false),
+        ("--force-reboot=False", false),
+    ] {
+        assert_eq!(raw(&[arg], &[]).get("force-reboot"), Some(&Value::Bool(want)), "{arg}");
+    }
+    usage_names(&["--force-reboot="], &[], &["--force-reboot", "\"\""]);
+    // pflag: a boolean never takes the next argument.
+    usage_names(&["--force-reboot", "false"], &[], &["\"false\""]);
+    assert_eq!(raw(&["--force-reboot", "--period=1m"], &[]).get("force-reboot"), Some(&Value::Bool(true)));
+}
+
+#[test]
+fn slices_split_and_append() {
+    let days = raw(&["--reboot-days=mo,tu", "--reboot-days", "we", "--reboot-days="], &[]);
+    assert_eq!(days.get("reboot-days"), Some(&list(&["mo", "tu", "we"])));
+    let quoted = raw(&["--pre-reboot-node-labels=\"a=1,2\",b=3"], &[]);
+    assert_eq!(quoted.get("pre-reboot-node-labels"), Some(&list(&["a=1,2", "b=3"])));
+    let sel = raw(&["--blocking-pod-selector=app=a,tier in (x,y)", "--blocking-pod-selector", "b=c"], &[]);
+    assert_eq!(sel.get("blocking-pod-selector"), Some(&list(&["app=a,tier in (x,y)", "b=c"])));
+    let last = raw(&["--period=1m", "--period=2m"], &[]);
+    assert_eq!(last.get("period"), Some(&dur(120)));
+}
+
+#[test]
+fn command_line_shapes() {
+    let help = |args: &[&str]| matches!(parse(args.iter().copied(), |_| None), Ok(Command::Help));
+    assert!(help(&["--help"]) && help(&["-h"]) && help(&["--help", "--period=bad"]));
+    assert!(matches!(parse(["--version"], |_| None), Ok(Command::Version)));
+    usage_names(&["--no-such-flag"], &[], &["unknown flag", "--no-such-flag"]);
+    usage_names(&["-period=1h"], &[], &["'p'"]);
+    usage_names(&["--period"], &[], &["--period"]);
+    usage_names(&["stray"], &[], &["\"stray\""]);
+    usage_names(&["--", "--period=1h"], &[], &["\"--period=1h\""]);
+    usage_names(&["--version=2"], &[], &["--version"]);
+    // pflag hands the next argument to a value flag even if it looks like a flag.
+    assert_eq!(raw(&["--node-id", "--x"], &[]).get("node-id"), Some(&s("--x")));
+    let err = parse(Vec::<String>::new(), |_| None).unwrap_err();
+    assert_eq!(err.to_string(), "missing node id: set --node-id or KURED_NODE_ID");
+    assert_eq!(err.exit_code(), 2);
+    usage_names(&[], &[("KURED_NODE_ID", "")], &["missing node id"]);
+}
+
+#[test]
+fn validation_rules() {
+    usage_names(&["--reboot-method=signal", "--reboot-signal=0"], &[], &["--reboot-signal", "\"0\""]);
+    usage_names(&["--reboot-method=signal", "--reboot-signal=65"], &[], &["--reboot-signal"]);
+    usage_names(&["--reboot-method=signal", "--reboot-signal=-1"], &[], &["--reboot-signal"]);
+    usage_names(&["--metrics-port=-1"], &[], &["--metrics-port"]);
+    usage_names(&["--concurrency=-2"], &[], &["--concurrency"]);
+    usage_names(&["--host-pid=-5"], &[], &["--host-pid"]);
+    usage_names(&["--host-pid=99999999999"], &[], &["--host-pid"]);
+    usage_names(&["--reboot-command=   "], &[], &["--reboot-command", "\"   \""]);
+    usage_names(&["--period=-1s"], &[], &["--period", "negative"]);
+    usage_names(&["--drain-timeout=1"], &[], &["--drain-timeout", "missing unit"]);
+    usage_names(&["--lock-ttl=h"], &[], &["--lock-ttl"]);
+    usage_names(&["--reboot-delay=1x"], &[], &["--reboot-delay", "unknown unit"]);
+    usage_names(&["--drain-delay="], &[], &["--drain-delay"]);
+    usage_names(&["--notify-url='slack'"], &[], &["--notify-url"]);
+    usage_names(&["--reboot-days=\"mo"], &[], &["--reboot-days", "quoted field"]);
+    usage_names(&["--reboot-days=7"], &[], &["--reboot-days", "\"7\""]);
+    usage_names(&["--slack-hook-url=https://example.com/x"], &[], &["--slack-hook-url"]);
+}
+
+// Whole configurations, through Window::parse.
+
+fn config(args: &[&str], env: &[(&str, &str)]) -> (Config, Vec<String>) {
+    let mut env = env.to_vec();
+    env.push(("KURED_NODE_ID", "node-a"));
+    match parse_with_warnings(args.iter().copied(), env_of(&env)) {
+        Ok((Command::Run(c), w)) => (*c, w),
+        Ok(_) => panic!("help or version"),
+        Err(e) => panic!("{args:?}: {e}"),
+    }
+}
+
+#[test]
+fn defaults_resolve() {
+    let (c, w) = config(&[], &[]);
+    assert!(w.is_empty(), "{w:?}");
+    assert_eq!(c.node_id, "node-a");
+    assert_eq!(c.period, Duration::from_secs(3600));
+    assert_eq!(c.sentinel, SentinelSpec::File("/var/run/reboot-required".into()));
+    assert_eq!(c.reboot_method, RebootMethod::Command);
+    assert_eq!(c.reboot_command, ["/bin/systemctl", "reboot"]);
+    assert_eq!((c.reboot_signal, c.host_pid, c.concurrency, c.metrics_port), (39, 1, 1, 8080));
+    assert_eq!((c.drain_timeout, c.drain_grace_period, c.skip_wait_for_delete_timeout, c.lock_ttl), (None, None, None, None));
+    assert_eq!((c.prometheus_url.clone(), c.prefer_no_schedule_taint.clone(), c.notify_url.clone()), (None, None, None));
+    assert!(c.alert_filter.is_none() && c.blocking_pod_selectors.is_empty());
+    assert_eq!((c.ds_namespace.as_str(), c.ds_name.as_str()), ("kube-system", "kured"));
+    assert_eq!(c.lock_annotation, "weave.works/kured-node-lock");
+    assert_eq!(c.slack_username, "kured");
+    assert_eq!(c.message_template_uncordon, "Node %s rebooted & uncordoned successfully!");
+    assert_eq!(c.log_format, LogFormat::Text);
+    assert!(!c.summary().is_empty());
+}
+
+#[test]
+fn resolution_rules() {
+    let (c, w) = config(
+        &[
+            "--reboot-sentinel-command=/usr/bin/test -f '/x y'",
+            "--notify-url=\"slack://t/u/v\"",
+            "--slack-hook-url=https://hooks.slack.com/services/A/B/C",
+            "--drain-timeout=5m",
+            "--drain-grace-period=0",
+            "--skip-wait-for-delete-timeout=30",
+            "--lock-ttl=1h",
+            "--alert-filter-regexp=^Watch",
+            "--pre-reboot-node-labels=a=1",
+            "--reboot-method=signal",
+        ],
+        &[("KURED_HOST_PID", "4242")],
+    );
+    assert_eq!(c.sentinel, SentinelSpec::Command(vec!["/usr/bin/test".into(), "-f".into(), "/x y".into()]));
+    assert_eq!(c.notify_url.as_deref(), Some("slack://t/u/v"));
+    assert_eq!(c.drain_timeout, Some(Duration::from_secs(300)));
+    assert_eq!(c.drain_grace_period, Some(0));
+    assert_eq!(c.skip_wait_for_delete_timeout, Some(Duration::from_secs(30)));
+    assert_eq!(c.lock_ttl, Some(Duration::from_secs(3600)));
+    assert!(c.alert_filter.as_ref().is_some_and(|r| r.is_match("Watchdog")));
+    assert_eq!((&c.reboot_method, c.host_pid), (&RebootMethod::Signal, 4242));
+    assert_eq!(c.pre_reboot_node_labels, [("a".to_string(), "1".to_string())]);
+    assert_eq!(w.len(), 2, "{w:?}"); // slack-hook-url ignored; label keys differ
+    assert!(w.iter().any(|m| m.contains("--slack-hook-url is ignored")), "{w:?}");
+    assert!(w.iter().any(|m| m.contains("do not match")), "{w:?}");
+    assert!(!c.summary().contains("t/u/v"), "notify URL tokens must not be logged");
+    let (c, w) = config(&["--slack-hook-url='https://hooks.slack.com/services/A/B/C'"], &[]);
+    assert_eq!(c.notify_url.as_deref(), Some("slack://A/B/C"));
+    assert!(w[0].contains("deprecated"), "{w:?}");
+}
+
+#[test]
+fn odd_input_never_panics() {
+    let odd = ["", " ", "=", ",", ",,", "\"", "'", "-", "--", "-1", "0x", "1.", ".", "µ", "1µ", "\u{0}", "é,\"é\"", "99999999999999999999", "a=b=c", "\\", "%s%s%n"];
+    for spec in FLAGS {
+        for v in odd {
+            let arg = format!("--{}={v}", spec.name);
+            let _ = parse([arg.as_str()], |k| (k == "KURED_NODE_ID").then(|| "n".to_string()));
+            let var = env_name(spec.name);
+            let _ = parse(Vec::<String>::new(), |k| match k {
+                "KURED_NODE_ID" => Some("n".into()),
+                k if k == var => Some(v.to_string()),
+                _ => None,
+            });
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! Stage two: checked raw values -> the rich [`Config`]. Every rule that a
+//! value's syntax cannot express lives here (ranges, enums, `key=value`, the
+//! notification URL, the window, shell-lexing of commands); each error names the
+//! flag or `KURED_*` variable that supplied the value.
+
+use std::time::Duration;
+
+use super::flags::RawFlags;
+use super::{Config, LogFormat, RebootMethod, SentinelSpec};
+use crate::error::{Error, Result};
+use crate::window::Window;
+
+/// Upstream's `stripQuotes`: one pair of surrounding `'` or `"` is removed, as
+/// Helm charts and shells sometimes leave them in.
+fn strip_quotes(s: &str) -> &str {
+    let b = s.as_bytes();
+    if b.len() > 2 && b[0] == b[b.len() - 1] && (b[0] == b'"' || b[0] == b'\'') {
+        &s[1..s.len() - 1]
+    } else {
+        s
+    }
+}
+
+/// `https://hooks.slack.com/services/A/B/C` -> `slack://A/B/C`, as upstream.
+fn slack_hook_to_notify_url(hook: &str) -> Option<String> {
+    let rest = hook.strip_prefix("https://").or_else(|| hook.strip_prefix("http://"))?;
+    let path = &rest[rest.find('/')?..];
+    let tokens = path.strip_prefix("/services/")?;
+    let parts: Vec<&str> = tokens.split('/').collect();
+    let clean = |p: &&str| !p.is_empty() && !p.contains(['?', '#', ' ']);
+    (parts.len() == 3 && parts.iter().all(clean)).then(|| format!("slack://{tokens}"))
+}
+
+fn int_in<T: TryFrom<i64>>(raw: &RawFlags, name: &str, ok: impl Fn(i64) -> bool, rule: &str) -> Result<T> {
+    let n = raw.int(name);
+    match T::try_from(n) {
+        Ok(v) if ok(n) => Ok(v),
+        _ => Err(raw.invalid(name, &n.to_string(), rule)),
+    }
+}
+
+fn labels(raw: &RawFlags, name: &str) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for item in raw.list(name).iter().filter(|s| !s.is_empty()) {
+        match item.split_once('=') {
+            Some((k, v)) if !k.is_empty() && !k.contains(char::is_whitespace) => {
+                out.push((k.to_string(), v.to_string()))
+            }
+            _ => return Err(raw.invalid(name, item, "expected a label as key=value")),
+        }
+    }
+    Ok(out)
+}
+
+fn command(raw: &RawFlags, name: &str) -> Result<Vec<String>> {
+    let line = raw.str(name);
+    let argv = crate::hostcmd::lex(line).map_err(|why| raw.invalid(name, line, &why))?;
+    if argv.is_empty() {
+        return Err(raw.invalid(name, line, "empty command"));
+    }
+    Ok(argv)
+}
+
+fn notify_url(raw: &RawFlags, warnings: &mut Vec<String>) -> Result<Option<String>> {
+    let notify = strip_quotes(raw.str("notify-url"));
+    let hook = strip_quotes(raw.str("slack-hook-url"));
+    if !notify.is_empty() {
+        if !hook.is_empty() {
+            warnings.push(format!("{} is ignored because {} is set", raw.source("slack-hook-url"), raw.source("notify-url")));
+        }
+        let scheme_ok = notify.split_once("://").is_some_and(|(s, _)| !s.is_empty());
+        if !scheme_ok {
+            return Err(raw.invalid("notify-url", notify, "expected a URL such as slack://token-a/token-b/token-c"));
+        }
+        return Ok(Some(notify.to_string()));
+    }
+    if hook.is_empty() {
+        return Ok(None);
+    }
+    warnings.push(format!("{} is deprecated: use --notify-url", raw.source("slack-hook-url")));
+    slack_hook_to_notify_url(hook)
+        .map(Some)
+        .ok_or_else(|| raw.invalid("slack-hook-url", hook, "expected https://hooks.slack.com/services/<a>/<b>/<c>"))
+}
+
+fn sorted_keys(labels: &[(String, String)]) -> Vec<&str> {
+    let mut keys: Vec<&str> = labels.iter().map(|(k, _)| k.as_str()).collect();
+    keys.sort_unstable();
+    keys
+}
+
+/// Validate into a Config, plus warnings to log once logging is up.
+pub fn validate(raw: &RawFlags) -> Result<(Config, Vec<String>)> {
+    let mut warnings = Vec::new();
+    let node_id = raw.str("node-id");
+    if node_id.is_empty() {
+        return Err(Error::Usage("missing node id: set --node-id or KURED_NODE_ID".into()));
+    }
+    let period = raw.duration("period");
+    if period.is_zero() {
+        return Err(raw.invalid("period", "0", "the period must be greater than zero"));
+    }
+    let reboot_method = match raw.str("reboot-method") {
+        "command" => RebootMethod::Command,
+        "signal" => RebootMethod::Signal,
+        other => return Err(raw.invalid("reboot-method", other, "expected command or signal")),
+    };
+    // Linux signals are 1..=64 (SIGRTMAX); anything else fails only at reboot time.
+    let reboot_signal: i32 = match reboot_method {
+        RebootMethod::Signal => int_in(raw, "reboot-signal", |n| (1..=64).contains(&n), "a signal number from 1 to 64")?,
+        RebootMethod::Command => int_in(raw, "reboot-signal", |_| true, "out of range")?,
+    };
+    let sentinel_command = raw.str("reboot-sentinel-command");
+    let sentinel = if sentinel_command.is_empty() {
+        let path = raw.str("reboot-sentinel");
+        if path.is_empty() {
+            return Err(raw.invalid("reboot-sentinel", path, "empty path (set it, or set --reboot-sentinel-command)"));
+        }
+        SentinelSpec::File(path.to_string())
+    } else {
+        SentinelSpec::Command(command(raw, "reboot-sentinel-command")?)
+    };
+    let reboot_command = command(raw, "reboot-command")?;
+    let alert_filter = match raw.str("alert-filter-regexp") {
+        // Upstream would compile "" into a filter matching every alert; an
+        // empty value here means no filter, which is what an empty env var means.
+        "" => None,
+        re => Some(regex_lite::Regex::new(re).map_err(|e| raw.invalid("alert-filter-regexp", re, &e.to_string()))?),
+    };
+    let log_format = match raw.str("log-format") {
+        "text" => LogFormat::Text,
+        "json" => LogFormat::Json,
+        other => return Err(raw.invalid("log-format", other, "expected text or json")),
+    };
+    let pre_reboot_node_labels = labels(raw, "pre-reboot-node-labels")?;
+    let post_reboot_node_labels = labels(raw, "post-reboot-node-labels")?;
+    if sorted_keys(&pre_reboot_node_labels) != sorted_keys(&post_reboot_node_labels) {
+        warnings.push("pre-reboot-node-labels keys and post-reboot-node-labels keys do not match: labels set before the reboot may stay".into());
+    }
+    let non_empty = |name: &str| Some(raw.str(name).to_string()).filter(|s| !s.is_empty());
+    let non_zero = |name: &str| Some(raw.duration(name)).filter(|d| !d.is_zero());
+    let notify_url = notify_url(raw, &mut warnings)?;
+    let host_pid = int_in(raw, "host-pid", |n| n >= 1, "a process id must be at least 1")?;
+    let concurrency = int_in(raw, "concurrency", |n| n >= 1, "must be at least 1")?;
+    // 0 lets the kernel pick a free port, as Go's net.Listen does.
+    let metrics_port = int_in(raw, "metrics-port", |_| true, "a port from 0 to 65535")?;
+    let (ds_namespace, ds_name) = (required(raw, "ds-namespace")?, required(raw, "ds-name")?);
+    let lock_annotation = required(raw, "lock-annotation")?;
+    // Last, so that every other check runs first.
+    let days: Vec<String> = raw.list("reboot-days").to_vec();
+    let window = Window::parse(&days, raw.str("start-time"), raw.str("end-time"), raw.str("time-zone"))
+        .map_err(|e| name_env_sources(raw, e, &["reboot-days", "start-time", "end-time", "time-zone"]))?;
+    let config = Config {
+        node_id: node_id.to_string(),
+        period,
+        sentinel,
+        reboot_method,
+        reboot_command,
+        reboot_signal,
+        host_pid,
+        reboot_delay: raw.duration("reboot-delay"),
+        force_reboot: raw.bool("force-reboot"),
+        drain_delay: raw.duration("drain-delay"),
+        drain_timeout: non_zero("drain-timeout"),
+        drain_grace_period: Some(raw.int("drain-grace-period")).filter(|n| *n >= 0),
+        drain_pod_selector: raw.str("drain-pod-selector").to_string(),
+        skip_wait_for_delete_timeout: Some(raw.int("skip-wait-for-delete-timeout"))
+            .filter(|n| *n > 0)
+            .map(|n| Duration::from_secs(n as u64)),
+        ds_namespace,
+        ds_name,
+        lock_annotation,
+        lock_ttl: non_zero("lock-ttl"),
+        lock_release_delay: raw.duration("lock-release-delay"),
+        concurrency,
+        prometheus_url: non_empty("prometheus-url"),
+        alert_filter,
+        alert_filter_match_only: raw.bool("alert-filter-match-only"),
+        alert_firing_only: raw.bool("alert-firing-only"),
+        blocking_pod_selectors: raw.list("blocking-pod-selector").to_vec(),
+        prefer_no_schedule_taint: non_empty("prefer-no-schedule-taint"),
+        annotate_nodes: raw.bool("annotate-nodes"),
+        pre_reboot_node_labels,
+        post_reboot_node_labels,
+        window,
+        notify_url,
+        slack_username: raw.str("slack-username").to_string(),
+        slack_channel: raw.str("slack-channel").to_string(),
+        message_template_drain: raw.str("message-template-drain").to_string(),
+        message_template_reboot: raw.str("message-template-reboot").to_string(),
+        message_template_uncordon: raw.str("message-template-uncordon").to_string(),
+        metrics_host: raw.str("metrics-host").to_string(),
+        metrics_port,
+        log_format,
+    };
+    Ok((config, warnings))
+}
+
+/// `Window::parse` names flags as `--start-time`; when the value came from the
+/// environment, name the variable the operator has to fix instead.
+fn name_env_sources(raw: &RawFlags, err: Error, names: &[&str]) -> Error {
+    match err {
+        Error::Usage(mut msg) => {
+            for name in names {
+                let (flag, source) = (format!("--{name}"), raw.source(name));
+                if source != flag {
+                    msg = msg.replace(&format!("{flag} "), &format!("{source} "));
+                }
+            }
+            Error::Usage(msg)
+        }
+        other => other,
+    }
+}
+
+/// Names of Kubernetes objects: an empty one can only fail later, obscurely.
+fn required(raw: &RawFlags, name: &str) -> Result<String> {
+    match raw.str(name) {
+        "" => Err(raw.invalid(name, "", "must not be empty")),
+        s => Ok(s.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_and_slack_hooks() {
+        assert_eq!(strip_quotes("\"slack://a\""), "slack://a");
+        assert_eq!(strip_quotes("'x'"), "x");
+        assert_eq!(strip_quotes("\"\""), "\"\"");
+        assert_eq!(strip_quotes("'x\""), "'x\"");
+        let hook = |s| slack_hook_to_notify_url(s);
+        assert_eq!(hook("https://hooks.slack.com/services/A/B/C").as_deref(), Some("slack://A/B/C"));
+        assert_eq!(hook("https://hooks.slack.com/services/A/B"), None);
+        assert_eq!(hook("https://hooks.slack.com/services/A/B/C/D"), None);
+        assert_eq!(hook("https://hooks.slack.com/services/A//C"), None);
+        assert_eq!(hook("https://hooks.slack.com/hooks/A/B/C"), None);
+        assert_eq!(hook("hooks.slack.com/services/A/B/C"), None);
+        assert_eq!(hook("https://hooks.slack.com"), None);
+    }
+}

@@ -1,1 +1,0 @@
-//! Cordon, evict and wait: kubectl drain semantics through the Eviction API.

@@ -1,0 +1,183 @@
+//! One API request, the way client-go sends it: bearer token (re-read and the
+//! request resent once after a 401), `Status` bodies kept on errors, and a
+//! 429/5xx carrying `Retry-After` waited out and resent, within bounds.
+
+use std::time::Duration;
+
+use ureq::Agent;
+
+use super::status::{api_error, retry_after};
+use super::tls;
+use super::token::TokenSource;
+use super::KubeConfig;
+use crate::error::{Error, Result};
+
+/// client-go's `maxRetries` for Retry-After answers.
+pub const MAX_RETRIES: u32 = 10;
+/// A server asking for more than this is asked again sooner: kured's loop has
+/// its own periods and must not hang on one request.
+pub const MAX_WAIT: Duration = Duration::from_secs(10);
+pub const MAX_TOTAL_WAIT: Duration = Duration::from_secs(60);
+/// A pod list page of 500 pods stays far below this.
+const MAX_BODY: u64 = 64 * 1024 * 1024;
+
+pub struct Request<'a> {
+    pub method: &'static str,
+    /// path and query, without the host
+    pub path: &'a str,
+    /// content type and bytes
+    pub body: Option<(&'static str, &'a [u8])>,
+    /// false for evictions: their 429 is a PodDisruptionBudget decision the
+    /// drain loop waits on itself, so it must come back at once
+    pub honour_retry_after: bool,
+}
+
+struct Answer {
+    code: u16,
+    retry_after: Option<Duration>,
+    body: Vec<u8>,
+}
+
+#[derive(Debug)]
+pub struct Http {
+    agent: Agent,
+    base_url: String,
+    ca_path: String,
+    token: TokenSource,
+}
+
+impl Http {
+    pub fn new(config: &KubeConfig) -> Result<Http> {
+        let certs = tls::load_ca(&config.ca_path)?;
+        let agent_config = Agent::config_builder()
+            // Keep 4xx/5xx as responses: their Status body says why.
+            .http_status_as_error(false)
+            .tls_config(tls::tls_config(certs))
+            // Never take HTTPS_PROXY/ALL_PROXY from the node's environment: the
+            // API server is reached directly, and a proxy must not see our token.
+            .proxy(None)
+            .https_only(true)
+            // The API server does not redirect; a redirect is an answer to report.
+            .max_redirects(0)
+            .timeout_connect(Some(config.connect_timeout))
+            .timeout_global(Some(config.read_timeout))
+            .user_agent(format!("kured-rs/{}", crate::VERSION))
+            .build();
+        Ok(Http {
+            agent: agent_config.new_agent(),
+            base_url: config.base_url.trim_end_matches('/').to_string(),
+            ca_path: config.ca_path.clone(),
+            token: TokenSource::new(&config.token_path),
+        })
+    }
+
+    /// The body of a 2xx answer, or the error.
+    pub fn send(&self, req: &Request) -> Result<Vec<u8>> {
+        let mut token = self.token.get()?;
+        let mut reauthenticated = false;
+        let mut retries = 0;
+        let mut waited = Duration::ZERO;
+        loop {
+            let answer = self.send_once(req, &token)?;
+            log::debug!("{} {} -> {}", req.method, req.path, answer.code);
+            if (200..300).contains(&answer.code) {
+                return Ok(answer.body);
+            }
+            if answer.code == 401 && !reauthenticated {
+                reauthenticated = true;
+                token = self.token.refresh()?;
+                continue;
+            }
+            let wait = match req.honour_retry_after {
+                true => retry_wait(answer.code, answer.retry_after, retries, waited),
+                false => None,
+            };
+            let Some(wait) = wait else {
+                return Err(api_error(req.method, req.path, answer.code, &answer.body, answer.retry_after));
+            };
+            log::info!("{} {}: {} with Retry-After, resending in {:?}", req.method, req.path, answer.code, wait);
+            std::thread::sleep(wait);
+            retries += 1;
+            waited += wait;
+        }
+    }
+
+    fn send_once(&self, req: &Request, token: &str) -> Result<Answer> {
+        let url = format!("{}{}", self.base_url, req.path);
+        let transport = |message: String| Error::Transport { method: req.method, url: url.clone(), message };
+        let builder = ureq::http::Request::builder()
+            .method(req.method)
+            .uri(&url)
+            .header("Authorization", format!("Bearer {token}"))
+            .header("Accept", "application/json");
+        let sent = match req.body {
+            Some((content_type, bytes)) => builder
+                .header("Content-Type", content_type)
+                .body(bytes)
+                .map_err(|e| transport(format!("invalid request: {e}")))
+                .map(|r| self.agent.run(r)),
+            None => builder.body(()).map_err(|e| transport(format!("invalid request: {e}"))).map(|r| self.agent.run(r)),
+        }?;
+        let mut response = sent.map_err(|e| transport(self.describe(&e)))?;
+        let code = response.status().as_u16();
+        let header = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_BODY)
+            .read_to_vec()
+            .map_err(|e| transport(format!("reading the {code} answer: {}", self.describe(&e))))?;
+        let retry_after = match code {
+            429 | 500..=599 => retry_after(header.as_deref(), &body),
+            _ => None,
+        };
+        Ok(Answer { code, retry_after, body })
+    }
+
+    /// ureq's message, plus what to check when the handshake refused the server.
+    fn describe(&self, e: &ureq::Error) -> String {
+        let message = e.to_string();
+        let lower = message.to_lowercase();
+        if matches!(e, ureq::Error::Rustls(_)) || lower.contains("certificate") || lower.contains("unknownissuer") {
+            format!("tls: {message} (the server certificate must be signed by the CA in {})", self.ca_path)
+        } else {
+            message
+        }
+    }
+}
+
+/// How long to wait before resending after answer `code` with `retry_after`,
+/// having resent `retries` times and waited `waited` in all; None = give up.
+fn retry_wait(code: u16, retry_after: Option<Duration>, retries: u32, waited: Duration) -> Option<Duration> {
+    if !(code == 429 || (500..600).contains(&code)) || retries >= MAX_RETRIES {
+        return None;
+    }
+    let wait = retry_after?.min(MAX_WAIT);
+    (waited + wait <= MAX_TOTAL_WAIT).then_some(wait)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn wait(code: u16, retry_after: Option<u64>, retries: u32, waited: u64, want: Option<u64>) {
+        let got = retry_wait(code, retry_after.map(Duration::from_secs), retries, Duration::from_secs(waited));
+        assert_eq!(got, want.map(Duration::from_secs));
+    }
+
+    #[test]
+    fn retry_after_waits() {
+        wait(503, Some(1), 0, 0, Some(1));
+        wait(429, Some(2), 0, 0, Some(2));
+        wait(500, Some(0), 0, 0, Some(0));
+        wait(503, None, 0, 0, None);
+        wait(409, Some(1), 0, 0, None);
+        wait(404, Some(1), 0, 0, None);
+        wait(503, Some(3600), 0, 0, Some(10));
+        wait(503, Some(1), 9, 0, Some(1));
+        wait(503, Some(1), 10, 0, None);
+        wait(503, Some(10), 5, 50, Some(10));
+        wait(503, Some(10), 6, 55, None);
+    }
+}

@@ -1,1 +1,0 @@
-//! The cluster-wide reboot lock in an annotation on kured's own DaemonSet.

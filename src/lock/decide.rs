@@ -1,0 +1,97 @@
+//! Pure lock decisions: given the current annotation value, who we are and the
+//! time, what to write. No I/O; `now` comes in as an argument.
+//!
+//! Rules: an expired entry (TTL > 0 and `now - created >= TTL`, upstream's
+//! `ttlExpired`) is free; another node's live entry is never dropped; live
+//! holders count against our concurrency whichever format they were written
+//! in, so a fleet mixing concurrency settings (or upstream and us) never exceeds
+//! the smaller limit it observes.
+
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use super::value::{LockEntry, LockMeta, LockValue};
+use crate::error::{Error, Result};
+
+/// The outcome of trying to take the lock.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// We hold a live entry already (e.g. we took it, then crashed before
+    /// rebooting); its recorded metadata is the original one.
+    AlreadyHeld(LockMeta),
+    /// Write this value to take the lock.
+    Acquired(LockValue),
+    /// Full: these nodes hold live entries.
+    HeldBy(Vec<String>),
+}
+
+pub fn acquire(
+    existing: Option<&LockValue>,
+    me: &str,
+    now: OffsetDateTime,
+    ttl: Option<Duration>,
+    concurrency: u32,
+    unschedulable: bool,
+) -> Decision {
+    let entries = existing.map_or(&[][..], LockValue::entries);
+    if let Some(mine) = entries.iter().find(|e| e.node_id == me && !e.expired(now)) {
+        return Decision::AlreadyHeld(mine.meta());
+    }
+    // Our own expired entry is dropped and taken afresh: others already count it
+    // as free, so keeping it would let us hold a slot nobody sees.
+    let others: Vec<LockEntry> = entries.iter().filter(|e| e.node_id != me && !e.expired(now)).cloned().collect();
+    let concurrency = concurrency.max(1);
+    if others.len() >= concurrency as usize {
+        return Decision::HeldBy(others.into_iter().map(|e| e.node_id).collect());
+    }
+    let mine = LockEntry::new(me, LockMeta { unschedulable }, now, ttl);
+    if concurrency == 1 {
+        // Only reachable with no live other holder: nothing is lost.
+        return Decision::Acquired(LockValue::Single(mine));
+    }
+    let mut locks = others;
+    locks.push(mine);
+    Decision::Acquired(LockValue::Multi { max_owners: i64::from(concurrency), locks })
+}
+
+/// The value to write after releasing our entry: `None` = remove the
+/// annotation (single format, or the last multi entry). Works on the format
+/// found, whatever our own concurrency. Not holding it is an error naming the
+/// holders, as upstream ("not lock holder").
+pub fn release(existing: Option<&LockValue>, me: &str) -> Result<Option<LockValue>> {
+    match existing {
+        None => Err(Error::Lock(format!("{me} does not hold the lock: nobody does"))),
+        Some(LockValue::Single(e)) if e.node_id == me => Ok(None),
+        Some(LockValue::Single(e)) => {
+            Err(Error::Lock(format!("{me} does not hold the lock: {} does", e.node_id)))
+        }
+        Some(LockValue::Multi { max_owners, locks }) => {
+            let Some(i) = locks.iter().position(|e| e.node_id == me) else {
+                return Err(Error::Lock(format!("{me} does not hold the lock: {}", holders(locks))));
+            };
+            let mut locks = locks.clone();
+            locks.remove(i);
+            if locks.is_empty() {
+                Ok(None)
+            } else {
+                Ok(Some(LockValue::Multi { max_owners: *max_owners, locks }))
+            }
+        }
+    }
+}
+
+/// Our entry's metadata if we have one. Unlike `acquire`, an expired entry of
+/// ours still counts: after a reboot that outlasted the TTL the node must still
+/// be uncordoned and the entry released (upstream forgets, leaving it cordoned).
+pub fn holding(existing: Option<&LockValue>, me: &str) -> Option<LockMeta> {
+    existing?.entries().iter().find(|e| e.node_id == me).map(LockEntry::meta)
+}
+
+fn holders(locks: &[LockEntry]) -> String {
+    if locks.is_empty() {
+        return "nobody does".to_string();
+    }
+    let names: Vec<&str> = locks.iter().map(|e| e.node_id.as_str()).collect();
+    format!("held by {}", names.join(","))
+}

@@ -1,0 +1,151 @@
+//! The cluster-wide reboot lock in an annotation on kured's own DaemonSet,
+//! compatible with upstream kured's `daemonsetlock` (see `value` for the format
+//! and `decide` for the pure rules).
+//!
+//! Every change is a read-modify-write of the whole DaemonSet with PUT: the
+//! resourceVersion we read makes the API server refuse (409) a write based on a
+//! stale read, so two nodes can never both take the last slot. On 409 we re-read
+//! and decide again, a bounded number of times.
+//!
+//! A corrupt annotation is an error naming it; we never overwrite it, because
+//! it may be a lock some other writer holds that we fail to understand. The agent
+//! logs the error and tries again later; an operator fixes or deletes the
+//! annotation (`kubectl -n kube-system annotate ds kured weave.works/kured-node-lock-`).
+
+mod decide;
+mod value;
+
+use std::time::Duration;
+
+pub use decide::{acquire, holding, release, Decision};
+pub use value::{LockEntry, LockMeta, LockValue};
+
+use crate::clock::{jitter, Clock};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::kube::{Client, DaemonSet};
+
+/// How many times a write that lost a race (409) is re-read and retried.
+const MAX_TRIES: u32 = 10;
+
+/// The result of [`DaemonSetLock::acquire`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Acquisition {
+    /// We hold the lock (now, or already did); the metadata recorded in it,
+    /// which is the original one when we already held it.
+    Acquired(LockMeta),
+    /// No free slot: the nodes holding it.
+    HeldBy(Vec<String>),
+}
+
+/// The lock as seen by one node.
+pub struct DaemonSetLock<'a> {
+    pub client: &'a Client,
+    pub namespace: String,
+    pub name: String,
+    pub annotation: String,
+    pub node: String,
+    /// None = our entry never expires
+    pub ttl: Option<Duration>,
+    /// how many nodes may hold it at once; > 1 writes the multi format
+    pub concurrency: u32,
+    pub clock: &'a dyn Clock,
+}
+
+impl<'a> DaemonSetLock<'a> {
+    pub fn from_config(client: &'a Client, config: &Config, clock: &'a dyn Clock) -> DaemonSetLock<'a> {
+        DaemonSetLock {
+            client,
+            namespace: config.ds_namespace.clone(),
+            name: config.ds_name.clone(),
+            annotation: config.lock_annotation.clone(),
+            node: config.node_id.clone(),
+            ttl: config.lock_ttl,
+            concurrency: config.concurrency,
+            clock,
+        }
+    }
+
+    /// Take a slot, recording whether the node was already cordoned.
+    pub fn acquire(&self, unschedulable: bool) -> Result<Acquisition> {
+        self.update(|existing, now| {
+            match acquire(existing, &self.node, now, self.ttl, self.concurrency, unschedulable) {
+                Decision::AlreadyHeld(meta) => Ok(Step::Done(Acquisition::Acquired(meta))),
+                Decision::HeldBy(holders) => Ok(Step::Done(Acquisition::HeldBy(holders))),
+                Decision::Acquired(v) => {
+                    let meta = LockMeta { unschedulable };
+                    Ok(Step::Write(Some(v.to_annotation()), Acquisition::Acquired(meta)))
+                }
+            }
+        })
+        .inspect(|a| match a {
+            Acquisition::Acquired(_) => log::info!("{}: {} holds the lock", self.what(), self.node),
+            Acquisition::HeldBy(h) => log::info!("{}: lock held by {}", self.what(), h.join(",")),
+        })
+    }
+
+    /// Drop our entry. No lock at all is fine (a previous release whose answer
+    /// was lost); a lock held only by others is an error.
+    pub fn release(&self) -> Result<()> {
+        self.update(|existing, _now| {
+            if existing.map_or(true, |v| v.entries().is_empty()) {
+                return Ok(Step::Done(()));
+            }
+            let next = release(existing, &self.node)?;
+            Ok(Step::Write(next.map(|v| v.to_annotation()), ()))
+        })?;
+        log::info!("{}: {} released the lock", self.what(), self.node);
+        Ok(())
+    }
+
+    /// Our entry's metadata, if we hold one (expired or not, see [`holding`]).
+    pub fn holding(&self) -> Result<Option<LockMeta>> {
+        let ds = self.client.get_daemonset(&self.namespace, &self.name)?;
+        let existing = self.parse(&ds)?;
+        Ok(holding(existing.as_ref(), &self.node))
+    }
+
+    /// Read, decide, write; on a 409 re-read and decide again.
+    fn update<T>(&self, decide: impl Fn(Option<&LockValue>, time::OffsetDateTime) -> Result<Step<T>>) -> Result<T> {
+        let mut backoff = Duration::from_millis(50);
+        for attempt in 1..=MAX_TRIES {
+            let mut ds = self.client.get_daemonset(&self.namespace, &self.name)?;
+            let existing = self.parse(&ds)?;
+            let (value, outcome) = match decide(existing.as_ref(), self.clock.now())? {
+                Step::Done(outcome) => return Ok(outcome),
+                Step::Write(value, outcome) => (value, outcome),
+            };
+            ds.set_annotation(&self.annotation, value.as_deref());
+            match self.client.replace_daemonset(&ds) {
+                Ok(_) => return Ok(outcome),
+                Err(e) if e.is_conflict() && attempt < MAX_TRIES => {
+                    log::debug!("lock {}: lost a write race (attempt {attempt}), re-reading", self.what());
+                    self.clock.sleep(backoff + jitter(backoff));
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::Lock(format!("{}: gave up after {MAX_TRIES} conflicting updates", self.what())))
+    }
+
+    fn parse(&self, ds: &DaemonSet) -> Result<Option<LockValue>> {
+        LockValue::from_optional(ds.annotation(&self.annotation)).map_err(|e| {
+            Error::Lock(format!("{} is corrupt, leaving it untouched: {e}", self.what()))
+        })
+    }
+
+    fn what(&self) -> String {
+        format!("annotation {} on daemonset {}/{}", self.annotation, self.namespace, self.name)
+    }
+}
+
+enum Step<T> {
+    /// Nothing to write.
+    Done(T),
+    /// Set (Some) or remove (None) the annotation, then answer T.
+    Write(Option<String>, T),
+}
+
+#[cfg(test)]
+mod tests;

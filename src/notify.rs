@@ -1,1 +1,0 @@
-//! Notifications in shoutrrr URL formats (slack, teams, discord, ...).

@@ -1,1 +1,0 @@
-//! Time zones without a zone database on disk.

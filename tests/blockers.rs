@@ -1,0 +1,165 @@
+//! Blockers over real sockets: the Prometheus blocker against a scripted local
+//! Prometheus, and the pod blocker against the fake API server.
+
+#[path = "support/receiver.rs"]
+mod receiver;
+
+use kured::blockers::{AlertFilter, PrometheusBlocker};
+use receiver::Receiver;
+
+const ALERTS: &str = r#"{"status":"success","data":{"resultType":"vector","result":[
+  {"metric":{"__name__":"ALERTS","alertname":"Watchdog","alertstate":"firing","severity":"none"},"value":[1700000000.5,"1"]},
+  {"metric":{"__name__":"ALERTS","alertname":"KubeNodeNotReady","alertstate":"firing"},"value":[1700000000.5,"1"]},
+  {"metric":{"__name__":"ALERTS","alertname":"KubeNodeNotReady","alertstate":"firing","node":"n2"},"value":[1700000000.5,"1"]},
+  {"metric":{"__name__":"ALERTS","alertname":"DiskFilling","alertstate":"pending"},"value":[1700000000.5,"1"]}]}}"#;
+
+fn filter(regex: Option<&str>, match_only: bool, firing_only: bool) -> AlertFilter {
+    AlertFilter { regex: regex.map(|r| regex_lite::Regex::new(r).unwrap()), match_only, firing_only }
+}
+
+#[track_caller]
+fn case(f: AlertFilter, want: Option<&str>) {
+    let rx = Receiver::start(vec![(200, "application/json", ALERTS.to_string())]);
+    let b = PrometheusBlocker::new(&format!("{}/prom/", rx.base), f);
+    let got = b.check().unwrap();
+    assert_eq!(got.as_deref(), want);
+    let req = rx.recv();
+    assert_eq!((req.method.as_str(), req.target.as_str()), ("GET", "/prom/api/v1/query?query=ALERTS"));
+}
+
+#[test]
+fn alerts_block_according_to_the_filter() {
+    case(filter(None, false, false), Some("active prometheus alerts: DiskFilling, KubeNodeNotReady, Watchdog"));
+    case(filter(None, false, true), Some("active prometheus alerts: KubeNodeNotReady, Watchdog"));
+    case(filter(Some("^Watchdog$"), false, false), Some("active prometheus alerts: DiskFilling, KubeNodeNotReady"));
+    case(filter(Some("^Watchdog$"), true, false), Some("active prometheus alerts: Watchdog"));
+    case(filter(Some("^(Watchdog|KubeNodeNotReady)$"), false, true), None);
+    case(filter(Some("Disk"), true, true), None);
+}
+
+#[test]
+fn no_alerts_means_not_blocked() {
+    let rx = Receiver::start(vec![(
+        200,
+        "application/json",
+        r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#.into(),
+    )]);
+    assert_eq!(PrometheusBlocker::new(&rx.base, AlertFilter::default()).check().unwrap(), None);
+}
+
+#[track_caller]
+fn fails(status: u16, body: &str, want: &str) {
+    let rx = Receiver::start(vec![(status, "application/json", body.to_string())]);
+    let e = PrometheusBlocker::new(&rx.base, AlertFilter::default()).check().unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, kured::Error::Prometheus { .. }), "{e:?}");
+    assert!(msg.starts_with(&format!("prometheus {}", rx.base)) && msg.contains(want), "{msg}");
+}
+
+#[test]
+fn unusable_answers_are_errors() {
+    fails(200, "not json", "invalid JSON");
+    fails(400, r#"{"status":"error","errorType":"bad_data","error":"parse error at char 1"}"#, "status 400");
+    fails(503, r#"{"status":"error","errorType":"unavailable","error":"not ready"}"#, "not ready");
+    fails(200, r#"{"status":"success","data":{"resultType":"scalar","result":[1,"1"]}}"#, "scalar");
+    fails(502, "<html>bad gateway</html>", "status 502");
+}
+
+#[test]
+fn unreachable_prometheus_is_an_error() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let e = PrometheusBlocker::new(&format!("http://127.0.0.1:{port}"), AlertFilter::default()).check().unwrap_err();
+    assert!(matches!(e, kured::Error::Prometheus { .. }), "{e:?}");
+}
+
+mod pods {
+    use std::path::PathBuf;
+
+    use kured::blockers::{check_all, Blocker, PodBlocker};
+    use kured::kube::{Client, KubeConfig};
+    use fakeapi::{Fault, FakeApiServer};
+    use serde_json::json;
+
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(tag: &str) -> TempDir {
+            use std::sync::atomic::{AtomicU32, Ordering};
+            static N: AtomicU32 = AtomicU32::new(0);
+            let n = N.fetch_add(1, Ordering::SeqCst);
+            let dir = std::env::temp_dir().join(format!("kured-blockers-{tag}-{}-{n}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            TempDir(dir)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// The fake API server and a client that trusts it the in-cluster way.
+    fn cluster(tag: &str) -> (FakeApiServer, Client, TempDir) {
+        let api = FakeApiServer::start();
+        let sa = TempDir::new(tag);
+        api.write_service_account(&sa.0, "kube-system").unwrap();
+        let url = api.url();
+        let (host, port) = url.trim_start_matches("https://").rsplit_once(':').unwrap();
+        let vars = [
+            ("KUBERNETES_SERVICE_HOST", host.to_string()),
+            ("KUBERNETES_SERVICE_PORT", port.to_string()),
+            ("KURED_SERVICE_ACCOUNT_DIR", sa.0.to_str().unwrap().to_string()),
+        ];
+        let config = KubeConfig::in_cluster(&|k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())).unwrap();
+        (api, Client::new(config).unwrap(), sa)
+    }
+
+    fn pod(api: &FakeApiServer, ns: &str, name: &str, node: &str, labels: serde_json::Value, phase: &str) {
+        api.create(json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": ns, "labels": labels},
+            "spec": {"nodeName": node, "containers": [{"name": "c", "image": "i"}]},
+            "status": {"phase": phase}
+        }));
+    }
+
+    #[test]
+    fn running_matching_pods_on_this_node_block() {
+        let (api, client, _sa) = cluster("block");
+        for ns in ["db", "web"] {
+            api.create(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}));
+        }
+        pod(&api, "db", "backup-1", "n1", json!({"app": "backup", "tier": "db"}), "Running");
+        pod(&api, "db", "backup-0", "n1", json!({"app": "backup", "tier": "db"}), "Pending");
+        pod(&api, "db", "backup-done", "n1", json!({"app": "backup", "tier": "db"}), "Succeeded");
+        pod(&api, "db", "backup-failed", "n1", json!({"app": "backup", "tier": "db"}), "Failed");
+        pod(&api, "db", "backup-elsewhere", "n2", json!({"app": "backup", "tier": "db"}), "Running");
+        pod(&api, "web", "frontend", "n1", json!({"app": "web"}), "Running");
+
+        // each value is one whole selector: the comma is AND
+        let b = PodBlocker::new("n1", vec!["app=nothing".into(), "app=backup,tier=db".into()]);
+        let reason = b.check(&client).unwrap().expect("blocked");
+        assert_eq!(reason, "blocking pods (selector \"app=backup,tier=db\"): db/backup-0, db/backup-1");
+
+        let reqs: Vec<_> = api.requests().into_iter().filter(|r| r.path == "/api/v1/pods").collect();
+        assert_eq!(reqs.len(), 2, "{reqs:?}");
+        assert!(reqs[1].query.contains("labelSelector=app%3Dbackup%2Ctier%3Ddb"), "{}", reqs[1].query);
+        assert!(reqs[1].query.contains("fieldSelector=spec.nodeName%3Dn1"), "{}", reqs[1].query);
+
+        assert_eq!(PodBlocker::new("n1", vec!["app=backup,tier=web".into()]).check(&client).unwrap(), None);
+        assert_eq!(PodBlocker::new("n2", vec!["app=web".into()]).check(&client).unwrap(), None);
+
+        let blockers = [Blocker::Pods(PodBlocker::new("n1", vec!["app=web".into()]))];
+        assert_eq!(check_all(&blockers, &client).unwrap(), vec!["blocking pods (selector \"app=web\"): web/frontend".to_string()]);
+    }
+
+    #[test]
+    fn an_api_error_is_an_error_not_a_pass() {
+        let (api, client, _sa) = cluster("err");
+        api.inject(Fault::status("GET", "/api/v1/pods", 403, 10));
+        let b = PodBlocker::new("n1", vec!["app=backup".into()]);
+        assert!(b.check(&client).is_err());
+        assert!(check_all(&[Blocker::Pods(b)], &client).is_err());
+    }
+}

@@ -1,0 +1,182 @@
+//! The real `kured` binary's command line: exit codes and messages. Nothing here
+//! reaches the daemon loop: with a clean environment there is no
+//! `KUBERNETES_SERVICE_HOST`, so a valid command line stops at the in-cluster
+//! set-up with exit 1.
+
+use std::process::{Command, Output};
+
+const IN_CLUSTER: &str =
+    "kured: in-cluster configuration: KUBERNETES_SERVICE_HOST is not set (kured runs as a pod in the cluster)";
+
+fn kured(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kured"));
+    cmd.env_clear().args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run kured")
+}
+
+fn node(args: &[&str]) -> Output {
+    kured(args, &[("KURED_NODE_ID", "node-a")])
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Every upstream flag with a valid value and, where this binary rejects some
+/// value of it at start-up, a bad one.
+#[rustfmt::skip]
+const FLAGS: &[(&str, &str, Option<&str>)] = &[
+    ("alert-filter-match-only", "true", Some("yes")),
+    ("alert-filter-regexp", "^Watchdog$", Some("(")),
+    ("alert-firing-only", "false", Some("2")),
+    ("annotate-nodes", "1", Some("nope")),
+    ("blocking-pod-selector", "app=a,tier=b", None),
+    ("concurrency", "2", Some("0")),
+    ("drain-delay", "30s", Some("30")),
+    ("drain-grace-period", "60", Some("1.5")),
+    ("drain-pod-selector", "app!=x", None),
+    ("drain-timeout", "1h30m", Some("-1s")),
+    ("ds-name", "kured", Some("")),
+    ("ds-namespace", "kube-system", Some("")),
+    ("end-time", "17:00", None),
+    ("force-reboot", "f", Some("ja")),
+    ("lock-annotation", "example.com/lock", Some("")),
+    ("lock-release-delay", "5m", Some("5")),
+    ("lock-ttl", "24h", Some("1d")),
+    ("log-format", "json", Some("xml")),
+    ("message-template-drain", "Draining %s", None),
+    ("message-template-reboot", "Rebooting %s", None),
+    ("message-template-uncordon", "Back %s", None),
+    ("metrics-host", "127.0.0.1", None),
+    ("metrics-port", "9090", Some("65536")),
+    ("node-id", "node-b", None),
+    ("notify-url", "slack://a/b/c", Some("nourl")),
+    ("period", "1.5h", Some("0")),
+    ("post-reboot-node-labels", "a=1,b=2", Some("a")),
+    ("pre-reboot-node-labels", "a=1", Some("=1")),
+    ("prefer-no-schedule-taint", "kured/reboot", None),
+    ("prometheus-url", "http://prom:9090", None),
+    ("reboot-command", "/sbin/reboot now", Some("'unbalanced")),
+    ("reboot-days", "mo,tu", Some("\"mo")),
+    ("reboot-delay", "300ms", Some("1x")),
+    ("reboot-method", "signal", Some("kexec")),
+    ("reboot-sentinel", "/run/reboot-needed", Some("")),
+    ("reboot-sentinel-command", "test -f /x", Some("\"x")),
+    ("reboot-signal", "40", Some("forty")),
+    ("skip-wait-for-delete-timeout", "30", Some("x")),
+    ("slack-channel", "#ops", None),
+    ("slack-hook-url", "https://hooks.slack.com/services/A/B/C", Some("https://hooks.slack.com/x")),
+    ("slack-username", "bot", None),
+    ("start-time", "8:00", None),
+    ("time-zone", "Europe/Berlin", None),
+];
+
+#[test]
+fn every_bad_value_is_a_usage_error_naming_the_flag() {
+    assert_eq!(FLAGS.len(), 43);
+    for (name, _, bad) in FLAGS {
+        let Some(bad) = bad else { continue };
+        let arg = format!("--{name}={bad}");
+        let out = node(&[&arg]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{arg}: {err}");
+        assert!(err.starts_with("kured: ") && err.contains(&format!("--{name}")), "{arg}: {err}");
+        assert!(out.stdout.is_empty(), "{arg}");
+    }
+    let out = node(&["--host-pid=0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--host-pid"));
+}
+
+#[test]
+fn bad_environment_values_name_the_variable() {
+    let out = kured(&[], &[("KURED_NODE_ID", "n"), ("KURED_PERIOD", "soon")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("invalid value \"soon\" for KURED_PERIOD"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn unknown_and_malformed_flags() {
+    for (args, needle) in [
+        (&["--no-such-flag"][..], "--no-such-flag"),
+        (&["-period=1h"][..], "'p'"),
+        (&["--period"][..], "--period"),
+        (&["--force-reboot", "false"][..], "\"false\""),
+    ] {
+        let out = node(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(text(&out.stderr).contains(needle), "{args:?}: {}", text(&out.stderr));
+    }
+}
+
+#[test]
+fn missing_node_id() {
+    let out = kured(&[], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("kured: missing node id: set --node-id or KURED_NODE_ID"));
+}
+
+#[test]
+fn help_lists_every_flag() {
+    for arg in ["--help", "-h"] {
+        let out = kured(&[arg], &[]);
+        assert_eq!(out.status.code(), Some(0));
+        let help = text(&out.stdout);
+        for (name, _, _) in FLAGS {
+            assert!(help.contains(&format!("--{name} ")), "--{name} missing from help");
+        }
+        assert!(help.contains("--host-pid int"));
+        assert!(help.contains("--period duration") && help.contains("(default 1h0m0s)"));
+        assert!(help.contains("--reboot-days strings") && help.contains("(default [su,mo,tu,we,th,fr,sa])"));
+        assert!(help.contains("KURED_NODE_ID"));
+    }
+}
+
+#[test]
+fn version() {
+    let out = kured(&["--version"], &[]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stdout), format!("kured-rs {}\n", env!("CARGO_PKG_VERSION")));
+}
+
+// Valid command lines, through Window::parse to the in-cluster set-up.
+
+#[test]
+fn every_valid_value_reaches_the_in_cluster_setup() {
+    let pid = format!("--host-pid={}", std::process::id());
+    for (name, good, _) in FLAGS {
+        let arg = format!("--{name}={good}");
+        let out = node(&[&arg, &pid]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{arg}: {err}");
+        assert!(err.lines().any(|l| l == IN_CLUSTER), "{arg}: {err}");
+        // The same value from the environment.
+        let var = format!("KURED_{}", name.to_uppercase().replace('-', "_"));
+        let out = kured(&[&pid], &[("KURED_NODE_ID", "node-a"), (&var, good)]);
+        assert_eq!(out.status.code(), Some(1), "{var}={good}: {}", text(&out.stderr));
+    }
+}
+
+#[test]
+fn bad_window_values_are_usage_errors() {
+    for arg in ["--reboot-days=funday", "--start-time=noon", "--end-time=25:00", "--time-zone=Mars/Olympus"] {
+        let out = node(&[arg]);
+        let flag = arg.split('=').next().unwrap_or_default();
+        assert_eq!(out.status.code(), Some(2), "{arg}");
+        assert!(text(&out.stderr).contains(flag), "{arg}: {}", text(&out.stderr));
+    }
+}
+
+#[test]
+fn json_logs_are_json_lines() {
+    let pid = format!("--host-pid={}", std::process::id());
+    let out = node(&["--log-format=json", &pid]);
+    let err = text(&out.stderr);
+    let first = err.lines().next().unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_str(first).unwrap_or_else(|e| panic!("{first:?}: {e}"));
+    assert_eq!(v["level"], "info");
+    assert!(v["msg"].as_str().is_some_and(|m| m.contains("node-id=node-a")));
+}

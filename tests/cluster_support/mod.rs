@@ -1,0 +1,79 @@
+//! Shared by tests/lock.rs and tests/drain.rs: a client for the fake API server
+//! (trusting its test CA through the service-account code path) and a clock the
+//! test controls.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use fakeapi::FakeApiServer;
+use kured::clock::Clock;
+use kured::kube::{Client, KubeConfig};
+use time::OffsetDateTime;
+
+/// A server with two Ready nodes, n1 and n2.
+pub fn cluster() -> FakeApiServer {
+    let api = FakeApiServer::start();
+    for n in ["n1", "n2"] {
+        api.create(serde_json::json!({"apiVersion":"v1","kind":"Node","metadata":{"name":n}}));
+    }
+    api
+}
+
+/// A fresh directory for one client's service-account files.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "kured-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+pub fn client(api: &FakeApiServer) -> Client {
+    let dir = temp_dir("sa");
+    api.write_service_account(&dir, "kube-system").unwrap();
+    Client::new(KubeConfig {
+        base_url: api.url().to_string(),
+        token_path: dir.join("token").to_string_lossy().into_owned(),
+        ca_path: dir.join("ca.crt").to_string_lossy().into_owned(),
+        connect_timeout: Duration::from_secs(5),
+        read_timeout: Duration::from_secs(10),
+    })
+    .unwrap()
+}
+
+/// Time that moves only when told (or when slept through).
+pub struct FakeClock(Mutex<OffsetDateTime>);
+
+impl FakeClock {
+    pub fn at(t: OffsetDateTime) -> FakeClock {
+        FakeClock(Mutex::new(t))
+    }
+    pub fn advance(&self, d: Duration) {
+        *self.0.lock().unwrap() += d;
+    }
+}
+
+impl Clock for FakeClock {
+    fn now(&self) -> OffsetDateTime {
+        *self.0.lock().unwrap()
+    }
+    fn sleep(&self, d: Duration) {
+        self.advance(d)
+    }
+}
+
+/// Poll `cond` until true or `limit` passes.
+#[track_caller]
+pub fn eventually(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let end = Instant::now() + limit;
+    while !cond() {
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

@@ -1,0 +1,259 @@
+//! Draining against the fake API server (its controllers recreate ReplicaSet
+//! pods elsewhere and honour PodDisruptionBudgets).
+
+mod cluster_support;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use cluster_support::{client, cluster};
+use fakeapi::{FakeApiServer, Fault};
+use kured::clock::RealClock;
+use kured::drain::{drain_node, DrainOptions, SkipReason};
+use kured::Error;
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// A pod on `node`: `extra` is merged into the object (owner, volumes, status...).
+fn pod(api: &FakeApiServer, name: &str, node: &str, extra: Value) -> Value {
+    let mut p = json!({"apiVersion":"v1","kind":"Node","metadata":{"name":name,"namespace":"default","labels":{"app":name}},
+        "spec":{"nodeName":node,"containers":[{"name":"c","image":"busybox"}]}});
+    p["kind"] = json!("Pod");
+    merge(&mut p, extra);
+    api.create(p)
+}
+
+fn merge(a: &mut Value, b: Value) {
+    match (a, b) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in b {
+                merge(a.entry(k).or_insert(Value::Null), v);
+            }
+        }
+        (a, b) => *a = b,
+    }
+}
+
+fn opts() -> DrainOptions {
+    DrainOptions {
+        grace_period: Some(0),
+        timeout: Some(Duration::from_secs(20)),
+        retry_after_pdb: Duration::from_millis(100),
+        poll: Duration::from_millis(50),
+        ..DrainOptions::default()
+    }
+}
+
+fn pods_on(api: &FakeApiServer, node: &str) -> BTreeSet<String> {
+    api.list("pods")
+        .iter()
+        .filter(|p| p["spec"]["nodeName"] == node)
+        .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn evictions(api: &FakeApiServer) -> Vec<fakeapi::RequestRecord> {
+    api.requests().into_iter().filter(|r| r.method == "POST" && r.path.ends_with("/eviction")).collect()
+}
+
+// Templates carry `annotations: {}` because the fake copies a missing one into
+// its pods as `null`, which no real API server sends (and our types refuse).
+fn replicaset(api: &FakeApiServer, name: &str, replicas: i64) {
+    api.create(json!({"apiVersion":"apps/v1","kind":"ReplicaSet","metadata":{"name":name,"namespace":"default"},
+        "spec":{"replicas":replicas,"selector":{"matchLabels":{"app":name}},
+                "template":{"metadata":{"labels":{"app":name},"annotations":{}},"spec":{"containers":[{"name":"c","image":"nginx"}]}}}}));
+}
+
+fn pdb(api: &FakeApiServer, name: &str, app: &str, min_available: i64) {
+    api.create(json!({"apiVersion":"policy/v1","kind":"PodDisruptionBudget","metadata":{"name":name,"namespace":"default"},
+        "spec":{"minAvailable":min_available,"selector":{"matchLabels":{"app":app}}}}));
+}
+
+fn running(api: &FakeApiServer, app: &str, node: &str) -> usize {
+    api.list("pods")
+        .iter()
+        .filter(|p| p["metadata"]["labels"]["app"] == app && p["spec"]["nodeName"] == node)
+        .filter(|p| p["status"]["phase"] == "Running" && p["metadata"]["deletionTimestamp"].is_null())
+        .count()
+}
+
+fn set_unschedulable(api: &FakeApiServer, node: &str, value: bool) {
+    let mut n = api.get("nodes", "", node).unwrap();
+    n["spec"]["unschedulable"] = json!(value);
+    api.update(n).unwrap();
+}
+
+#[test]
+fn skips_mirror_and_daemonset_pods_evicts_and_deletes_the_rest() {
+    let api = cluster();
+    api.create(json!({"apiVersion":"apps/v1","kind":"DaemonSet","metadata":{"name":"kured","namespace":"kube-system"},
+        "spec":{"selector":{"matchLabels":{"name":"kured"}},
+                "template":{"metadata":{"labels":{"name":"kured"},"annotations":{}},"spec":{"containers":[{"name":"k","image":"kured"}]}}}}));
+    assert!(api.wait_until(WAIT, |a| a.list("pods").iter().filter(|p| p["metadata"]["namespace"] == "kube-system").count() == 2));
+    let ds_pod = api.list("pods").into_iter().find(|p| p["spec"]["nodeName"] == "n1").unwrap();
+    pod(&api, "static-etcd", "n1", json!({"metadata":{"annotations":{"kubernetes.io/config.mirror":"abc"}}}));
+    pod(&api, "scratch", "n1", json!({"spec":{"volumes":[{"name":"tmp","emptyDir":{}}]}}));
+    pod(&api, "bare", "n1", json!({}));
+    pod(&api, "job-done", "n1", json!({"status":{"phase":"Succeeded"}}));
+    pod(&api, "elsewhere", "n2", json!({}));
+
+    let c = client(&api);
+    let report = drain_node(&c, "n1", &opts(), &RealClock).unwrap();
+
+    assert_eq!(report.evicted, ["default/bare", "default/scratch"]);
+    assert_eq!(report.deleted, ["default/job-done"]);
+    let ds_key = format!("kube-system/{}", ds_pod["metadata"]["name"].as_str().unwrap());
+    let skipped: BTreeSet<_> = report.skipped.iter().cloned().collect();
+    assert_eq!(skipped, BTreeSet::from([("default/static-etcd".into(), SkipReason::Mirror), (ds_key, SkipReason::DaemonSet)]));
+    assert_eq!(api.get("nodes", "", "n1").unwrap()["spec"]["unschedulable"], true);
+    let left = pods_on(&api, "n1");
+    assert!(left.contains("static-etcd") && left.len() == 2, "{left:?}");
+    assert!(pods_on(&api, "n2").contains("elsewhere"));
+    // The grace period travels in each eviction's deleteOptions.
+    let ev = evictions(&api);
+    assert_eq!(ev.len(), 2);
+    for r in ev {
+        let body: Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(body["deleteOptions"]["gracePeriodSeconds"], 0, "{}", r.body);
+    }
+}
+
+#[test]
+fn a_budget_blocks_until_replicas_run_elsewhere() {
+    let api = cluster();
+    set_unschedulable(&api, "n2", true); // every replica starts on n1
+    replicaset(&api, "web", 3);
+    assert!(api.wait_until(WAIT, |a| running(a, "web", "n1") == 3));
+    set_unschedulable(&api, "n2", false);
+    pdb(&api, "web", "web", 2);
+
+    let c = client(&api);
+    let report = drain_node(&c, "n1", &opts(), &RealClock).unwrap();
+
+    assert_eq!(report.evicted.len(), 3);
+    assert!(api.requests().iter().any(|r| r.path.ends_with("/eviction") && r.status == 429), "the budget never refused");
+    assert_eq!(api.pdb_violations(), 0);
+    assert!(api.wait_until(WAIT, |a| running(a, "web", "n2") == 3));
+}
+
+#[test]
+fn the_drain_timeout_bounds_a_blocked_eviction() {
+    let api = cluster();
+    replicaset(&api, "db", 1);
+    assert!(api.wait_until(WAIT, |a| running(a, "db", "n1") + running(a, "db", "n2") == 1));
+    let node = if running(&api, "db", "n1") == 1 { "n1" } else { "n2" };
+    pdb(&api, "db", "db", 1); // never satisfiable while the only replica is on the node
+    let c = client(&api);
+    let started = Instant::now();
+    let o = DrainOptions { timeout: Some(Duration::from_millis(700)), ..opts() };
+    let err = drain_node(&c, node, &o, &RealClock).unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let Error::Drain(msg) = &err else { panic!("{err}") };
+    assert!(msg.contains("default/db-") && msg.contains("timed out"), "{msg}");
+    let refusals = evictions(&api).iter().filter(|r| r.status == 429).count();
+    // retried about every 100 ms, not hammered
+    assert!((2..=12).contains(&refusals), "{refusals} refusals");
+}
+
+#[test]
+fn a_pod_replaced_by_one_with_the_same_name_counts_as_gone() {
+    let api = cluster();
+    pod(&api, "st-0", "n1", json!({"spec":{"terminationGracePeriodSeconds":300}}));
+    let c = client(&api);
+    let o = DrainOptions { grace_period: None, ..opts() };
+    let report = std::thread::scope(|s| {
+        let drain = s.spawn(|| drain_node(&c, "n1", &o, &RealClock));
+        assert!(api.wait_until(WAIT, |a| !evictions(a).is_empty()));
+        // A StatefulSet-like replacement: same name, new UID, still on n1.
+        api.with_store(|st| {
+            let pods = fakeapi::resources::by_name("pods").unwrap();
+            st.remove(pods, "default", "st-0").unwrap();
+            let p = json!({"metadata":{"name":"st-0","namespace":"default"},"spec":{"nodeName":"n1"},"status":{"phase":"Running"}});
+            st.create(pods, "default", p).unwrap();
+        });
+        drain.join().unwrap()
+    })
+    .unwrap();
+    assert_eq!(report.evicted, ["default/st-0"]);
+}
+
+#[test]
+fn a_pod_that_moved_to_another_node_counts_as_gone() {
+    let api = cluster();
+    pod(&api, "sticky", "n1", json!({"spec":{"terminationGracePeriodSeconds":300}}));
+    let c = client(&api);
+    let o = DrainOptions { grace_period: None, ..opts() };
+    let report = std::thread::scope(|s| {
+        let drain = s.spawn(|| drain_node(&c, "n1", &o, &RealClock));
+        assert!(api.wait_until(WAIT, |a| !evictions(a).is_empty()));
+        let mut p = api.get("pods", "default", "sticky").unwrap();
+        p["spec"]["nodeName"] = json!("n2");
+        api.update(p).unwrap();
+        drain.join().unwrap()
+    })
+    .unwrap();
+    assert_eq!(report.evicted, ["default/sticky"]);
+}
+
+#[test]
+fn a_failed_eviction_fails_that_pod_while_the_others_finish() {
+    let api = cluster();
+    pod(&api, "twice-budgeted", "n1", json!({"metadata":{"labels":{"tier":"x"}}}));
+    pod(&api, "fine", "n1", json!({}));
+    assert!(api.wait_until(WAIT, |a| running(a, "twice-budgeted", "n1") == 1));
+    // Two budgets on one pod: the eviction subresource answers 500.
+    pdb(&api, "b1", "twice-budgeted", 0);
+    api.create(json!({"apiVersion":"policy/v1","kind":"PodDisruptionBudget","metadata":{"name":"b2","namespace":"default"},
+        "spec":{"minAvailable":0,"selector":{"matchLabels":{"tier":"x"}}}}));
+    let c = client(&api);
+    let err = drain_node(&c, "n1", &opts(), &RealClock).unwrap_err().to_string();
+    assert!(err.contains("default/twice-budgeted") && err.contains("more than one PodDisruptionBudget"), "{err}");
+    assert!(!err.contains("default/fine"), "{err}");
+    assert_eq!(pods_on(&api, "n1"), BTreeSet::from(["twice-budgeted".to_string()]));
+}
+
+#[test]
+fn evictions_are_all_sent_before_any_pod_is_gone() {
+    let api = cluster();
+    for name in ["a", "b", "c"] {
+        pod(&api, name, "n1", json!({"spec":{"terminationGracePeriodSeconds":1}}));
+    }
+    let c = client(&api);
+    let o = DrainOptions { grace_period: None, ..opts() };
+    let report = drain_node(&c, "n1", &o, &RealClock).unwrap();
+    assert_eq!(report.evicted.len(), 3);
+    let log = api.requests();
+    let last_eviction = log.iter().rposition(|r| r.path.ends_with("/eviction")).unwrap();
+    let first_gone = log.iter().position(|r| r.method == "GET" && r.path.contains("/pods/") && r.status == 404).unwrap();
+    // Each pod takes a second to go: one at a time, the first would be gone
+    // before the second eviction.
+    assert!(last_eviction < first_gone, "evictions were not sent together");
+}
+
+#[test]
+fn a_failing_daemonset_lookup_aborts_before_any_eviction() {
+    let api = cluster();
+    pod(&api, "bare", "n1", json!({}));
+    pod(&api, "agent", "n1", json!({"metadata":{"ownerReferences":[{"apiVersion":"apps/v1","kind":"DaemonSet","name":"agent","uid":"u1","controller":true}]}}));
+    api.inject(Fault::status("GET", "/apis/apps/v1/namespaces/default/daemonsets/agent", 500, 100));
+    let c = client(&api);
+    let err = drain_node(&c, "n1", &opts(), &RealClock).unwrap_err().to_string();
+    assert!(err.contains("daemonset default/agent"), "{err}");
+    assert!(evictions(&api).is_empty());
+    assert!(pods_on(&api, "n1").contains("bare"));
+}
+
+#[test]
+fn the_pod_selector_limits_the_drain() {
+    let api = cluster();
+    pod(&api, "chosen", "n1", json!({"metadata":{"labels":{"drain":"yes"}}}));
+    pod(&api, "spared", "n1", json!({}));
+    let c = client(&api);
+    let o = DrainOptions { pod_selector: "drain=yes".into(), ..opts() };
+    let report = drain_node(&c, "n1", &o, &RealClock).unwrap();
+    assert_eq!(report.evicted, ["default/chosen"]);
+    assert!(pods_on(&api, "n1").contains("spared"));
+    let list = api.requests().into_iter().find(|r| r.method == "GET" && r.path == "/api/v1/pods").unwrap();
+    assert!(list.query.contains("labelSelector=drain") && list.query.contains("fieldSelector=spec.nodeName"), "{}", list.query);
+}
