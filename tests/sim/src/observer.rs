@@ -30,6 +30,9 @@ pub struct Observer {
     /// Nodes an operator had cordoned before the simulation: not counted.
     precordoned: BTreeSet<String>,
     holders: BTreeSet<String>,
+    /// When each holder took it (`created`): a new value means released and
+    /// taken again between two looks.
+    taken_at: BTreeMap<String, String>,
     cordoned: BTreeSet<String>,
     labels: BTreeMap<String, BTreeMap<String, String>>,
     annotations: BTreeMap<String, BTreeMap<String, String>>,
@@ -75,10 +78,10 @@ impl Observer {
     }
 
     fn observe_lock(&mut self, annotation: &str, ev: &mut Vec<Event>) {
-        let now: BTreeSet<String> = match lockview::holders(annotation) {
+        let entries = match lockview::holders(annotation) {
             Ok(h) => {
                 self.last_lock_error = None;
-                h.into_iter().map(|h| h.node_id).collect()
+                h
             }
             Err(error) => {
                 // Say it once; keep the previous holders rather than guess.
@@ -89,12 +92,21 @@ impl Observer {
                 return;
             }
         };
+        let taken_at: BTreeMap<String, String> = entries.into_iter().map(|h| (h.node_id, h.created)).collect();
+        let now: BTreeSet<String> = taken_at.keys().cloned().collect();
+        for (n, created) in &taken_at {
+            if self.taken_at.get(n).is_some_and(|old| old != created) {
+                ev.push(Event::LockReleased { node: n.clone() });
+                ev.push(Event::LockTaken { node: n.clone() });
+            }
+        }
         for n in now.difference(&self.holders) {
             ev.push(Event::LockTaken { node: n.clone() });
         }
         for n in self.holders.difference(&now) {
             ev.push(Event::LockReleased { node: n.clone() });
         }
+        self.taken_at = taken_at;
         self.holders = now;
     }
 
@@ -218,6 +230,15 @@ mod tests {
             ["a released the lock", "a label kured removed", "a annotation weave.works/kured-reboot-in-progress removed", "a uncordoned", "PodDisruptionBudget VIOLATED (total 2)"]
         );
         assert_eq!(o.pdb_violations, 2);
+    }
+
+    #[test]
+    fn a_lock_released_and_taken_again_between_looks_shows() {
+        let mut o = Observer::default();
+        let snap = |created: &str| Snapshot { lock: Some(lockview::upstream_single("a", created, 0)), ..Snapshot::default() };
+        assert_eq!(strings(o.observe(&snap("2024-01-01T00:00:00Z"))), ["a took the lock"]);
+        assert!(o.observe(&snap("2024-01-01T00:00:00Z")).is_empty());
+        assert_eq!(strings(o.observe(&snap("2024-01-01T00:00:03Z"))), ["a released the lock", "a took the lock"]);
     }
 
     #[test]
