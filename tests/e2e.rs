@@ -1,9 +1,7 @@
 //! End to end: the real `kured` binary, one process per simulated node, against
 //! the fake API server (through the `sim` harness). Each scenario is bounded by a
 //! deadline and synchronises by polling state, events or the request log.
-//!
-//! Every test is `#[ignore]`d until the agent loop exists; run them with
-//! `cargo test --test e2e -- --ignored`.
+//! Each test starts its own server and kured processes and takes a few seconds.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -62,7 +60,6 @@ fn rfc3339(t: OffsetDateTime) -> String {
 }
 
 #[test]
-#[ignore = "needs the agent loop"]
 fn one_node_full_cycle() {
     let mut s = spec(1, &["--annotate-nodes", "--pre-reboot-node-labels=kured=rebooting", "--post-reboot-node-labels=kured=done"]);
     s.extra_objects = vec![bare_pod("default", "lonely", "node-1", "lonely", true)];
@@ -97,7 +94,6 @@ fn one_node_full_cycle() {
 }
 
 #[test]
-#[ignore = "needs the agent loop"]
 fn three_nodes_one_at_a_time() {
     let mut c = start(spec(3, &[]));
     let s = c.run_until_all_rebooted(LONG_LIMIT);
@@ -106,7 +102,6 @@ fn three_nodes_one_at_a_time() {
 }
 
 #[test]
-#[ignore = "needs the agent loop"]
 fn three_nodes_two_at_a_time() {
     let mut s = spec(3, &[]);
     s.concurrency = 2;
@@ -118,7 +113,6 @@ fn three_nodes_two_at_a_time() {
 }
 
 #[test]
-#[ignore = "needs the agent loop"]
 fn operator_cordon_survives_the_reboot() {
     let mut s = spec(1, &[]);
     s.precordoned = vec!["node-1".into()];
@@ -134,7 +128,6 @@ fn operator_cordon_survives_the_reboot() {
 }
 
 #[test]
-#[ignore = "needs the agent loop"]
 fn blocking_pod_holds_the_reboot_until_deleted() {
     let mut s = spec(1, &["--blocking-pod-selector=app=blocker"]);
     s.extra_objects = vec![bare_pod("default", "blocker", "node-1", "blocker", false)];
@@ -157,7 +150,6 @@ fn prometheus(firing: Arc<AtomicBool>, alert: &'static str) -> TinyServer {
 }
 
 #[test]
-#[ignore = "needs the agent loop"]
 fn firing_alert_holds_the_reboot_until_resolved() {
     let firing = Arc::new(AtomicBool::new(true));
     let prom = prometheus(firing.clone(), "NodeOnFire");
@@ -172,7 +164,6 @@ fn firing_alert_holds_the_reboot_until_resolved() {
 }
 
 #[test]
-#[ignore = "needs the agent loop"]
 fn filtered_alert_does_not_hold_the_reboot() {
     let prom = prometheus(Arc::new(AtomicBool::new(true)), "Watchdog");
     let url = format!("--prometheus-url={}", prom.url());
@@ -182,7 +173,6 @@ fn filtered_alert_does_not_hold_the_reboot() {
 }
 
 #[test]
-#[ignore = "needs the agent loop"]
 fn deployment_with_a_budget_drains_without_violation() {
     let mut s = spec(2, &[]);
     s.extra_objects = vec![deployment("default", "web", 2), pdb("default", "web", json!({"minAvailable": 1}))];
@@ -201,7 +191,6 @@ fn stuck(args: &[&str]) -> Cluster {
 }
 
 #[test]
-#[ignore = "needs the agent loop"]
 fn drain_timeout_releases_the_lock_and_uncordons() {
     let mut c = stuck(&["--drain-timeout=3s"]);
     c.wait_for(LIMIT, |e| matches!(e, Event::EvictionBlocked { .. })).unwrap();
@@ -228,7 +217,6 @@ fn uncordons(method: &str, body: &str) -> bool {
 }
 
 #[test]
-#[ignore = "needs the agent loop"]
 fn drain_timeout_with_force_reboots_anyway() {
     let mut c = stuck(&["--drain-timeout=3s", "--force-reboot"]);
     c.wait_for(LIMIT, |e| matches!(e, Event::EvictionBlocked { .. })).unwrap();
@@ -236,7 +224,6 @@ fn drain_timeout_with_force_reboots_anyway() {
 }
 
 #[test]
-#[ignore = "needs the agent loop"]
 fn lock_held_by_another_node_makes_this_one_wait() {
     let mut s = spec(1, &[]);
     s.lock = Some(upstream_single("node-9", &rfc3339(OffsetDateTime::now_utc()), 0));
@@ -248,7 +235,6 @@ fn lock_held_by_another_node_makes_this_one_wait() {
 }
 
 #[test]
-#[ignore = "needs the agent loop"]
 fn expired_lock_is_taken_over() {
     let mut s = spec(1, &["--lock-ttl=30m"]);
     let an_hour_ago = OffsetDateTime::now_utc() - time::Duration::hours(1);
@@ -259,7 +245,6 @@ fn expired_lock_is_taken_over() {
 }
 
 #[test]
-#[ignore = "needs the agent loop"]
 fn notifications_reach_the_receiver() {
     let hook = TinyServer::start(|_| (200, "text/plain".into(), String::new())).expect("receiver");
     let url = format!("--notify-url=generic+http://127.0.0.1:{}/hook", hook.port());
@@ -276,7 +261,6 @@ fn notifications_reach_the_receiver() {
 }
 
 #[test]
-#[ignore = "needs the agent loop"]
 fn metrics_report_reboot_required() {
     // a blocker keeps node-1 from rebooting (and its sentinel in place) while we look
     let mut s = spec(2, &["--blocking-pod-selector=app=blocker"]);
