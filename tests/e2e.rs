@@ -1,0 +1,279 @@
+//! End to end: the real `kured` binary, one process per simulated node, against
+//! the fake API server (through the `sim` harness). Each scenario is bounded by a
+//! deadline and synchronises by polling state, events or the request log.
+//! Each test starts its own server and kured processes and takes a few seconds.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use sim::http::{alerts_answer, get, TinyServer};
+use sim::lockview::{holders, upstream_single};
+use sim::objects::{bare_pod, deployment, pdb};
+use sim::{Cluster, ClusterSpec, Event};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+const LIMIT: Duration = Duration::from_secs(20);
+/// Several nodes one after the other.
+const LONG_LIMIT: Duration = Duration::from_secs(45);
+
+fn spec(nodes: usize, args: &[&str]) -> ClusterSpec {
+    let mut s = ClusterSpec::new(env!("CARGO_BIN_EXE_kured"));
+    s.nodes = nodes;
+    s.period = "1s".into();
+    s.downtime = Duration::from_millis(500);
+    s.extra_kured_args = args.iter().map(|a| a.to_string()).collect();
+    s
+}
+
+fn start(spec: ClusterSpec) -> Cluster {
+    Cluster::start(spec).unwrap_or_else(|e| panic!("cluster: {e}"))
+}
+
+fn has(c: &Cluster, want: &Event) -> bool {
+    c.timeline().iter().any(|e| &e.event == want)
+}
+
+fn first_at(c: &Cluster, want: impl Fn(&Event) -> bool) -> Option<Duration> {
+    c.timeline().iter().find(|e| want(&e.event)).map(|e| e.at)
+}
+
+fn node_field<'a>(node: &'a Value, path: &str) -> Option<&'a str> {
+    node.pointer(path).and_then(Value::as_str)
+}
+
+fn cordoned(node: &Value) -> bool {
+    node.pointer("/spec/unschedulable").and_then(Value::as_bool).unwrap_or(false)
+}
+
+/// Poll until the request log has `n` requests matching `pred`.
+#[track_caller]
+fn wait_requests(c: &mut Cluster, n: usize, pred: impl Fn(&fakeapi::RequestRecord) -> bool) {
+    let ok = c.poll_until(LIMIT, |_| {}, |c| c.api().requests().iter().filter(|r| pred(r)).count() >= n);
+    assert!(ok, "fewer than {n} matching requests\n{}", c.report());
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).expect("format a time")
+}
+
+#[test]
+fn one_node_full_cycle() {
+    let mut s = spec(1, &["--annotate-nodes", "--pre-reboot-node-labels=kured=rebooting", "--post-reboot-node-labels=kured=done"]);
+    s.extra_objects = vec![bare_pod("default", "lonely", "node-1", "lonely", true)];
+    let mut c = start(s);
+    c.wait_for(LIMIT, |e| matches!(e, Event::Rebooted { .. })).unwrap();
+
+    // while the machine is down
+    let node = c.get_node("node-1").unwrap();
+    assert!(cordoned(&node), "cordoned before the reboot\n{}", c.report());
+    assert_eq!(node_field(&node, "/metadata/labels/kured"), Some("rebooting"));
+    assert!(node_field(&node, "/metadata/annotations/weave.works~1kured-reboot-in-progress").is_some(), "{node}");
+    let needed = node_field(&node, "/metadata/annotations/weave.works~1kured-most-recent-reboot-needed").expect("reboot-needed annotation");
+    OffsetDateTime::parse(needed, &Rfc3339).unwrap_or_else(|e| panic!("not RFC 3339: {needed}: {e}"));
+    assert_eq!(c.lock_holders(), ["node-1"]);
+    assert!(has(&c, &Event::Evicted { pod: "default/lonely".into() }), "the bare emptyDir pod is evicted\n{}", c.report());
+    let labelled = first_at(&c, |e| matches!(e, Event::NodeLabel { value: Some(v), .. } if v == "rebooting")).unwrap();
+    let cordon = first_at(&c, |e| matches!(e, Event::Cordoned { .. })).unwrap();
+    assert!(labelled <= cordon, "pre-reboot labels come before the cordon\n{}", c.report());
+
+    let s = c.run_until_all_rebooted(LIMIT);
+    assert!(s.violations(1).is_empty(), "{:?}\n{}", s.violations(1), c.report());
+    let node = c.get_node("node-1").unwrap();
+    assert!(!cordoned(&node), "uncordoned after the reboot");
+    assert_eq!(node_field(&node, "/metadata/labels/kured"), Some("done"));
+    assert!(node_field(&node, "/metadata/annotations/weave.works~1kured-reboot-in-progress").is_none(), "{node}");
+    assert!(node_field(&node, "/metadata/annotations/weave.works~1kured-most-recent-reboot-needed").is_some());
+    assert!(c.lock_holders().is_empty());
+    assert_eq!(c.reboots("node-1"), 1);
+    let uncordon = first_at(&c, |e| matches!(e, Event::Uncordoned { .. })).unwrap();
+    let done = first_at(&c, |e| matches!(e, Event::NodeLabel { value: Some(v), .. } if v == "done")).unwrap();
+    assert!(uncordon <= done, "post-reboot labels come after the uncordon\n{}", c.report());
+}
+
+#[test]
+fn three_nodes_one_at_a_time() {
+    let mut c = start(spec(3, &[]));
+    let s = c.run_until_all_rebooted(LONG_LIMIT);
+    assert!(s.violations(1).is_empty(), "{:?}\n{}", s.violations(1), c.report());
+    assert_eq!((s.nodes_rebooted, s.max_lock_holders, s.max_cordoned), (3, 1, 1), "{s}");
+}
+
+#[test]
+fn three_nodes_two_at_a_time() {
+    let mut s = spec(3, &[]);
+    s.concurrency = 2;
+    let mut c = start(s);
+    let s = c.run_until_all_rebooted(LONG_LIMIT);
+    assert!(s.violations(2).is_empty(), "{:?}\n{}", s.violations(2), c.report());
+    assert_eq!(s.nodes_rebooted, 3);
+    assert!(s.max_lock_holders <= 2 && s.max_cordoned <= 2, "{s}");
+}
+
+#[test]
+fn operator_cordon_survives_the_reboot() {
+    let mut s = spec(1, &[]);
+    s.precordoned = vec!["node-1".into()];
+    let mut c = start(s);
+    c.wait_for(LIMIT, |e| matches!(e, Event::Rebooted { .. })).unwrap();
+    let ds = c.api().get("daemonsets", "kube-system", "kured").unwrap();
+    let lock = ds["metadata"]["annotations"]["weave.works/kured-node-lock"].as_str().unwrap_or_default().to_string();
+    let h = holders(&lock).unwrap();
+    assert!(h.len() == 1 && h[0].was_cordoned, "the lock records the operator's cordon: {lock}");
+    let s = c.run_until_all_rebooted(LIMIT);
+    assert!(s.violations(1).is_empty(), "{:?}\n{}", s.violations(1), c.report());
+    assert!(cordoned(&c.get_node("node-1").unwrap()), "still cordoned\n{}", c.report());
+}
+
+#[test]
+fn blocking_pod_holds_the_reboot_until_deleted() {
+    let mut s = spec(1, &["--blocking-pod-selector=app=blocker"]);
+    s.extra_objects = vec![bare_pod("default", "blocker", "node-1", "blocker", false)];
+    let mut c = start(s);
+    // two checks that saw the blocker
+    wait_requests(&mut c, 2, |r| r.method == "GET" && r.path.ends_with("/pods") && r.query.contains("blocker"));
+    c.poll();
+    assert!(c.lock_holders().is_empty() && c.reboots("node-1") == 0, "blocked\n{}", c.report());
+    assert!(!has(&c, &Event::Cordoned { node: "node-1".into() }));
+    c.api().delete("pods", "default", "blocker").expect("blocker existed");
+    c.wait_for(LIMIT, |e| matches!(e, Event::Rebooted { .. })).unwrap();
+}
+
+fn prometheus(firing: Arc<AtomicBool>, alert: &'static str) -> TinyServer {
+    TinyServer::start(move |_| {
+        let names: &[&str] = if firing.load(Ordering::Relaxed) { &[alert] } else { &[] };
+        (200, "application/json".into(), alerts_answer(names))
+    })
+    .expect("fake prometheus")
+}
+
+#[test]
+fn firing_alert_holds_the_reboot_until_resolved() {
+    let firing = Arc::new(AtomicBool::new(true));
+    let prom = prometheus(firing.clone(), "NodeOnFire");
+    let url = format!("--prometheus-url={}", prom.url());
+    let mut c = start(spec(1, &[&url]));
+    let ok = c.poll_until(LIMIT, |_| {}, |_| prom.received().iter().filter(|r| r.target.starts_with("/api/v1/query")).count() >= 2);
+    assert!(ok, "kured asked prometheus twice\n{}", c.report());
+    c.poll();
+    assert!(c.lock_holders().is_empty() && c.reboots("node-1") == 0, "blocked by the alert\n{}", c.report());
+    firing.store(false, Ordering::Relaxed);
+    c.wait_for(LIMIT, |e| matches!(e, Event::Rebooted { .. })).unwrap();
+}
+
+#[test]
+fn filtered_alert_does_not_hold_the_reboot() {
+    let prom = prometheus(Arc::new(AtomicBool::new(true)), "Watchdog");
+    let url = format!("--prometheus-url={}", prom.url());
+    let mut c = start(spec(1, &[&url, "--alert-filter-regexp=^Watchdog$"]));
+    c.wait_for(LIMIT, |e| matches!(e, Event::Rebooted { .. })).unwrap();
+    assert!(!prom.received().is_empty(), "prometheus was asked");
+}
+
+#[test]
+fn deployment_with_a_budget_drains_without_violation() {
+    let mut s = spec(2, &[]);
+    s.extra_objects = vec![deployment("default", "web", 2), pdb("default", "web", json!({"minAvailable": 1}))];
+    let mut c = start(s);
+    let s = c.run_until_all_rebooted(LONG_LIMIT);
+    assert!(s.violations(1).is_empty(), "{:?}\n{}", s.violations(1), c.report());
+    assert_eq!(s.pdb_violations, 0);
+    assert!(c.timeline().iter().any(|e| matches!(&e.event, Event::Evicted { pod } if pod.starts_with("default/web-"))), "{}", c.report());
+}
+
+/// One replica behind a budget that never allows a disruption.
+fn stuck(args: &[&str]) -> Cluster {
+    let mut s = spec(1, args);
+    s.extra_objects = vec![deployment("default", "stuck", 1), pdb("default", "stuck", json!({"minAvailable": 1}))];
+    start(s)
+}
+
+#[test]
+fn drain_timeout_releases_the_lock_and_uncordons() {
+    let mut c = stuck(&["--drain-timeout=3s"]);
+    c.wait_for(LIMIT, |e| matches!(e, Event::EvictionBlocked { .. })).unwrap();
+    c.wait_for(LIMIT, |e| matches!(e, Event::LockReleased { .. })).unwrap();
+    // The next attempt may cordon again within milliseconds (a period has
+    // passed during the drain), so look for the uncordon in the request log.
+    let uncordoned = c.api().requests().iter().any(|r| r.path == "/api/v1/nodes/node-1" && r.status < 300 && uncordons(&r.method, &r.body));
+    assert!(uncordoned, "uncordoned after the failed drain\n{}", c.report());
+    assert_eq!(c.reboots("node-1"), 0, "no reboot without --force-reboot\n{}", c.report());
+}
+
+/// A node write that sets `spec.unschedulable` to false or null (merge or
+/// strategic patch, JSON patch, or a whole PUT).
+fn uncordons(method: &str, body: &str) -> bool {
+    let Ok(v) = serde_json::from_str::<Value>(body) else { return false };
+    match (method, &v) {
+        ("PATCH", Value::Array(ops)) => ops.iter().any(|op| {
+            op["path"] == "/spec/unschedulable" && (op["op"] == "remove" || op["value"] == json!(false))
+        }),
+        ("PATCH" | "PUT", _) => matches!(v.pointer("/spec/unschedulable"), Some(Value::Null | Value::Bool(false)))
+            || (method == "PUT" && v.pointer("/spec/unschedulable").is_none()),
+        _ => false,
+    }
+}
+
+#[test]
+fn drain_timeout_with_force_reboots_anyway() {
+    let mut c = stuck(&["--drain-timeout=3s", "--force-reboot"]);
+    c.wait_for(LIMIT, |e| matches!(e, Event::EvictionBlocked { .. })).unwrap();
+    c.wait_for(LIMIT, |e| matches!(e, Event::Rebooted { .. })).unwrap();
+}
+
+#[test]
+fn lock_held_by_another_node_makes_this_one_wait() {
+    let mut s = spec(1, &[]);
+    s.lock = Some(upstream_single("node-9", &rfc3339(OffsetDateTime::now_utc()), 0));
+    let mut c = start(s);
+    wait_requests(&mut c, 3, |r| r.method == "GET" && r.path == "/apis/apps/v1/namespaces/kube-system/daemonsets/kured");
+    c.poll();
+    assert_eq!(c.lock_holders(), ["node-9"], "{}", c.report());
+    assert!(!has(&c, &Event::Cordoned { node: "node-1".into() }) && c.reboots("node-1") == 0);
+}
+
+#[test]
+fn expired_lock_is_taken_over() {
+    let mut s = spec(1, &["--lock-ttl=30m"]);
+    let an_hour_ago = OffsetDateTime::now_utc() - time::Duration::hours(1);
+    s.lock = Some(upstream_single("node-9", &rfc3339(an_hour_ago), 30 * 60 * 1_000_000_000));
+    let mut c = start(s);
+    c.wait_for(LIMIT, |e| matches!(e, Event::Rebooted { .. })).unwrap();
+    assert_eq!(c.lock_holders(), ["node-1"], "{}", c.report());
+}
+
+#[test]
+fn notifications_reach_the_receiver() {
+    let hook = TinyServer::start(|_| (200, "text/plain".into(), String::new())).expect("receiver");
+    let url = format!("--notify-url=generic+http://127.0.0.1:{}/hook", hook.port());
+    let mut c = start(spec(1, &[&url, "--message-template-drain=Draining %s now"]));
+    let s = c.run_until_all_rebooted(LIMIT);
+    assert!(s.violations(1).is_empty(), "{:?}\n{}", s.violations(1), c.report());
+    let ok = c.poll_until(LIMIT, |_| {}, |_| hook.received().len() >= 3);
+    let bodies: Vec<String> = hook.received().into_iter().map(|r| r.body).collect();
+    assert!(ok, "three notifications, got {bodies:?}");
+    for want in ["Draining node-1 now", "Rebooting node node-1", "Node node-1 rebooted & uncordoned successfully!"] {
+        assert!(bodies.iter().any(|b| b.contains(want)), "{want:?} not in {bodies:?}");
+    }
+    assert!(hook.received().iter().all(|r| r.method == "POST" && r.target == "/hook"));
+}
+
+#[test]
+fn metrics_report_reboot_required() {
+    // a blocker keeps node-1 from rebooting (and its sentinel in place) while we look
+    let mut s = spec(2, &["--blocking-pod-selector=app=blocker"]);
+    s.no_reboot = vec!["node-2".into()];
+    s.extra_objects = vec![bare_pod("default", "blocker", "node-1", "blocker", false)];
+    let mut c = start(s);
+    for (node, want) in [("node-1", "kured_reboot_required{node=\"node-1\"} 1"), ("node-2", "kured_reboot_required{node=\"node-2\"} 0")] {
+        let port = c.metrics_port(node).unwrap();
+        let mut last = String::new();
+        let ok = c.poll_until(LIMIT, |_| {}, |_| {
+            last = get(port, "/metrics").map(|(_, body)| body).unwrap_or_default();
+            last.lines().any(|l| l == want)
+        });
+        assert!(ok, "{want:?} not in /metrics of {node}:\n{last}\n{}", c.report());
+    }
+}

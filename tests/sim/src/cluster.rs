@@ -1,0 +1,265 @@
+//! The simulated cluster: the fake API server in-process, one [`SimNode`] per
+//! node running a real kured, and a poll loop that plays the machines (a reboot
+//! marker means: kill kured, NotReady, wait the downtime, Ready, restart kured)
+//! and feeds the [`Observer`] the server's state.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use fakeapi::FakeApiServer;
+use serde_json::Value;
+
+use crate::events::{Event, Timed};
+use crate::node::{free_port, Launch, SimNode};
+use crate::objects;
+use crate::observer::{Observer, Snapshot};
+use crate::spec::ClusterSpec;
+use crate::summary::Summary;
+
+mod outcome;
+
+/// How often the harness looks at the machines and the server.
+pub const POLL_EVERY: Duration = Duration::from_millis(50);
+
+pub struct Cluster {
+    // Field order is drop order: the processes go before the server they talk to.
+    nodes: Vec<SimNode>,
+    api: FakeApiServer,
+    spec: ClusterSpec,
+    dir: PathBuf,
+    launch: Launch,
+    observer: Observer,
+    /// The kured DaemonSet as created: lock writes must keep what they do not model.
+    kured_ds: Value,
+    requests_seen: usize,
+    started: Instant,
+    timeline: Vec<Timed>,
+}
+
+impl Cluster {
+    /// Start the server, create the objects, then one kured per node.
+    pub fn start(spec: ClusterSpec) -> Result<Cluster, String> {
+        let dir = work_dir().map_err(|e| format!("create work directory: {e}"))?;
+        // on failure the nodes built so far are gone (dropped) by now: the directory can go
+        Cluster::start_in(dir.clone(), spec).inspect_err(|_| {
+            let _ = std::fs::remove_dir_all(&dir);
+        })
+    }
+
+    fn start_in(dir: PathBuf, spec: ClusterSpec) -> Result<Cluster, String> {
+        let api = FakeApiServer::start();
+        let sa = dir.join("serviceaccount");
+        std::fs::create_dir_all(&sa).map_err(|e| format!("create {}: {e}", sa.display()))?;
+        api.write_service_account(&sa, "kube-system").map_err(|e| format!("write service account: {e}"))?;
+        api.write_kubeconfig(dir.join("kubeconfig")).map_err(|e| format!("write kubeconfig: {e}"))?;
+        let api_port = port_of(&api.url())?;
+
+        let names = spec.node_names();
+        for n in &names {
+            create(&api, objects::node(n, spec.precordoned.contains(n)))?;
+        }
+        let lock = spec.lock.as_deref().map(|v| (spec.lock_annotation.as_str(), v));
+        create(&api, objects::kured_daemonset("kube-system", "kured", lock))?;
+        let mut extra = if spec.workloads { objects::workloads(&names) } else { Vec::new() };
+        extra.extend(spec.extra_objects.iter().cloned());
+        for obj in extra {
+            create(&api, obj)?;
+        }
+
+        let launch = Launch { kured_bin: spec.kured_bin.clone(), api_port, service_account_dir: sa, common_args: spec.common_args() };
+        let mut nodes = Vec::new();
+        for n in &names {
+            let port = free_port().map_err(|e| format!("find a free port: {e}"))?;
+            let node = SimNode::new(n, &dir, port, !spec.no_reboot.contains(n)).map_err(|e| format!("set up {n}: {e}"))?;
+            nodes.push(node);
+        }
+        let observer = Observer::new(spec.precordoned.iter().cloned());
+        let kured_ds = api.get("daemonsets", "kube-system", "kured").ok_or("the kured DaemonSet vanished")?;
+        let mut c = Cluster { nodes, api, spec, dir, launch, observer, kured_ds, requests_seen: 0, started: Instant::now(), timeline: Vec::new() };
+        c.poll(); // the starting state, before any kured acts
+        for node in &mut c.nodes {
+            node.start_kured(&c.launch).map_err(|e| format!("{}: {e}", node.name))?;
+        }
+        Ok(c)
+    }
+
+    pub fn api(&self) -> &FakeApiServer {
+        &self.api
+    }
+    pub fn spec(&self) -> &ClusterSpec {
+        &self.spec
+    }
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.dir.join("kubeconfig")
+    }
+    /// Keep the working directory (logs, kubeconfig) when the cluster goes.
+    pub fn keep_dir_on_drop(&mut self) {
+        self.spec.keep_dir = true;
+    }
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+    /// Every event so far.
+    pub fn timeline(&self) -> &[Timed] {
+        &self.timeline
+    }
+    pub fn node(&self, name: &str) -> Option<&SimNode> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+    pub fn reboots(&self, name: &str) -> u32 {
+        self.node(name).map_or(0, |n| n.reboots)
+    }
+    pub fn metrics_port(&self, name: &str) -> Option<u16> {
+        self.node(name).map(|n| n.metrics_port)
+    }
+    /// Current lock holders, as of the last poll.
+    pub fn lock_holders(&self) -> Vec<String> {
+        self.observer.holders().iter().cloned().collect()
+    }
+    /// A node object as the server has it now.
+    pub fn get_node(&self, name: &str) -> Option<Value> {
+        self.api.get("nodes", "", name)
+    }
+
+    /// Look once: play the machines, then read the server. Returns what happened.
+    pub fn poll(&mut self) -> Vec<Timed> {
+        let now = Instant::now();
+        let mut ev = Vec::new();
+        for node in &mut self.nodes {
+            if node.down_until.is_none() && node.kured_running() && node.take_marker() {
+                node.kill_kured();
+                node.reboots += 1;
+                self.api.set_node_ready(&node.name, false);
+                let _ = std::fs::remove_file(node.sentinel());
+                node.down_until = Some(now + self.spec.downtime);
+                ev.push(Event::Rebooted { node: node.name.clone(), count: node.reboots });
+            } else if let Some(status) = node.check_exit() {
+                ev.push(Event::KuredExited { node: node.name.clone(), status });
+            }
+            if node.down_until.is_some_and(|t| now >= t) {
+                node.down_until = None;
+                self.api.set_node_ready(&node.name, true);
+                match node.start_kured(&self.launch) {
+                    Ok(()) => ev.push(Event::NodeBack { node: node.name.clone() }),
+                    Err(e) => {
+                        node.crashed = Some(e.to_string());
+                        ev.push(Event::KuredExited { node: node.name.clone(), status: e.to_string() });
+                    }
+                }
+            }
+        }
+        let snap = self.snapshot();
+        ev.extend(self.observer.observe(&snap));
+        let at = self.started.elapsed();
+        let timed: Vec<Timed> = ev.into_iter().map(|event| Timed { at, event }).collect();
+        self.timeline.extend(timed.iter().cloned());
+        timed
+    }
+
+    fn snapshot(&mut self) -> Snapshot {
+        let ds = self.api.get("daemonsets", "kube-system", "kured");
+        let lock = ds.as_ref().and_then(|d| d.pointer("/metadata/annotations")).and_then(|a| a.get(&self.spec.lock_annotation));
+        let requests = self.api.requests();
+        let new_requests = requests
+            .iter()
+            .skip(self.requests_seen)
+            .map(|r| (r.method.clone(), r.path.clone(), r.status))
+            .collect();
+        self.requests_seen = requests.len();
+        Snapshot {
+            lock: lock.and_then(Value::as_str).map(str::to_string),
+            nodes: self.api.list("nodes"),
+            new_requests,
+            pdb_violations: usize::try_from(self.api.pdb_violations()).unwrap_or(usize::MAX),
+        }
+    }
+
+    /// Every node rebooted and back, nobody holds the lock, nothing left cordoned.
+    pub fn settled(&self) -> bool {
+        self.nodes.iter().all(|n| n.reboots > 0 && n.down_until.is_none())
+            && self.observer.holders().is_empty()
+            && self.observer.cordoned().next().is_none()
+    }
+
+    /// Every kured exited on its own: nothing more will happen.
+    pub fn all_dead(&self) -> bool {
+        self.nodes.iter().all(|n| n.crashed.is_some() && !n.kured_running())
+    }
+
+    /// Poll until `done` says so or `limit` (from now) passes; `on_event` sees
+    /// each event as it happens. True if `done`.
+    pub fn poll_until(&mut self, limit: Duration, mut on_event: impl FnMut(&Timed), mut done: impl FnMut(&Cluster) -> bool) -> bool {
+        let deadline = Instant::now() + limit;
+        loop {
+            for e in self.poll() {
+                on_event(&e);
+            }
+            if done(self) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(POLL_EVERY);
+        }
+    }
+
+    /// Poll until an event matching `want` happens (after this call), or `limit` passes.
+    pub fn wait_for(&mut self, limit: Duration, want: impl Fn(&Event) -> bool) -> Result<Timed, String> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(e) = self.poll().into_iter().find(|e| want(&e.event)) {
+                return Ok(e);
+            }
+            if self.all_dead() {
+                return Err(format!("every kured exited\n{}", self.report()));
+            }
+            if Instant::now() >= deadline {
+                return Err(format!("no matching event within {limit:?}\n{}", self.report()));
+            }
+            std::thread::sleep(POLL_EVERY);
+        }
+    }
+
+    pub fn run_until_all_rebooted(&mut self, limit: Duration) -> Summary {
+        self.run_until_all_rebooted_with(limit, |_| {})
+    }
+
+    pub fn run_until_all_rebooted_with(&mut self, limit: Duration, on_event: impl FnMut(&Timed)) -> Summary {
+        self.poll_until(limit, on_event, |c| c.settled() || c.all_dead());
+        self.summary()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.nodes.clear();
+        if self.spec.keep_dir || std::thread::panicking() {
+            eprintln!("kured-sim: kept {}", self.dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+fn create(api: &FakeApiServer, obj: Value) -> Result<(), String> {
+    let what = format!("{}/{}", obj["kind"].as_str().unwrap_or("?"), obj["metadata"]["name"].as_str().unwrap_or("?"));
+    api.try_create(obj).map(|_| ()).map_err(|status| format!("create {what}: {}", status["message"].as_str().unwrap_or("refused")))
+}
+
+fn port_of(url: &str) -> Result<u16, String> {
+    url.rsplit(':').next().and_then(|p| p.trim_end_matches('/').parse().ok()).ok_or_else(|| format!("no port in server url {url}"))
+}
+
+/// A fresh directory under the system temp dir.
+fn work_dir() -> std::io::Result<PathBuf> {
+    static SEQ: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let dir = std::env::temp_dir().join(format!("kured-sim-{}-{}-{nanos}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed)));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}

@@ -1,0 +1,136 @@
+//! `kured-sim`: run a simulated cluster of real kured daemons against the fake API
+//! server, print the timeline as it happens and the summary line last; exit 1 if
+//! an invariant broke, 2 on a usage error.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use sim::{Cluster, ClusterSpec};
+
+const USAGE: &str = "usage: kured-sim [--nodes N] [--concurrency C] [--seconds LIMIT] [--downtime SECS]
+                 [--kured PATH] [--workloads=false] [--keep] [KURED FLAGS...]
+
+Starts a fake API server, N nodes that all need a reboot and one kured per node,
+then plays the machines until every node rebooted or LIMIT seconds passed.
+Any other --flag[=value] is passed to every kured (after the simulation's own, so it wins).
+Exit status: 0 all invariants held, 1 one broke, 2 usage error.";
+
+struct Options {
+    spec: ClusterSpec,
+    seconds: u64,
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::Relaxed);
+}
+
+fn main() -> ExitCode {
+    let opts = match parse(std::env::args().skip(1)) {
+        Ok(Some(o)) => o,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("kured-sim: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    // Ctrl-C must still run the cleanup: the kured processes are in their own
+    // process groups and would not see the terminal's SIGINT.
+    // SAFETY: the handler only stores to an atomic.
+    unsafe {
+        libc::signal(libc::SIGINT, on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t);
+    }
+    let concurrency = opts.spec.concurrency as usize;
+    let mut cluster = match Cluster::start(opts.spec) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("kured-sim: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    println!("kubeconfig: {}", cluster.kubeconfig().display());
+    println!("watch it:   kubectl --kubeconfig {} get nodes -w", cluster.kubeconfig().display());
+    println!("logs:       {}/node-*/kured.log", cluster.dir().display());
+    for e in cluster.timeline() {
+        println!("{e}");
+    }
+    let limit = Duration::from_secs(opts.seconds);
+    cluster.poll_until(limit, |e| println!("{e}"), |c| c.settled() || c.all_dead() || STOP.load(Ordering::Relaxed));
+    let summary = cluster.summary();
+    let mut violations = summary.violations(concurrency);
+    if STOP.load(Ordering::Relaxed) {
+        violations.push("interrupted".into());
+    }
+    for v in &violations {
+        eprintln!("INVARIANT BROKEN: {v}");
+    }
+    if !violations.is_empty() {
+        eprintln!("{}", cluster.report());
+        cluster.keep_dir_on_drop();
+    }
+    println!("{summary}");
+    if violations.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> {
+    let default_kured = std::env::current_exe().ok().and_then(|p| p.parent().map(|d| d.join("kured"))).unwrap_or_else(|| PathBuf::from("kured"));
+    let mut spec = ClusterSpec::new(default_kured);
+    spec.nodes = 5;
+    spec.workloads = true;
+    let mut seconds = 120;
+    let mut args = args.peekable();
+    while let Some(arg) = args.next() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) => (n.to_string(), Some(v.to_string())),
+            None => (arg.clone(), None),
+        };
+        let mut value = |what: &str| -> Result<String, String> {
+            inline.clone().or_else(|| args.next()).ok_or_else(|| format!("{name} needs {what}"))
+        };
+        match name.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--nodes" => spec.nodes = number(&name, &value("a number")?)?,
+            "--concurrency" => spec.concurrency = number(&name, &value("a number")?)?,
+            "--seconds" => seconds = number(&name, &value("a number of seconds")?)?,
+            "--downtime" => {
+                let v = value("a number of seconds")?;
+                let s: f64 = v.parse().map_err(|_| format!("{name}: not a number of seconds: {v:?}"))?;
+                if !(0.0..=3600.0).contains(&s) {
+                    return Err(format!("{name}: out of range: {v}"));
+                }
+                spec.downtime = Duration::from_secs_f64(s);
+            }
+            "--kured" => spec.kured_bin = PathBuf::from(value("a path")?),
+            "--workloads" => spec.workloads = inline.as_deref() != Some("false"),
+            "--keep" => spec.keep_dir = true,
+            _ if arg.starts_with("--") => spec.extra_kured_args.push(arg.clone()),
+            _ => match spec.extra_kured_args.last() {
+                // the value of a passed-through `--flag value`
+                Some(prev) if prev.starts_with("--") && !prev.contains('=') => spec.extra_kured_args.push(arg.clone()),
+                _ => return Err(format!("unexpected argument {arg:?}")),
+            },
+        }
+    }
+    if spec.nodes == 0 || spec.concurrency == 0 {
+        return Err("--nodes and --concurrency must be at least 1".into());
+    }
+    if !spec.kured_bin.is_file() {
+        return Err(format!("no kured binary at {} (use --kured PATH)", spec.kured_bin.display()));
+    }
+    Ok(Some(Options { spec, seconds }))
+}
+
+fn number<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, String> {
+    v.parse().map_err(|_| format!("{name}: not a number: {v:?}"))
+}

@@ -1,0 +1,194 @@
+//! One simulated machine: a directory standing in for its disk (the sentinel file,
+//! the reboot marker, kured's log), a "host" helper process whose pid kured gets
+//! as `--host-pid` (so it never touches PID 1), and the node's kured process.
+//! "Rebooting" kills kured (and its children) as the machine would.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+/// How to start kured on any node: everything but the node's own paths and port.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    pub kured_bin: PathBuf,
+    pub api_port: u16,
+    pub service_account_dir: PathBuf,
+    /// Flags shared by every node (period, concurrency, ...), already formatted.
+    pub common_args: Vec<String>,
+}
+
+pub struct SimNode {
+    pub name: String,
+    pub dir: PathBuf,
+    pub metrics_port: u16,
+    helper: Child,
+    kured: Option<Child>,
+    pub reboots: u32,
+    /// Set while the machine is down: when it comes back.
+    pub down_until: Option<Instant>,
+    /// Set once kured ended on its own (a bug the summary reports).
+    pub crashed: Option<String>,
+}
+
+impl SimNode {
+    /// Make the node's directory with the sentinel (every node needs a reboot)
+    /// and start its host helper.
+    pub fn new(name: &str, root: &Path, metrics_port: u16, needs_reboot: bool) -> io::Result<SimNode> {
+        let dir = root.join(name);
+        fs::create_dir_all(&dir)?;
+        if needs_reboot {
+            File::create(dir.join("reboot-required"))?;
+        }
+        // The helper stands in for the host's PID 1: kured enters its mount
+        // namespace (ours) to run the reboot command, and would signal it.
+        let mut helper = Command::new("sleep");
+        helper
+            .arg("3600")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0);
+        die_with_parent(&mut helper);
+        let helper = helper.spawn()?;
+        if helper.id() <= 1 {
+            return Err(io::Error::other("host helper got pid <= 1; refusing to go on"));
+        }
+        Ok(SimNode { name: name.into(), dir, metrics_port, helper, kured: None, reboots: 0, down_until: None, crashed: None })
+    }
+
+    pub fn sentinel(&self) -> PathBuf {
+        self.dir.join("reboot-required")
+    }
+    pub fn marker(&self) -> PathBuf {
+        self.dir.join("reboot-marker")
+    }
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.join("kured.log")
+    }
+    pub fn host_pid(&self) -> u32 {
+        self.helper.id()
+    }
+    pub fn kured_pid(&self) -> Option<u32> {
+        self.kured.as_ref().map(Child::id)
+    }
+    pub fn kured_running(&self) -> bool {
+        self.kured.is_some()
+    }
+
+    /// kured's full command line on this node.
+    pub fn args(&self, launch: &Launch) -> Vec<String> {
+        let mut args = vec![
+            format!("--node-id={}", self.name),
+            format!("--reboot-sentinel={}", self.sentinel().display()),
+            format!("--reboot-command=/bin/sh -c 'echo rebooted >> {}'", self.marker().display()),
+            format!("--host-pid={}", self.host_pid()),
+            format!("--metrics-port={}", self.metrics_port),
+        ];
+        args.extend(launch.common_args.iter().cloned());
+        args
+    }
+
+    /// Start kured; its output is appended to `kured.log`.
+    pub fn start_kured(&mut self, launch: &Launch) -> io::Result<()> {
+        let mut log = OpenOptions::new().create(true).append(true).open(self.log_path())?;
+        writeln!(log, "--- kured starts on {} (boot {}) ---", self.name, self.reboots)?;
+        let err = log.try_clone()?;
+        let mut cmd = Command::new(&launch.kured_bin);
+        cmd.args(self.args(launch))
+            .env_clear()
+            .env("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+            .env("KUBERNETES_SERVICE_PORT", launch.api_port.to_string())
+            .env("KURED_SERVICE_ACCOUNT_DIR", &launch.service_account_dir)
+            .env("RUST_LOG", "info")
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(err)
+            // its own group, so that "the machine goes down" also ends the
+            // reboot command and anything else kured started
+            .process_group(0);
+        die_with_parent(&mut cmd);
+        let child = cmd
+            .spawn()
+            .map_err(|e| io::Error::new(e.kind(), format!("start {}: {e}", launch.kured_bin.display())))?;
+        self.kured = Some(child);
+        Ok(())
+    }
+
+    /// The machine goes down: kured and its children die at once.
+    pub fn kill_kured(&mut self) {
+        if let Some(mut child) = self.kured.take() {
+            kill_group(&mut child);
+        }
+    }
+
+    /// The reboot command ran since we last looked (the marker is consumed).
+    pub fn take_marker(&self) -> bool {
+        fs::remove_file(self.marker()).is_ok()
+    }
+
+    /// kured ended by itself: how, once.
+    pub fn check_exit(&mut self) -> Option<String> {
+        let child = self.kured.as_mut()?;
+        match child.try_wait() {
+            Ok(Some(status)) => {
+                self.kured = None;
+                let s = status.to_string();
+                self.crashed = Some(s.clone());
+                Some(s)
+            }
+            _ => None,
+        }
+    }
+
+    /// The tail of kured's log on this node (for failure reports).
+    pub fn log_tail(&self, lines: usize) -> String {
+        let text = fs::read_to_string(self.log_path()).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+}
+
+impl Drop for SimNode {
+    fn drop(&mut self) {
+        self.kill_kured();
+        kill_group(&mut self.helper);
+    }
+}
+
+/// SIGKILL the child's process group (never pid <= 1), then reap the child.
+fn kill_group(child: &mut Child) {
+    let pid = child.id() as libc::pid_t;
+    if pid > 1 {
+        // SAFETY: kill(2) with a negative pid signals the group this child leads
+        // (it was spawned with process_group(0)); pid > 1 rules out PID 1 and "all".
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// If the harness itself dies (even by SIGKILL), the kernel kills its children:
+/// no kured is left behind talking to a server that is gone.
+fn die_with_parent(cmd: &mut Command) {
+    // SAFETY: the closure runs between fork and exec and only calls prctl(2),
+    // which is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// A loopback port that was free a moment ago (for kured's metrics).
+pub fn free_port() -> io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}

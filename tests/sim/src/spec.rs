@@ -1,0 +1,93 @@
+//! What to simulate: how many nodes, kured's shared flags, the reboot downtime,
+//! and the starting state (workloads, operator-cordoned nodes, a lock planted
+//! by "another" kured, extra objects).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::lockview::DEFAULT_LOCK_ANNOTATION;
+
+#[derive(Debug, Clone)]
+pub struct ClusterSpec {
+    /// Nodes `node-1..=N`.
+    pub nodes: usize,
+    pub concurrency: u32,
+    pub kured_bin: PathBuf,
+    /// `--period` (Go duration syntax); short, so a run takes seconds.
+    pub period: String,
+    /// How long a rebooting node stays NotReady.
+    pub downtime: Duration,
+    /// Create the sample Deployments, PDBs, DaemonSet and bare pods.
+    pub workloads: bool,
+    /// Passed to every kured after the harness's own flags (so they win).
+    pub extra_kured_args: Vec<String>,
+    /// Nodes an operator cordoned beforehand.
+    pub precordoned: Vec<String>,
+    /// Nodes that start without the sentinel (no reboot needed).
+    pub no_reboot: Vec<String>,
+    /// Initial value of the lock annotation on the kured DaemonSet.
+    pub lock: Option<String>,
+    pub lock_annotation: String,
+    /// Created after the nodes and the DaemonSet, before kured starts.
+    pub extra_objects: Vec<Value>,
+    /// Keep the working directory (logs, kubeconfig) after the cluster is gone.
+    pub keep_dir: bool,
+}
+
+impl ClusterSpec {
+    pub fn new(kured_bin: impl Into<PathBuf>) -> ClusterSpec {
+        ClusterSpec {
+            nodes: 3,
+            concurrency: 1,
+            kured_bin: kured_bin.into(),
+            period: "2s".into(),
+            downtime: Duration::from_secs(1),
+            workloads: false,
+            extra_kured_args: Vec::new(),
+            precordoned: Vec::new(),
+            no_reboot: Vec::new(),
+            lock: None,
+            lock_annotation: DEFAULT_LOCK_ANNOTATION.into(),
+            extra_objects: Vec::new(),
+            keep_dir: false,
+        }
+    }
+
+    pub fn node_names(&self) -> Vec<String> {
+        (1..=self.nodes).map(|i| format!("node-{i}")).collect()
+    }
+
+    /// The flags every kured gets (besides its node's own).
+    pub fn common_args(&self) -> Vec<String> {
+        let mut args = vec![
+            format!("--period={}", self.period),
+            format!("--concurrency={}", self.concurrency),
+            "--lock-release-delay=0".to_string(),
+            "--drain-grace-period=1".to_string(),
+            "--ds-namespace=kube-system".to_string(),
+            "--ds-name=kured".to_string(),
+        ];
+        if self.lock_annotation != DEFAULT_LOCK_ANNOTATION {
+            args.push(format!("--lock-annotation={}", self.lock_annotation));
+        }
+        args.extend(self.extra_kured_args.iter().cloned());
+        args
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extra_args_come_last_so_they_win() {
+        let mut s = ClusterSpec::new("/bin/kured");
+        s.extra_kured_args = vec!["--period=1s".into()];
+        let a = s.common_args();
+        assert_eq!(a.first().map(String::as_str), Some("--period=2s"));
+        assert_eq!(a.last().map(String::as_str), Some("--period=1s"));
+        assert_eq!(s.node_names(), ["node-1", "node-2", "node-3"]);
+    }
+}

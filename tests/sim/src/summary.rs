@@ -1,0 +1,109 @@
+//! The outcome of a simulation and the invariants it must keep: never more nodes
+//! holding the lock or cordoned than the concurrency, no PodDisruptionBudget
+//! broken, every node rebooted and none left cordoned.
+
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    pub nodes_rebooted: usize,
+    /// The larger of the most lock holders and the most (kured-)cordoned nodes at once.
+    pub max_concurrent: usize,
+    pub max_lock_holders: usize,
+    pub max_cordoned: usize,
+    pub pdb_violations: usize,
+    pub elapsed_s: f64,
+    /// Nodes still cordoned at the end (operator-cordoned nodes excluded).
+    pub left_cordoned: Vec<String>,
+    pub not_rebooted: Vec<String>,
+    /// Nodes whose kured exited on its own.
+    pub crashed: Vec<String>,
+    /// Fields of the kured DaemonSet that a lock write lost.
+    pub lost_fields: Vec<String>,
+}
+
+impl Summary {
+    /// Every broken invariant, in words; empty = all good.
+    pub fn violations(&self, concurrency: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.max_lock_holders > concurrency {
+            out.push(format!("{} nodes held the lock at once (concurrency {concurrency})", self.max_lock_holders));
+        }
+        if self.max_cordoned > concurrency {
+            out.push(format!("{} nodes were cordoned at once (concurrency {concurrency})", self.max_cordoned));
+        }
+        if self.pdb_violations > 0 {
+            out.push(format!("{} evictions broke a PodDisruptionBudget", self.pdb_violations));
+        }
+        if !self.left_cordoned.is_empty() {
+            out.push(format!("left cordoned: {}", self.left_cordoned.join(", ")));
+        }
+        if !self.not_rebooted.is_empty() {
+            out.push(format!("not rebooted: {}", self.not_rebooted.join(", ")));
+        }
+        out.extend(self.lost_fields.iter().map(|f| format!("lost by a lock write: {f}")));
+        if !self.crashed.is_empty() {
+            out.push(format!("kured exited on: {}", self.crashed.join(", ")));
+        }
+        out
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "nodes_rebooted={} max_concurrent={} pdb_violations={} elapsed_s={:.1}",
+            self.nodes_rebooted, self.max_concurrent, self.pdb_violations, self.elapsed_s
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn good() -> Summary {
+        Summary {
+            nodes_rebooted: 3,
+            max_concurrent: 1,
+            max_lock_holders: 1,
+            max_cordoned: 1,
+            pdb_violations: 0,
+            elapsed_s: 41.26,
+            left_cordoned: vec![],
+            not_rebooted: vec![],
+            crashed: vec![],
+            lost_fields: vec![],
+        }
+    }
+
+    #[test]
+    fn prints_exactly_the_summary_line() {
+        assert_eq!(good().to_string(), "nodes_rebooted=3 max_concurrent=1 pdb_violations=0 elapsed_s=41.3");
+    }
+
+    #[track_caller]
+    fn case(change: fn(&mut Summary), concurrency: usize, want: &[&str]) {
+        let mut s = good();
+        change(&mut s);
+        let got = s.violations(concurrency);
+        assert_eq!(got.len(), want.len(), "{got:?}");
+        for (g, w) in got.iter().zip(want) {
+            assert!(g.contains(w), "{g:?} should contain {w:?}");
+        }
+    }
+
+    #[test]
+    fn invariants() {
+        case(|_| {}, 1, &[]);
+        case(|s| s.max_lock_holders = 2, 1, &["2 nodes held the lock"]);
+        case(|s| s.max_lock_holders = 2, 2, &[]);
+        case(|s| s.max_cordoned = 3, 2, &["3 nodes were cordoned"]);
+        case(|s| s.pdb_violations = 1, 1, &["1 evictions broke"]);
+        case(|s| s.left_cordoned = vec!["node-2".into()], 1, &["left cordoned: node-2"]);
+        case(|s| s.not_rebooted = vec!["a".into(), "b".into()], 1, &["not rebooted: a, b"]);
+        case(|s| s.crashed = vec!["a".into()], 1, &["kured exited on: a"]);
+        case(|s| s.lost_fields = vec!["x /spec changed".into()], 1, &["lost by a lock write: x /spec changed"]);
+    }
+}
