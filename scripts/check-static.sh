@@ -12,11 +12,16 @@ root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 cp "$bin" "$root/kured"
 
-chroot "$root" /kured --help >"$root.help" 2>&1 || { cat "$root.help"; rm -f "$root.help"; echo "check-static: --help failed in an empty chroot" >&2; exit 1; }
+"$(command -v chroot)" "$root" /kured --help >"$root.help" 2>&1 || { cat "$root.help"; rm -f "$root.help"; echo "check-static: --help failed in an empty chroot" >&2; exit 1; }
 lines=$(wc -l <"$root.help"); rm -f "$root.help"
+# Safety: --host-pid names a `sleep` we started and the reboot command only
+# writes a marker; the binary stops at the missing cluster before using either.
+sleep 60 & hostpid=$!
+trap 'kill $hostpid 2>/dev/null; rm -rf "$root"' EXIT
+chroot=$(command -v chroot)
 set +e
-# --host-pid names this script's own process: nothing is ever signalled here.
-err=$(env -i KURED_NODE_ID=node-1 chroot "$root" /kured --host-pid=$$ --reboot-command="/bin/true" 2>&1 >/dev/null)
+err=$(env -i KURED_NODE_ID=node-1 "$chroot" "$root" /kured --host-pid=$hostpid \
+  --reboot-command="/bin/sh -c 'echo rebooted > /tmp/kured-check-static-marker'" 2>&1 >/dev/null)
 rc=$?
 set -e
 if [[ $rc -ne 1 || $err != *in-cluster* ]]; then

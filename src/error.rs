@@ -61,6 +61,9 @@ pub enum Error {
     Spawn { command: String, source: std::io::Error },
     /// A command ran and failed.
     CommandFailed { command: String, status: String, stdout: String, stderr: String },
+    /// The reboot command did not finish (timed out or killed): the machine may
+    /// be going down, so the reboot is not undone.
+    RebootUncertain { command: String, status: String },
     /// Sending a signal failed.
     Signal { pid: i32, signal: i32, source: std::io::Error },
     /// TLS set-up (bad CA file, no usable certificate).
@@ -132,6 +135,9 @@ impl fmt::Display for Error {
                 stdout.trim_end(),
                 stderr.trim_end()
             ),
+            Error::RebootUncertain { command, status } => {
+                write!(f, "reboot command {command:?} did not finish ({status}): the machine may be going down")
+            }
             Error::Signal { pid, signal, source } => write!(f, "cannot send signal {signal} to pid {pid}: {source}"),
             Error::Tls(m) => write!(f, "tls: {m}"),
             Error::Api { method, path, code, reason, message, .. } => {

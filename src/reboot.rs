@@ -59,6 +59,11 @@ impl Rebooter {
         let command = hostcmd::display_argv(argv);
         log::info!("rebooting: running {command:?} in the mount namespace of pid {}", self.host_pid);
         let output = hostcmd::run_in_host_with_timeout(argv, self.host_pid, self.timeout)?;
+        if output.timed_out || output.signal.is_some() {
+            // systemctl killed by the shutdown it started, or still waiting on it:
+            // the machine may well be going down, so this is not a failure to undo.
+            return Err(Error::RebootUncertain { command, status: output.status_text() });
+        }
         if !output.success() {
             return Err(Error::CommandFailed {
                 command,

@@ -6,6 +6,7 @@
 //! nothing here exits the process.
 
 pub mod plan;
+mod recover;
 
 use std::time::Duration;
 
@@ -87,66 +88,6 @@ impl Agent<'_> {
         DaemonSetLock::from_config(self.client, self.config, self.clock)
     }
 
-    /// Start-up: if this node holds the lock, a reboot it started is over (or
-    /// the previous pod died on the way): put the node back and release. Retried
-    /// until done, so a node is never left cordoned because the API was down.
-    pub fn recover(&self) {
-        loop {
-            match self.try_recover() {
-                Ok(()) => break,
-                Err(e) => log::error!("finishing the previous reboot failed, will retry: {e}"),
-            }
-            let wait = RECOVERY_RETRY.min(self.config.period);
-            self.clock.sleep(wait + jitter(wait / 10 + Duration::from_millis(1)));
-        }
-        // Remove the taint at once after start-up so the node takes pods again.
-        if let Ok(false) = self.host.reboot_required() {
-            self.set_taint(false);
-        }
-    }
-
-    fn try_recover(&self) -> Result<()> {
-        let lock = self.lock();
-        let Some(meta) = lock.holding()? else {
-            return Ok(());
-        };
-        log::info!("{} holds the reboot lock: finishing the reboot", self.node_id());
-        let node = self.client.get_node(self.node_id())?;
-        let still_required = match self.host.reboot_required() {
-            Ok(r) => r,
-            Err(e) => {
-                log::warn!("cannot check the sentinel after the reboot: {e}");
-                true
-            }
-        };
-        let steps = plan::recovery(
-            meta.unschedulable,
-            !self.config.post_reboot_node_labels.is_empty(),
-            self.config.annotate_nodes,
-            still_required,
-            node.metadata.annotations.contains_key(REBOOT_IN_PROGRESS),
-        );
-        if steps.uncordon {
-            node::uncordon(self.client, self.node_id())?;
-            log::info!("uncordoned {}", self.node_id());
-            self.event("Uncordoned", "kured uncordoned the node after its reboot");
-            self.notify(&self.config.message_template_uncordon);
-        } else {
-            log::info!("{} was cordoned before kured took it: leaving it cordoned", self.node_id());
-        }
-        if steps.post_labels {
-            node::set_labels(self.client, self.node_id(), &self.config.post_reboot_node_labels)?;
-        }
-        if steps.remove_in_progress {
-            node::remove_annotations(self.client, self.node_id(), &[REBOOT_IN_PROGRESS])?;
-        }
-        if !self.config.lock_release_delay.is_zero() {
-            log::info!("releasing the lock in {:?}", self.config.lock_release_delay);
-            self.clock.sleep(self.config.lock_release_delay);
-        }
-        lock.release()
-    }
-
     /// Every period, after a random initial delay; never returns.
     pub fn run_loop(&self) -> ! {
         let period = self.config.period;
@@ -164,17 +105,19 @@ impl Agent<'_> {
         let now = self.clock.now();
         let in_window = self.config.window.contains(now);
         let required = if in_window { self.host.reboot_required().map_err(|e| e.to_string()) } else { Ok(false) };
-        if let Ok(r) = required {
-            self.metrics.set_reboot_required(self.node_id(), r);
+        if let (true, Ok(r)) = (in_window, &required) {
+            self.metrics.set_reboot_required(self.node_id(), *r);
         }
         match plan::gate(in_window, &required) {
             Gate::OutsideWindow => {
                 log::debug!("outside the maintenance window ({})", self.config.window);
                 self.set_taint(false);
+                self.release_leftover_lock();
             }
             Gate::NotRequired => {
                 log::info!("reboot not required");
                 self.set_taint(false);
+                self.release_leftover_lock();
             }
             Gate::CheckFailed(e) => log::error!("cannot tell whether a reboot is required, will retry: {e}"),
             Gate::Required => {
@@ -264,12 +207,16 @@ impl Agent<'_> {
         log::info!("rebooting node {}", self.node_id());
         self.event("Rebooting", "kured is rebooting the node");
         self.notify(&self.config.message_template_reboot);
-        if let Err(e) = self.host.reboot() {
-            // The machine is not going down: put the node back rather than hold
-            // the lock and a cordoned node until someone notices.
-            log::error!("reboot of {} failed: {e}", self.node_id());
-            self.give_up(lock, !meta.unschedulable);
-            return Ok(());
+        match self.host.reboot() {
+            Ok(()) => {}
+            Err(e @ crate::Error::RebootUncertain { .. }) => log::warn!("{e}"),
+            Err(e) => {
+                // The machine is not going down: put the node back rather than
+                // hold the lock and a cordoned node until someone notices.
+                log::error!("reboot of {} failed: {e}", self.node_id());
+                self.give_up(lock, !meta.unschedulable);
+                return Ok(());
+            }
         }
         loop {
             log::info!("waiting for the reboot");
@@ -277,13 +224,18 @@ impl Agent<'_> {
         }
     }
 
-    /// Release the lock and, when we cordoned the node, uncordon it; each best
-    /// effort (start-up recovery finishes the job if the API is down now).
+    /// Uncordon the node when we cordoned it, then release the lock. If the
+    /// uncordon fails the lock is kept: it records that the cordon is ours, and
+    /// the next check (or start-up) finishes the job. Released first, the next
+    /// acquisition would take our cordon for an operator's and keep it forever.
     fn give_up(&self, lock: &DaemonSetLock<'_>, uncordon: bool) {
         if uncordon {
             match node::uncordon(self.client, self.node_id()) {
                 Ok(()) => log::info!("uncordoned {}", self.node_id()),
-                Err(e) => log::error!("cannot uncordon {}: {e}", self.node_id()),
+                Err(e) => {
+                    log::error!("cannot uncordon {}, keeping the lock to retry: {e}", self.node_id());
+                    return;
+                }
             }
         }
         if let Err(e) = lock.release() {

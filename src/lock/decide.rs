@@ -45,7 +45,10 @@ pub fn acquire(
     if others.len() >= concurrency as usize {
         return Decision::HeldBy(others.into_iter().map(|e| e.node_id).collect());
     }
-    let mine = LockEntry::new(me, LockMeta { unschedulable }, now, ttl);
+    // Retaking our own expired entry keeps what it recorded: by now the node may
+    // be cordoned by us, and that must not pass for an operator's cordon.
+    let meta = entries.iter().find(|e| e.node_id == me).map_or(LockMeta { unschedulable }, LockEntry::meta);
+    let mine = LockEntry::new(me, meta, now, ttl);
     if concurrency == 1 {
         // Only reachable with no live other holder: nothing is lost.
         return Decision::Acquired(LockValue::Single(mine));

@@ -73,7 +73,11 @@ impl<'a> DaemonSetLock<'a> {
                 Decision::AlreadyHeld(meta) => Ok(Step::Done(Acquisition::Acquired(meta))),
                 Decision::HeldBy(holders) => Ok(Step::Done(Acquisition::HeldBy(holders))),
                 Decision::Acquired(v) => {
-                    let meta = LockMeta { unschedulable };
+                    let meta = v
+                        .entries()
+                        .iter()
+                        .find(|e| e.node_id == self.node)
+                        .map_or(LockMeta { unschedulable }, |e| e.meta());
                     Ok(Step::Write(Some(v.to_annotation()), Acquisition::Acquired(meta)))
                 }
             }
