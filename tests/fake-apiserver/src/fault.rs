@@ -1,0 +1,132 @@
+//! Injected faults: a status code, added latency, a dropped or reset connection,
+//! or an expired `continue` token, for requests matching a method and a path
+//! prefix, a bounded number of times or on every k-th match (deterministic, so
+//! tests can count on them).
+
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FaultAction {
+    /// answer with this code and a matching `Status`
+    Status(u16),
+    /// wait this long before handling the request (adds up with other faults)
+    Latency(Duration),
+    /// close the connection without answering
+    Drop,
+    /// reset the TCP connection (RST) without answering
+    Reset,
+    /// a list request carrying `continue` gets 410 Expired
+    ExpireContinue,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fault {
+    /// "" or "*" for any method
+    pub method: String,
+    pub path_prefix: String,
+    pub action: FaultAction,
+    /// how many more times it fires; None = forever
+    pub times: Option<u32>,
+    /// fire on every k-th matching request (1 = each)
+    pub every: u32,
+    seen: u32,
+}
+
+impl Fault {
+    pub fn new(method: &str, path_prefix: &str, action: FaultAction) -> Fault {
+        Fault { method: method.to_string(), path_prefix: path_prefix.to_string(), action, times: None, every: 1, seen: 0 }
+    }
+
+    /// Answer `code` to the next `times` matching requests.
+    pub fn status(method: &str, path_prefix: &str, code: u16, times: u32) -> Fault {
+        Fault::new(method, path_prefix, FaultAction::Status(code)).times(times)
+    }
+
+    /// Answer `code` to every `k`-th matching request (the k-th, 2k-th, ...), forever.
+    pub fn status_every(method: &str, path_prefix: &str, code: u16, k: u32) -> Fault {
+        Fault::new(method, path_prefix, FaultAction::Status(code)).every(k)
+    }
+
+    /// Delay every matching request by `delay`.
+    pub fn latency(method: &str, path_prefix: &str, delay: Duration) -> Fault {
+        Fault::new(method, path_prefix, FaultAction::Latency(delay))
+    }
+
+    /// Close the connection without an answer, `times` times.
+    pub fn drop_connection(method: &str, path_prefix: &str, times: u32) -> Fault {
+        Fault::new(method, path_prefix, FaultAction::Drop).times(times)
+    }
+
+    /// Reset the connection without an answer, `times` times.
+    pub fn reset(method: &str, path_prefix: &str, times: u32) -> Fault {
+        Fault::new(method, path_prefix, FaultAction::Reset).times(times)
+    }
+
+    /// Make `continue` tokens of lists under `path_prefix` expired (410), `times` times.
+    pub fn expired_continue(path_prefix: &str, times: u32) -> Fault {
+        Fault::new("GET", path_prefix, FaultAction::ExpireContinue).times(times)
+    }
+
+    pub fn times(mut self, n: u32) -> Fault {
+        self.times = Some(n);
+        self
+    }
+
+    pub fn every(mut self, k: u32) -> Fault {
+        self.every = k.max(1);
+        self
+    }
+
+    fn matches(&self, method: &str, path: &str, has_continue: bool) -> bool {
+        (self.method.is_empty() || self.method == "*" || self.method.eq_ignore_ascii_case(method))
+            && path.starts_with(&self.path_prefix)
+            && (self.action != FaultAction::ExpireContinue || has_continue)
+    }
+}
+
+/// What the faults say about one request: total added latency and the first
+/// action that answers instead of the server.
+#[derive(Debug, Default, PartialEq)]
+pub struct Verdict {
+    pub latency: Duration,
+    pub action: Option<FaultAction>,
+}
+
+/// Apply `faults` to a request, counting it against each matching one.
+pub fn evaluate(faults: &mut Vec<Fault>, method: &str, path: &str, has_continue: bool) -> Verdict {
+    let mut v = Verdict::default();
+    for f in faults.iter_mut() {
+        if !f.matches(method, path, has_continue) || f.times == Some(0) {
+            continue;
+        }
+        f.seen += 1;
+        if f.seen % f.every != 0 {
+            continue;
+        }
+        match &f.action {
+            FaultAction::Latency(d) => v.latency += *d,
+            a if v.action.is_none() => v.action = Some(a.clone()),
+            _ => continue,
+        }
+        if let Some(t) = f.times.as_mut() {
+            *t -= 1;
+        }
+    }
+    faults.retain(|f| f.times != Some(0));
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_and_rates() {
+        let mut fs = vec![Fault::status("PUT", "/a", 409, 2), Fault::status_every("GET", "/b", 500, 3)];
+        let codes: Vec<Option<FaultAction>> = (0..3).map(|_| evaluate(&mut fs, "PUT", "/a/x", false).action).collect();
+        assert_eq!(codes, [Some(FaultAction::Status(409)), Some(FaultAction::Status(409)), None]);
+        let hits: Vec<bool> = (0..6).map(|_| evaluate(&mut fs, "GET", "/b", false).action.is_some()).collect();
+        assert_eq!(hits, [false, false, true, false, false, true]);
+        assert_eq!(fs.len(), 1);
+    }
+}

@@ -1,0 +1,117 @@
+//! Lists (selectors, `limit` + `continue` pagination) and the parameters of
+//! watches, as the real server reads them from the query string.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::http::Request;
+use crate::resources::Resource;
+use crate::selector::{FieldSelector, LabelSelector};
+use crate::state::State;
+use crate::status::{self, ApiError};
+
+/// What to list or watch.
+pub struct Query {
+    pub res: &'static Resource,
+    pub ns: Option<String>,
+    pub labels: LabelSelector,
+    pub fields: FieldSelector,
+}
+
+impl Query {
+    pub fn from_request(res: &'static Resource, ns: Option<String>, req: &Request) -> Result<Query, ApiError> {
+        let labels = LabelSelector::parse(req.param("labelSelector").unwrap_or("")).map_err(status::bad_request)?;
+        let fields = FieldSelector::parse(req.param("fieldSelector").unwrap_or(""), res).map_err(status::bad_request)?;
+        Ok(Query { res, ns, labels, fields })
+    }
+
+    pub fn matches(&self, obj: &Value) -> bool {
+        let ns_ok = self.ns.as_deref().is_none_or(|n| obj["metadata"]["namespace"].as_str() == Some(n) || !self.res.namespaced);
+        ns_ok && self.labels.matches(obj) && self.fields.matches(obj)
+    }
+}
+
+fn hex(s: &str) -> String {
+    s.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<String> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect();
+    String::from_utf8(bytes?).ok()
+}
+
+/// The opaque `continue` token: where the next page starts.
+fn token(rv: u64, obj: &Value) -> String {
+    let m = &obj["metadata"];
+    format!("fk1{}", hex(&format!("{rv}\n{}\n{}", m["namespace"].as_str().unwrap_or(""), m["name"].as_str().unwrap_or(""))))
+}
+
+fn parse_token(t: &str) -> Option<(String, String)> {
+    let s = unhex(t.strip_prefix("fk1")?)?;
+    let mut parts = s.splitn(3, '\n');
+    let (_rv, ns, name) = (parts.next()?, parts.next()?, parts.next()?);
+    Some((ns.to_string(), name.to_string()))
+}
+
+/// One page of the list, as `{kind: XList, metadata: {resourceVersion, continue}, items}`.
+pub fn list(st: &State, q: &Query, req: &Request) -> Result<Value, ApiError> {
+    let limit: usize = match req.param("limit") {
+        Some(l) => l.parse().map_err(|_| status::bad_request(format!("invalid limit {l:?}")))?,
+        None => 0,
+    };
+    let after = match req.param("continue").filter(|c| !c.is_empty()) {
+        Some(c) => Some(parse_token(c).ok_or_else(|| status::bad_request(format!("continue key is not valid: {c:?}")))?),
+        None => None,
+    };
+    let rv = st.store.resource_version();
+    let all: Vec<&Value> = st
+        .store
+        .list(q.res, q.ns.as_deref())
+        .filter(|o| q.matches(o))
+        .filter(|o| {
+            let m = &o["metadata"];
+            let k = (m["namespace"].as_str().unwrap_or("").to_string(), m["name"].as_str().unwrap_or("").to_string());
+            after.as_ref().is_none_or(|a| k > *a)
+        })
+        .collect();
+    let page: Vec<&Value> = if limit > 0 { all.iter().copied().take(limit).collect() } else { all.clone() };
+    let mut meta = json!({ "resourceVersion": rv.to_string() });
+    if page.len() < all.len() {
+        meta["continue"] = json!(token(rv, page[page.len() - 1]));
+        meta["remainingItemCount"] = json!(all.len() - page.len());
+    }
+    let items: Vec<Value> = page
+        .into_iter()
+        .map(|o| {
+            let mut o = o.clone();
+            if let Some(m) = o.as_object_mut() {
+                m.remove("kind");
+                m.remove("apiVersion");
+            }
+            o
+        })
+        .collect();
+    Ok(json!({ "kind": q.res.list_kind(), "apiVersion": q.res.api_version(), "metadata": meta, "items": items }))
+}
+
+/// A watch: from `resourceVersion` (None or 0: start with ADDED for what exists).
+pub struct Watch {
+    pub query: Query,
+    pub since: Option<u64>,
+    pub timeout: Duration,
+    pub table: bool,
+}
+
+pub fn watch(q: Query, req: &Request) -> Result<Watch, ApiError> {
+    let since = match req.param("resourceVersion").filter(|r| !r.is_empty() && *r != "0") {
+        Some(r) => Some(r.parse().map_err(|_| status::bad_request(format!("invalid resourceVersion {r:?}")))?),
+        None => None,
+    };
+    let secs: u64 = req.param("timeoutSeconds").and_then(|t| t.parse().ok()).unwrap_or(300);
+    let table = req.header("accept").is_some_and(|a| a.contains("as=Table"));
+    Ok(Watch { query: q, since, timeout: Duration::from_secs(secs.clamp(1, 3600)), table })
+}
