@@ -275,6 +275,12 @@ fn an_eviction_refused_by_a_budget_comes_back_at_once() {
     }
     assert!(started.elapsed() < Duration::from_millis(900), "an eviction 429 is not retried by the client");
     assert_eq!(requests_to(&c.api, "/api/v1/namespaces/default/pods/free/eviction").len(), 1);
+
+    // A 503 with Retry-After is the server, not a budget: waited out and resent.
+    c.api.inject(Fault::status("POST", "/api/v1/namespaces/default/pods/free/eviction", 503, 1));
+    c.client.evict_pod("default", "free", None).unwrap();
+    let statuses: Vec<u16> = requests_to(&c.api, "/api/v1/namespaces/default/pods/free/eviction").iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [429, 503, 201]);
 }
 
 #[test]
@@ -403,4 +409,21 @@ fn an_ipv6_api_server_address_is_bracketed() {
     assert!(c.client.config().base_url.starts_with("https://[::1]:"), "{}", c.client.config().base_url);
     c.api.create(node("n1"));
     assert_eq!(c.client.get_node("n1").unwrap().metadata.name, "n1");
+}
+
+#[test]
+fn a_slow_server_times_out() {
+    let c = cluster();
+    c.api.create(node("n1"));
+    let mut config = c.client.config().clone();
+    config.read_timeout = Duration::from_millis(300);
+    let client = Client::new(config).unwrap();
+    c.api.inject(Fault::latency("GET", "/api/v1/nodes/n1", Duration::from_secs(2)));
+    let started = Instant::now();
+    match client.get_node("n1") {
+        Err(Error::Transport { message, .. }) => assert!(message.contains("timeout"), "{message}"),
+        other => panic!("want a timeout, got {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_millis(1500));
+    c.api.clear_faults();
 }

@@ -143,7 +143,8 @@ impl Client {
 
     /// POST a policy/v1 Eviction. A 429 comes back at once as
     /// `ApiErrorKind::TooManyRequests` (a PodDisruptionBudget said "not now"; the
-    /// drain loop decides when to ask again), with `retry_after` when the server set it.
+    /// drain loop decides when to ask again), with `retry_after` when the server
+    /// set it. A 5xx with Retry-After is waited out like any other request.
     pub fn evict_pod(&self, namespace: &str, name: &str, grace_seconds: Option<i64>) -> Result<()> {
         let path = url::path(&["api", "v1", "namespaces", namespace, "pods", name, "eviction"]);
         let body = serde_json::to_vec(&eviction(namespace, name, grace_seconds)).expect("a Value always serializes");
@@ -172,8 +173,8 @@ impl Client {
         self.send("POST", &path, Some((JSON, &body)), true).map(drop)
     }
 
-    fn send(&self, method: &'static str, path: &str, body: Option<(&'static str, &[u8])>, honour_retry_after: bool) -> Result<Vec<u8>> {
-        self.http.send(&http::Request { method, path, body, honour_retry_after })
+    fn send(&self, method: &'static str, path: &str, body: Option<(&'static str, &[u8])>, wait_on_429: bool) -> Result<Vec<u8>> {
+        self.http.send(&http::Request { method, path, body, wait_on_429 })
     }
 
     /// Send and decode the 2xx answer as `what`.
