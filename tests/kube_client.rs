@@ -1,51 +1,17 @@
 //! The REST client against real sockets: the fake API server (real HTTPS with a
 //! test CA, real HTTP semantics, fault injection) and plain failure cases.
 
+#[path = "kube_client/support.rs"]
+mod support;
+
 use std::net::TcpListener;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use fakeapi::{Fault, FakeApiServer, Options, RequestRecord};
+use fakeapi::{Fault, Options};
 use kured::error::{ApiErrorKind, Error};
-use kured::kube::{Client, DaemonSet, KubeConfig, ListParams, Patch};
+use kured::kube::{Client, DaemonSet, ListParams, Patch};
 use serde_json::{json, Value};
-
-/// A fresh directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        use std::sync::atomic::{AtomicU32, Ordering};
-        static N: AtomicU32 = AtomicU32::new(0);
-        let n = N.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("kured-kube-{tag}-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-    fn path(&self) -> &str {
-        self.0.to_str().unwrap()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// The in-cluster configuration for `host:port` and service-account dir `sa`,
-/// through the same code path as in a pod.
-fn in_cluster(host: &str, port: u16, sa: &str) -> KubeConfig {
-    let vars = [
-        ("KUBERNETES_SERVICE_HOST", host.to_string()),
-        ("KUBERNETES_SERVICE_PORT", port.to_string()),
-        ("KURED_SERVICE_ACCOUNT_DIR", sa.to_string()),
-    ];
-    KubeConfig::in_cluster(&|k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())).unwrap()
-}
-
-// Syntactically valid PEM: enough for the client to start; no handshake ever happens.
-const DUMMY_CA: &str = "-----BEGIN CERTIFICATE-----\nAAECAw==\n-----END CERTIFICATE-----\n";
+use support::*;
 
 #[test]
 fn a_server_that_is_down_is_a_transport_error() {
@@ -74,66 +40,6 @@ fn a_ca_file_without_certificates_is_refused_at_start() {
     let err = Client::new(in_cluster("127.0.0.1", 443, sa.path())).unwrap_err();
     assert!(matches!(err, Error::Tls(_)), "{err:?}");
     assert!(err.to_string().contains(&format!("{}/ca.crt", sa.path())), "{err}");
-}
-
-/// A fake API server and a client configured for it the in-cluster way.
-struct Cluster {
-    api: FakeApiServer,
-    sa: TempDir,
-    client: Client,
-}
-
-fn cluster_with(opts: Options) -> Cluster {
-    let api = FakeApiServer::start_with(opts);
-    let sa = TempDir::new("sa");
-    api.write_service_account(&sa.0, "kube-system").unwrap();
-    let [(_, host), (_, port)] = api.in_cluster_env();
-    let client = Client::new(in_cluster(&host, port.parse().unwrap(), sa.path())).unwrap();
-    Cluster { api, sa, client }
-}
-
-/// No controllers: the world holds still unless the test changes it.
-fn cluster() -> Cluster {
-    cluster_with(Options { controllers: false, ..Options::default() })
-}
-
-fn node(name: &str) -> Value {
-    json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}})
-}
-
-fn pod(ns: &str, name: &str, node: &str, app: &str) -> Value {
-    json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": name, "namespace": ns, "labels": {"app": app}},
-        "spec": {"nodeName": node, "containers": [{"name": "c", "image": "busybox"}]},
-    })
-}
-
-fn daemonset() -> Value {
-    json!({
-        "apiVersion": "apps/v1", "kind": "DaemonSet",
-        "metadata": {"name": "kured", "namespace": "kube-system", "annotations": {"keep": "me"}},
-        "spec": {
-            "selector": {"matchLabels": {"name": "kured"}},
-            "x-custom": {"nested": [1, 2, 3]},
-            "template": {
-                "metadata": {"labels": {"name": "kured"}},
-                "spec": {"containers": [{"name": "kured", "image": "kured:1", "args": ["--period=1h", "--reboot-days=mon"]}]},
-            },
-        },
-    })
-}
-
-fn requests_to(api: &FakeApiServer, path: &str) -> Vec<RequestRecord> {
-    api.requests().into_iter().filter(|r| r.path == path).collect()
-}
-
-#[track_caller]
-fn api_error(result: Result<impl std::fmt::Debug, Error>, kind: ApiErrorKind) -> Error {
-    match result {
-        Err(e) if e.api_kind() == Some(kind) => e,
-        other => panic!("want an API error {kind:?}, got {other:?}"),
-    }
 }
 
 #[test]
