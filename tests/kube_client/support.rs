@@ -1,6 +1,9 @@
 //! Helpers for the client tests: a temp service-account directory, the
 //! in-cluster configuration built the way a pod builds it, fixtures.
 
+// Shared by several test binaries; each uses a part.
+#![allow(dead_code)]
+
 use std::path::PathBuf;
 
 use fakeapi::{FakeApiServer, Options, RequestRecord};
