@@ -215,6 +215,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_client_can_be_shared_between_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<Client>();
+    }
+
+    #[test]
     fn eviction_bodies() {
         assert_eq!(
             eviction("ns", "p", Some(5)).to_string(),
