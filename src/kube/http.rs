@@ -28,8 +28,9 @@ pub struct Request<'a> {
     /// content type and bytes
     pub body: Option<(&'static str, &'a [u8])>,
     /// false for evictions: their 429 is a PodDisruptionBudget decision the
-    /// drain loop waits on itself, so it must come back at once
-    pub honour_retry_after: bool,
+    /// drain loop waits on itself, so it comes back at once (a 5xx with
+    /// Retry-After is still waited out: that is the server, not a budget)
+    pub wait_on_429: bool,
 }
 
 struct Answer {
@@ -88,9 +89,9 @@ impl Http {
                 token = self.token.refresh()?;
                 continue;
             }
-            let wait = match req.honour_retry_after {
-                true => retry_wait(answer.code, answer.retry_after, retries, waited),
-                false => None,
+            let wait = match answer.code == 429 && !req.wait_on_429 {
+                true => None,
+                false => retry_wait(answer.code, answer.retry_after, retries, waited),
             };
             let Some(wait) = wait else {
                 return Err(api_error(req.method, req.path, answer.code, &answer.body, answer.retry_after));
@@ -137,6 +138,7 @@ impl Http {
     /// ureq's message, plus what to check when the handshake refused the server.
     fn describe(&self, e: &ureq::Error) -> String {
         let message = e.to_string();
+        let message = message.strip_prefix("io: ").map(str::to_string).unwrap_or(message);
         let lower = message.to_lowercase();
         if matches!(e, ureq::Error::Rustls(_)) || lower.contains("certificate") || lower.contains("unknownissuer") {
             format!("tls: {message} (the server certificate must be signed by the CA in {})", self.ca_path)

@@ -103,7 +103,7 @@ impl Client {
     /// The node as the server stored it after the patch.
     pub fn patch_node(&self, name: &str, patch: &Patch) -> Result<Node> {
         let path = url::path(&["api", "v1", "nodes", name]);
-        let body = serde_json::to_vec(patch.body()).expect("a Value always serializes");
+        let body = patch.body().to_string().into_bytes();
         self.call("PATCH", &path, Some((patch.content_type(), &body)), "Node")
     }
 
@@ -143,10 +143,11 @@ impl Client {
 
     /// POST a policy/v1 Eviction. A 429 comes back at once as
     /// `ApiErrorKind::TooManyRequests` (a PodDisruptionBudget said "not now"; the
-    /// drain loop decides when to ask again), with `retry_after` when the server set it.
+    /// drain loop decides when to ask again), with `retry_after` when the server
+    /// set it. A 5xx with Retry-After is waited out like any other request.
     pub fn evict_pod(&self, namespace: &str, name: &str, grace_seconds: Option<i64>) -> Result<()> {
         let path = url::path(&["api", "v1", "namespaces", namespace, "pods", name, "eviction"]);
-        let body = serde_json::to_vec(&eviction(namespace, name, grace_seconds)).expect("a Value always serializes");
+        let body = eviction(namespace, name, grace_seconds).to_string().into_bytes();
         self.send("POST", &path, Some((JSON, &body)), false).map(drop)
     }
 
@@ -160,7 +161,7 @@ impl Client {
     /// Returns the object as stored, with its new resourceVersion.
     pub fn replace_daemonset(&self, ds: &DaemonSet) -> Result<DaemonSet> {
         let path = daemonset_path(ds.namespace(), ds.name());
-        let body = serde_json::to_vec(&ds.raw).expect("a Value always serializes");
+        let body = ds.raw.to_string().into_bytes();
         let raw: Value = self.call("PUT", &path, Some((JSON, &body)), "DaemonSet")?;
         daemonset(raw, &path)
     }
@@ -168,12 +169,12 @@ impl Client {
     /// POST a core/v1 Event in `namespace`.
     pub fn create_event(&self, namespace: &str, event: &Value) -> Result<()> {
         let path = url::path(&["api", "v1", "namespaces", namespace, "events"]);
-        let body = serde_json::to_vec(event).expect("a Value always serializes");
+        let body = event.to_string().into_bytes();
         self.send("POST", &path, Some((JSON, &body)), true).map(drop)
     }
 
-    fn send(&self, method: &'static str, path: &str, body: Option<(&'static str, &[u8])>, honour_retry_after: bool) -> Result<Vec<u8>> {
-        self.http.send(&http::Request { method, path, body, honour_retry_after })
+    fn send(&self, method: &'static str, path: &str, body: Option<(&'static str, &[u8])>, wait_on_429: bool) -> Result<Vec<u8>> {
+        self.http.send(&http::Request { method, path, body, wait_on_429 })
     }
 
     /// Send and decode the 2xx answer as `what`.
@@ -212,6 +213,12 @@ pub fn eviction(namespace: &str, name: &str, grace_seconds: Option<i64>) -> Valu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_client_can_be_shared_between_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<Client>();
+    }
 
     #[test]
     fn eviction_bodies() {

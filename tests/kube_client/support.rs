@@ -1,0 +1,109 @@
+//! Helpers for the client tests: a temp service-account directory, the
+//! in-cluster configuration built the way a pod builds it, fixtures.
+
+// Shared by several test binaries; each uses a part.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use fakeapi::{FakeApiServer, Options, RequestRecord};
+use kured::error::{ApiErrorKind, Error};
+use kured::kube::{Client, KubeConfig};
+use serde_json::{json, Value};
+
+/// A fresh directory under the system temp dir, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let n = N.fetch_add(1, Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("kured-kube-{tag}-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+    pub fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The in-cluster configuration for `host:port` and service-account dir `sa`,
+/// through the same code path as in a pod.
+pub fn in_cluster(host: &str, port: u16, sa: &str) -> KubeConfig {
+    let vars = [
+        ("KUBERNETES_SERVICE_HOST", host.to_string()),
+        ("KUBERNETES_SERVICE_PORT", port.to_string()),
+        ("KURED_SERVICE_ACCOUNT_DIR", sa.to_string()),
+    ];
+    KubeConfig::in_cluster(&|k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())).unwrap()
+}
+
+// Syntactically valid PEM: enough for the client to start; no handshake ever happens.
+pub const DUMMY_CA: &str = "-----BEGIN CERTIFICATE-----\nAAECAw==\n-----END CERTIFICATE-----\n";
+
+/// A fake API server and a client configured for it the in-cluster way.
+pub struct Cluster {
+    pub api: FakeApiServer,
+    pub sa: TempDir,
+    pub client: Client,
+}
+
+pub fn cluster_with(opts: Options) -> Cluster {
+    let api = FakeApiServer::start_with(opts);
+    let sa = TempDir::new("sa");
+    api.write_service_account(&sa.0, "kube-system").unwrap();
+    let [(_, host), (_, port)] = api.in_cluster_env();
+    let client = Client::new(in_cluster(&host, port.parse().unwrap(), sa.path())).unwrap();
+    Cluster { api, sa, client }
+}
+
+/// No controllers: the world holds still unless the test changes it.
+pub fn cluster() -> Cluster {
+    cluster_with(Options { controllers: false, ..Options::default() })
+}
+
+pub fn node(name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}})
+}
+
+pub fn pod(ns: &str, name: &str, node: &str, app: &str) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": ns, "labels": {"app": app}},
+        "spec": {"nodeName": node, "containers": [{"name": "c", "image": "busybox"}]},
+    })
+}
+
+pub fn daemonset() -> Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": "DaemonSet",
+        "metadata": {"name": "kured", "namespace": "kube-system", "annotations": {"keep": "me"}},
+        "spec": {
+            "selector": {"matchLabels": {"name": "kured"}},
+            "x-custom": {"nested": [1, 2, 3]},
+            "template": {
+                "metadata": {"labels": {"name": "kured"}},
+                "spec": {"containers": [{"name": "kured", "image": "kured:1", "args": ["--period=1h", "--reboot-days=mon"]}]},
+            },
+        },
+    })
+}
+
+pub fn requests_to(api: &FakeApiServer, path: &str) -> Vec<RequestRecord> {
+    api.requests().into_iter().filter(|r| r.path == path).collect()
+}
+
+#[track_caller]
+pub fn api_error(result: Result<impl std::fmt::Debug, Error>, kind: ApiErrorKind) -> Error {
+    match result {
+        Err(e) if e.api_kind() == Some(kind) => e,
+        other => panic!("want an API error {kind:?}, got {other:?}"),
+    }
+}
