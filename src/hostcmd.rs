@@ -58,7 +58,32 @@ impl Output {
 
 /// The argv as one string, for log lines and error messages.
 pub fn display_argv(argv: &[String]) -> String {
-    argv.join(" ")
+    argv.iter().map(|w| quote_word(w)).collect::<Vec<_>>().join(" ")
+}
+
+/// A word as a shell would need it written: bare when safe, else in single
+/// quotes (`'` written as `'"'"'`), so that `lex(display_argv(argv)) == argv`.
+fn quote_word(w: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c);
+    if !w.is_empty() && w.chars().all(safe) {
+        w.to_string()
+    } else {
+        format!("'{}'", w.replace('\'', "'\"'\"'"))
+    }
+}
+
+#[cfg(test)]
+mod display_tests {
+    use super::*;
+
+    #[test]
+    fn display_round_trips_through_lex() {
+        for line in ["/bin/systemctl reboot", "/bin/sh -c 'echo rebooted >> /tmp/m'", "a '' \"it's\" x=1,2"] {
+            let argv = lex(line).unwrap();
+            assert_eq!(lex(&display_argv(&argv)).unwrap(), argv, "{line}");
+        }
+        assert_eq!(display_argv(&lex("/bin/sh -c 'echo hi'").unwrap()), "/bin/sh -c 'echo hi'");
+    }
 }
 
 /// Run `argv` in the mount namespace of `host_pid` and wait for it, however long.
