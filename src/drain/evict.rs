@@ -74,10 +74,13 @@ pub(super) fn run(
             clock.sleep(Duration::try_from(until - now).unwrap_or(Duration::ZERO));
             continue;
         }
+        // Each next try is scheduled from when this one was made, not from the
+        // round's start: a round over hundreds of pods must not make the next
+        // round due at once and turn polling into a busy loop.
         for it in items.iter_mut() {
             it.state = match it.state {
-                State::Send(at) if at <= now => send(client, it, opts, now),
-                State::Wait(at) if at <= now => poll(client, node, it, opts, now),
+                State::Send(at) if at <= now => send(client, it, opts, clock.now()),
+                State::Wait(at) if at <= now => poll(client, node, it, opts, clock.now()),
                 _ => continue,
             };
         }
