@@ -72,6 +72,11 @@ fn notify_url(raw: &RawFlags, warnings: &mut Vec<String>) -> Result<Option<Strin
         if !scheme_ok {
             return Err(raw.invalid("notify-url", notify, "expected a URL such as slack://token-a/token-b/token-c"));
         }
+        // Parse it now, so that a bad service URL is a usage error at start-up
+        // rather than a surprise at the first reboot. The message is redacted.
+        if let Err(e) = crate::notify::Notifier::from_url(notify) {
+            return Err(Error::Usage(format!("invalid value for {}: {e}", raw.source("notify-url"))));
+        }
         return Ok(Some(notify.to_string()));
     }
     if hook.is_empty() {
