@@ -256,3 +256,6 @@ fn two_letters(d: Weekday) -> &'static str {
         Weekday::Saturday => "sa",
     }
 }
+
+#[path = "agent/more.rs"]
+mod more;

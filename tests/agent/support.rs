@@ -49,6 +49,12 @@ pub enum RebootResult {
 /// The panic payload that ends the endless "waiting for the reboot" loop.
 pub struct RebootWait;
 
+/// The panic payload when the agent slept more than [`SLEEP_LIMIT`] times: a
+/// retry loop that does not end (a test would otherwise hang).
+pub struct StillRetrying;
+
+pub const SLEEP_LIMIT: usize = 200;
+
 /// Host and clock in one: a settable sentinel, a recorded reboot, fake time.
 pub struct FakeHost {
     required: Mutex<Result<bool, String>>,
@@ -117,7 +123,13 @@ impl Clock for FakeHost {
         if self.reboots() > 0 {
             panic::panic_any(RebootWait);
         }
-        self.sleeps.lock().unwrap().push(d);
+        let mut sleeps = self.sleeps.lock().unwrap();
+        if sleeps.len() >= SLEEP_LIMIT {
+            drop(sleeps);
+            panic::panic_any(StillRetrying);
+        }
+        sleeps.push(d);
+        drop(sleeps);
         *self.now.lock().unwrap() += d;
     }
 }
@@ -130,21 +142,44 @@ pub enum Ended {
 }
 
 pub fn run_check(agent: &Agent<'_>) -> Ended {
-    quiet_reboot_wait();
-    match panic::catch_unwind(AssertUnwindSafe(|| agent.check())) {
+    match catch_markers(|| agent.check()) {
         Ok(()) => Ended::Returned,
-        Err(p) if p.is::<RebootWait>() => Ended::WaitingForReboot,
+        Err(Marker::RebootWait) => Ended::WaitingForReboot,
+        Err(Marker::StillRetrying) => panic!("check() kept sleeping: stuck in a loop"),
+    }
+}
+
+/// `recover()`, or Err when it was still retrying after [`SLEEP_LIMIT`] sleeps.
+pub fn run_recover(agent: &Agent<'_>) -> Result<(), ()> {
+    match catch_markers(|| agent.recover()) {
+        Ok(()) => Ok(()),
+        Err(Marker::StillRetrying) => Err(()),
+        Err(Marker::RebootWait) => panic!("recover() waited for a reboot"),
+    }
+}
+
+pub enum Marker {
+    RebootWait,
+    StillRetrying,
+}
+
+fn catch_markers<T>(f: impl FnOnce() -> T) -> Result<T, Marker> {
+    quiet_markers();
+    match panic::catch_unwind(AssertUnwindSafe(f)) {
+        Ok(v) => Ok(v),
+        Err(p) if p.is::<RebootWait>() => Err(Marker::RebootWait),
+        Err(p) if p.is::<StillRetrying>() => Err(Marker::StillRetrying),
         Err(p) => panic::resume_unwind(p),
     }
 }
 
-/// The marker unwind is expected: keep it out of the test output.
-fn quiet_reboot_wait() {
+/// The marker unwinds are expected: keep them out of the test output.
+fn quiet_markers() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let default = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
-            if !info.payload().is::<RebootWait>() {
+            if !info.payload().is::<RebootWait>() && !info.payload().is::<StillRetrying>() {
                 default(info)
             }
         }));
@@ -194,9 +229,10 @@ impl World {
         }
     }
 
-    /// A bare pod on `node`, Running.
+    /// A bare pod on `node`, Running, labelled `app=<name>`.
     pub fn pod(&self, name: &str, node: &str) {
-        self.api.create(json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":name,"namespace":"default","annotations":{}},
+        self.api.create(json!({"apiVersion":"v1","kind":"Pod",
+            "metadata":{"name":name,"namespace":"default","annotations":{},"labels":{"app":name}},
             "spec":{"nodeName":node,"containers":[{"name":"c","image":"busybox"}]},"status":{"phase":"Running"}}));
     }
 
@@ -217,6 +253,15 @@ impl World {
         let mut n = self.node();
         n["spec"]["unschedulable"] = json!(true);
         self.api.update(n).expect("cordon node-1");
+    }
+
+    pub fn annotations(&self) -> Vec<String> {
+        let n = self.node();
+        n["metadata"]["annotations"].as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default()
+    }
+
+    pub fn label(&self, key: &str) -> Option<String> {
+        self.node()["metadata"]["labels"].get(key).and_then(Value::as_str).map(str::to_string)
     }
 
     pub fn taints(&self) -> Vec<String> {
