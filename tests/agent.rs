@@ -3,6 +3,8 @@
 //! taint) and on the kured DaemonSet (the lock) after each path through a check.
 
 mod cluster_support;
+#[path = "agent/fake_host.rs"]
+mod fake_host;
 #[path = "agent/support.rs"]
 mod support;
 
@@ -29,6 +31,7 @@ fn happy_path_then_recovery_after_restart() {
     assert_eq!(w.pods_on("node-2"), ["other"]);
     assert_eq!(w.count("POST", "/eviction"), 2);
     assert!(!w.marker_written(), "the fake host never runs the reboot command");
+    assert_eq!(w.event_reasons(), ["Draining", "Rebooting"]);
 
     // The pod after the reboot: a new process, the sentinel gone.
     let host = FakeHost::new(false);
@@ -36,6 +39,7 @@ fn happy_path_then_recovery_after_restart() {
     assert!(!w.cordoned());
     assert_eq!(w.holders(), Vec::<String>::new());
     assert_eq!(host.reboots(), 0);
+    assert_eq!(w.event_reasons(), ["Draining", "Rebooting", "Uncordoned"]);
 }
 
 #[test]
@@ -49,6 +53,20 @@ fn failed_reboot_command_puts_the_node_back() {
     assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::Returned);
     assert_eq!(host.reboots(), 1);
     assert!(!w.cordoned());
+    assert_eq!(w.holders(), Vec::<String>::new());
+}
+
+#[test]
+fn failed_reboot_command_leaves_an_operator_cordon() {
+    let w = World::new();
+    w.set_cordoned();
+    let cfg = w.config(&[]);
+    let host = FakeHost::new(true);
+    host.set_reboot_result(RebootResult::CommandFailed);
+
+    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::Returned);
+    assert_eq!(host.reboots(), 1);
+    assert!(w.cordoned());
     assert_eq!(w.holders(), Vec::<String>::new());
 }
 

@@ -110,3 +110,23 @@ fn expired_lock_of_another_node_is_taken() {
     assert_eq!(w.holders(), [NODE]);
     assert!(w.cordoned());
 }
+
+#[test]
+#[ignore = "bug: releasing a leftover lock reports a reboot that never happened (src/agent/recover.rs:55-56)"]
+fn leftover_lock_release_does_not_claim_a_reboot() {
+    let w = World::new();
+    w.pod("p1", NODE);
+    w.api.inject(fakeapi::Fault::status("POST", "/api/v1/namespaces/default/pods/p1/eviction", 500, 1));
+    w.api.inject(fakeapi::Fault::status("PATCH", crate::support::NODE_PATH, 500, 1).every(2));
+    let cfg = w.config(&[]);
+    let host = FakeHost::new(true);
+    let a = agent(&cfg, &w.client, &host);
+    assert_eq!(run_check(&a), Ended::Returned);
+    host.set_required(Ok(false));
+    assert_eq!(run_check(&a), Ended::Returned);
+    assert!(!w.cordoned());
+    assert_eq!(host.reboots(), 0);
+    // The drain failed and the node never rebooted: no "uncordoned after its
+    // reboot" Event (nor the "rebooted & uncordoned successfully" notification).
+    assert!(!w.event_reasons().iter().any(|r| r == "Uncordoned"), "{:?}", w.event_reasons());
+}
