@@ -1,0 +1,279 @@
+//! The reboot loop itself (`Agent::check` and `Agent::recover`) with a fake
+//! host and clock, against the fake API server: what ends up on the node (cordon,
+//! taint) and on the kured DaemonSet (the lock) after each path through a check.
+
+mod cluster_support;
+#[path = "agent/fake_host.rs"]
+mod fake_host;
+#[path = "agent/support.rs"]
+mod support;
+
+use fakeapi::Fault;
+use support::{agent, run_check, Ended, FakeHost, RebootResult, World, DS_PATH, NODE, NODE_PATH};
+use time::Weekday;
+
+const EVICT_P1: &str = "/api/v1/namespaces/default/pods/p1/eviction";
+
+#[test]
+fn happy_path_then_recovery_after_restart() {
+    let w = World::new();
+    w.pod("p1", NODE);
+    w.pod("p2", NODE);
+    w.pod("other", "node-2");
+    let cfg = w.config(&[]);
+    let host = FakeHost::new(true);
+
+    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
+    assert_eq!(host.reboots(), 1);
+    assert!(w.cordoned());
+    assert_eq!(w.holders(), [NODE]);
+    assert_eq!(w.pods_on(NODE), Vec::<String>::new());
+    assert_eq!(w.pods_on("node-2"), ["other"]);
+    assert_eq!(w.count("POST", "/eviction"), 2);
+    assert!(!w.marker_written(), "the fake host never runs the reboot command");
+    assert_eq!(w.event_reasons(), ["Draining", "Rebooting"]);
+
+    // The pod after the reboot: a new process, the sentinel gone.
+    let host = FakeHost::new(false);
+    agent(&cfg, &w.client, &host).recover();
+    assert!(!w.cordoned());
+    assert_eq!(w.holders(), Vec::<String>::new());
+    assert_eq!(host.reboots(), 0);
+    assert_eq!(w.event_reasons(), ["Draining", "Rebooting", "Uncordoned"]);
+}
+
+#[test]
+fn failed_reboot_command_puts_the_node_back() {
+    let w = World::new();
+    w.pod("p1", NODE);
+    let cfg = w.config(&[]);
+    let host = FakeHost::new(true);
+    host.set_reboot_result(RebootResult::CommandFailed);
+
+    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::Returned);
+    assert_eq!(host.reboots(), 1);
+    assert!(!w.cordoned());
+    assert_eq!(w.holders(), Vec::<String>::new());
+}
+
+#[test]
+fn failed_reboot_command_leaves_an_operator_cordon() {
+    let w = World::new();
+    w.set_cordoned();
+    let cfg = w.config(&[]);
+    let host = FakeHost::new(true);
+    host.set_reboot_result(RebootResult::CommandFailed);
+
+    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::Returned);
+    assert_eq!(host.reboots(), 1);
+    assert!(w.cordoned());
+    assert_eq!(w.holders(), Vec::<String>::new());
+}
+
+#[test]
+fn uncertain_reboot_keeps_node_cordoned_and_lock_held() {
+    let w = World::new();
+    let cfg = w.config(&[]);
+    let host = FakeHost::new(true);
+    host.set_reboot_result(RebootResult::Uncertain);
+
+    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
+    assert_eq!(host.reboots(), 1);
+    assert!(w.cordoned());
+    assert_eq!(w.holders(), [NODE]);
+}
+
+#[test]
+fn failed_drain_gives_up_without_force_reboot() {
+    let w = World::new();
+    w.pod("p1", NODE);
+    w.api.inject(Fault::status("POST", EVICT_P1, 500, 1));
+    let cfg = w.config(&[]);
+    let host = FakeHost::new(true);
+
+    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::Returned);
+    assert_eq!(host.reboots(), 0);
+    assert!(!w.cordoned());
+    assert_eq!(w.holders(), Vec::<String>::new());
+    assert_eq!(w.pods_on(NODE), ["p1"]);
+}
+
+#[test]
+fn failed_drain_reboots_with_force_reboot() {
+    let w = World::new();
+    w.pod("p1", NODE);
+    w.api.inject(Fault::status("POST", EVICT_P1, 500, 1));
+    let cfg = w.config(&["--force-reboot"]);
+    let host = FakeHost::new(true);
+
+    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
+    assert_eq!(host.reboots(), 1);
+    assert!(w.cordoned());
+    assert_eq!(w.holders(), [NODE]);
+}
+
+#[test]
+fn drain_timeout_on_a_budget_that_never_allows_gives_up() {
+    let w = World::new();
+    w.pod("p1", NODE);
+    // A PodDisruptionBudget refusing every eviction: 429, forever.
+    w.api.inject(Fault::new("POST", EVICT_P1, fakeapi::FaultAction::Status(429)));
+    let cfg = w.config(&["--drain-timeout=1s"]);
+    let host = FakeHost::new(true);
+
+    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::Returned);
+    assert_eq!(host.reboots(), 0);
+    assert!(!w.cordoned());
+    assert_eq!(w.holders(), Vec::<String>::new());
+}
+
+#[test]
+fn failed_uncordon_keeps_the_lock_until_the_next_check_finishes_the_job() {
+    let w = World::new();
+    w.pod("p1", NODE);
+    w.api.inject(Fault::status("POST", EVICT_P1, 500, 1));
+    // The first PATCH of the node is the cordon, the second the uncordon.
+    w.api.inject(Fault::status("PATCH", NODE_PATH, 500, 1).every(2));
+    let cfg = w.config(&[]);
+    let host = FakeHost::new(true);
+    let a = agent(&cfg, &w.client, &host);
+
+    assert_eq!(run_check(&a), Ended::Returned);
+    assert_eq!(host.reboots(), 0);
+    assert!(w.cordoned());
+    assert_eq!(w.holders(), [NODE], "the lock records that the cordon is ours");
+
+    w.api.clear_faults();
+    host.set_required(Ok(false));
+    assert_eq!(run_check(&a), Ended::Returned);
+    assert!(!w.cordoned());
+    assert_eq!(w.holders(), Vec::<String>::new());
+}
+
+#[test]
+fn operator_cordon_survives_a_failed_drain() {
+    let w = World::new();
+    w.set_cordoned();
+    w.pod("p1", NODE);
+    w.api.inject(Fault::status("POST", EVICT_P1, 500, 1));
+    let cfg = w.config(&[]);
+    let host = FakeHost::new(true);
+
+    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::Returned);
+    assert_eq!(host.reboots(), 0);
+    assert!(w.cordoned());
+    assert_eq!(w.holders(), Vec::<String>::new());
+}
+
+#[test]
+fn operator_cordon_survives_a_reboot() {
+    let w = World::new();
+    w.set_cordoned();
+    let cfg = w.config(&[]);
+    let host = FakeHost::new(true);
+
+    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
+    assert_eq!(w.holders(), [NODE]);
+
+    let host = FakeHost::new(false);
+    agent(&cfg, &w.client, &host).recover();
+    assert!(w.cordoned());
+    assert_eq!(w.holders(), Vec::<String>::new());
+}
+
+#[test]
+fn lock_held_elsewhere_taints_and_waits() {
+    let w = World::new();
+    w.set_lock_annotation(r#"{"nodeID":"node-2","metadata":{"unschedulable":false},"created":"2026-11-25T11:00:00Z","TTL":0}"#);
+    let cfg = w.config(&["--prefer-no-schedule-taint=kured-wait"]);
+    let host = FakeHost::new(true);
+    let a = agent(&cfg, &w.client, &host);
+
+    assert_eq!(run_check(&a), Ended::Returned);
+    assert_eq!(host.reboots(), 0);
+    assert!(!w.cordoned());
+    assert_eq!(w.holders(), ["node-2"]);
+    assert_eq!(w.taints(), ["kured-wait:PreferNoSchedule"]);
+
+    host.set_required(Ok(false));
+    assert_eq!(run_check(&a), Ended::Returned);
+    assert_eq!(w.taints(), Vec::<String>::new());
+    assert_eq!(w.holders(), ["node-2"], "another node's lock is not ours to release");
+}
+
+#[test]
+fn recover_retries_until_the_api_answers() {
+    let w = World::new();
+    let cfg = w.config(&[]);
+    let host = FakeHost::new(true);
+    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
+
+    // 500 carries no Retry-After: the client gives up at once and the agent's
+    // own retry loop (sleeping on the fake clock) has to try again.
+    w.api.inject(Fault::status("GET", DS_PATH, 500, 2));
+    let host = FakeHost::new(false);
+    agent(&cfg, &w.client, &host).recover();
+    assert_eq!(host.sleeps().len(), 2, "one retry per failed read: {:?}", host.sleeps());
+    assert!(!w.cordoned());
+    assert_eq!(w.holders(), Vec::<String>::new());
+}
+
+#[test]
+fn recover_through_503s() {
+    let w = World::new();
+    let cfg = w.config(&[]);
+    let host = FakeHost::new(true);
+    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
+
+    // 503 carries Retry-After: 1, which the client itself waits out (for real).
+    w.api.inject(Fault::status("GET", DS_PATH, 503, 2));
+    let host = FakeHost::new(false);
+    agent(&cfg, &w.client, &host).recover();
+    assert!(!w.cordoned());
+    assert_eq!(w.holders(), Vec::<String>::new());
+}
+
+#[test]
+fn failed_sentinel_check_does_nothing() {
+    let w = World::new();
+    let cfg = w.config(&[]);
+    let host = FakeHost::new(true);
+    host.set_required(Err("cannot run the sentinel command"));
+    w.api.clear_requests();
+
+    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::Returned);
+    assert_eq!(host.reboots(), 0);
+    assert!(!w.cordoned());
+    assert_eq!(w.lock_annotation(), None);
+    assert_eq!(w.api.requests().len(), 0, "{:?}", w.api.requests());
+}
+
+#[test]
+fn outside_the_window_nothing_happens() {
+    let w = World::new();
+    let host = FakeHost::new(true);
+    let today = kured::clock::Clock::now(&host).weekday();
+    let cfg = w.config(&[&format!("--reboot-days={}", two_letters(today.next()))]);
+    w.api.clear_requests();
+
+    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::Returned);
+    assert_eq!(host.reboots(), 0);
+    assert!(!w.cordoned());
+    assert_eq!(w.lock_annotation(), None);
+    assert!(w.api.requests().iter().all(|r| r.method == "GET"), "{:?}", w.api.requests());
+}
+
+fn two_letters(d: Weekday) -> &'static str {
+    match d {
+        Weekday::Sunday => "su",
+        Weekday::Monday => "mo",
+        Weekday::Tuesday => "tu",
+        Weekday::Wednesday => "we",
+        Weekday::Thursday => "th",
+        Weekday::Friday => "fr",
+        Weekday::Saturday => "sa",
+    }
+}
+
+#[path = "agent/more.rs"]
+mod more;
