@@ -163,7 +163,7 @@ impl Agent<'_> {
         }
         match plan::after_drain(drained.is_ok(), self.config.force_reboot, meta.unschedulable) {
             AfterDrain::GiveUp { uncordon } => {
-                log::info!("releasing the lock; the drain will be tried again when the lock is next acquired");
+                log::info!("giving up this attempt; the drain will be tried again when the lock is next acquired");
                 self.give_up(&lock, uncordon);
                 Ok(())
             }

@@ -9,13 +9,21 @@ use crate::clock::jitter;
 use crate::error::Result;
 use crate::node;
 
+/// Why the lock is still ours: only after a reboot is there a reboot to
+/// announce; a leftover from a failed drain or release is put back quietly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum After {
+    Reboot,
+    Leftover,
+}
+
 impl Agent<'_> {
     /// Start-up: if this node holds the lock, a reboot it started is over (or
     /// the previous pod died on the way): put the node back and release. Retried
     /// until done, so a node is never left cordoned because the API was down.
     pub fn recover(&self) {
         loop {
-            match self.try_recover() {
+            match self.try_recover(After::Reboot) {
                 Ok(()) => break,
                 Err(e) => log::error!("finishing the previous reboot failed, will retry: {e}"),
             }
@@ -28,7 +36,7 @@ impl Agent<'_> {
         }
     }
 
-    pub(super) fn try_recover(&self) -> Result<()> {
+    fn try_recover(&self, after: After) -> Result<()> {
         let lock = self.lock();
         let Some(meta) = lock.holding()? else {
             return Ok(());
@@ -52,8 +60,10 @@ impl Agent<'_> {
         if steps.uncordon {
             node::uncordon(self.client, self.node_id())?;
             log::info!("uncordoned {}", self.node_id());
-            self.event("Uncordoned", "kured uncordoned the node after its reboot");
-            self.notify(&self.config.message_template_uncordon);
+            if after == After::Reboot {
+                self.event("Uncordoned", "kured uncordoned the node after its reboot");
+                self.notify(&self.config.message_template_uncordon);
+            }
         } else {
             log::info!("{} was cordoned before kured took it: leaving it cordoned", self.node_id());
         }
@@ -74,7 +84,7 @@ impl Agent<'_> {
     /// failed earlier): finish it now rather than block the fleet. Costs one
     /// DaemonSet read per period.
     pub(super) fn release_leftover_lock(&self) {
-        if let Err(e) = self.try_recover() {
+        if let Err(e) = self.try_recover(After::Leftover) {
             log::error!("cannot release a leftover lock, will retry: {e}");
         }
     }

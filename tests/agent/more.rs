@@ -112,7 +112,6 @@ fn expired_lock_of_another_node_is_taken() {
 }
 
 #[test]
-#[ignore = "bug: releasing a leftover lock reports a reboot that never happened (src/agent/recover.rs:55-56)"]
 fn leftover_lock_release_does_not_claim_a_reboot() {
     let w = World::new();
     w.pod("p1", NODE);
