@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 
 use super::url::ServiceUrl;
 use super::Request;
-use crate::outbound::encode;
+use crate::urlenc::percent_encode;
 
 fn warn_unknown(service: &str, u: &ServiceUrl, known: &[&str]) {
     for k in u.unknown_params(known) {
@@ -201,7 +201,7 @@ impl Mattermost {
             body.insert("channel".into(), json!(c));
         }
         with_icon(&mut body, &self.icon);
-        Request::json(format!("https://{}/hooks/{}", self.host, encode(&self.token)), &Value::Object(body))
+        Request::json(format!("https://{}/hooks/{}", self.host, percent_encode(&self.token)), &Value::Object(body))
     }
 }
 
@@ -249,7 +249,7 @@ impl RocketChat {
         if let Some(c) = &self.channel {
             body.insert("channel".into(), json!(c));
         }
-        let url = format!("https://{}/hooks/{}/{}", self.host, encode(&self.token_a), encode(&self.token_b));
+        let url = format!("https://{}/hooks/{}/{}", self.host, percent_encode(&self.token_a), percent_encode(&self.token_b));
         Request::json(url, &Value::Object(body))
     }
 }
@@ -273,7 +273,7 @@ impl GoogleChat {
     }
 
     pub fn request(&self, message: &str) -> Request {
-        let url = format!("https://{}{}?key={}&token={}", self.host, self.path, encode(&self.key), encode(&self.token));
+        let url = format!("https://{}{}?key={}&token={}", self.host, self.path, percent_encode(&self.key), percent_encode(&self.token));
         Request::json(url, &json!({ "text": message }))
     }
 }
