@@ -32,7 +32,16 @@ cargo build --quiet --bin kured || die "cargo build failed"
 KURED=target/debug/kured
 
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# A stand-in for the host's init: the binary is only ever pointed at this child,
+# never at PID 1 (nor at this script).
+sleep 600 &
+host_pid=$!
+cleanup() {
+    kill "$host_pid" 2>/dev/null || true
+    wait "$host_pid" 2>/dev/null || true # 143: the SIGTERM we just sent
+    rm -rf "$work"
+}
+trap cleanup EXIT
 
 dirs=(manifests manifests/base)
 for d in manifests/overlays/*/; do dirs+=("${d%/}"); done
@@ -54,13 +63,17 @@ for d in "${dirs[@]}"; do
 
     mapfile -d '' argv <"$work/$name.argv"
     # argv[0] is the image's /usr/bin/kured: run the freshly built binary with
-    # the same args. --host-pid=$$ (this script's pid) is appended because of
-    # the project rule that nothing we run may ever target PID 1; the binary
-    # only parses and exits here, and in a real pod (hostPID) the default 1 is
-    # right, so the manifests themselves do not pass it.
+    # the same args. The project rule is that nothing we run may ever target
+    # PID 1 or really reboot, so a sleep child of ours is appended as
+    # --host-pid and a reboot command that only writes a marker file; both come
+    # AFTER the manifest's args so they win. `env -i` keeps any KURED_* variable
+    # (which would win over flags) out. The binary only parses and exits here;
+    # in a real pod (hostPID) the default 1 is right, so the manifests
+    # themselves do not pass --host-pid.
     set +e
     env -i PATH="$PATH" KURED_NODE_ID=node-1 \
-        timeout 30 "$KURED" "${argv[@]:1}" --host-pid=$$ \
+        timeout 30 "$KURED" "${argv[@]:1}" --host-pid="$host_pid" \
+        --reboot-command="/bin/sh -c 'echo rebooted > $work/marker'" \
         >"$work/$name.out" 2>"$work/$name.stderr"
     rc=$?
     set -e

@@ -11,6 +11,8 @@ mod summary;
 #[cfg(test)]
 mod tests;
 mod validate;
+#[cfg(test)]
+mod validate_tests;
 
 use std::time::Duration;
 

@@ -23,6 +23,7 @@ pub mod outbound;
 pub mod reboot;
 pub mod sentinel;
 pub mod tz;
+pub mod urlenc;
 pub mod window;
 
 pub use error::{Error, Result};

@@ -3,6 +3,8 @@
 
 #[path = "support/receiver.rs"]
 mod receiver;
+#[path = "support/tempdir.rs"]
+mod tempdir;
 
 use kured::blockers::{AlertFilter, PrometheusBlocker};
 use receiver::Receiver;
@@ -73,31 +75,12 @@ fn unreachable_prometheus_is_an_error() {
 }
 
 mod pods {
-    use std::path::PathBuf;
-
     use kured::blockers::{check_all, Blocker, PodBlocker};
     use kured::kube::{Client, KubeConfig};
     use fakeapi::{Fault, FakeApiServer};
     use serde_json::json;
 
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(tag: &str) -> TempDir {
-            use std::sync::atomic::{AtomicU32, Ordering};
-            static N: AtomicU32 = AtomicU32::new(0);
-            let n = N.fetch_add(1, Ordering::SeqCst);
-            let dir = std::env::temp_dir().join(format!("kured-blockers-{tag}-{}-{n}", std::process::id()));
-            std::fs::create_dir_all(&dir).unwrap();
-            TempDir(dir)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    use super::tempdir::TempDir;
 
     /// The fake API server and a client that trusts it the in-cluster way.
     fn cluster(tag: &str) -> (FakeApiServer, Client, TempDir) {
@@ -109,7 +92,7 @@ mod pods {
         let vars = [
             ("KUBERNETES_SERVICE_HOST", host.to_string()),
             ("KUBERNETES_SERVICE_PORT", port.to_string()),
-            ("KURED_SERVICE_ACCOUNT_DIR", sa.0.to_str().unwrap().to_string()),
+            ("KURED_SERVICE_ACCOUNT_DIR", sa.path().to_string()),
         ];
         let config = KubeConfig::in_cluster(&|k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())).unwrap();
         (api, Client::new(config).unwrap(), sa)

@@ -1,16 +1,66 @@
 //! The real `kured` binary's command line: exit codes and messages. Nothing here
 //! reaches the daemon loop: with a clean environment there is no
 //! `KUBERNETES_SERVICE_HOST`, so a valid command line stops at the in-cluster
-//! set-up with exit 1.
+//! set-up with exit 1. Even so, every run names a `sleep` child this test
+//! started as `--host-pid` and a reboot command that only writes a marker file.
 
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 const IN_CLUSTER: &str =
     "kured: in-cluster configuration: KUBERNETES_SERVICE_HOST is not set (kured runs as a pod in the cluster)";
 
+/// The harmless host for one run: a `sleep` child standing in for the host's
+/// init (so no run ever names pid 1 or this test's pid) and a scratch dir for
+/// the marker a "reboot" would write. Both are cleaned up on drop.
+struct SafeHost {
+    child: Child,
+    dir: PathBuf,
+}
+
+impl SafeHost {
+    fn new() -> SafeHost {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let n = N.fetch_add(1, Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("kured-cli-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create scratch dir");
+        let child = Command::new("sleep").arg("60").spawn().expect("start sleep");
+        SafeHost { child, dir }
+    }
+    fn host_pid_flag(&self) -> String {
+        format!("--host-pid={}", self.child.id())
+    }
+    fn reboot_command(&self) -> String {
+        format!("/bin/sh -c 'echo rebooted > {}/marker'", self.dir.display())
+    }
+}
+
+impl Drop for SafeHost {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Run the binary with a clean environment. Unless the test passes them itself
+/// (to check their parsing), `--host-pid` and `--reboot-command` get safe values.
 fn kured(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let host = SafeHost::new();
+    kured_on(&host, args, env)
+}
+
+fn kured_on(host: &SafeHost, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kured"));
     cmd.env_clear().args(args);
+    let passes = |flag: &str| args.iter().any(|a| a.starts_with(flag));
+    if !passes("--host-pid") {
+        cmd.arg(host.host_pid_flag());
+    }
+    if !passes("--reboot-command") {
+        cmd.arg(format!("--reboot-command={}", host.reboot_command()));
+    }
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -146,16 +196,19 @@ fn version() {
 
 #[test]
 fn every_valid_value_reaches_the_in_cluster_setup() {
-    let pid = format!("--host-pid={}", std::process::id());
+    let host = SafeHost::new();
     for (name, good, _) in FLAGS {
+        // A valid reboot command, but a harmless one.
+        let safe = host.reboot_command();
+        let good = if *name == "reboot-command" { safe.as_str() } else { good };
         let arg = format!("--{name}={good}");
-        let out = node(&[&arg, &pid]);
+        let out = kured_on(&host, &[&arg], &[("KURED_NODE_ID", "node-a")]);
         let err = text(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{arg}: {err}");
         assert!(err.lines().any(|l| l == IN_CLUSTER), "{arg}: {err}");
         // The same value from the environment.
         let var = format!("KURED_{}", name.to_uppercase().replace('-', "_"));
-        let out = kured(&[&pid], &[("KURED_NODE_ID", "node-a"), (&var, good)]);
+        let out = kured_on(&host, &[], &[("KURED_NODE_ID", "node-a"), (&var, good)]);
         assert_eq!(out.status.code(), Some(1), "{var}={good}: {}", text(&out.stderr));
     }
 }
@@ -172,8 +225,7 @@ fn bad_window_values_are_usage_errors() {
 
 #[test]
 fn json_logs_are_json_lines() {
-    let pid = format!("--host-pid={}", std::process::id());
-    let out = node(&["--log-format=json", &pid]);
+    let out = node(&["--log-format=json"]);
     let err = text(&out.stderr);
     let first = err.lines().next().unwrap_or_default();
     let v: serde_json::Value = serde_json::from_str(first).unwrap_or_else(|e| panic!("{first:?}: {e}"));

@@ -6,12 +6,13 @@ mod cluster_support;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use cluster_support::{client, cluster};
+use cluster_support::{client, cluster, FakeClock};
 use fakeapi::{FakeApiServer, Fault};
-use kured::clock::RealClock;
+use kured::clock::{Clock, RealClock};
 use kured::drain::{drain_node, DrainOptions, SkipReason};
 use kured::Error;
 use serde_json::{json, Value};
+use time::OffsetDateTime;
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -145,14 +146,23 @@ fn the_drain_timeout_bounds_a_blocked_eviction() {
     let node = if running(&api, "db", "n1") == 1 { "n1" } else { "n2" };
     pdb(&api, "db", "db", 1); // never satisfiable while the only replica is on the node
     let c = client(&api);
+    // The drain's own time is a fake clock (its sleeps advance it), so the
+    // count of retries and the moment it gives up do not depend on how loaded
+    // the machine is; only the requests are real.
+    let t0 = OffsetDateTime::now_utc();
+    let clock = FakeClock::at(t0);
+    let timeout = Duration::from_millis(700);
     let started = Instant::now();
-    let o = DrainOptions { timeout: Some(Duration::from_millis(700)), ..opts() };
-    let err = drain_node(&c, node, &o, &RealClock).unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(5));
+    let o = DrainOptions { timeout: Some(timeout), ..opts() };
+    let err = drain_node(&c, node, &o, &clock).unwrap_err();
+    // it gave up at its own timeout, not at the 20 s of opts() or never
+    let spent = clock.now() - t0;
+    assert!(spent >= timeout && spent < timeout + o.retry_after_pdb, "gave up after {spent} of drain time");
+    assert!(started.elapsed() < WAIT, "took {:?}", started.elapsed());
     let Error::Drain(msg) = &err else { panic!("{err}") };
     assert!(msg.contains("default/db-") && msg.contains("timed out"), "{msg}");
     let refusals = evictions(&api).iter().filter(|r| r.status == 429).count();
-    // retried about every 100 ms, not hammered
+    // retried every 100 ms of drain time until the timeout, not hammered
     assert!((2..=12).contains(&refusals), "{refusals} refusals");
 }
 

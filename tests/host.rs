@@ -5,7 +5,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use kured::config::{RebootMethod, SentinelSpec};
@@ -14,30 +13,9 @@ use kured::reboot::Rebooter;
 use kured::sentinel::Sentinel;
 use kured::Error;
 
-/// A unique scratch directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("kured-host-{}-{name}-{n}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-    fn show(&self, name: &str) -> String {
-        self.path(name).display().to_string()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+#[path = "support/tempdir.rs"]
+mod tempdir;
+use tempdir::TempDir;
 
 /// A child process killed and reaped on drop, even when the test panics.
 struct Guard(Child);
@@ -73,28 +51,32 @@ fn poll_until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
-fn file_sentinel(path: &Path) -> Sentinel {
-    Sentinel::new(&SentinelSpec::File(path.display().to_string()), 1, None)
+/// A file sentinel never runs anything on the host, but it still gets a host
+/// pid we own: never pid 1.
+fn file_sentinel(path: &Path, host: &Guard) -> Sentinel {
+    Sentinel::new(&SentinelSpec::File(path.display().to_string()), host.pid(), None)
 }
 
 #[test]
 fn sentinel_file_present_or_absent() {
+    let host = host_stand_in();
     let dir = TempDir::new("file");
-    let path = dir.path("reboot-required");
-    assert!(!file_sentinel(&path).reboot_required().unwrap());
+    let path = dir.join("reboot-required");
+    assert!(!file_sentinel(&path, &host).reboot_required().unwrap());
     std::fs::write(&path, "").unwrap();
-    assert!(file_sentinel(&path).reboot_required().unwrap());
+    assert!(file_sentinel(&path, &host).reboot_required().unwrap());
     // a path through a plain file cannot exist either
-    assert!(!file_sentinel(&path.join("below")).reboot_required().unwrap());
+    assert!(!file_sentinel(&path.join("below"), &host).reboot_required().unwrap());
 }
 
 #[test]
 fn sentinel_file_that_cannot_be_checked_is_an_error() {
+    let host = host_stand_in();
     let dir = TempDir::new("loop");
-    std::os::unix::fs::symlink(dir.path("b"), dir.path("a")).unwrap();
-    std::os::unix::fs::symlink(dir.path("a"), dir.path("b")).unwrap();
-    let path = dir.path("a").join("reboot-required");
-    let err = file_sentinel(&path).reboot_required().expect_err("a symlink loop is not 'absent'");
+    std::os::unix::fs::symlink(dir.join("b"), dir.join("a")).unwrap();
+    std::os::unix::fs::symlink(dir.join("a"), dir.join("b")).unwrap();
+    let path = dir.join("a").join("reboot-required");
+    let err = file_sentinel(&path, &host).reboot_required().expect_err("a symlink loop is not 'absent'");
     assert!(matches!(err, Error::Io { .. }), "{err:?}");
     assert!(err.to_string().contains(&path.display().to_string()), "{err}");
 }
@@ -106,11 +88,12 @@ fn sentinel_file_in_unreadable_dir_is_an_error() {
         eprintln!("skipped: root reads any directory, so it cannot be made unreadable");
         return;
     }
+    let host = host_stand_in();
     let dir = TempDir::new("perm");
-    let locked = dir.path("locked");
+    let locked = dir.join("locked");
     std::fs::create_dir(&locked).unwrap();
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
-    let result = file_sentinel(&locked.join("reboot-required")).reboot_required();
+    let result = file_sentinel(&locked.join("reboot-required"), &host).reboot_required();
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o700)).unwrap();
     assert!(matches!(result, Err(Error::Io { .. })), "{result:?}");
 }
@@ -175,7 +158,8 @@ fn run_in_host_names_a_bad_pid() {
         assert!(matches!(err, Error::Namespace { .. }), "{err:?}");
         assert!(err.to_string().contains(&format!("pid {pid}")), "{err}");
     }
-    let err = run_in_host(&[], std::process::id() as i32).expect_err("empty argv");
+    let host = host_stand_in();
+    let err = run_in_host(&[], host.pid()).expect_err("empty argv");
     assert!(matches!(err, Error::Spawn { .. }), "{err:?}");
 }
 
@@ -278,7 +262,7 @@ fn run_in_host_enters_another_mount_namespace() {
         eprintln!("skipped: unshare --mount not permitted here ({status}): {}", why.trim());
         return;
     }
-    assert!(!dir.path("secret").exists(), "the tmpfs must not leak into our namespace");
+    assert!(!dir.join("secret").exists(), "the tmpfs must not leak into our namespace");
 
     let out = run_in_host(&["cat".into(), format!("{d}/secret")], other.pid()).unwrap();
     assert_eq!((out.code, out.stdout.as_str()), (Some(0), "inside\n"), "{out:?}");
@@ -292,5 +276,7 @@ fn run_in_host_enters_another_mount_namespace() {
     // execvp runs after setns, so PATH is searched in the host's file system
     let out = run_in_host(std::slice::from_ref(&probe), other.pid()).unwrap();
     assert_eq!(out.stdout, "found\n", "{out:?}");
-    assert!(run_in_host(&[probe], std::process::id() as i32).is_err(), "only the other namespace has it");
+    // a stand-in started from here shares our namespace
+    let ours = host_stand_in();
+    assert!(run_in_host(&[probe], ours.pid()).is_err(), "only the other namespace has it");
 }

@@ -113,7 +113,7 @@ impl PrometheusBlocker {
     }
 
     pub fn query_url(&self) -> String {
-        format!("{}/api/v1/query?query={}", self.base, crate::outbound::encode("ALERTS"))
+        format!("{}/api/v1/query?query={}", self.base, crate::urlenc::percent_encode("ALERTS"))
     }
 
     /// The blocking alert names, sorted.

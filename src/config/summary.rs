@@ -6,6 +6,8 @@ use super::duration::format_duration;
 use super::{Config, LogFormat, RebootMethod, SentinelSpec};
 
 /// `slack://token@chan` -> `slack://***`: webhook URLs are credentials.
+/// Stricter than `notify::url::redact`, which keeps the host: in some shoutrrr
+/// URLs (`slack://tokenA/tokenB/tokenC`) the host is itself part of the token.
 fn redact_secret_url(url: &str) -> String {
     match url.split_once("://") {
         Some((scheme, _)) => format!("{scheme}://***"),

@@ -1,19 +1,7 @@
 //! URL building for API paths: percent-encoding of path segments and query
 //! values, so a pod name or a selector can never change which resource we address.
 
-/// Percent-encode everything but RFC 3986 unreserved characters. Used for both
-/// path segments and query values: `=` and `,` inside a selector must arrive as
-/// data, not as query syntax.
-pub fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(b as char),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
+use crate::urlenc::percent_encode;
 
 /// Join `/`-free segments into a path, escaping each one.
 pub fn path(segments: &[&str]) -> String {
@@ -40,23 +28,6 @@ pub fn with_query(path: &str, params: &[(&str, String)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[track_caller]
-    fn enc(input: &str, want: &str) {
-        assert_eq!(percent_encode(input), want, "percent_encode({input:?})");
-    }
-
-    #[test]
-    fn percent_encoding() {
-        enc("", "");
-        enc("kured-abc_1.2~x", "kured-abc_1.2~x");
-        enc("spec.nodeName=n1", "spec.nodeName%3Dn1");
-        enc("app in (a,b)", "app%20in%20%28a%2Cb%29");
-        enc("a/b?c&d#e", "a%2Fb%3Fc%26d%23e");
-        enc("x!=y", "x%21%3Dy");
-        enc("é", "%C3%A9");
-        enc("%", "%25");
-    }
 
     #[track_caller]
     fn url(segments: &[&str], params: &[(&str, String)], want: &str) {

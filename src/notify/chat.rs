@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 
 use super::url::ServiceUrl;
 use super::Request;
-use crate::outbound::encode;
+use crate::urlenc::percent_encode;
 
 fn warn_unknown(service: &str, u: &ServiceUrl, known: &[&str]) {
     for k in u.unknown_params(known) {
@@ -164,6 +164,20 @@ fn with_icon(body: &mut Map<String, Value>, icon: &Option<String>) {
     }
 }
 
+/// The body Mattermost and Rocket.Chat share (Rocket.Chat's incoming webhooks
+/// accept Slack/Mattermost-style payloads): text, optional username and channel.
+fn text_user_channel(message: &str, user: &Option<String>, channel: &Option<String>) -> Map<String, Value> {
+    let mut body = Map::new();
+    body.insert("text".into(), json!(message));
+    if let Some(n) = user {
+        body.insert("username".into(), json!(n));
+    }
+    if let Some(c) = channel {
+        body.insert("channel".into(), json!(c));
+    }
+    body
+}
+
 /// `mattermost://[user@]host[:port]/token[/channel]`
 #[derive(Debug, Clone)]
 pub struct Mattermost {
@@ -192,16 +206,9 @@ impl Mattermost {
     }
 
     pub fn request(&self, message: &str) -> Request {
-        let mut body = Map::new();
-        body.insert("text".into(), json!(message));
-        if let Some(n) = &self.user {
-            body.insert("username".into(), json!(n));
-        }
-        if let Some(c) = &self.channel {
-            body.insert("channel".into(), json!(c));
-        }
+        let mut body = text_user_channel(message, &self.user, &self.channel);
         with_icon(&mut body, &self.icon);
-        Request::json(format!("https://{}/hooks/{}", self.host, encode(&self.token)), &Value::Object(body))
+        Request::json(format!("https://{}/hooks/{}", self.host, percent_encode(&self.token)), &Value::Object(body))
     }
 }
 
@@ -241,15 +248,8 @@ impl RocketChat {
     }
 
     pub fn request(&self, message: &str) -> Request {
-        let mut body = Map::new();
-        body.insert("text".into(), json!(message));
-        if let Some(n) = &self.user {
-            body.insert("username".into(), json!(n));
-        }
-        if let Some(c) = &self.channel {
-            body.insert("channel".into(), json!(c));
-        }
-        let url = format!("https://{}/hooks/{}/{}", self.host, encode(&self.token_a), encode(&self.token_b));
+        let body = text_user_channel(message, &self.user, &self.channel);
+        let url = format!("https://{}/hooks/{}/{}", self.host, percent_encode(&self.token_a), percent_encode(&self.token_b));
         Request::json(url, &Value::Object(body))
     }
 }
@@ -273,7 +273,7 @@ impl GoogleChat {
     }
 
     pub fn request(&self, message: &str) -> Request {
-        let url = format!("https://{}{}?key={}&token={}", self.host, self.path, encode(&self.key), encode(&self.token));
+        let url = format!("https://{}{}?key={}&token={}", self.host, self.path, percent_encode(&self.key), percent_encode(&self.token));
         Request::json(url, &json!({ "text": message }))
     }
 }

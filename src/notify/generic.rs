@@ -10,7 +10,8 @@ use serde_json::{json, Map, Value};
 
 use super::url::ServiceUrl;
 use super::{Expect, Request};
-use crate::outbound::{basic_auth, encode};
+use crate::outbound::basic_auth;
+use crate::urlenc::percent_encode;
 
 #[derive(Debug, Clone)]
 pub struct Generic {
@@ -64,14 +65,14 @@ impl Generic {
                 "titlekey" => g.title_key = v.clone(),
                 "messagekey" => g.message_key = v.clone(),
                 "method" => g.method = v.to_ascii_uppercase(),
-                _ => passed_on.push(format!("{}={}", encode(k), encode(v))),
+                _ => passed_on.push(format!("{}={}", percent_encode(k), percent_encode(v))),
             }
         }
         if !g.method.chars().all(|c| c.is_ascii_uppercase()) || g.method.is_empty() {
             return Err(format!("invalid method {:?}", g.method));
         }
         let scheme = if disable_tls { "http" } else { "https" };
-        let path: Vec<String> = u.path.split('/').map(encode).collect();
+        let path: Vec<String> = u.path.split('/').map(percent_encode).collect();
         let mut url = format!("{scheme}://{}{}", u.host_port(), path.join("/"));
         if !passed_on.is_empty() {
             url.push('?');

@@ -5,7 +5,8 @@ use serde_json::{json, Map, Value};
 
 use super::url::ServiceUrl;
 use super::{Expect, Request};
-use crate::outbound::{basic_auth, encode};
+use crate::outbound::basic_auth;
+use crate::urlenc::percent_encode;
 
 fn warn_unknown(service: &str, u: &ServiceUrl, known: &[&str]) {
     for k in u.unknown_params(known) {
@@ -124,7 +125,7 @@ impl Gotify {
     }
 
     pub fn request(&self, message: &str) -> Request {
-        let url = format!("{}/message?token={}", self.base, encode(&self.token));
+        let url = format!("{}/message?token={}", self.base, percent_encode(&self.token));
         Request::json(url, &json!({ "message": message, "title": self.title, "priority": self.priority }))
     }
 }
@@ -179,7 +180,7 @@ impl Ntfy {
         if let Some(pass) = u.password.as_deref().filter(|p| !p.is_empty()) {
             headers.push(("Authorization".into(), basic_auth(u.user.as_deref().unwrap_or(""), pass)));
         }
-        let topic_path: Vec<String> = topic.split('/').map(encode).collect();
+        let topic_path: Vec<String> = topic.split('/').map(percent_encode).collect();
         Ok(Ntfy { url: format!("{scheme}://{host}/{}", topic_path.join("/")), headers })
     }
 

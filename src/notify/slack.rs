@@ -37,7 +37,7 @@ impl Slack {
             Some((token, channel)) => (None, token, channel.trim_end_matches('/').to_string()),
             None => (None, rest.trim_end_matches('/'), "webhook".to_string()),
         };
-        let token = crate::outbound::decode(token, false);
+        let token = crate::urlenc::decode(token, false);
         let (kind, parts) = parse_token(&token)?;
         if channel.is_empty() {
             return Err("missing channel after '@' (use 'webhook' for the webhook's own)".into());
@@ -45,8 +45,8 @@ impl Slack {
         let mut s = Slack {
             kind,
             parts,
-            channel: crate::outbound::decode(&channel, false),
-            botname: botname.filter(|b| !b.is_empty()).map(|b| crate::outbound::decode(b, false)),
+            channel: crate::urlenc::decode(&channel, false),
+            botname: botname.filter(|b| !b.is_empty()).map(|b| crate::urlenc::decode(b, false)),
             icon: None,
             color: None,
             title: String::new(),

@@ -2,7 +2,7 @@
 //! close to Go's `net/url` because shoutrrr reads its fields from there, and
 //! [`redact`] so that a URL can be named in logs without its secrets.
 
-use crate::outbound::decode;
+use crate::urlenc::decode;
 
 /// The parts of a service URL, percent-decoded.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -4,35 +4,14 @@
 // Shared by several test binaries; each uses a part.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
-
 use fakeapi::{FakeApiServer, Options, RequestRecord};
 use kured::error::{ApiErrorKind, Error};
 use kured::kube::{Client, KubeConfig};
 use serde_json::{json, Value};
 
-/// A fresh directory under the system temp dir, removed on drop.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        use std::sync::atomic::{AtomicU32, Ordering};
-        static N: AtomicU32 = AtomicU32::new(0);
-        let n = N.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("kured-kube-{tag}-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-    pub fn path(&self) -> &str {
-        self.0.to_str().unwrap()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+#[path = "../support/tempdir.rs"]
+mod tempdir;
+pub use tempdir::TempDir;
 
 /// The in-cluster configuration for `host:port` and service-account dir `sa`,
 /// through the same code path as in a pod.

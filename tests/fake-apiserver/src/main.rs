@@ -1,6 +1,7 @@
 //! `fake-apiserver`: the test server as a process, for trying kubectl or kured by
 //! hand. `--dir DIR` writes `kubeconfig` and a `serviceaccount/` there; `--seed
-//! FILE` creates the objects of a JSON array; runs until SIGINT/SIGTERM or `--seconds`.
+//! FILE` creates the objects of a JSON array; runs until SIGINT/SIGTERM or `--seconds`
+//! (default 3600: a forgotten server must not run forever).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,20 +19,24 @@ struct Args {
     port: u16,
     dir: Option<PathBuf>,
     seed: Option<PathBuf>,
-    seconds: Option<u64>,
+    seconds: u64,
 }
 
-const USAGE: &str = "usage: fake-apiserver [--port N] [--dir DIR] [--seed FILE.json] [--seconds N]";
+/// How long the server runs without `--seconds`.
+const DEFAULT_SECONDS: u64 = 3600;
+
+const USAGE: &str = "usage: fake-apiserver [--port N] [--dir DIR] [--seed FILE.json] [--seconds N]
+  --seconds N   stop after N seconds (default 3600; SIGINT/SIGTERM stop it sooner)";
 
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
-    let mut a = Args { port: 0, dir: None, seed: None, seconds: None };
+    let mut a = Args { port: 0, dir: None, seed: None, seconds: DEFAULT_SECONDS };
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
         match flag.as_str() {
             "--port" => a.port = value()?.parse().map_err(|_| "--port: not a port number".to_string())?,
             "--dir" => a.dir = Some(value()?.into()),
             "--seed" => a.seed = Some(value()?.into()),
-            "--seconds" => a.seconds = Some(value()?.parse().map_err(|_| "--seconds: not a number".to_string())?),
+            "--seconds" => a.seconds = value()?.parse().map_err(|_| "--seconds: not a number".to_string())?,
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -59,8 +64,8 @@ fn run(a: Args) -> Result<(), String> {
         libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
         libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
     }
-    let end = a.seconds.map(|s| Instant::now() + Duration::from_secs(s));
-    while !STOP.load(Ordering::SeqCst) && end.is_none_or(|e| Instant::now() < e) {
+    let end = Instant::now() + Duration::from_secs(a.seconds);
+    while !STOP.load(Ordering::SeqCst) && Instant::now() < end {
         std::thread::sleep(Duration::from_millis(100));
     }
     Ok(())

@@ -83,11 +83,13 @@ impl SimNode {
         let mut args = vec![
             format!("--node-id={}", self.name),
             format!("--reboot-sentinel={}", self.sentinel().display()),
-            format!("--reboot-command=/bin/sh -c 'echo rebooted >> {}'", self.marker().display()),
-            format!("--host-pid={}", self.host_pid()),
             format!("--metrics-port={}", self.metrics_port),
         ];
         args.extend(launch.common_args.iter().cloned());
+        // Last, so that no extra argument can override them: the host is our
+        // stand-in child and a "reboot" only writes the marker.
+        args.push(format!("--reboot-command=/bin/sh -c 'echo rebooted >> {}'", self.marker().display()));
+        args.push(format!("--host-pid={}", self.host_pid()));
         args
     }
 

@@ -1,0 +1,115 @@
+//! Tests of validation and resolution into a whole [`Config`]: cross-flag
+//! rules, defaults, what the environment and the command line add up to, and
+//! that no input makes parsing panic.
+
+use std::time::Duration;
+
+use super::flags::{env_name, FLAGS};
+use super::tests::{env_of, usage_names};
+use super::*;
+
+#[test]
+fn validation_rules() {
+    usage_names(&["--reboot-method=signal", "--reboot-signal=0"], &[], &["--reboot-signal", "\"0\""]);
+    usage_names(&["--reboot-method=signal", "--reboot-signal=65"], &[], &["--reboot-signal"]);
+    usage_names(&["--reboot-method=signal", "--reboot-signal=-1"], &[], &["--reboot-signal"]);
+    usage_names(&["--metrics-port=-1"], &[], &["--metrics-port"]);
+    usage_names(&["--concurrency=-2"], &[], &["--concurrency"]);
+    usage_names(&["--host-pid=-5"], &[], &["--host-pid"]);
+    usage_names(&["--host-pid=99999999999"], &[], &["--host-pid"]);
+    usage_names(&["--reboot-command=   "], &[], &["--reboot-command", "\"   \""]);
+    usage_names(&["--period=-1s"], &[], &["--period", "negative"]);
+    usage_names(&["--drain-timeout=1"], &[], &["--drain-timeout", "missing unit"]);
+    usage_names(&["--lock-ttl=h"], &[], &["--lock-ttl"]);
+    usage_names(&["--reboot-delay=1x"], &[], &["--reboot-delay", "unknown unit"]);
+    usage_names(&["--drain-delay="], &[], &["--drain-delay"]);
+    usage_names(&["--notify-url='slack'"], &[], &["--notify-url"]);
+    usage_names(&["--reboot-days=\"mo"], &[], &["--reboot-days", "quoted field"]);
+    usage_names(&["--reboot-days=7"], &[], &["--reboot-days", "\"7\""]);
+    usage_names(&["--slack-hook-url=https://example.com/x"], &[], &["--slack-hook-url"]);
+}
+
+// Whole configurations, through Window::parse.
+
+fn config(args: &[&str], env: &[(&str, &str)]) -> (Config, Vec<String>) {
+    let mut env = env.to_vec();
+    env.push(("KURED_NODE_ID", "node-a"));
+    match parse_with_warnings(args.iter().copied(), env_of(&env)) {
+        Ok((Command::Run(c), w)) => (*c, w),
+        Ok(_) => panic!("help or version"),
+        Err(e) => panic!("{args:?}: {e}"),
+    }
+}
+
+#[test]
+fn defaults_resolve() {
+    let (c, w) = config(&[], &[]);
+    assert!(w.is_empty(), "{w:?}");
+    assert_eq!(c.node_id, "node-a");
+    assert_eq!(c.period, Duration::from_secs(3600));
+    assert_eq!(c.sentinel, SentinelSpec::File("/var/run/reboot-required".into()));
+    assert_eq!(c.reboot_method, RebootMethod::Command);
+    assert_eq!(c.reboot_command, ["/bin/systemctl", "reboot"]);
+    assert_eq!((c.reboot_signal, c.host_pid, c.concurrency, c.metrics_port), (39, 1, 1, 8080));
+    assert_eq!((c.drain_timeout, c.drain_grace_period, c.skip_wait_for_delete_timeout, c.lock_ttl), (None, None, None, None));
+    assert_eq!((c.prometheus_url.clone(), c.prefer_no_schedule_taint.clone(), c.notify_url.clone()), (None, None, None));
+    assert!(c.alert_filter.is_none() && c.blocking_pod_selectors.is_empty());
+    assert_eq!((c.ds_namespace.as_str(), c.ds_name.as_str()), ("kube-system", "kured"));
+    assert_eq!(c.lock_annotation, "weave.works/kured-node-lock");
+    assert_eq!(c.slack_username, "kured");
+    assert_eq!(c.message_template_uncordon, "Node %s rebooted & uncordoned successfully!");
+    assert_eq!(c.log_format, LogFormat::Text);
+    assert!(!c.summary().is_empty());
+}
+
+#[test]
+fn resolution_rules() {
+    let (c, w) = config(
+        &[
+            "--reboot-sentinel-command=/usr/bin/test -f '/x y'",
+            "--notify-url=\"slack://t/u/v\"",
+            "--slack-hook-url=https://hooks.slack.com/services/A/B/C",
+            "--drain-timeout=5m",
+            "--drain-grace-period=0",
+            "--skip-wait-for-delete-timeout=30",
+            "--lock-ttl=1h",
+            "--alert-filter-regexp=^Watch",
+            "--pre-reboot-node-labels=a=1",
+            "--reboot-method=signal",
+        ],
+        &[("KURED_HOST_PID", "4242")],
+    );
+    assert_eq!(c.sentinel, SentinelSpec::Command(vec!["/usr/bin/test".into(), "-f".into(), "/x y".into()]));
+    assert_eq!(c.notify_url.as_deref(), Some("slack://t/u/v"));
+    assert_eq!(c.drain_timeout, Some(Duration::from_secs(300)));
+    assert_eq!(c.drain_grace_period, Some(0));
+    assert_eq!(c.skip_wait_for_delete_timeout, Some(Duration::from_secs(30)));
+    assert_eq!(c.lock_ttl, Some(Duration::from_secs(3600)));
+    assert!(c.alert_filter.as_ref().is_some_and(|r| r.is_match("Watchdog")));
+    assert_eq!((&c.reboot_method, c.host_pid), (&RebootMethod::Signal, 4242));
+    assert_eq!(c.pre_reboot_node_labels, [("a".to_string(), "1".to_string())]);
+    assert_eq!(w.len(), 2, "{w:?}"); // slack-hook-url ignored; label keys differ
+    assert!(w.iter().any(|m| m.contains("--slack-hook-url is ignored")), "{w:?}");
+    assert!(w.iter().any(|m| m.contains("do not match")), "{w:?}");
+    assert!(!c.summary().contains("t/u/v"), "notify URL tokens must not be logged");
+    let (c, w) = config(&["--slack-hook-url='https://hooks.slack.com/services/A/B/C'"], &[]);
+    assert_eq!(c.notify_url.as_deref(), Some("slack://A/B/C"));
+    assert!(w[0].contains("deprecated"), "{w:?}");
+}
+
+#[test]
+fn odd_input_never_panics() {
+    let odd = ["", " ", "=", ",", ",,", "\"", "'", "-", "--", "-1", "0x", "1.", ".", "µ", "1µ", "\u{0}", "é,\"é\"", "99999999999999999999", "a=b=c", "\\", "%s%s%n"];
+    for spec in FLAGS {
+        for v in odd {
+            let arg = format!("--{}={v}", spec.name);
+            let _ = parse([arg.as_str()], |k| (k == "KURED_NODE_ID").then(|| "n".to_string()));
+            let var = env_name(spec.name);
+            let _ = parse(Vec::<String>::new(), |k| match k {
+                "KURED_NODE_ID" => Some("n".into()),
+                k if k == var => Some(v.to_string()),
+                _ => None,
+            });
+        }
+    }
+}
