@@ -72,20 +72,24 @@ fn notify_url(raw: &RawFlags, warnings: &mut Vec<String>) -> Result<Option<Strin
         if !scheme_ok {
             return Err(raw.invalid("notify-url", notify, "expected a URL such as slack://token-a/token-b/token-c"));
         }
-        // Parse it now, so that a bad service URL is a usage error at start-up
-        // rather than a surprise at the first reboot. The message is redacted.
-        if let Err(e) = crate::notify::Notifier::from_url(notify) {
-            return Err(Error::Usage(format!("invalid value for {}: {e}", raw.source("notify-url"))));
-        }
-        return Ok(Some(notify.to_string()));
+        return checked_notify_url(raw, "notify-url", notify.to_string()).map(Some);
     }
     if hook.is_empty() {
         return Ok(None);
     }
     warnings.push(format!("{} is deprecated: use --notify-url", raw.source("slack-hook-url")));
-    slack_hook_to_notify_url(hook)
-        .map(Some)
-        .ok_or_else(|| raw.invalid("slack-hook-url", hook, "expected https://hooks.slack.com/services/<a>/<b>/<c>"))
+    let url = slack_hook_to_notify_url(hook)
+        .ok_or_else(|| raw.invalid("slack-hook-url", hook, "expected https://hooks.slack.com/services/<a>/<b>/<c>"))?;
+    checked_notify_url(raw, "slack-hook-url", url).map(Some)
+}
+
+/// Parse the URL now, so that a bad service URL is a usage error at start-up
+/// rather than a surprise at the first reboot. The message is redacted.
+fn checked_notify_url(raw: &RawFlags, flag: &str, url: String) -> Result<String> {
+    match crate::notify::Notifier::from_url(&url) {
+        Ok(_) => Ok(url),
+        Err(e) => Err(Error::Usage(format!("invalid value for {}: {e}", raw.source(flag)))),
+    }
 }
 
 fn sorted_keys(labels: &[(String, String)]) -> Vec<&str> {
