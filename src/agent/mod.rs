@@ -237,6 +237,16 @@ impl Agent<'_> {
                     return;
                 }
             }
+            // As upstream's uncordon: the post-reboot labels undo the pre-reboot ones.
+            if !self.config.post_reboot_node_labels.is_empty() {
+                if let Err(e) = node::set_labels(self.client, self.node_id(), &self.config.post_reboot_node_labels) {
+                    log::warn!("cannot set the post-reboot labels on {}: {e}", self.node_id());
+                }
+            }
+        }
+        // The release delay throttles reboots after failures too, as upstream.
+        if !self.config.lock_release_delay.is_zero() {
+            self.clock.sleep(self.config.lock_release_delay);
         }
         if let Err(e) = lock.release() {
             log::error!("cannot release the lock: {e}");

@@ -80,7 +80,7 @@ pub const FLAGS: &[Spec] = &[
     f("metrics-host", Str, "", "address the metrics server listens on (empty = all)"),
     f("metrics-port", Int, "8080", "port of the /metrics server"),
     f("node-id", Str, "", "node this pod runs on (required; normally KURED_NODE_ID from spec.nodeName)"),
-    f("notify-url", Str, "", "notification URL (shoutrrr syntax: slack://, teams://, smtp://, ...)"),
+    f("notify-url", Str, "", "notification URL, shoutrrr syntax: slack, teams, discord, telegram, mattermost, rocketchat, googlechat, gotify, ntfy, generic(+http)"),
     f("period", Duration, "1h", "how often to check the reboot sentinel"),
     f("post-reboot-node-labels", Strings, "", "key=value labels set on the node after uncordoning"),
     f("pre-reboot-node-labels", Strings, "", "key=value labels set on the node before cordoning"),
@@ -127,6 +127,9 @@ pub fn env_name(flag: &str) -> String {
 #[derive(Debug)]
 pub struct RawFlags {
     values: Vec<(Value, Origin)>,
+    /// Positional arguments: pflag ignores them, so an upstream manifest
+    /// carrying one still starts; validation turns them into warnings.
+    pub ignored: Vec<String>,
 }
 
 /// What the command line asked for before validation.
@@ -168,7 +171,7 @@ impl RawFlags {
                 (v, Origin::Default)
             })
             .collect();
-        RawFlags { values }
+        RawFlags { values, ignored: Vec::new() }
     }
 
     /// Set from the command line: slices append after their first use (which
@@ -290,9 +293,7 @@ where
                     "unknown shorthand flag: '{c}' (kured flags are long: --name or --name=value)"
                 )))
             }
-            Arg::Value(v) => {
-                return Err(Error::Usage(format!("unexpected argument {:?}: kured takes only flags", v)))
-            }
+            Arg::Value(v) => raw.ignored.push(v.to_string_lossy().into_owned()),
         }
     }
     for (i, spec) in FLAGS.iter().enumerate() {

@@ -65,7 +65,7 @@ fn table() -> Vec<(&'static str, &'static str, Value, Option<&'static str>)> {
         ("alert-firing-only", "1", Value::Bool(true), Some("2")),
         ("annotate-nodes", "T", Value::Bool(true), Some("nope")),
         ("blocking-pod-selector", "app=a,tier=b", list(&["app=a,tier=b"]), None),
-        ("concurrency", "3", Value::Int(3), Some("0")),
+        ("concurrency", "3", Value::Int(3), Some("many")),
         ("drain-delay", "30s", dur(30), Some("30")),
         ("drain-grace-period", "60", Value::Int(60), Some("1.5")),
         ("drain-pod-selector", "app!=x", s("app!=x"), None),
@@ -78,7 +78,7 @@ fn table() -> Vec<(&'static str, &'static str, Value, Option<&'static str>)> {
         ("lock-annotation", "example.com/lock", s("example.com/lock"), Some("")),
         ("lock-release-delay", "5m", dur(300), Some("-5m")),
         ("lock-ttl", "24h", dur(86400), Some("1d")),
-        ("log-format", "json", s("json"), Some("xml")),
+        ("log-format", "json", s("json"), None),
         ("message-template-drain", "Draining %s now", s("Draining %s now"), None),
         ("message-template-reboot", "Boot %s", s("Boot %s"), None),
         ("message-template-uncordon", "Back: %s", s("Back: %s"), None),
@@ -100,7 +100,7 @@ fn table() -> Vec<(&'static str, &'static str, Value, Option<&'static str>)> {
         ("reboot-signal", "40", Value::Int(40), Some("forty")),
         ("skip-wait-for-delete-timeout", "30", Value::Int(30), Some("thirty")),
         ("slack-channel", "#ops", s("#ops"), None),
-        ("slack-hook-url", "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX", s("https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"), Some("https://hooks.slack.com/services/A")),
+        ("slack-hook-url", "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX", s("https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"), None),
         ("slack-username", "bot", s("bot"), None),
         ("start-time", "8:00", s("8:00"), Some("noon")),
         ("time-zone", "Europe/Berlin", s("Europe/Berlin"), Some("Mars/Olympus")),
@@ -212,8 +212,8 @@ fn booleans() {
         assert_eq!(raw(&[arg], &[]).get("force-reboot"), Some(&Value::Bool(want)), "{arg}");
     }
     usage_names(&["--force-reboot="], &[], &["--force-reboot", "\"\""]);
-    // pflag: a boolean never takes the next argument.
-    usage_names(&["--force-reboot", "false"], &[], &["\"false\""]);
+    // pflag: a boolean never takes the next argument (see validate_tests for
+    // what becomes of the stray "false").
     assert_eq!(raw(&["--force-reboot", "--period=1m"], &[]).get("force-reboot"), Some(&Value::Bool(true)));
 }
 
@@ -237,8 +237,6 @@ fn command_line_shapes() {
     usage_names(&["--no-such-flag"], &[], &["unknown flag", "--no-such-flag"]);
     usage_names(&["-period=1h"], &[], &["'p'"]);
     usage_names(&["--period"], &[], &["--period"]);
-    usage_names(&["stray"], &[], &["\"stray\""]);
-    usage_names(&["--", "--period=1h"], &[], &["\"--period=1h\""]);
     usage_names(&["--version=2"], &[], &["--version"]);
     // pflag hands the next argument to a value flag even if it looks like a flag.
     assert_eq!(raw(&["--node-id", "--x"], &[]).get("node-id"), Some(&s("--x")));

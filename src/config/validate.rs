@@ -72,23 +72,33 @@ fn notify_url(raw: &RawFlags, warnings: &mut Vec<String>) -> Result<Option<Strin
         if !scheme_ok {
             return Err(raw.invalid("notify-url", notify, "expected a URL such as slack://token-a/token-b/token-c"));
         }
-        return checked_notify_url(raw, "notify-url", notify.to_string()).map(Some);
+        return Ok(checked_notify_url(raw, "notify-url", notify.to_string(), warnings));
     }
     if hook.is_empty() {
         return Ok(None);
     }
     warnings.push(format!("{} is deprecated: use --notify-url", raw.source("slack-hook-url")));
-    let url = slack_hook_to_notify_url(hook)
-        .ok_or_else(|| raw.invalid("slack-hook-url", hook, "expected https://hooks.slack.com/services/<a>/<b>/<c>"))?;
-    checked_notify_url(raw, "slack-hook-url", url).map(Some)
+    let Some(url) = slack_hook_to_notify_url(hook) else {
+        warnings.push(format!(
+            "{} is not https://hooks.slack.com/services/<a>/<b>/<c>: notifications are off",
+            raw.source("slack-hook-url")
+        ));
+        return Ok(None);
+    };
+    Ok(checked_notify_url(raw, "slack-hook-url", url, warnings))
 }
 
-/// Parse the URL now, so that a bad service URL is a usage error at start-up
-/// rather than a surprise at the first reboot. The message is redacted.
-fn checked_notify_url(raw: &RawFlags, flag: &str, url: String) -> Result<String> {
+/// Parse the URL now, so that a URL the notifier cannot use is said at
+/// start-up (redacted), not at the first reboot. Upstream starts anyway and
+/// only fails each send, so a manifest that works upstream must start here too:
+/// notifications are turned off with a warning, reboots go on.
+fn checked_notify_url(raw: &RawFlags, flag: &str, url: String, warnings: &mut Vec<String>) -> Option<String> {
     match crate::notify::Notifier::from_url(&url) {
-        Ok(_) => Ok(url),
-        Err(e) => Err(Error::Usage(format!("invalid value for {}: {e}", raw.source(flag)))),
+        Ok(_) => Some(url),
+        Err(e) => {
+            warnings.push(format!("{}: {e}: notifications are off", raw.source(flag)));
+            None
+        }
     }
 }
 
@@ -136,11 +146,19 @@ pub fn validate(raw: &RawFlags) -> Result<(Config, Vec<String>)> {
         "" => None,
         re => Some(regex_lite::Regex::new(re).map_err(|e| raw.invalid("alert-filter-regexp", re, &e.to_string()))?),
     };
+    // Upstream switches on exactly "json" and logs text otherwise: a manifest
+    // with another value must still start, so it is a warning here.
     let log_format = match raw.str("log-format") {
-        "text" => LogFormat::Text,
         "json" => LogFormat::Json,
-        other => return Err(raw.invalid("log-format", other, "expected text or json")),
+        "text" => LogFormat::Text,
+        other => {
+            warnings.push(format!("{} {other:?} is neither text nor json: logging text", raw.source("log-format")));
+            LogFormat::Text
+        }
     };
+    for arg in &raw.ignored {
+        warnings.push(format!("ignoring the argument {arg:?}: kured takes only flags (--name=value)"));
+    }
     let pre_reboot_node_labels = labels(raw, "pre-reboot-node-labels")?;
     let post_reboot_node_labels = labels(raw, "post-reboot-node-labels")?;
     if sorted_keys(&pre_reboot_node_labels) != sorted_keys(&post_reboot_node_labels) {
@@ -150,7 +168,14 @@ pub fn validate(raw: &RawFlags) -> Result<(Config, Vec<String>)> {
     let non_zero = |name: &str| Some(raw.duration(name)).filter(|d| !d.is_zero());
     let notify_url = notify_url(raw, &mut warnings)?;
     let host_pid = int_in(raw, "host-pid", |n| n >= 1, "a process id must be at least 1")?;
-    let concurrency = int_in(raw, "concurrency", |n| n >= 1, "must be at least 1")?;
+    // Upstream takes the single lock for any value up to 1.
+    let concurrency: u32 = match raw.int("concurrency") {
+        n if n < 1 => {
+            warnings.push(format!("{} {n} is below 1: using 1", raw.source("concurrency")));
+            1
+        }
+        _ => int_in(raw, "concurrency", |_| true, "too large")?,
+    };
     // 0 lets the kernel pick a free port, as Go's net.Listen does.
     let metrics_port = int_in(raw, "metrics-port", |_| true, "a port from 0 to 65535")?;
     let (ds_namespace, ds_name) = (required(raw, "ds-namespace")?, required(raw, "ds-name")?);
