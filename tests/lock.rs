@@ -217,3 +217,26 @@ fn a_corrupt_annotation_is_reported_and_left_alone() {
     assert_eq!(annotation(&api).as_deref(), Some("{not json"));
     assert_eq!(puts(&api), 0);
 }
+
+#[test]
+fn a_manual_lock_from_the_upstream_readme_pauses_us_untouched() {
+    // `kubectl -n kube-system annotate ds kured weave.works/kured-node-lock='{"nodeID":"manual"}'`
+    for manual in [r#"{"nodeID":"manual"}"#, r#"{"nodeid":"manual"}"#] {
+        let api = server(Some(manual));
+        let c = client(&api);
+        let clock = FakeClock::at(datetime!(2024-03-01 03:00:00 UTC));
+        // Our --lock-ttl is for our entries: it never expires the manual one.
+        for ttl in [None, Some(Duration::from_secs(60))] {
+            let l = lock(&c, "node-a", 1, ttl, &clock);
+            let held = Acquisition::HeldBy(vec!["manual".into()]);
+            assert_eq!(l.acquire(false).unwrap(), held, "{manual} ttl {ttl:?}");
+            clock.advance(Duration::from_secs(3600));
+            assert_eq!(l.acquire(true).unwrap(), held, "{manual} ttl {ttl:?}");
+            assert_eq!(l.holding().unwrap(), None);
+            let err = l.release().unwrap_err().to_string();
+            assert!(err.contains("manual does"), "{err}");
+        }
+        assert_eq!(annotation(&api).as_deref(), Some(manual), "left byte for byte");
+        assert_eq!(puts(&api), 0);
+    }
+}

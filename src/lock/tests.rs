@@ -54,6 +54,87 @@ fn upstream_annotations_are_understood() {
     parses(r#"{"maxOwners":2,"locks":null}"#, &[], &[], &[]);
 }
 
+/// Go's zero `time.Time`, what a lock written without `created` holds.
+const YEAR_1: OffsetDateTime = datetime!(0001-01-01 00:00:00 UTC);
+
+/// `max_owners` None = the single format; `want` = (nodeID, created, TTL ns, unschedulable).
+#[track_caller]
+fn decodes_like_go(json: &str, max_owners: Option<i64>, want: &[(&str, OffsetDateTime, i64, bool)]) {
+    let v = LockValue::from_annotation(json).unwrap_or_else(|e| panic!("{json}: {e}"));
+    match (&v, max_owners) {
+        (LockValue::Single(_), None) => {}
+        (LockValue::Multi { max_owners: got, .. }, Some(m)) => assert_eq!(*got, m, "{json}"),
+        (v, m) => panic!("{json}: got {v:?}, want max_owners {m:?}"),
+    }
+    let got: Vec<_> =
+        v.entries().iter().map(|e| (e.node_id.as_str(), e.created, e.ttl_ns, e.meta().unschedulable)).collect();
+    assert_eq!(got, want, "{json}");
+    assert_eq!(LockValue::from_annotation(&v.to_annotation()).unwrap(), v, "{json}: rewritten");
+}
+
+#[test]
+fn hand_written_locks_decode_as_go_does() {
+    let manual = [("manual", YEAR_1, 0, false)];
+    // Upstream's README way to pause all reboots, and a public script's spelling.
+    decodes_like_go(r#"{"nodeID":"manual"}"#, None, &manual);
+    decodes_like_go(r#"{"nodeid":"manual"}"#, None, &manual);
+    decodes_like_go(r#"{"NODEID":"x","CREATED":"2024-03-01T03:00:00Z","ttl":0}"#, None, &[("x", T0, 0, false)]);
+    decodes_like_go(r#"{"Nodeid":"x","ttl":5,"Metadata":{"Unschedulable":true}}"#, None, &[("x", YEAR_1, 5, true)]);
+    decodes_like_go("{}", None, &[("", YEAR_1, 0, false)]);
+    decodes_like_go(r#"{"nodeID":""}"#, None, &[("", YEAR_1, 0, false)]);
+    // null leaves a field as it was; unknown keys are ignored.
+    decodes_like_go(r#"{"nodeID":"a","created":null,"TTL":null,"metadata":null}"#, None, &[("a", YEAR_1, 0, false)]);
+    decodes_like_go(r#"{"nodeID":"a","nodeid":null,"reason":"kernel","TTL":7}"#, None, &[("a", YEAR_1, 7, false)]);
+    // Go decodes keys in document order: the last one for a field wins.
+    decodes_like_go(r#"{"nodeID":"a","nodeid":"b"}"#, None, &[("b", YEAR_1, 0, false)]);
+    decodes_like_go(r#"{"nodeid":"b","nodeID":"a"}"#, None, &[("a", YEAR_1, 0, false)]);
+    // Multi format: any key of it, in any case.
+    decodes_like_go(r#"{"maxOwners":2}"#, Some(2), &[]);
+    decodes_like_go(r#"{"locks":null}"#, Some(0), &[]);
+    decodes_like_go(r#"{"maxowners":2,"LOCKS":[{"nodeID":"a"}]}"#, Some(2), &[("a", YEAR_1, 0, false)]);
+    decodes_like_go(r#"{"MaxOwners":3,"Locks":[{"NodeId":"a","ttl":1},{}]}"#, Some(3), &[("a", YEAR_1, 1, false), ("", YEAR_1, 0, false)]);
+}
+
+#[test]
+fn another_holders_entry_is_rewritten_without_invented_metadata() {
+    let v = LockValue::from_annotation(r#"{"maxowners":2,"LOCKS":[{"nodeID":"a"}]}"#).unwrap();
+    let Decision::Acquired(next) = acquire(Some(&v), "me", T0, None, 2, false) else { panic!("not acquired") };
+    assert_eq!(
+        next.to_annotation(),
+        r#"{"maxOwners":2,"locks":[{"nodeID":"a","created":"0001-01-01T00:00:00Z","TTL":0},{"nodeID":"me","metadata":{"unschedulable":false},"created":"2024-03-01T03:00:00Z","TTL":0}]}"#
+    );
+}
+
+#[test]
+fn a_manual_lock_is_never_ours_and_never_expires() {
+    let manual = LockValue::from_annotation(r#"{"nodeID":"manual"}"#).unwrap();
+    let centuries = T0 + Duration::from_secs(100 * 365 * 86_400);
+    for now in [T0, centuries] {
+        // Our --lock-ttl applies to our entries only, never to another holder's TTL 0.
+        for ttl in [None, Some(Duration::from_secs(60))] {
+            let got = acquire(Some(&manual), "me", now, ttl, 1, false);
+            assert_eq!(got, Decision::HeldBy(vec!["manual".to_string()]), "{now} {ttl:?}");
+        }
+    }
+    let Decision::Acquired(v) = acquire(Some(&manual), "me", T0, None, 2, false) else { panic!("concurrency 2") };
+    assert_eq!(names(&v), ["manual", "me"]);
+    let err = release(Some(&manual), "me").unwrap_err().to_string();
+    assert!(err.contains("me does not hold the lock: manual does"), "{err}");
+    assert_eq!(holding(Some(&manual), "me"), None);
+    // A holder with no name is still someone else.
+    let nobody = LockValue::from_annotation("{}").unwrap();
+    assert_eq!(acquire(Some(&nobody), "me", T0, None, 1, false), Decision::HeldBy(vec![String::new()]));
+    assert!(release(Some(&nobody), "me").is_err());
+    // A TTL with no created time: created in year 1, so long expired.
+    let stale = LockValue::from_annotation(r#"{"nodeID":"a","TTL":1}"#).unwrap();
+    assert!(stale.entries()[0].expired(T0));
+    assert!(matches!(acquire(Some(&stale), "me", T0, None, 1, false), Decision::Acquired(_)));
+    let max_ttl = LockValue::from_annotation(r#"{"nodeID":"a","TTL":9223372036854775807}"#).unwrap();
+    assert!(max_ttl.entries()[0].expired(T0), "~292 years is over since year 1");
+    let early = LockEntry { created: YEAR_1, ..entry("a", T0, 0) };
+    assert!(!early.expired(datetime!(0001-01-01 00:00:00 UTC)));
+}
+
 #[track_caller]
 fn corrupt(json: &str, needle: &str) {
     let err = LockValue::from_annotation(json).expect_err(json).to_string();
@@ -64,13 +145,23 @@ fn corrupt(json: &str, needle: &str) {
 fn corrupt_annotations_are_errors() {
     corrupt("nonsense", "not json");
     corrupt("[]", "not a json object");
-    corrupt(r#"{"created":"2024-03-01T03:00:00Z"}"#, "no nodeID");
+    corrupt("null", "not a json object");
+    corrupt(r#""manual""#, "not a json object");
+    corrupt(r#"{"nodeID":5}"#, "nodeID 5 is not a string");
+    corrupt(r#"{"nodeID":"a","created":5}"#, "created 5");
+    corrupt(r#"{"nodeID":"a","created":"2024-03-01"}"#, "created");
+    corrupt(r#"{"nodeID":"a","metadata":5}"#, "metadata 5 is not an object");
+    corrupt(r#"{"nodeID":"a","metadata":{"UNSCHEDULABLE":1}}"#, "unschedulable");
+    // Go reports a bad value even when a later key for the same field is fine.
+    corrupt(r#"{"nodeID":"a","TTL":"1h","ttl":5}"#, "TTL \"1h\"");
+    corrupt(r#"{"nodeID":"a","TTL":9223372036854775808}"#, "out of range");
+    corrupt(r#"{"maxOwners":"2"}"#, "maxOwners");
+    corrupt(r#"{"MAXOWNERS":2,"locks":[5]}"#, "locks[0] is not an object");
     corrupt(r#"{"nodeID":"a","created":"yesterday","TTL":0}"#, "created");
     corrupt(r#"{"nodeID":"a","created":"2024-03-01T03:00:00Z","TTL":"1h"}"#, "TTL");
     corrupt(r#"{"nodeID":"a","created":"2024-03-01T03:00:00Z","TTL":1.5}"#, "TTL");
     corrupt(r#"{"nodeID":"a","metadata":{"unschedulable":"yes"},"created":"2024-03-01T03:00:00Z"}"#, "unschedulable");
     corrupt(r#"{"maxOwners":2,"locks":{}}"#, "locks");
-    corrupt(r#"{"maxOwners":2,"locks":[{"nodeID":"a"}]}"#, "locks[0]");
     assert_eq!(LockValue::from_optional(Some("  ")).unwrap(), None);
     assert_eq!(LockValue::from_optional(None).unwrap(), None);
 }

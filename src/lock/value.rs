@@ -6,15 +6,25 @@
 //! `created` is Go's `time.Time` (RFC 3339, we accept any offset); `TTL` is Go's
 //! `time.Duration`, an integer of nanoseconds where 0 (or less) means "never
 //! expires". Both formats are read whatever our own concurrency, because a fleet
-//! being migrated (or reconfigured) can hold either.
+//! being migrated (or reconfigured) can hold either. Keys are read as Go's
+//! `encoding/json` reads them (see `gojson`): any case, missing = zero value.
+
+mod gojson;
 
 use std::time::Duration;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
+use time::macros::datetime;
 use time::OffsetDateTime;
 
+use self::gojson::{fold, has, matches, Json};
 use crate::error::{Error, Result};
+
+/// Go's zero `time.Time`, what a lock without `created` was created at. Far
+/// enough back that any TTL has run out; `expired` computes in i128 nanoseconds,
+/// so the ~2000 years between it and now cannot overflow.
+pub const GO_ZERO_TIME: OffsetDateTime = datetime!(0001-01-01 00:00:00 UTC);
 
 /// What a holder recorded about its node when it took the lock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -50,35 +60,67 @@ impl LockEntry {
         self.ttl_ns > 0 && (now - self.created).whole_nanoseconds() >= i128::from(self.ttl_ns)
     }
 
-    /// `metadata.unschedulable` (validated as a boolean when parsed; absent = false).
+    /// `metadata.unschedulable` (validated as a boolean when parsed; absent =
+    /// false), its key matched in any case as Go does. Should the metadata hold
+    /// several spellings, the exact one wins (Go would take the last written,
+    /// an order the parsed metadata no longer has).
     pub fn meta(&self) -> LockMeta {
-        let unschedulable = self.metadata.get("unschedulable").and_then(Value::as_bool).unwrap_or(false);
+        let Some(obj) = self.metadata.as_object() else { return LockMeta::default() };
+        let folded = || obj.iter().rev().filter(|(k, _)| fold(k) == "UNSCHEDULABLE").find_map(|(_, v)| v.as_bool());
+        let unschedulable = obj.get("unschedulable").and_then(Value::as_bool).or_else(folded).unwrap_or(false);
         LockMeta { unschedulable }
     }
 
-    fn from_json(v: &Value, what: &str) -> Result<LockEntry> {
-        let obj = v.as_object().ok_or_else(|| bad(format!("{what} is not an object")))?;
-        let node_id = match obj.get("nodeID") {
-            Some(Value::String(s)) if !s.is_empty() => s.clone(),
-            Some(Value::String(_)) | None => return Err(bad(format!("{what} has no nodeID"))),
-            Some(_) => return Err(bad(format!("{what}: nodeID is not a string"))),
-        };
-        let created = match obj.get("created") {
-            Some(Value::String(s)) => OffsetDateTime::parse(s, &Rfc3339)
-                .map_err(|e| bad(format!("{what}: created {s:?} is not an rfc 3339 time: {e}")))?,
-            _ => return Err(bad(format!("{what} has no created time"))),
-        };
-        let ttl_ns = match obj.get("TTL") {
-            None | Some(Value::Null) => 0,
-            Some(t) => t.as_i64().ok_or_else(|| bad(format!("{what}: TTL {t} is not an integer of nanoseconds")))?,
-        };
-        let metadata = obj.get("metadata").cloned().unwrap_or(Value::Null);
-        match metadata.get("unschedulable") {
-            None | Some(Value::Bool(_)) | Some(Value::Null) => {}
-            Some(other) => return Err(bad(format!("{what}: metadata.unschedulable {other} is not a boolean"))),
+    /// One entry as Go decodes it into upstream's struct: fields missing (or
+    /// `null`) keep their zero value, so `{"nodeID":"manual"}` (upstream's README
+    /// way to pause all reboots) is a lock held by "manual" since year 1, forever.
+    fn from_json(v: &Json, what: &str) -> Result<LockEntry> {
+        let Json::Obj(obj) = v else { return Err(bad(format!("{what} is not an object"))) };
+        let mut node_id = String::new();
+        for v in matches(obj, "nodeID") {
+            match v {
+                Json::Null => {}
+                Json::Str(s) => node_id.clone_from(s),
+                other => return Err(bad(format!("{what}: nodeID {other} is not a string"))),
+            }
         }
-        if !(metadata.is_object() || metadata.is_null()) {
-            return Err(bad(format!("{what}: metadata is not an object")));
+        let mut created = GO_ZERO_TIME;
+        for v in matches(obj, "created") {
+            match v {
+                Json::Null => {}
+                Json::Str(s) => {
+                    created = OffsetDateTime::parse(s, &Rfc3339)
+                        .map_err(|e| bad(format!("{what}: created {s:?} is not an rfc 3339 time: {e}")))?;
+                }
+                other => return Err(bad(format!("{what}: created {other} is not an rfc 3339 time"))),
+            }
+        }
+        let mut ttl_ns = 0;
+        for v in matches(obj, "TTL") {
+            match v {
+                Json::Null => {}
+                Json::Num(n) if n.is_i64() || n.is_u64() => {
+                    ttl_ns = n.as_i64().ok_or_else(|| bad(format!("{what}: TTL {n} is out of range")))?;
+                }
+                other => return Err(bad(format!("{what}: TTL {other} is not an integer of nanoseconds"))),
+            }
+        }
+        // Absent stays absent (Go's `omitempty`), so rewriting another holder's
+        // entry never invents metadata for it.
+        let mut metadata = Value::Null;
+        for v in matches(obj, "metadata") {
+            match v {
+                Json::Null => metadata = Value::Null,
+                Json::Obj(fields) => {
+                    for u in matches(fields, "unschedulable") {
+                        if !matches!(u, Json::Null | Json::Bool(_)) {
+                            return Err(bad(format!("{what}: metadata.unschedulable {u} is not a boolean")));
+                        }
+                    }
+                    metadata = v.clone().into_value();
+                }
+                other => return Err(bad(format!("{what}: metadata {other} is not an object"))),
+            }
         }
         Ok(LockEntry { node_id, metadata, created, ttl_ns })
     }
@@ -112,26 +154,35 @@ pub enum LockValue {
 impl LockValue {
     /// Parse either format. An error here means the annotation is corrupt.
     pub fn from_annotation(s: &str) -> Result<LockValue> {
-        let v: Value = serde_json::from_str(s).map_err(|e| bad(format!("not json: {e}")))?;
-        let obj: &Map<String, Value> = v.as_object().ok_or_else(|| bad("not a json object".to_string()))?;
-        if obj.contains_key("locks") || obj.contains_key("maxOwners") {
-            let max_owners = match obj.get("maxOwners") {
-                None | Some(Value::Null) => 0,
-                Some(m) => m.as_i64().ok_or_else(|| bad(format!("maxOwners {m} is not an integer")))?,
-            };
-            let locks = match obj.get("locks") {
-                None | Some(Value::Null) => Vec::new(),
-                Some(Value::Array(items)) => items
+        let v: Json = serde_json::from_str(s).map_err(|e| bad(format!("not json: {e}")))?;
+        let Json::Obj(obj) = &v else { return Err(bad("not a json object".to_string())) };
+        // Upstream reads the format its concurrency implies; we read both, so a
+        // key of the multi format (in any case) decides.
+        if !(has(obj, "locks") || has(obj, "maxOwners")) {
+            return Ok(LockValue::Single(LockEntry::from_json(&v, "lock")?));
+        }
+        let mut max_owners = 0;
+        for m in matches(obj, "maxOwners") {
+            match m {
+                Json::Null => {}
+                Json::Num(n) if n.is_i64() => max_owners = n.as_i64().unwrap_or(0),
+                other => return Err(bad(format!("maxOwners {other} is not an integer"))),
+            }
+        }
+        let mut locks = Vec::new();
+        for l in matches(obj, "locks") {
+            locks = match l {
+                // Go sets a slice to nil on null, and marshals an empty one as null.
+                Json::Null => Vec::new(),
+                Json::Arr(items) => items
                     .iter()
                     .enumerate()
                     .map(|(i, item)| LockEntry::from_json(item, &format!("locks[{i}]")))
                     .collect::<Result<Vec<_>>>()?,
-                Some(_) => return Err(bad("locks is not an array".to_string())),
+                _ => return Err(bad("locks is not an array".to_string())),
             };
-            Ok(LockValue::Multi { max_owners, locks })
-        } else {
-            Ok(LockValue::Single(LockEntry::from_json(&v, "lock")?))
         }
+        Ok(LockValue::Multi { max_owners, locks })
     }
 
     /// An annotation that may be absent. An empty value holds no holder's
