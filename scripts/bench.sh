@@ -54,7 +54,7 @@ port=$(sed -n 's#^https://127.0.0.1:##p' "$work/server.log" | head -n1)
 kc=(kubectl --kubeconfig "$work/k/kubeconfig" --request-timeout=10s)
 # Let the Deployment's replicas start on node-1, then open node-2 for the drain.
 for _ in $(seq 100); do
-  n=$("${kc[@]}" get pods --field-selector spec.nodeName=node-1 -o name 2>/dev/null | grep -c pod/ || true)
+  n=$("${kc[@]}" get pods -A --field-selector spec.nodeName=node-1 -o name 2>/dev/null | grep -c pod/ || true)
   ((n >= 51)) && break; sleep 0.1
 done
 "${kc[@]}" uncordon node-2 >/dev/null
@@ -80,6 +80,6 @@ done
 end=$(date +%s.%N)
 hwm=$(awk '/^VmHWM/ {print $2}' /proc/$kpid/status 2>/dev/null || echo "?")
 [[ -f $work/marker ]] || { echo "bench: the drain did not finish in 60 s"; tail -n 20 "$work/kured.log"; exit 1; }
-left=$("${kc[@]}" get pods --field-selector spec.nodeName=node-1 -o name | grep -vc kured || true)
+left=$("${kc[@]}" get pods -A --field-selector spec.nodeName=node-1 -o name | grep -vc kured || true)
 printf 'daemon during a 50-pod drain: RSS mean %d KiB, max %d KiB, VmHWM %s KiB over %d samples; drain+reboot %.1f s; pods left on node-1 (non-DaemonSet): %s\n' \
   $((sum / (samples ? samples : 1))) "$max" "$hwm" "$samples" "$(awk -v a="$start" -v b="$end" 'BEGIN{print b-a}')" "$left"
