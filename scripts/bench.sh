@@ -66,7 +66,7 @@ start=$(date +%s.%N)
 env -i PATH=/usr/bin:/bin KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="$port" \
   KURED_SERVICE_ACCOUNT_DIR="$work/k/serviceaccount" KURED_NODE_ID=node-1 RUST_LOG=warn \
   "$bin" --period=1s --reboot-sentinel="$work/reboot-required" --host-pid="$hostpid" \
-  --reboot-command="/bin/sh -c 'echo rebooted > $work/marker'" --metrics-port=0 --drain-grace-period=1 \
+  --reboot-command="/bin/sh -c 'echo rebooted > $work/marker'" --metrics-host=127.0.0.1 --metrics-port=0 --drain-grace-period=1 \
   >"$work/kured.log" 2>&1 &
 kpid=$!; pids+=($kpid)
 max=0; samples=0; sum=0

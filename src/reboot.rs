@@ -106,8 +106,10 @@ mod tests {
 
     #[test]
     fn refuses_process_groups_and_bad_signals() {
-        refused(0, 10, "refusing to signal a process group");
-        refused(-1, 10, "refusing to signal a process group");
+        // Signal 0 (a mere permission check): should the guard ever break,
+        // nothing is delivered to the process group or to every process.
+        refused(0, 0, "refusing to signal a process group");
+        refused(-1, 0, "refusing to signal a process group");
         refused(-1234, 39, "pid must be > 0");
         refused(12345, 0, "signal must be > 0");
         refused(12345, -9, "signal must be > 0");

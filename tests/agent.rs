@@ -50,10 +50,28 @@ fn failed_reboot_command_puts_the_node_back() {
     let host = FakeHost::new(true);
     host.set_reboot_result(RebootResult::CommandFailed);
 
-    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::Returned);
+    let a = agent(&cfg, &w.client, &host);
+    assert_eq!(run_check(&a), Ended::Returned);
     assert_eq!(host.reboots(), 1);
     assert!(!w.cordoned());
     assert_eq!(w.holders(), Vec::<String>::new());
+
+    // Backed off: the next check does not drain again at once...
+    let writes = w.api.requests().len();
+    assert_eq!(run_check(&a), Ended::Returned);
+    assert_eq!(host.reboots(), 1);
+    assert!(w.api.requests()[writes..].iter().all(|r| r.method == "GET"), "only reads while backing off");
+    // ...but after a period it tries again, then waits two periods.
+    host.advance(cfg.period);
+    assert_eq!(run_check(&a), Ended::Returned);
+    assert_eq!(host.reboots(), 2);
+    host.advance(cfg.period);
+    assert_eq!(run_check(&a), Ended::Returned);
+    assert_eq!(host.reboots(), 2, "the second failure doubles the wait");
+    host.advance(cfg.period);
+    assert_eq!(run_check(&a), Ended::Returned);
+    assert_eq!(host.reboots(), 3);
+    assert!(!w.cordoned());
 }
 
 #[test]

@@ -103,7 +103,7 @@ const FLAGS: &[(&str, &str, Option<&str>)] = &[
     ("metrics-host", "127.0.0.1", None),
     ("metrics-port", "9090", Some("65536")),
     ("node-id", "node-b", None),
-    ("notify-url", "slack://T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX", Some("nourl")),
+    ("notify-url", "slack://T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX", None),
     ("period", "1.5h", Some("0")),
     ("post-reboot-node-labels", "a=1,b=2", Some("a")),
     ("pre-reboot-node-labels", "a=1", Some("=1")),

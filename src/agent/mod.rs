@@ -54,6 +54,7 @@ pub fn run(config: Config, client: Client) -> Result<()> {
         clock: &RealClock,
         notifier,
         metrics,
+        reboot_retry: Default::default(),
     };
     agent.recover();
     agent.run_loop()
@@ -77,6 +78,8 @@ pub struct Agent<'a> {
     pub notifier: Option<Notifier>,
     pub blockers: Vec<Blocker>,
     pub metrics: Metrics,
+    /// Back-off after failed reboot commands; `Default::default()` to start.
+    pub reboot_retry: std::cell::Cell<plan::RebootRetry>,
 }
 
 impl Agent<'_> {
@@ -120,6 +123,14 @@ impl Agent<'_> {
                 self.release_leftover_lock();
             }
             Gate::CheckFailed(e) => log::error!("cannot tell whether a reboot is required, will retry: {e}"),
+            Gate::Required if !self.reboot_retry.get().allows(now) => {
+                let retry = self.reboot_retry.get();
+                log::warn!(
+                    "reboot required, but the reboot command failed {} time(s): next attempt after {}",
+                    retry.failures,
+                    retry.not_before.map(rfc3339).unwrap_or_default()
+                );
+            }
             Gate::Required => {
                 log::info!("reboot required");
                 if let Err(e) = self.reboot_if_allowed() {
@@ -151,7 +162,9 @@ impl Agent<'_> {
         let meta = match lock.acquire(node.spec.unschedulable)? {
             Acquisition::Acquired(meta) => meta,
             Acquisition::HeldBy(holders) => {
-                log::info!("waiting for the reboot lock, held by {}", holders.join(", "));
+                // A hand-written lock may name nobody ({} holds it as "").
+                let names: Vec<&str> = holders.iter().map(|h| if h.is_empty() { "\"\"" } else { h.as_str() }).collect();
+                log::info!("waiting for the reboot lock, held by {}", names.join(", "));
                 // Prefer not to schedule pods here: they would be drained soon.
                 self.set_taint(true);
                 return Ok(());
@@ -215,6 +228,7 @@ impl Agent<'_> {
                 // hold the lock and a cordoned node until someone notices.
                 log::error!("reboot of {} failed: {e}", self.node_id());
                 self.give_up(lock, !meta.unschedulable);
+                self.reboot_retry.set(self.reboot_retry.get().failed(self.clock.now(), self.config.period));
                 return Ok(());
             }
         }

@@ -83,6 +83,31 @@ pub fn recovery(
     }
 }
 
+/// After a reboot command failed (and the node was put back), the next attempt
+/// waits 1, 2, 4, ... periods, at most a day. Upstream exits and gets the
+/// kubelet's crash-loop back-off instead; without one, a broken reboot command
+/// would drain the node's workloads again every period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RebootRetry {
+    pub failures: u32,
+    pub not_before: Option<time::OffsetDateTime>,
+}
+
+const MAX_RETRY_WAIT: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+impl RebootRetry {
+    pub fn failed(self, now: time::OffsetDateTime, period: std::time::Duration) -> RebootRetry {
+        let failures = self.failures.saturating_add(1);
+        let factor = 1u32 << (failures - 1).min(16);
+        let wait = period.saturating_mul(factor).min(MAX_RETRY_WAIT);
+        RebootRetry { failures, not_before: Some(now + wait) }
+    }
+
+    pub fn allows(&self, now: time::OffsetDateTime) -> bool {
+        self.not_before.is_none_or(|t| now >= t)
+    }
+}
+
 /// The first check comes after a random delay in [period/2, 3*period/2), as
 /// upstream's delaytick, so that a DaemonSet rollout does not make every node
 /// ask at once. `unit` is a uniform sample in [0, 1).
@@ -146,6 +171,20 @@ mod tests {
         r((false, false, true, false, true), (true, false, true));
         r((false, false, true, true, true), (true, false, false));
         r((false, false, true, false, false), (true, false, false));
+    }
+
+    #[test]
+    fn reboot_retries_back_off() {
+        let t0 = time::macros::datetime!(2026-01-01 00:00 UTC);
+        let hour = Duration::from_secs(3600);
+        let r = RebootRetry::default();
+        assert!(r.allows(t0));
+        let r = r.failed(t0, hour);
+        assert!(!r.allows(t0 + Duration::from_secs(3599)) && r.allows(t0 + hour));
+        let r = r.failed(t0, hour).failed(t0, hour);
+        assert_eq!((r.failures, r.not_before), (3, Some(t0 + hour * 4)));
+        let r = (0..40).fold(r, |r, _| r.failed(t0, hour));
+        assert_eq!(r.not_before, Some(t0 + Duration::from_secs(24 * 3600)), "capped at a day");
     }
 
     #[test]

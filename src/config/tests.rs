@@ -85,7 +85,7 @@ fn table() -> Vec<(&'static str, &'static str, Value, Option<&'static str>)> {
         ("metrics-host", "127.0.0.1", s("127.0.0.1"), None),
         ("metrics-port", "9090", Value::Int(9090), Some("65536")),
         ("node-id", "node-b", s("node-b"), None),
-        ("notify-url", "slack://T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX", s("slack://T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"), Some("not a url")),
+        ("notify-url", "slack://T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX", s("slack://T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"), None),
         ("period", "30m", dur(1800), Some("0")),
         ("post-reboot-node-labels", "a=1,b=2", list(&["a=1", "b=2"]), Some("a")),
         ("pre-reboot-node-labels", "a=1,b=", list(&["a=1", "b="]), Some("=x")),

@@ -68,10 +68,6 @@ fn notify_url(raw: &RawFlags, warnings: &mut Vec<String>) -> Result<Option<Strin
         if !hook.is_empty() {
             warnings.push(format!("{} is ignored because {} is set", raw.source("slack-hook-url"), raw.source("notify-url")));
         }
-        let scheme_ok = notify.split_once("://").is_some_and(|(s, _)| !s.is_empty());
-        if !scheme_ok {
-            return Err(raw.invalid("notify-url", notify, "expected a URL such as slack://token-a/token-b/token-c"));
-        }
         return Ok(checked_notify_url(raw, "notify-url", notify.to_string(), warnings));
     }
     if hook.is_empty() {

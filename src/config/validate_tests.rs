@@ -22,7 +22,6 @@ fn validation_rules() {
     usage_names(&["--lock-ttl=h"], &[], &["--lock-ttl"]);
     usage_names(&["--reboot-delay=1x"], &[], &["--reboot-delay", "unknown unit"]);
     usage_names(&["--drain-delay="], &[], &["--drain-delay"]);
-    usage_names(&["--notify-url='slack'"], &[], &["--notify-url"]);
     usage_names(&["--reboot-days=\"mo"], &[], &["--reboot-days", "quoted field"]);
     usage_names(&["--reboot-days=7"], &[], &["--reboot-days", "\"7\""]);
 }
@@ -133,6 +132,8 @@ fn what_upstream_tolerates_starts_with_a_warning() {
     for (arg, flag) in [
         ("--notify-url=slack://tok@chan", "--notify-url"),
         ("--notify-url=teams://x", "--notify-url"),
+        ("--notify-url=not a url", "--notify-url"),
+        ("--notify-url='slack'", "--notify-url"),
         ("--notify-url=smtp://user:hunter2@mail:25/?to=a@b", "--notify-url"),
         ("--slack-hook-url=https://hooks.slack.com/services/a/b/c", "--slack-hook-url"),
         ("--slack-hook-url=https://hooks.slack.com/services/A/B", "--slack-hook-url"),

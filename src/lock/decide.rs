@@ -87,6 +87,9 @@ pub fn release(existing: Option<&LockValue>, me: &str) -> Result<Option<LockValu
 /// Our entry's metadata if we have one. Unlike `acquire`, an expired entry of
 /// ours still counts: after a reboot that outlasted the TTL the node must still
 /// be uncordoned and the entry released (upstream forgets, leaving it cordoned).
+/// This holds only while nobody took the expired slot over: once another node
+/// acquired it our entry is gone, and so is the record that the cordon is ours
+/// (as upstream; the README asks for a --lock-ttl longer than drain + reboot).
 pub fn holding(existing: Option<&LockValue>, me: &str) -> Option<LockMeta> {
     existing?.entries().iter().find(|e| e.node_id == me).map(LockEntry::meta)
 }

@@ -92,7 +92,7 @@ impl<'a> DaemonSetLock<'a> {
     /// was lost); a lock held only by others is an error.
     pub fn release(&self) -> Result<()> {
         self.update(|existing, _now| {
-            if existing.map_or(true, |v| v.entries().is_empty()) {
+            if existing.is_none_or(|v| v.entries().is_empty()) {
                 return Ok(Step::Done(()));
             }
             let next = release(existing, &self.node)?;

@@ -64,6 +64,10 @@ impl FakeHost {
     pub fn set_reboot_result(&self, r: RebootResult) {
         *self.reboot_result.lock().unwrap() = r;
     }
+    /// Let time pass without the agent sleeping.
+    pub fn advance(&self, d: Duration) {
+        *self.now.lock().unwrap() += d;
+    }
     pub fn reboots(&self) -> usize {
         self.reboots.load(Ordering::SeqCst)
     }

@@ -156,6 +156,7 @@ impl Drop for World {
 
 pub fn agent<'a>(config: &'a Config, client: &'a Client, fake: &'a FakeHost) -> Agent<'a> {
     Agent {
+        reboot_retry: Default::default(),
         config,
         client,
         host: fake,

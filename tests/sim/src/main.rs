@@ -14,7 +14,8 @@ const USAGE: &str = "usage: kured-sim [--nodes N] [--concurrency C] [--seconds L
 
 Starts a fake API server, N nodes that all need a reboot and one kured per node,
 then plays the machines until every node rebooted or LIMIT seconds passed.
-Any other --flag[=value] is passed to every kured (after the simulation's own, so it wins).
+Any other --flag[=value] is passed to every kured, after the simulation's own so it
+wins; except --reboot-command and --host-pid, which always stay the harmless ones.
 Exit status: 0 all invariants held, 1 one broke, 2 usage error.";
 
 struct Options {

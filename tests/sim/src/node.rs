@@ -84,6 +84,8 @@ impl SimNode {
             format!("--node-id={}", self.name),
             format!("--reboot-sentinel={}", self.sentinel().display()),
             format!("--metrics-port={}", self.metrics_port),
+            // Loopback only: an empty --metrics-host listens on every interface.
+            "--metrics-host=127.0.0.1".to_string(),
         ];
         args.extend(launch.common_args.iter().cloned());
         // Last, so that no extra argument can override them: the host is our
