@@ -59,8 +59,10 @@ impl Observer {
     }
 
     pub fn observe(&mut self, snap: &Snapshot) -> Vec<Event> {
-        let mut ev = Vec::new();
-        self.observe_lock(snap.lock.as_deref().unwrap_or(""), &mut ev);
+        // Within one look, list events in causal order: a lock is taken before
+        // its node is cordoned, and released after its node is uncordoned.
+        let (mut ev, mut released) = (Vec::new(), Vec::new());
+        self.observe_lock(snap.lock.as_deref().unwrap_or(""), &mut ev, &mut released);
         self.observe_nodes(&snap.nodes, &mut ev);
         for (method, path, status) in &snap.new_requests {
             if let Some(e) = eviction_event(method, path, *status) {
@@ -71,13 +73,14 @@ impl Observer {
             ev.push(Event::PdbViolated { total: snap.pdb_violations });
             self.pdb_violations = snap.pdb_violations;
         }
+        ev.append(&mut released);
         self.max_lock_holders = self.max_lock_holders.max(self.holders.len());
         self.max_cordoned = self.max_cordoned.max(self.cordoned().count());
         self.seen_first = true;
         ev
     }
 
-    fn observe_lock(&mut self, annotation: &str, ev: &mut Vec<Event>) {
+    fn observe_lock(&mut self, annotation: &str, ev: &mut Vec<Event>, released: &mut Vec<Event>) {
         let entries = match lockview::holders(annotation) {
             Ok(h) => {
                 self.last_lock_error = None;
@@ -104,7 +107,7 @@ impl Observer {
             ev.push(Event::LockTaken { node: n.clone() });
         }
         for n in self.holders.difference(&now) {
-            ev.push(Event::LockReleased { node: n.clone() });
+            released.push(Event::LockReleased { node: n.clone() });
         }
         self.taken_at = taken_at;
         self.holders = now;
@@ -227,7 +230,7 @@ mod tests {
         let third = Snapshot { nodes: vec![node("a", false, None), node("op", true, None)], pdb_violations: 2, ..Snapshot::default() };
         assert_eq!(
             strings(o.observe(&third)),
-            ["a released the lock", "a label kured removed", "a annotation weave.works/kured-reboot-in-progress removed", "a uncordoned", "PodDisruptionBudget VIOLATED (total 2)"]
+            ["a label kured removed", "a annotation weave.works/kured-reboot-in-progress removed", "a uncordoned", "PodDisruptionBudget VIOLATED (total 2)", "a released the lock"]
         );
         assert_eq!(o.pdb_violations, 2);
     }
