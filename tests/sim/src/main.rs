@@ -72,6 +72,13 @@ fn main() -> ExitCode {
     for v in &violations {
         eprintln!("INVARIANT BROKEN: {v}");
     }
+    if violations.iter().any(|v| v.starts_with("not rebooted")) {
+        eprintln!(
+            "hint: a node that needs a reboot waits outside the maintenance window \
+             (--reboot-days, --start-time, --end-time, --time-zone) and while a blocker holds it; \
+             each node's kured.log says why (outside-the-window lines are logged with RUST_LOG=debug)"
+        );
+    }
     if !violations.is_empty() {
         eprintln!("{}", cluster.report());
         cluster.keep_dir_on_drop();
