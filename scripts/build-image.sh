@@ -24,6 +24,8 @@ cp Containerfile "$ctx/Containerfile"
 # vfs storage and chroot isolation work inside unprivileged sandboxes and CI.
 export STORAGE_DRIVER=${STORAGE_DRIVER:-vfs}
 export BUILDAH_ISOLATION=${BUILDAH_ISOLATION:-chroot}
+# Rebuilding a tag replaces its image instead of leaving the old one dangling.
+buildah rmi "$image" >/dev/null 2>&1 || true
 buildah build --pull=never --layers=false -f "$ctx/Containerfile" -t "$image" "$ctx" >&2
 
 size=$(buildah inspect --format '{{.OCIv1.Config.Entrypoint}}' "$image" >/dev/null && \
