@@ -109,7 +109,7 @@ const FLAGS: &[(&str, &str, Option<&str>)] = &[
     ("pre-reboot-node-labels", "a=1", Some("=1")),
     ("prefer-no-schedule-taint", "kured/reboot", None),
     ("prometheus-url", "http://prom:9090", None),
-    ("reboot-command", "/sbin/reboot now", Some("'unbalanced")),
+    ("reboot-command", "/bin/true", Some("'unbalanced")), // replaced by the marker command when run
     ("reboot-days", "mo,tu", Some("\"mo")),
     ("reboot-delay", "300ms", Some("1x")),
     ("reboot-method", "signal", Some("kexec")),
