@@ -10,6 +10,7 @@ pub mod tls;
 pub mod token;
 pub mod types;
 pub mod url;
+pub mod watch;
 
 use std::time::Duration;
 
