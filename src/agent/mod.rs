@@ -6,6 +6,7 @@
 //! nothing here exits the process.
 
 mod effects;
+mod pace;
 pub mod plan;
 mod recover;
 
@@ -23,6 +24,7 @@ use crate::metrics::{self, Metrics};
 use crate::node;
 use crate::notify::Notifier;
 use effects::{rfc3339, unit_random};
+pub use pace::Next;
 use plan::{AfterDrain, Gate};
 
 /// Set while this node is being rebooted by kured (with --annotate-nodes).
@@ -99,14 +101,15 @@ impl Agent<'_> {
         self.clock.sleep(plan::initial_delay(period, unit_random()));
         loop {
             let started = std::time::Instant::now();
-            self.check();
-            self.clock.sleep(period.saturating_sub(started.elapsed()));
+            let next = self.check();
+            self.pace(next, started, &|| false);
         }
     }
 
     /// One periodic check. Returns when there is nothing (more) to do this
     /// period; after a reboot was requested it waits for the machine to go down.
-    pub fn check(&self) {
+    /// Says whether the reboot now waits for the lock.
+    pub fn check(&self) -> Next {
         let now = self.clock.now();
         let in_window = self.config.window.contains(now);
         let required = if in_window { self.host.reboot_required().map_err(|e| e.to_string()) } else { Ok(false) };
@@ -135,14 +138,16 @@ impl Agent<'_> {
             }
             Gate::Required => {
                 log::info!("reboot required");
-                if let Err(e) = self.reboot_if_allowed() {
-                    log::error!("reboot attempt stopped, will retry next period: {e}");
+                match self.reboot_if_allowed() {
+                    Ok(next) => return next,
+                    Err(e) => log::error!("reboot attempt stopped, will retry next period: {e}"),
                 }
             }
         }
+        Next::Period
     }
 
-    fn reboot_if_allowed(&self) -> Result<()> {
+    fn reboot_if_allowed(&self) -> Result<Next> {
         let node = self.client.get_node(self.node_id())?;
         if self.config.annotate_nodes && !node.metadata.annotations.contains_key(REBOOT_IN_PROGRESS) {
             let stamp = rfc3339(self.clock.now());
@@ -158,7 +163,7 @@ impl Agent<'_> {
         };
         if let Some(why) = plan::blocked(&reasons, &errors) {
             log::info!("reboot blocked: {why}");
-            return Ok(());
+            return Ok(Next::Period);
         }
         let lock = self.lock();
         let meta = match lock.acquire(node.spec.unschedulable)? {
@@ -169,7 +174,7 @@ impl Agent<'_> {
                 log::info!("waiting for the reboot lock, held by {}", names.join(", "));
                 // Prefer not to schedule pods here: they would be drained soon.
                 self.set_taint(true);
-                return Ok(());
+                return Ok(Next::LockFull);
             }
         };
         let drained = self.drain();
@@ -180,13 +185,13 @@ impl Agent<'_> {
             AfterDrain::GiveUp { uncordon } => {
                 log::info!("giving up this attempt; the drain will be tried again when the lock is next acquired");
                 self.give_up(&lock, uncordon);
-                Ok(())
+                Ok(Next::Period)
             }
             AfterDrain::Reboot => {
                 if drained.is_err() {
                     log::warn!("rebooting anyway (--force-reboot)");
                 }
-                self.reboot(&lock, meta)
+                self.reboot(&lock, meta).map(|()| Next::Period)
             }
         }
     }

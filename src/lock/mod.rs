@@ -14,6 +14,7 @@
 
 mod decide;
 mod value;
+pub mod wake;
 
 use std::time::Duration;
 
