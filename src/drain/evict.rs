@@ -21,6 +21,8 @@ use crate::kube::{Client, Pod};
 
 /// How long one watch for deletions lasts when nothing else is due.
 const WATCH_SLICE: Duration = Duration::from_secs(60);
+/// A gap before the next eviction shorter than this is slept, not watched.
+const MIN_WATCH: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Kind {
@@ -85,7 +87,11 @@ pub(super) fn run(
         let waiting = watching && items.iter().any(|it| matches!(it.state, State::Wait(_)));
         if next.is_none_or(|n| n > now) {
             let until = [next, deadline].into_iter().flatten().min();
-            match (&mut pods, waiting) {
+            // A watch resumes where the last one ended, so a short gap before
+            // the next eviction is slept through and its deletions caught up
+            // later, rather than paid for with a watch request each.
+            let worth_watching = next.is_none_or(|n| n - now >= MIN_WATCH);
+            match (&mut pods, waiting && worth_watching) {
                 (Some(watch), true) => {
                     if let Err(e) = wait_by_watch(watch, &mut items, node, opts, clock, until) {
                         log::warn!("drain {node}: cannot watch the node's pods ({e}); checking each pod every {:?} instead", opts.poll);
@@ -104,13 +110,21 @@ pub(super) fn run(
         // Each next try is scheduled from when this one was made, not from the
         // round's start: a round over hundreds of pods must not make the next
         // round due at once and turn polling into a busy loop.
-        for it in items.iter_mut() {
+        let mut refused = Vec::new();
+        for (i, it) in items.iter_mut().enumerate() {
             it.state = match it.state {
-                State::Send(at) if at <= now => send(client, it, opts, clock.now()),
+                State::Send(at) if at <= now => {
+                    let next = send(client, it, opts, clock.now());
+                    if matches!(next, State::Send(_)) {
+                        refused.push(i);
+                    }
+                    next
+                }
                 State::Wait(at) if !watching && at <= now => poll(client, node, it, opts, clock.now()),
                 _ => continue,
             };
         }
+        spread(&mut items, &refused, opts.retry_after_pdb);
     }
     items
         .into_iter()
@@ -196,6 +210,21 @@ fn apply(event: Event, items: &mut [Item], node: &str, opts: &DrainOptions, now:
             if let Some(it) = waiting_for(items, &p) {
                 it.state = judge(it, p, node, opts, now);
             }
+        }
+    }
+}
+
+/// Pods a PodDisruptionBudget refused in the same round are retried spread
+/// over the next interval instead of all at once: each still waits the full
+/// interval between its own tries (kubectl's 5 s), but the budget, which
+/// frees up as each replacement becomes ready, is asked every
+/// `interval / n` rather than every `interval`, so a drain through a budget
+/// allowing one disruption takes one eviction per readiness, not per 5 s.
+fn spread(items: &mut [Item], refused: &[usize], interval: Duration) {
+    let n = refused.len() as u32;
+    for (k, &i) in refused.iter().enumerate() {
+        if let State::Send(at) = items[i].state {
+            items[i].state = State::Send(at + interval * k as u32 / n.max(1));
         }
     }
 }
