@@ -11,6 +11,7 @@ pub mod clock;
 pub mod config;
 pub mod drain;
 pub mod error;
+pub mod gate;
 pub mod host;
 pub mod hostcmd;
 pub mod kube;

@@ -150,8 +150,8 @@ fn failed_uncordon_keeps_the_lock_until_the_next_check_finishes_the_job() {
     let w = World::new();
     w.pod("p1", NODE);
     w.api.inject(Fault::status("POST", EVICT_P1, 500, 1));
-    // The first PATCH of the node is the cordon, the second the uncordon.
-    w.api.inject(Fault::status("PATCH", NODE_PATH, 500, 1).every(2));
+    // The PATCHes of the node: the release gate's record, the cordon, the uncordon.
+    w.api.inject(Fault::status("PATCH", NODE_PATH, 500, 1).every(3));
     let cfg = w.config(&[]);
     let host = FakeHost::new(true);
     let a = agent(&cfg, &w.client, &host);

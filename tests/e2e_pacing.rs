@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use serde_json::{json, Value};
+use sim::objects::{deployment, pdb};
 use sim::{Cluster, ClusterSpec, Event};
 
 fn spec(nodes: usize, period: &str, args: &[&str]) -> ClusterSpec {
@@ -63,4 +65,75 @@ fn waiting_nodes_take_the_lock_within_seconds_of_its_release() {
     assert!(h.iter().all(|d| *d < Duration::from_secs(5)), "a hand-over took 5 s or more: {shown:?}\n{}", c.report());
     let woken = names.iter().filter(|n| log_of(&c, n).contains("the reboot lock has a free slot")).count();
     assert!(woken >= 4, "nodes woke by the watch, not the period: {woken}");
+}
+
+/// One node carrying one replica of `gated` behind a `maxUnavailable: 1`
+/// budget; the node needs a reboot only once that pod runs (so the budget
+/// allows 1 when kured records it).
+fn gated_cluster(args: &[&str]) -> Cluster {
+    let mut s = spec(1, "1s", args);
+    s.no_reboot = vec!["node-1".into()];
+    s.extra_objects = vec![deployment("default", "gated", 1), pdb("default", "gated", json!({"maxUnavailable": 1}))];
+    let mut c = start(s);
+    let allows_one = |c: &Cluster| c.api().get("poddisruptionbudgets", "default", "gated").is_some_and(|p| p["status"]["disruptionsAllowed"] == 1);
+    assert!(c.poll_until(LIMIT, |_| {}, allows_one), "the budget never allowed a disruption\n{}", c.report());
+    std::fs::write(c.node("node-1").unwrap().sentinel(), b"").unwrap();
+    c
+}
+
+/// Change node-1 (retrying on conflicts with kured's own writes).
+fn edit_node(c: &Cluster, f: impl Fn(&mut Value)) {
+    for _ in 0..50 {
+        let mut n = c.get_node("node-1").unwrap();
+        f(&mut n);
+        if c.api().update(n).is_ok() {
+            return;
+        }
+    }
+    panic!("could not update node-1");
+}
+
+/// While the machine is down, taint it so the evicted replica cannot come back.
+fn hold_the_replica_off(c: &mut Cluster) {
+    c.wait_for(LIMIT, |e| matches!(e, Event::Rebooted { .. })).unwrap();
+    edit_node(c, |n| n["spec"]["taints"] = json!([{"key": "test/hold", "value": "1", "effect": "NoSchedule"}]));
+}
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+#[test]
+fn the_lock_is_released_only_once_the_drained_budget_recovers() {
+    let mut c = gated_cluster(&["--release-gate-timeout=2m"]);
+    hold_the_replica_off(&mut c);
+    c.wait_for(LIMIT, |e| matches!(e, Event::Uncordoned { .. })).unwrap();
+    // Back, Ready and uncordoned, but the budget allows nothing: the lock stays.
+    let released = c.poll_until(Duration::from_secs(4), |_| {}, |c| c.lock_holders().is_empty());
+    assert!(!released, "released while the budget was short\n{}", c.report());
+    assert!(log_of(&c, "node-1").contains("release gate: waiting: PodDisruptionBudget default/gated allows 0"), "{}", log_of(&c, "node-1"));
+    edit_node(&c, |n| n["spec"]["taints"] = json!([]));
+    c.wait_for(LIMIT, |e| matches!(e, Event::LockReleased { .. })).unwrap();
+    assert!(log_of(&c, "node-1").contains("release gate open after"));
+    let n = c.get_node("node-1").unwrap();
+    assert!(n["metadata"]["annotations"].get("kured-rs.dev/release-gate").is_none(), "the record is removed: {n}");
+}
+
+#[test]
+fn a_gate_that_stays_shut_releases_at_its_timeout_and_says_which_budget() {
+    let mut c = gated_cluster(&["--release-gate-timeout=3s"]);
+    hold_the_replica_off(&mut c);
+    let back = c.wait_for(LIMIT, |e| matches!(e, Event::Uncordoned { .. })).unwrap();
+    let released = c.wait_for(LIMIT, |e| matches!(e, Event::LockReleased { .. })).unwrap();
+    let held = released.at - back.at;
+    assert!(held >= Duration::from_millis(2500), "released after {held:?}");
+    let events = c.api().list("events");
+    let e = events.iter().find(|e| e["reason"] == "ReleaseGateTimedOut").unwrap_or_else(|| panic!("no event: {events:?}"));
+    assert!(e["message"].as_str().unwrap().contains("PodDisruptionBudget default/gated"), "{e}");
+}
+
+#[test]
+fn with_a_zero_timeout_the_lock_goes_at_once_as_upstream() {
+    let mut c = gated_cluster(&["--release-gate-timeout=0"]);
+    hold_the_replica_off(&mut c);
+    c.wait_for(LIMIT, |e| matches!(e, Event::LockReleased { .. })).unwrap();
+    assert!(!log_of(&c, "node-1").contains("release gate"));
 }

@@ -6,6 +6,7 @@
 //! nothing here exits the process.
 
 mod effects;
+mod gate;
 mod pace;
 pub mod plan;
 mod recover;
@@ -177,6 +178,7 @@ impl Agent<'_> {
                 return Ok(Next::LockFull);
             }
         };
+        self.record_release_gate();
         let drained = self.drain();
         if let Err(e) = &drained {
             log::error!("drain of {} failed: {e}", self.node_id());

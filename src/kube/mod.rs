@@ -5,6 +5,8 @@
 pub mod config;
 pub mod http;
 pub mod list;
+pub mod pdb;
+pub mod ready;
 pub mod status;
 pub mod tls;
 pub mod token;
