@@ -6,6 +6,7 @@
 //! [`config::Config`]; `main` wires it all and maps errors to exit codes.
 
 pub mod agent;
+pub mod autoscaler;
 pub mod blockers;
 pub mod clock;
 pub mod config;
@@ -23,6 +24,7 @@ pub mod notify;
 pub mod outbound;
 pub mod reboot;
 pub mod sentinel;
+pub mod status;
 pub mod tz;
 pub mod urlenc;
 pub mod window;

@@ -23,6 +23,8 @@ const MAX_HEAD: usize = 8 * 1024;
 #[derive(Debug, Clone, Default)]
 pub struct Metrics {
     reboot_required: Arc<Mutex<BTreeMap<String, bool>>>,
+    /// The pacing metrics (lock, blocked, window, pending, phases): see [`crate::status`].
+    pub status: crate::status::Status,
 }
 
 impl Metrics {
@@ -32,10 +34,17 @@ impl Metrics {
 
     pub fn set_reboot_required(&self, node: &str, required: bool) {
         self.reboot_required.lock().unwrap_or_else(|e| e.into_inner()).insert(node.to_string(), required);
+        self.status.set_required(required, time::OffsetDateTime::now_utc());
     }
 
     /// The Prometheus text exposition format, version 0.0.4.
     pub fn render(&self) -> String {
+        let mut out = self.render_reboot_required();
+        out.push_str(&self.status.render(time::OffsetDateTime::now_utc()));
+        out
+    }
+
+    fn render_reboot_required(&self) -> String {
         let map = self.reboot_required.lock().unwrap_or_else(|e| e.into_inner());
         if map.is_empty() {
             return String::new();

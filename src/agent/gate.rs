@@ -7,17 +7,24 @@ use std::collections::BTreeMap;
 
 use super::Agent;
 use crate::gate::{self, Outcome};
-use crate::node;
+use crate::status::Phase;
 
 impl Agent<'_> {
-    /// Before the drain, with the lock held.
-    pub(super) fn record_release_gate(&self) {
+    /// Before the drain, with the lock held: the record to keep on the node
+    /// (None when the gate is off or the budgets cannot be read).
+    pub(super) fn release_gate_record(&self) -> Option<String> {
         if self.config.release_gate_timeout.is_zero() {
-            return;
+            return None;
         }
-        match gate::record(self.client, self.node_id()) {
-            Ok(b) => log::info!("release gate: {} PodDisruptionBudget(s) cover this node's pods", b.len()),
-            Err(e) => log::warn!("release gate: cannot record the PodDisruptionBudgets ({e}); after the reboot only readiness is awaited"),
+        match gate::covering_budgets(self.client, self.node_id()) {
+            Ok(b) => {
+                log::info!("release gate: {} PodDisruptionBudget(s) cover this node's pods", b.len());
+                serde_json::to_string(&b).ok()
+            }
+            Err(e) => {
+                log::warn!("release gate: cannot record the PodDisruptionBudgets ({e}); after the reboot only readiness is awaited");
+                None
+            }
         }
     }
 
@@ -28,24 +35,20 @@ impl Agent<'_> {
         if timeout.is_zero() {
             return;
         }
+        self.report("release-gate", "waiting for the node and its PodDisruptionBudgets to recover", None);
         let budgets = gate::recorded(annotations);
         match gate::wait(self.client, self.node_id(), &budgets, timeout, self.clock, &|| false) {
-            Outcome::Open { waited } => log::info!("release gate open after {:.1}s", waited.as_secs_f64()),
+            Outcome::Open { waited } => {
+                log::info!("release gate open after {:.1}s", waited.as_secs_f64());
+                self.metrics.status.observe(Phase::ReleaseGate, waited);
+            }
             Outcome::TimedOut(why) => {
                 let message = format!("release gate still shut after {timeout:?}: {why}; releasing the lock anyway");
                 log::warn!("{message}");
                 self.event("ReleaseGateTimedOut", &message);
+                self.metrics.status.observe(Phase::ReleaseGate, timeout);
             }
             Outcome::Stopped => {}
-        }
-    }
-
-    /// The record is only for the reboot it was made for.
-    pub(super) fn forget_release_gate(&self, annotations: &BTreeMap<String, String>) {
-        if annotations.contains_key(gate::ANNOTATION) {
-            if let Err(e) = node::remove_annotations(self.client, self.node_id(), &[gate::ANNOTATION]) {
-                log::warn!("cannot remove the annotation {}: {e}", gate::ANNOTATION);
-            }
         }
     }
 }

@@ -6,6 +6,7 @@
 //! nothing here exits the process.
 
 mod effects;
+mod fleet;
 mod gate;
 mod pace;
 pub mod plan;
@@ -26,6 +27,7 @@ use crate::node;
 use crate::notify::Notifier;
 use effects::{rfc3339, unit_random};
 pub use pace::Next;
+use crate::status::{Blocked, Phase};
 use plan::{AfterDrain, Gate};
 
 /// Set while this node is being rebooted by kured (with --annotate-nodes).
@@ -47,6 +49,7 @@ pub fn run(config: Config, client: Client) -> Result<()> {
         None => None,
     };
     let metrics = Metrics::new();
+    metrics.status.set_node(&config.node_id);
     metrics::serve(&config.metrics_host, config.metrics_port, metrics.clone())?;
     let host = RealHost::from_config(&config);
     spawn_metrics_refresh(host.clone(), config.node_id.clone(), metrics.clone());
@@ -113,6 +116,7 @@ impl Agent<'_> {
     pub fn check(&self) -> Next {
         let now = self.clock.now();
         let in_window = self.config.window.contains(now);
+        self.metrics.status.set_window_open(in_window);
         let required = if in_window { self.host.reboot_required().map_err(|e| e.to_string()) } else { Ok(false) };
         if let (true, Ok(r)) = (in_window, &required) {
             self.metrics.set_reboot_required(self.node_id(), *r);
@@ -120,17 +124,26 @@ impl Agent<'_> {
         match plan::gate(in_window, &required) {
             Gate::OutsideWindow => {
                 log::debug!("outside the maintenance window ({})", self.config.window);
+                match self.metrics.status.pending() {
+                    true => self.report("pending", "outside the maintenance window", Some(Blocked::Window)),
+                    false => self.report("ok", "", None),
+                }
                 self.set_taint(false);
                 self.release_leftover_lock();
             }
             Gate::NotRequired => {
                 log::info!("reboot not required");
+                self.report("ok", "", None);
                 self.set_taint(false);
                 self.release_leftover_lock();
             }
-            Gate::CheckFailed(e) => log::error!("cannot tell whether a reboot is required, will retry: {e}"),
+            Gate::CheckFailed(e) => {
+                log::error!("cannot tell whether a reboot is required, will retry: {e}");
+                self.report("error", "cannot check the sentinel", None);
+            }
             Gate::Required if !self.reboot_retry.get().allows(now) => {
                 let retry = self.reboot_retry.get();
+                self.report("pending", "back-off after failed reboot commands", Some(Blocked::BackOff));
                 log::warn!(
                     "reboot required, but the reboot command failed {} time(s): next attempt after {}",
                     retry.failures,
@@ -164,6 +177,7 @@ impl Agent<'_> {
         };
         if let Some(why) = plan::blocked(&reasons, &errors) {
             log::info!("reboot blocked: {why}");
+            self.report("pending", &why, Some(Blocked::of_blocker(&why)));
             return Ok(Next::Period);
         }
         let lock = self.lock();
@@ -173,13 +187,17 @@ impl Agent<'_> {
                 // A hand-written lock may name nobody ({} holds it as "").
                 let names: Vec<&str> = holders.iter().map(|h| if h.is_empty() { "\"\"" } else { h.as_str() }).collect();
                 log::info!("waiting for the reboot lock, held by {}", names.join(", "));
+                self.metrics.status.lock_wait_started(self.clock.now());
+                self.report("pending", &format!("lock held by {}", names.join(", ")), Some(Blocked::Lock));
                 // Prefer not to schedule pods here: they would be drained soon.
                 self.set_taint(true);
                 return Ok(Next::LockFull);
             }
         };
-        self.record_release_gate();
+        self.hold(&node);
+        let drain_started = std::time::Instant::now();
         let drained = self.drain();
+        self.metrics.status.observe(Phase::Drain, drain_started.elapsed());
         if let Err(e) = &drained {
             log::error!("drain of {} failed: {e}", self.node_id());
         }
@@ -229,6 +247,7 @@ impl Agent<'_> {
         log::info!("rebooting node {}", self.node_id());
         self.event("Rebooting", "kured is rebooting the node");
         self.notify(&self.config.message_template_reboot);
+        self.report_rebooting();
         match self.host.reboot() {
             Ok(()) => {}
             Err(e @ crate::Error::RebootUncertain { .. }) => log::warn!("{e}"),
@@ -267,6 +286,7 @@ impl Agent<'_> {
                 }
             }
         }
+        self.unhold_now();
         // The release delay throttles reboots after failures too, as upstream.
         if !self.config.lock_release_delay.is_zero() {
             self.clock.sleep(self.config.lock_release_delay);

@@ -73,10 +73,7 @@ impl Agent<'_> {
         if steps.remove_in_progress {
             node::remove_annotations(self.client, self.node_id(), &[REBOOT_IN_PROGRESS])?;
         }
-        if after == After::Reboot {
-            self.release_gate(&node.metadata.annotations);
-        }
-        self.forget_release_gate(&node.metadata.annotations);
+        self.unhold(&node.metadata.annotations, after == After::Reboot);
         if !self.config.lock_release_delay.is_zero() {
             log::info!("releasing the lock in {:?}", self.config.lock_release_delay);
             self.clock.sleep(self.config.lock_release_delay);
