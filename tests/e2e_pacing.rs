@@ -137,3 +137,135 @@ fn with_a_zero_timeout_the_lock_goes_at_once_as_upstream() {
     c.wait_for(LIMIT, |e| matches!(e, Event::LockReleased { .. })).unwrap();
     assert!(!log_of(&c, "node-1").contains("release gate"));
 }
+
+fn annotation(c: &Cluster, node: &str, key: &str) -> Option<String> {
+    c.get_node(node)?.pointer("/metadata/annotations")?.get(key)?.as_str().map(str::to_string)
+}
+
+fn status_of(c: &Cluster, node: &str) -> Option<Value> {
+    serde_json::from_str(&annotation(c, node, "kured-rs.dev/status")?).ok()
+}
+
+const SCALE_DOWN: &str = "cluster-autoscaler.kubernetes.io/scale-down-disabled";
+
+#[test]
+fn the_autoscaler_is_kept_off_a_held_node_and_an_operators_setting_is_kept() {
+    let mut s = spec(2, "1s", &[]);
+    s.no_reboot = vec!["node-2".into()];
+    let mut c = start(s);
+    // node-2's operator disabled scale-down for good before its reboot was needed.
+    edit_node_named(&c, "node-2", |n| n["metadata"]["annotations"] = json!({SCALE_DOWN: "true"}));
+    std::fs::write(c.node("node-2").unwrap().sentinel(), b"").unwrap();
+    let mut held_with_annotation = std::collections::BTreeSet::new();
+    let mut states = std::collections::BTreeSet::new();
+    let settled = c.poll_until(
+        Duration::from_secs(60),
+        |_| {},
+        |c| {
+            for n in ["node-1", "node-2"] {
+                if c.lock_holders().iter().any(|h| h == n) && annotation(c, n, SCALE_DOWN).as_deref() == Some("true") {
+                    held_with_annotation.insert(n.to_string());
+                }
+                if let Some(s) = status_of(c, n) {
+                    states.insert(s["state"].as_str().unwrap_or("").to_string());
+                }
+            }
+            c.settled()
+        },
+    );
+    assert!(settled, "{}", c.report());
+    assert_eq!(held_with_annotation.len(), 2, "{held_with_annotation:?}\n{}", c.report());
+    assert_eq!(annotation(&c, "node-1", SCALE_DOWN), None, "kured's own setting is removed");
+    assert_eq!(annotation(&c, "node-1", "kured-rs.dev/scale-down-disabled"), None);
+    assert_eq!(annotation(&c, "node-2", SCALE_DOWN).as_deref(), Some("true"), "the operator's stays");
+    assert!(states.contains("rebooting") && states.contains("ok"), "{states:?}");
+    for n in ["node-1", "node-2"] {
+        let s = status_of(&c, n).unwrap();
+        assert_eq!(s["state"], "ok", "{n}: {s}");
+    }
+}
+
+fn edit_node_named(c: &Cluster, name: &str, f: impl Fn(&mut Value)) {
+    for _ in 0..50 {
+        let mut n = c.get_node(name).unwrap();
+        f(&mut n);
+        if c.api().update(n).is_ok() {
+            return;
+        }
+    }
+    panic!("could not update {name}");
+}
+
+fn scrape(c: &Cluster, node: &str) -> String {
+    let (code, body) = sim::http::get(c.metrics_port(node).unwrap(), "/metrics").unwrap();
+    assert_eq!(code, 200, "{body}");
+    body
+}
+
+#[track_caller]
+fn has_line(text: &str, line: &str) {
+    assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
+}
+
+fn promtool_check(text: &str) {
+    use std::io::Write;
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool must be installed (scripts/setup.sh)");
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "promtool: {}{}\n{text}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+}
+
+fn kubectl_columns(c: &Cluster) -> String {
+    let out = std::process::Command::new("kubectl")
+        .arg(format!("--kubeconfig={}", c.kubeconfig().display()))
+        .args(["--request-timeout=10s", "get", "nodes", "-o", r"custom-columns=NODE:.metadata.name,KURED:.metadata.annotations.kured-rs\.dev/status"])
+        .env("HOME", c.dir())
+        .env_remove("KUBECONFIG")
+        .output()
+        .expect("kubectl must be on PATH");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn metrics_and_the_status_annotation_say_why_a_node_waits_and_what_it_did() {
+    let mut s = spec(1, "1s", &[]);
+    s.lock = Some(r#"{"nodeID":"manual"}"#.into());
+    let mut c = start(s);
+    let waiting = c.poll_until(LIMIT, |_| {}, |c| status_of(c, "node-1").is_some_and(|s| s["state"] == "pending"));
+    assert!(waiting, "{}", c.report());
+    let st = status_of(&c, "node-1").unwrap();
+    assert_eq!(st["reason"], "lock held by manual", "{st}");
+    let table = kubectl_columns(&c);
+    assert!(table.contains("node-1") && table.contains(r#""state":"pending","reason":"lock held by manual""#), "{table}");
+
+    let m = scrape(&c, "node-1");
+    promtool_check(&m);
+    has_line(&m, r#"kured_lock_held{node="node-1"} 0"#);
+    has_line(&m, r#"kured_reboot_blocked{node="node-1",reason="lock"} 1"#);
+    has_line(&m, r#"kured_reboot_blocked{node="node-1",reason="window"} 0"#);
+    has_line(&m, r#"kured_maintenance_window_open{node="node-1"} 1"#);
+    let pending: f64 = m.lines().find_map(|l| l.strip_prefix(r#"kured_reboot_pending_seconds{node="node-1"} "#)).unwrap().parse().unwrap();
+    assert!(pending > 0.0, "{m}");
+
+    let api = c.api();
+    let mut ds = api.get("daemonsets", "kube-system", "kured").unwrap();
+    ds["metadata"]["annotations"].as_object_mut().unwrap().remove("weave.works/kured-node-lock");
+    api.update(ds).unwrap();
+    let summary = c.run_until_all_rebooted(LIMIT);
+    assert!(summary.violations(1).is_empty(), "{summary}\n{}", c.report());
+    // The kured that runs after the reboot timed the reboot and the gate.
+    let m = scrape(&c, "node-1");
+    promtool_check(&m);
+    has_line(&m, r#"kured_phase_duration_seconds_count{node="node-1",phase="reboot"} 1"#);
+    has_line(&m, r#"kured_phase_duration_seconds_count{node="node-1",phase="release_gate"} 1"#);
+    has_line(&m, r#"kured_lock_held{node="node-1"} 0"#);
+    has_line(&m, r#"kured_reboot_pending_seconds{node="node-1"} 0.000"#);
+    assert_eq!(status_of(&c, "node-1").unwrap()["state"], "ok");
+}
