@@ -10,10 +10,13 @@ use std::time::Duration;
 use sim::{Cluster, ClusterSpec};
 
 const USAGE: &str = "usage: kured-sim [--nodes N] [--concurrency C] [--seconds LIMIT] [--downtime SECS]
-                 [--kured PATH] [--workloads=false] [--keep] [KURED FLAGS...]
+                 [--kured PATH] [--workloads=false] [--keep] [--steady-state SECS] [KURED FLAGS...]
 
 Starts a fake API server, N nodes that all need a reboot and one kured per node,
 then plays the machines until every node rebooted or LIMIT seconds passed.
+--steady-state SECS: no node needs a reboot; run SECS and report the API load.
+The last lines give the API requests per node per hour (at the run's --period) and
+the largest peak memory (VmHWM) of one kured.
 Any other --flag[=value] is passed to every kured, after the simulation's own so it
 wins; except --reboot-command and --host-pid, which always stay the harmless ones.
 Exit status: 0 all invariants held, 1 one broke, 2 usage error.";
@@ -21,6 +24,8 @@ Exit status: 0 all invariants held, 1 one broke, 2 usage error.";
 struct Options {
     spec: ClusterSpec,
     seconds: u64,
+    /// Some(secs): nothing needs a reboot; measure the idle load for secs.
+    steady: Option<u64>,
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -62,6 +67,11 @@ fn main() -> ExitCode {
     for e in cluster.timeline() {
         println!("{e}");
     }
+    if let Some(secs) = opts.steady {
+        cluster.poll_until(Duration::from_secs(secs), |e| println!("{e}"), |c| c.all_dead() || STOP.load(Ordering::Relaxed));
+        print_load(&cluster, "steady state");
+        return if cluster.all_dead() || STOP.load(Ordering::Relaxed) { ExitCode::from(1) } else { ExitCode::SUCCESS };
+    }
     let limit = Duration::from_secs(opts.seconds);
     cluster.poll_until(limit, |e| println!("{e}"), |c| c.settled() || c.all_dead() || STOP.load(Ordering::Relaxed));
     let summary = cluster.summary();
@@ -84,11 +94,19 @@ fn main() -> ExitCode {
         cluster.keep_dir_on_drop();
     }
     println!("{summary}");
+    print_load(&cluster, "rollout");
     if violations.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     }
+}
+
+fn print_load(cluster: &Cluster, what: &str) {
+    let (n, rate) = cluster.requests_per_node_hour();
+    let period = &cluster.spec().period;
+    println!("api_requests={n} per_node_per_hour={rate:.0} ({what}, --period={period} unless overridden)");
+    println!("daemon_peak_rss_kib={}", cluster.daemon_peak_kib());
 }
 
 fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> {
@@ -97,6 +115,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
     spec.nodes = 5;
     spec.workloads = true;
     let mut seconds = 120;
+    let mut steady = None;
     let mut args = args.peekable();
     while let Some(arg) = args.next() {
         let (name, inline) = match arg.split_once('=') {
@@ -111,6 +130,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
             "--nodes" => spec.nodes = number(&name, &value("a number")?)?,
             "--concurrency" => spec.concurrency = number(&name, &value("a number")?)?,
             "--seconds" => seconds = number(&name, &value("a number of seconds")?)?,
+            "--steady-state" => steady = Some(number(&name, &value("a number of seconds")?)?),
             "--downtime" => {
                 let v = value("a number of seconds")?;
                 let s: f64 = v.parse().map_err(|_| format!("{name}: not a number of seconds: {v:?}"))?;
@@ -136,7 +156,10 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
     if !spec.kured_bin.is_file() {
         return Err(format!("no kured binary at {} (use --kured PATH)", spec.kured_bin.display()));
     }
-    Ok(Some(Options { spec, seconds }))
+    if steady.is_some() {
+        spec.no_reboot = spec.node_names();
+    }
+    Ok(Some(Options { spec, seconds, steady }))
 }
 
 fn number<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, String> {

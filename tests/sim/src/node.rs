@@ -74,6 +74,12 @@ impl SimNode {
     pub fn kured_pid(&self) -> Option<u32> {
         self.kured.as_ref().map(Child::id)
     }
+    /// The running kured's peak resident memory so far (VmHWM), in KiB.
+    pub fn kured_peak_kib(&self) -> Option<u64> {
+        let status = fs::read_to_string(format!("/proc/{}/status", self.kured_pid()?)).ok()?;
+        status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.split_whitespace().next()?.parse().ok()
+    }
+
     pub fn kured_running(&self) -> bool {
         self.kured.is_some()
     }
