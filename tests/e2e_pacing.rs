@@ -269,3 +269,21 @@ fn metrics_and_the_status_annotation_say_why_a_node_waits_and_what_it_did() {
     has_line(&m, r#"kured_reboot_pending_seconds{node="node-1"} 0.000"#);
     assert_eq!(status_of(&c, "node-1").unwrap()["state"], "ok");
 }
+
+#[test]
+fn without_a_watch_a_waiting_node_falls_back_to_its_period() {
+    let mut s = spec(1, "2s", &[]);
+    s.lock = Some(r#"{"nodeID":"manual"}"#.into());
+    let mut c = start(s);
+    // RBAC without list/watch on the DaemonSet collection (the GET of the object itself still works).
+    c.api().inject(fakeapi::Fault::new("GET", "/apis/apps/v1/namespaces/kube-system/daemonsets", fakeapi::FaultAction::Status(403)).exact());
+    let fell_back = c.poll_until(LIMIT, |_| {}, |c| log_of(c, "node-1").contains("cannot watch the reboot lock"));
+    assert!(fell_back, "{}", c.report());
+    assert!(log_of(&c, "node-1").contains("(--period)"));
+    let api = c.api();
+    let mut ds = api.get("daemonsets", "kube-system", "kured").unwrap();
+    ds["metadata"]["annotations"].as_object_mut().unwrap().remove("weave.works/kured-node-lock");
+    api.update(ds).unwrap();
+    // taken at a periodic check instead
+    c.wait_for(LIMIT, |e| matches!(e, Event::LockTaken { .. })).unwrap();
+}

@@ -172,3 +172,68 @@ fn errors_come_back_so_the_caller_can_fall_back() {
     c.api.inject(Fault::drop_connection("GET", path, 1));
     assert!(w.run(Duration::from_secs(5), &never, |_| ControlFlow::Continue(())).is_err());
 }
+
+mod wake {
+    use super::*;
+    use kured::clock::RealClock;
+    use kured::lock::wake::Wake;
+    use kured::lock::DaemonSetLock;
+
+    const LOCK: &str = "weave.works/kured-node-lock";
+
+    fn lock<'a>(client: &'a kured::kube::Client, concurrency: u32) -> DaemonSetLock<'a> {
+        DaemonSetLock {
+            client,
+            namespace: "kube-system".into(),
+            name: "kured".into(),
+            annotation: LOCK.into(),
+            node: "n1".into(),
+            ttl: None,
+            concurrency,
+            clock: &RealClock,
+        }
+    }
+
+    #[test]
+    fn a_full_lock_wakes_its_waiter_when_a_holder_lets_go() {
+        let c = cluster();
+        let mut ds = daemonset();
+        ds["metadata"]["annotations"][LOCK] = json!(r#"{"nodeID":"n2"}"#);
+        c.api.create(ds);
+        let api = &c.api;
+        let started = Instant::now();
+        let woke = std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(300));
+                annotate_ds(api, "unrelated", "change"); // not a release: keeps waiting
+                std::thread::sleep(Duration::from_millis(300));
+                let mut ds = api.get("daemonsets", "kube-system", "kured").unwrap();
+                ds["metadata"]["annotations"].as_object_mut().unwrap().remove(LOCK);
+                api.update(ds).unwrap();
+            });
+            lock(&c.client, 1).wait_for_free_slot(Duration::from_secs(20), &never).unwrap()
+        });
+        assert_eq!(woke, Wake::Free);
+        assert!(started.elapsed() >= Duration::from_millis(600) && started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    }
+
+    #[test]
+    fn a_slot_free_already_wakes_at_once_and_a_full_one_times_out() {
+        let c = cluster();
+        let mut ds = daemonset();
+        ds["metadata"]["annotations"][LOCK] = json!(r#"{"maxOwners":2,"locks":[{"nodeID":"n2","created":"2026-01-01T00:00:00Z","TTL":0}]}"#);
+        c.api.create(ds);
+        assert_eq!(lock(&c.client, 2).wait_for_free_slot(Duration::from_secs(5), &never).unwrap(), Wake::Free);
+        assert_eq!(lock(&c.client, 1).wait_for_free_slot(Duration::from_millis(1500), &never).unwrap(), Wake::TimedOut);
+    }
+
+    #[test]
+    fn a_forbidden_watch_is_an_error_for_the_caller_to_fall_back_on() {
+        let c = cluster();
+        let mut ds = daemonset();
+        ds["metadata"]["annotations"][LOCK] = json!(r#"{"nodeID":"n2"}"#);
+        c.api.create(ds);
+        c.api.inject(Fault::status("GET", "/apis/apps/v1/namespaces/kube-system/daemonsets", 403, 2));
+        assert!(lock(&c.client, 1).wait_for_free_slot(Duration::from_secs(5), &never).is_err());
+    }
+}
