@@ -19,8 +19,9 @@ use crate::error::{ApiErrorKind, Error};
 use crate::kube::watch::{Ended, Event, Watch};
 use crate::kube::{Client, Pod};
 
-/// How long one watch for deletions lasts when nothing else is due.
-const WATCH_SLICE: Duration = Duration::from_secs(60);
+/// How long one watch for deletions lasts when nothing else is due (short: a
+/// drain is when a stop must be seen soon, and it lasts little).
+const WATCH_SLICE: Duration = Duration::from_secs(5);
 /// A gap before the next eviction shorter than this is slept, not watched.
 const MIN_WATCH: Duration = Duration::from_secs(2);
 

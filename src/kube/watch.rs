@@ -23,8 +23,9 @@ use crate::error::{ApiErrorKind, Error, Result};
 
 /// What the server asks of us for one request, at most (the real API server
 /// picks a random 5-10 min when none is given; we want shorter, predictable
-/// requests so a stop or a deadline is seen soon after).
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// requests: a stop is seen between events and between requests, so within
+/// this bound even on a quiet stream, well inside the pod's grace period).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Added to the socket-level bound of each request beyond `timeoutSeconds`.
 const SOCKET_SLACK: Duration = Duration::from_secs(10);
 /// A single event larger than this is refused (a Node or Pod is a few KiB).
