@@ -18,6 +18,18 @@ use crate::metrics::escape_label;
 /// The node annotation holding `{"state":..,"reason":..,"since":..}`.
 pub const ANNOTATION: &str = "kured-rs.dev/status";
 
+/// At most this many characters of a reason go into the annotation (a list
+/// of firing alerts or blocking pods can be long; the log has all of it).
+pub const MAX_REASON: usize = 160;
+
+/// `reason` cut to [`MAX_REASON`] characters, with an ellipsis when cut.
+pub fn short(reason: &str) -> String {
+    match reason.char_indices().nth(MAX_REASON) {
+        Some((i, _)) => format!("{}...", &reason[..i]),
+        None => reason.to_string(),
+    }
+}
+
 /// Why a needed reboot is not happening now (`kured_reboot_blocked{reason}`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Blocked {
@@ -295,6 +307,13 @@ mod tests {
         assert_eq!(s.annotation("ok", "", t).as_deref(), Some(r#"{"state":"ok","since":"2026-01-01T00:00:00Z"}"#));
         s.annotation_failed();
         assert!(s.annotation("ok", "", t).is_some());
+    }
+
+    #[test]
+    fn long_reasons_are_cut() {
+        assert_eq!(short("lock held by n2"), "lock held by n2");
+        let long = "é".repeat(MAX_REASON + 5);
+        assert_eq!(short(&long).chars().count(), MAX_REASON + 3);
     }
 
     #[test]

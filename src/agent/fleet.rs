@@ -21,7 +21,8 @@ impl Agent<'_> {
     pub(super) fn report(&self, state: &str, reason: &str, blocked: Option<Blocked>) {
         let s = &self.metrics.status;
         s.set_blocked(blocked);
-        let Some(value) = s.annotation(state, reason, self.clock.now()) else { return };
+        let reason = status::short(reason);
+        let Some(value) = s.annotation(state, &reason, self.clock.now()) else { return };
         let patch = json!({"metadata": {"annotations": {status::ANNOTATION: value}}});
         if let Err(e) = self.client.patch_node(self.node_id(), &Patch::Merge(patch)) {
             log::warn!("cannot write the annotation {}: {e}", status::ANNOTATION);
