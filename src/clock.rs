@@ -1,6 +1,8 @@
 //! The clock as a system boundary: wall time and sleeping. Code that waits
 //! (lock retries, drain polling) takes a `&dyn Clock`, so tests can control it
-//! and pure logic can receive `now` as an argument instead.
+//! and pure logic can receive `now` as an argument instead. The daemon's clock
+//! ([`DaemonClock`]) sleeps by waiting on the stop flag, so SIGTERM cuts any
+//! wait short, and beats the loop's heartbeat while it waits.
 
 use std::time::Duration;
 
@@ -9,8 +11,43 @@ use time::OffsetDateTime;
 pub trait Clock {
     /// Wall-clock time, UTC.
     fn now(&self) -> OffsetDateTime;
-    /// Block the calling thread for `d`.
+    /// Block the calling thread for `d`, or less once a stop was asked for.
     fn sleep(&self, d: Duration);
+    /// A graceful stop was asked for (SIGTERM): waits return at once, and code
+    /// that loops on sleeps must give up.
+    fn stopped(&self) -> bool {
+        false
+    }
+}
+
+/// The daemon's clock: wall time, sleeps that a stop interrupts, heartbeats.
+#[derive(Debug, Clone)]
+pub struct DaemonClock {
+    pub stop: crate::stop::Stop,
+    pub health: crate::health::Health,
+}
+
+/// A long wait beats at least this often, so /healthz sees the loop alive.
+const BEAT_EVERY: Duration = Duration::from_secs(10);
+
+impl Clock for DaemonClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+    fn sleep(&self, d: Duration) {
+        let deadline = std::time::Instant::now() + d;
+        loop {
+            self.health.beat();
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() || self.stop.wait(left.min(BEAT_EVERY)) {
+                self.health.beat();
+                return;
+            }
+        }
+    }
+    fn stopped(&self) -> bool {
+        self.stop.is_set()
+    }
 }
 
 /// The system clock.

@@ -61,6 +61,13 @@ pub(super) fn run(
     loop {
         let now = clock.now();
         let Some(next) = items.iter().filter_map(due).min() else { break };
+        // A graceful stop (SIGTERM) ends the drain at once; the caller puts the node back.
+        if clock.stopped() {
+            for it in items.iter_mut().filter(|it| due(it).is_some()) {
+                it.state = State::Settled(Outcome::Failed("kured is stopping".into()));
+            }
+            break;
+        }
         if deadline.is_some_and(|d| now >= d) {
             for it in items.iter_mut().filter(|it| due(it).is_some()) {
                 let doing = if matches!(it.state, State::Send(_)) { "evict" } else { "wait for the deletion of" };

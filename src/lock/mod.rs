@@ -13,12 +13,13 @@
 //! annotation (`kubectl -n kube-system annotate ds kured weave.works/kured-node-lock-`).
 
 mod decide;
+pub mod stale;
 mod value;
 
 use std::time::Duration;
 
 pub use decide::{acquire, holding, release, Decision};
-pub use value::{LockEntry, LockMeta, LockValue};
+pub use value::{LockEntry, LockMeta, LockValue, GO_ZERO_TIME};
 
 use crate::clock::{jitter, Clock};
 use crate::config::Config;
@@ -68,8 +69,13 @@ impl<'a> DaemonSetLock<'a> {
 
     /// Take a slot, recording whether the node was already cordoned.
     pub fn acquire(&self, unschedulable: bool) -> Result<Acquisition> {
+        self.acquire_with(LockMeta::cordoned(unschedulable))
+    }
+
+    /// Take a slot, recording `meta` (cordon, boot ID, reboot streak).
+    pub fn acquire_with(&self, meta: LockMeta) -> Result<Acquisition> {
         self.update(|existing, now| {
-            match acquire(existing, &self.node, now, self.ttl, self.concurrency, unschedulable) {
+            match acquire(existing, &self.node, now, self.ttl, self.concurrency, meta.clone()) {
                 Decision::AlreadyHeld(meta) => Ok(Step::Done(Acquisition::Acquired(meta))),
                 Decision::HeldBy(holders) => Ok(Step::Done(Acquisition::HeldBy(holders))),
                 Decision::Acquired(v) => {
@@ -77,7 +83,7 @@ impl<'a> DaemonSetLock<'a> {
                         .entries()
                         .iter()
                         .find(|e| e.node_id == self.node)
-                        .map_or(LockMeta { unschedulable }, |e| e.meta());
+                        .map_or_else(|| meta.clone(), |e| e.meta());
                     Ok(Step::Write(Some(v.to_annotation()), Acquisition::Acquired(meta)))
                 }
             }
@@ -107,6 +113,21 @@ impl<'a> DaemonSetLock<'a> {
         let ds = self.client.get_daemonset(&self.namespace, &self.name)?;
         let existing = self.parse(&ds)?;
         Ok(holding(existing.as_ref(), &self.node))
+    }
+
+    /// Every entry of the lock as it is now.
+    pub fn entries(&self) -> Result<Vec<LockEntry>> {
+        let ds = self.client.get_daemonset(&self.namespace, &self.name)?;
+        Ok(self.parse(&ds)?.map(|v| v.entries().to_vec()).unwrap_or_default())
+    }
+
+    /// Remove another holder's entry, only if it is still that same entry.
+    /// True if it was removed by us.
+    pub fn break_entry(&self, key: &stale::EntryKey) -> Result<bool> {
+        self.update(|existing, _now| match stale::without(existing, key) {
+            Ok(next) => Ok(Step::Write(next.map(|v| v.to_annotation()), true)),
+            Err(()) => Ok(Step::Done(false)),
+        })
     }
 
     /// Read, decide, write; on a 409 re-read and decide again.
