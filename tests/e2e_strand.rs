@@ -245,3 +245,17 @@ fn healthz_answers_while_the_loop_runs() {
     let (status, body) = get(port, "/healthz").unwrap();
     assert_eq!((status, body.as_str()), (200, "ok\n"), "healthy mid-drain");
 }
+
+#[test]
+fn start_up_recovery_never_waits_on_a_hung_sentinel_command() {
+    // issue 15's reproduction: the lock held by this node, the node cordoned by
+    // kured, and a sentinel command that never answers
+    let mut s = spec(1, &["--reboot-sentinel-command=sleep 1000"]);
+    let now = OffsetDateTime::now_utc().format(&Rfc3339).unwrap();
+    s.lock = Some(upstream_single("node-1", &now, 0));
+    s.precordoned = vec!["node-1".into()];
+    let mut c = start(s);
+    let started = Instant::now();
+    wait(&mut c, "uncordoned and unlocked", |c| !cordoned(c, "node-1") && lock_value(c).is_none());
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+}
