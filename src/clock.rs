@@ -18,6 +18,9 @@ pub trait Clock {
     fn stopped(&self) -> bool {
         false
     }
+    /// The caller made progress without sleeping (a long round of requests):
+    /// a heartbeat for /healthz.
+    fn beat(&self) {}
 }
 
 /// The daemon's clock: wall time, sleeps that a stop interrupts, heartbeats.
@@ -47,6 +50,9 @@ impl Clock for DaemonClock {
     }
     fn stopped(&self) -> bool {
         self.stop.is_set()
+    }
+    fn beat(&self) {
+        self.health.beat();
     }
 }
 

@@ -42,6 +42,13 @@ impl Health {
         now.saturating_sub(Duration::from_millis(self.last.load(Ordering::Relaxed)))
     }
 
+    /// A heartbeat last seen `ago` (for tests of the 503).
+    #[cfg(test)]
+    pub(crate) fn last_beat_ago(ago: Duration) -> Health {
+        let origin = Instant::now().checked_sub(ago).expect("the machine has been up that long");
+        Health { origin, last: Arc::new(AtomicU64::new(0)) }
+    }
+
     pub fn healthy(&self) -> bool {
         alive(self.since_last_beat(), STUCK_AFTER)
     }

@@ -305,6 +305,16 @@ mod tests {
     }
 
     #[test]
+    fn healthz_is_503_once_the_loop_is_stuck() {
+        let m = Metrics { health: Health::last_beat_ago(crate::health::STUCK_AFTER + Duration::from_secs(5)), ..Metrics::new() };
+        let resp = String::from_utf8(respond("GET /healthz HTTP/1.1\r\n\r\n", &m)).unwrap();
+        assert!(resp.starts_with("HTTP/1.1 503 Service Unavailable\r\n") && resp.contains("no progress for 605s"), "{resp}");
+        m.health.beat();
+        let resp = String::from_utf8(respond("GET /healthz HTTP/1.1\r\n\r\n", &m)).unwrap();
+        assert!(resp.starts_with("HTTP/1.1 200 OK\r\n"), "{resp}");
+    }
+
+    #[test]
     fn kured_rs_series() {
         let m = Metrics::new();
         m.inc(Series::RebootTimeouts, "n1");

@@ -195,6 +195,7 @@ impl Agent<'_> {
                     self.state.streak.get(),
                     self.config.reboot_loop_limit
                 );
+                self.set_taint(false);
                 self.release_leftover_lock();
             }
             Gate::Required if !self.reboot_retry.get().allows(now) => {

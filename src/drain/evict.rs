@@ -85,6 +85,12 @@ pub(super) fn run(
         // round's start: a round over hundreds of pods must not make the next
         // round due at once and turn polling into a busy loop.
         for it in items.iter_mut() {
+            // A round over thousands of pods on a slow API server is progress
+            // (/healthz), and a stop must not wait for the round to end.
+            clock.beat();
+            if clock.stopped() {
+                break;
+            }
             it.state = match it.state {
                 State::Send(at) if at <= now => send(client, it, opts, clock.now()),
                 State::Wait(at) if at <= now => poll(client, node, it, opts, clock.now()),
