@@ -46,6 +46,9 @@ impl Agent<'_> {
     /// until done, so a node is never left cordoned because the API was down.
     pub fn recover(&self) {
         let finished = self.recover_until_done();
+        if self.clock.stopped() {
+            return;
+        }
         let required = self.host.reboot_required().map_err(|e| e.to_string());
         if let Some(f) = &finished {
             self.after_release(f, &required);
