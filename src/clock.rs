@@ -38,10 +38,10 @@ impl Clock for DaemonClock {
         OffsetDateTime::now_utc()
     }
     fn sleep(&self, d: Duration) {
-        let deadline = std::time::Instant::now() + d;
+        let deadline = std::time::Instant::now().checked_add(d);
         loop {
             self.health.beat();
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let left = deadline.map_or(BEAT_EVERY, |t| t.saturating_duration_since(std::time::Instant::now()));
             if left.is_zero() || self.stop.wait(left.min(BEAT_EVERY)) {
                 self.health.beat();
                 return;
@@ -85,6 +85,20 @@ pub fn jitter(max: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_daemon_clock_sleeps_until_a_stop() {
+        let clock = DaemonClock { stop: crate::stop::Stop::new().unwrap(), health: crate::health::Health::new() };
+        let t = std::time::Instant::now();
+        clock.sleep(Duration::from_millis(20));
+        assert!(t.elapsed() >= Duration::from_millis(20) && !clock.stopped());
+        clock.stop.trigger();
+        let t = std::time::Instant::now();
+        clock.sleep(Duration::from_secs(3600));
+        clock.sleep(Duration::MAX);
+        assert!(t.elapsed() < Duration::from_secs(10) && clock.stopped());
+        assert!(clock.health.since_last_beat() < Duration::from_secs(10));
+    }
 
     #[test]
     fn jitter_stays_below_max() {

@@ -57,12 +57,13 @@ impl Stop {
 
     /// Wait up to `d`; true if the flag is set (at once, or during the wait).
     pub fn wait(&self, d: Duration) -> bool {
-        let deadline = Instant::now() + d;
+        // (a wait past what Instant can hold is a wait "forever")
+        let deadline = Instant::now().checked_add(d);
         loop {
             if self.is_set() {
                 return true;
             }
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = deadline.map_or(Duration::from_secs(3600), |t| t.saturating_duration_since(Instant::now()));
             if left.is_zero() {
                 return false;
             }
