@@ -23,7 +23,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::host::{Host, RealHost};
 use crate::kube::Client;
-use crate::lock::{stale::Sightings, Acquisition, DaemonSetLock, LockMeta};
+use crate::lock::{stale::Sightings, DaemonSetLock, LockMeta, Taken};
 use crate::metrics::{self, Metrics};
 use crate::node;
 use crate::notify::Notifier;
@@ -277,10 +277,10 @@ impl Agent<'_> {
     /// once more. None = held by others (the taint is set meanwhile).
     fn take_lock(&self, lock: &DaemonSetLock<'_>, wanted: LockMeta) -> Result<Option<LockMeta>> {
         for attempt in 0..2 {
-            match lock.acquire_with(wanted.clone())? {
-                Acquisition::Acquired(meta) => return Ok(Some(meta)),
-                Acquisition::HeldBy(holders) => {
-                    if attempt == 0 && self.break_stale_locks(lock) {
+            match lock.try_acquire(wanted.clone())? {
+                Taken::Acquired(meta) => return Ok(Some(meta)),
+                Taken::Full { holders, entries } => {
+                    if attempt == 0 && self.break_stale_locks(lock, &entries) {
                         continue;
                     }
                     // A hand-written lock may name nobody ({} holds it as "").

@@ -1,23 +1,17 @@
 //! Breaking lock entries of deleted nodes (see `lock::stale` for the rules):
-//! when the lock is full, each kured-written entry's Node is looked up; one
-//! that is missing on two looks a gap apart is removed, with a log line and a
-//! Warning Event on kured's DaemonSet saying whose entry and why.
+//! when the lock is full, each kured-written entry's Node is looked up (the
+//! entries come from the acquisition's own read, so this costs one Node GET per
+//! holder); one that is missing on two looks a gap apart is removed, with a log
+//! line and a Warning Event on kured's DaemonSet saying whose entry and why.
 
 use super::Agent;
 use crate::lock::stale::{self, NodeSeen};
-use crate::lock::DaemonSetLock;
+use crate::lock::{DaemonSetLock, LockEntry};
 use crate::metrics::Series;
 
 impl Agent<'_> {
     /// True if an entry was removed (the lock may have a free slot now).
-    pub(super) fn break_stale_locks(&self, lock: &DaemonSetLock<'_>) -> bool {
-        let entries = match lock.entries() {
-            Ok(e) => e,
-            Err(e) => {
-                log::warn!("cannot read the lock to look for stale entries: {e}");
-                return false;
-            }
-        };
+    pub(super) fn break_stale_locks(&self, lock: &DaemonSetLock<'_>, entries: &[LockEntry]) -> bool {
         let now = self.clock.now();
         let gap = stale::gap(self.config.period);
         let mut sightings = self.state.sightings.borrow_mut();
