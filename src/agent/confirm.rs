@@ -52,7 +52,13 @@ impl Agent<'_> {
             let elapsed = Duration::try_from(self.clock.now() - requested).unwrap_or(Duration::ZERO);
             match plan::reboot_wait(elapsed, self.config.reboot_timeout) {
                 RebootWait::Wait(d) => {
-                    log::info!("waiting for the reboot");
+                    match self.config.reboot_timeout {
+                        Some(t) => log::info!(
+                            "waiting for the reboot (the boot ID must change within --reboot-timeout, {}s left)",
+                            t.saturating_sub(elapsed).as_secs()
+                        ),
+                        None => log::info!("waiting for the reboot"),
+                    }
                     self.clock.sleep(d);
                     if self.clock.stopped() {
                         return Ok(Flow::Exit);
