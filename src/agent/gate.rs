@@ -37,7 +37,7 @@ impl Agent<'_> {
         }
         self.report("release-gate", "waiting for the node and its PodDisruptionBudgets to recover", None);
         let budgets = gate::recorded(annotations);
-        match gate::wait(self.client, self.node_id(), &budgets, timeout, self.clock, &|| false) {
+        match gate::wait(self.client, self.node_id(), &budgets, timeout, self.clock, &|| self.clock.stopped()) {
             Outcome::Open { waited } => {
                 log::info!("release gate open after {:.1}s", waited.as_secs_f64());
                 self.metrics.status.observe(Phase::ReleaseGate, waited);

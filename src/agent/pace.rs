@@ -7,18 +7,9 @@
 
 use std::time::{Duration, Instant};
 
-use super::Agent;
+use super::{Agent, Flow};
 use crate::clock::jitter;
 use crate::lock::wake::Wake;
-
-/// What a check asks of the wait that follows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Next {
-    /// Sleep until the next period.
-    Period,
-    /// A reboot waits for the lock: wake when a slot frees up.
-    LockFull,
-}
 
 /// Checks woken by the lock are at least this far apart, so a lock that
 /// looks free to the watch but not to acquisition cannot make a busy loop.
@@ -28,13 +19,19 @@ const WAKE_SPREAD: Duration = Duration::from_millis(300);
 
 impl Agent<'_> {
     /// Wait after a check that started at `started`, until the next is due.
-    pub(super) fn pace(&self, next: Next, started: Instant, stop: &dyn Fn() -> bool) {
+    /// The watch sees a stop between events and between its requests (30 s
+    /// at most), and beats /healthz there.
+    pub(super) fn pace(&self, flow: Flow, started: Instant) {
         let left = self.config.period.saturating_sub(started.elapsed());
-        if next == Next::Period || left.is_zero() {
+        if flow != Flow::LockFull || left.is_zero() {
             self.clock.sleep(left);
             return;
         }
-        match self.lock().wait_for_free_slot(left, stop) {
+        let stop = || {
+            self.clock.beat();
+            self.clock.stopped()
+        };
+        match self.lock().wait_for_free_slot(left, &stop) {
             Ok(Wake::Free) => {
                 log::info!("the reboot lock has a free slot: checking again");
                 let gap = MIN_GAP.saturating_sub(started.elapsed());

@@ -94,10 +94,12 @@ fn table() -> Vec<(&'static str, &'static str, Value, Option<&'static str>)> {
         ("reboot-command", "/sbin/reboot now", s("/sbin/reboot now"), Some("'unbalanced")),
         ("reboot-days", "mo,tu", list(&["mo", "tu"]), Some("funday")),
         ("reboot-delay", "90s", dur(90), Some("90 s")),
+        ("reboot-loop-limit", "5", Value::Int(5), Some("-1")),
         ("reboot-method", "signal", s("signal"), Some("kexec")),
         ("reboot-sentinel", "/run/x", s("/run/x"), Some("")),
         ("reboot-sentinel-command", "test -f /x", s("test -f /x"), Some("\"unbalanced")),
         ("reboot-signal", "40", Value::Int(40), Some("forty")),
+        ("reboot-timeout", "10s", dur(10), Some("10")),
         ("release-gate-timeout", "5m", dur(300), Some("5")),
         ("skip-wait-for-delete-timeout", "30", Value::Int(30), Some("thirty")),
         ("slack-channel", "#ops", s("#ops"), None),
@@ -113,7 +115,7 @@ fn table_covers_every_flag_and_defaults_parse() {
     let names: Vec<&str> = table().iter().map(|t| t.0).collect();
     let flags: Vec<&str> = FLAGS.iter().map(|f| f.name).collect();
     assert_eq!(names, flags);
-    assert_eq!(FLAGS.len(), 45, "43 upstream flags plus --host-pid and --release-gate-timeout");
+    assert_eq!(FLAGS.len(), 47, "43 upstream flags plus --host-pid, --reboot-loop-limit, --reboot-timeout, --release-gate-timeout");
     let defaults = raw(&[], &[]);
     assert_eq!(defaults.get("period"), Some(&dur(3600)));
     assert_eq!(defaults.get("reboot-days"), Some(&list(&["su", "mo", "tu", "we", "th", "fr", "sa"])));

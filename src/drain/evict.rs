@@ -75,6 +75,13 @@ pub(super) fn run(
         if items.iter().all(|it| matches!(it.state, State::Settled(_))) {
             break;
         }
+        // A graceful stop (SIGTERM) ends the drain at once; the caller puts the node back.
+        if clock.stopped() {
+            for it in items.iter_mut().filter(|it| !matches!(it.state, State::Settled(_))) {
+                it.state = State::Settled(Outcome::Failed("kured is stopping".into()));
+            }
+            break;
+        }
         if deadline.is_some_and(|d| now >= d) {
             for it in items.iter_mut().filter(|it| !matches!(it.state, State::Settled(_))) {
                 let doing = if matches!(it.state, State::Send(_)) { "evict" } else { "wait for the deletion of" };
@@ -113,6 +120,12 @@ pub(super) fn run(
         // round due at once and turn polling into a busy loop.
         let mut refused = Vec::new();
         for (i, it) in items.iter_mut().enumerate() {
+            // A round over thousands of pods on a slow API server is progress
+            // (/healthz), and a stop must not wait for the round to end.
+            clock.beat();
+            if clock.stopped() {
+                break;
+            }
             it.state = match it.state {
                 State::Send(at) if at <= now => {
                     let next = send(client, it, opts, clock.now());
@@ -160,7 +173,10 @@ fn wait_by_watch(watch: &mut Watch<'_>, items: &mut [Item], node: &str, opts: &D
         // Time alone can make a terminating pod count as gone: look again soon.
         max = max.min(Duration::from_secs(1));
     }
-    let ended = watch.run(max, &|| false, |event| {
+    let ended = watch.run(max, &|| {
+        clock.beat();
+        clock.stopped()
+    }, |event| {
         apply(event, items, node, opts, clock.now());
         match items.iter().any(|it| matches!(it.state, State::Wait(_))) {
             true => ControlFlow::Continue(()),

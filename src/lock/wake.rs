@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{acquire, DaemonSetLock, Decision, LockValue};
+use super::{acquire, DaemonSetLock, Decision, LockMeta, LockValue};
 use crate::error::Result;
 use crate::kube::watch::{Ended, Event, Watch};
 
@@ -71,5 +71,5 @@ impl DaemonSetLock<'_> {
 }
 
 fn slot_free(existing: Option<&LockValue>, lock: &DaemonSetLock<'_>, now: time::OffsetDateTime) -> bool {
-    !matches!(acquire(existing, &lock.node, now, lock.ttl, lock.concurrency, false), Decision::HeldBy(_))
+    !matches!(acquire(existing, &lock.node, now, lock.ttl, lock.concurrency, LockMeta::default()), Decision::HeldBy(_))
 }
