@@ -31,6 +31,8 @@ struct Done {
     uncordoned: bool,
     announced: bool,
     labelled: bool,
+    /// the release gate passed and kured's marks came off
+    unheld: bool,
 }
 
 /// What a finished recovery found.
@@ -118,7 +120,10 @@ impl Agent<'_> {
             node::set_labels(self.client, self.node_id(), &self.config.post_reboot_node_labels)?;
             done.labelled = true;
         }
-        self.unhold(&node.metadata.annotations, after == After::Start && boot != Boot::SameBoot);
+        if !done.unheld {
+            self.unhold(&node.metadata.annotations, after == After::Start && boot != Boot::SameBoot);
+            done.unheld = true;
+        }
         if !self.config.lock_release_delay.is_zero() && !self.clock.stopped() {
             log::info!("releasing the lock in {:?}", self.config.lock_release_delay);
             self.clock.sleep(self.config.lock_release_delay);
