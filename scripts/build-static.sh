@@ -51,11 +51,11 @@ else
   cargo "+$toolchain" build --release --locked --target "$target" --bin kured >&2
 fi
 
-bin=target/$target/release/kured
+bin=${CARGO_TARGET_DIR:-$PWD/target}/$target/release/kured
 desc=$(file -b "$bin")
 if [[ $desc != *"statically linked"* && $desc != *"static-pie linked"* ]]; then
   echo "build-static: $bin is not statically linked: $desc" >&2
   exit 1
 fi
 echo "build-static: $(stat -c %s "$bin") bytes, $(cut -d, -f1-2 <<<"$desc")" >&2
-echo "$PWD/$bin"
+echo "$bin"

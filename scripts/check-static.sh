@@ -17,7 +17,7 @@ targets=${TARGETS:-}
 if [[ -z $targets ]]; then
   targets=host
   for t in aarch64-unknown-linux-musl armv7-unknown-linux-musleabihf; do
-    [[ -f target/$t/release/kured ]] && targets+=" $t"
+    [[ -f ${CARGO_TARGET_DIR:-target}/$t/release/kured ]] && targets+=" $t"
   done
 fi
 
