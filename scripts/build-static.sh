@@ -19,7 +19,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 arch=$(uname -m)
-target=${TARGET:-$arch-unknown-linux-musl}
+case $arch in
+  armv7l) target=${TARGET:-armv7-unknown-linux-musleabihf}; arch=armv7 ;;
+  *) target=${TARGET:-$arch-unknown-linux-musl} ;;
+esac
 
 have_target() {
   rustup target list --installed --toolchain "$1" 2>/dev/null | grep -qx "$target" ||
