@@ -6,7 +6,7 @@
 //!
 //! The binary under test is this build's `kured`, or `KURED_TEST_BIN` run through
 //! the optional `KURED_TEST_RUNNER` (e.g. a static aarch64 build under
-//! `qemu-aarch64-static`; scripts/test.sh does this for each ARM binary).
+//! `qemu-aarch64-static`; scripts/test-arm.sh does this for each ARM binary).
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Output};
