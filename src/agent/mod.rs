@@ -121,6 +121,10 @@ pub struct State {
     pub loop_reported: Cell<bool>,
     /// When lock holders' Nodes were first seen missing.
     pub sightings: RefCell<Sightings>,
+    /// When the holders' Nodes were last looked up: a node woken by the lock's
+    /// release checks again within a second, but a stale entry needs two looks
+    /// a gap apart, so looking more often than that only costs requests.
+    pub stale_looked: Cell<Option<time::OffsetDateTime>>,
 }
 
 pub struct Agent<'a> {
@@ -304,7 +308,7 @@ impl Agent<'_> {
             match lock.try_acquire(wanted.clone())? {
                 Taken::Acquired(meta) => return Ok(Some(meta)),
                 Taken::Full { holders, entries } => {
-                    if attempt == 0 && self.break_stale_locks(lock, &entries) {
+                    if attempt == 0 && self.stale_look_due() && self.break_stale_locks(lock, &entries) {
                         continue;
                     }
                     // A hand-written lock may name nobody ({} holds it as "").
