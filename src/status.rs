@@ -119,8 +119,8 @@ struct Inner {
     pending_since: Option<OffsetDateTime>,
     lock_wait_since: Option<OffsetDateTime>,
     phases: [Histogram; 4],
-    /// (state, reason) last written to the annotation by this process
-    written: Option<(String, String)>,
+    /// (state, reason, when) last written to the annotation by this process
+    written: Option<(String, String, OffsetDateTime)>,
 }
 
 /// Shared between the loop and the metrics server.
@@ -197,14 +197,18 @@ impl Status {
     }
 
     /// The annotation value to write for (state, reason), or None when this
-    /// process already wrote exactly that (so a steady state costs no writes).
-    pub fn annotation(&self, state: &str, reason: &str, now: OffsetDateTime) -> Option<String> {
+    /// process already wrote that (so a steady state costs no writes). A new
+    /// reason for the same state is written at most once per `min_gap`: the
+    /// holders of a busy lock change at every hand-over, and a node waiting on
+    /// it must not write its annotation each time.
+    pub fn annotation(&self, state: &str, reason: &str, now: OffsetDateTime, min_gap: Duration) -> Option<String> {
         let mut i = self.inner();
-        let key = (state.to_string(), reason.to_string());
-        if i.written.as_ref() == Some(&key) {
-            return None;
+        if let Some((s, r, at)) = &i.written {
+            if s == state && (r == reason || now - *at < min_gap) {
+                return None;
+            }
         }
-        i.written = Some(key);
+        i.written = Some((state.to_string(), reason.to_string(), now));
         let since = now.replace_nanosecond(0).unwrap_or(now).format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
         serde_json::to_string(&State { state: state.into(), reason: reason.into(), since }).ok()
     }
@@ -301,12 +305,15 @@ mod tests {
     fn the_annotation_is_written_only_when_it_changes() {
         let s = Status::default();
         let t = datetime!(2026-01-01 0:00 UTC);
-        let v = s.annotation("pending", "lock held by n2", t).unwrap();
+        let gap = Duration::from_secs(60);
+        let v = s.annotation("pending", "lock held by n2", t, gap).unwrap();
         assert_eq!(v, r#"{"state":"pending","reason":"lock held by n2","since":"2026-01-01T00:00:00Z"}"#);
-        assert_eq!(s.annotation("pending", "lock held by n2", t), None);
-        assert_eq!(s.annotation("ok", "", t).as_deref(), Some(r#"{"state":"ok","since":"2026-01-01T00:00:00Z"}"#));
+        assert_eq!(s.annotation("pending", "lock held by n2", t + gap * 2, gap), None);
+        assert_eq!(s.annotation("pending", "lock held by n3", t + gap / 2, gap), None, "a new reason waits a gap");
+        assert!(s.annotation("pending", "lock held by n3", t + gap, gap).is_some());
+        assert_eq!(s.annotation("ok", "", t + gap, gap).as_deref(), Some(r#"{"state":"ok","since":"2026-01-01T00:01:00Z"}"#), "a new state at once");
         s.annotation_failed();
-        assert!(s.annotation("ok", "", t).is_some());
+        assert!(s.annotation("ok", "", t, gap).is_some());
     }
 
     #[test]

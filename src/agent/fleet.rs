@@ -22,7 +22,7 @@ impl Agent<'_> {
         let s = &self.metrics.status;
         s.set_blocked(blocked);
         let reason = status::short(reason);
-        let Some(value) = s.annotation(state, &reason, self.clock.now()) else { return };
+        let Some(value) = s.annotation(state, &reason, self.clock.now(), self.config.period) else { return };
         let patch = json!({"metadata": {"annotations": {status::ANNOTATION: value}}});
         if let Err(e) = self.client.patch_node(self.node_id(), &Patch::Merge(patch)) {
             log::warn!("cannot write the annotation {}: {e}", status::ANNOTATION);
@@ -44,7 +44,7 @@ impl Agent<'_> {
         if let Some(record) = self.release_gate_record() {
             map.insert(gate::ANNOTATION.into(), record.into());
         }
-        if let Some(v) = self.metrics.status.annotation("draining", "", now) {
+        if let Some(v) = self.metrics.status.annotation("draining", "", now, self.config.period) {
             map.insert(status::ANNOTATION.into(), v.into());
         }
         self.patch_annotations(map);
@@ -67,7 +67,7 @@ impl Agent<'_> {
         if annotations.contains_key(gate::ANNOTATION) {
             map.insert(gate::ANNOTATION.into(), Value::Null);
         }
-        if let Some(v) = self.metrics.status.annotation("ok", "", self.clock.now()) {
+        if let Some(v) = self.metrics.status.annotation("ok", "", self.clock.now(), self.config.period) {
             map.insert(status::ANNOTATION.into(), v.into());
         }
         self.metrics.status.set_lock_held(false);

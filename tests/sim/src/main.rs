@@ -17,7 +17,7 @@ Starts a fake API server, N nodes that all need a reboot and one kured per node,
 then plays the machines until every node rebooted or LIMIT seconds passed.
 --steady-state SECS: no node needs a reboot; run SECS and report the API load.
 The last lines give the API requests per node per hour (at the run's --period) and
-the largest peak memory (VmHWM) of one kured.
+the largest peak memory (VmHWM) of one kured; KURED_SIM_REQUESTS=1 lists them by kind.
 Any other --flag[=value] is passed to every kured, after the simulation's own so it
 wins; except --reboot-command and --host-pid, which always stay the harmless ones.
 --arch runs each kured through qemu-user (qemu-aarch64-static, qemu-arm-static);
@@ -107,6 +107,20 @@ fn main() -> ExitCode {
 }
 
 fn print_load(cluster: &Cluster, what: &str) {
+    if std::env::var_os("KURED_SIM_REQUESTS").is_some() {
+        // By kind, most first: where the API load goes.
+        let mut counts = std::collections::BTreeMap::new();
+        for r in cluster.api().requests() {
+            let shape: Vec<String> = r.path.split('/').map(|s| if s.starts_with("node-") || s.contains('-') && s.len() > 12 { "*".into() } else { s.to_string() }).collect();
+            let watch = if r.query.contains("watch=1") { "?watch" } else { "" };
+            *counts.entry(format!("{} {}{watch}", r.method, shape.join("/"))).or_insert(0usize) += 1;
+        }
+        let mut counts: Vec<_> = counts.into_iter().collect();
+        counts.sort_by(|a, b| b.1.cmp(&a.1));
+        for (k, n) in counts.iter().take(15) {
+            println!("requests: {n:7} {k}");
+        }
+    }
     let (n, rate) = cluster.requests_per_node_hour();
     let period = &cluster.spec().period;
     println!("api_requests={n} per_node_per_hour={rate:.0} ({what}, --period={period} unless overridden)");
