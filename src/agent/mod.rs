@@ -123,7 +123,7 @@ pub struct State {
     pub sightings: RefCell<Sightings>,
     /// When the holders' Nodes were last looked up: a node woken by the lock's
     /// release checks again within a second, but a stale entry needs two looks
-    /// a gap apart, so looking more often than that only costs requests.
+    /// a gap apart, so looking more than once a period only costs requests.
     pub stale_looked: Cell<Option<time::OffsetDateTime>>,
 }
 
