@@ -20,5 +20,13 @@ rustup target list --installed | grep -q x86_64-unknown-linux-musl ||
   timeout 120 rustup target add x86_64-unknown-linux-musl ||
   echo "setup: musl target unavailable (build-static.sh will use glibc crt-static)" >&2
 command -v kubectl >/dev/null || echo "setup: WARNING: kubectl not on PATH; the fidelity tests need it" >&2
+# The real control plane (tests/control-plane) is built from Kubernetes' Go modules.
+if command -v go >/dev/null || [[ -x /usr/local/go/bin/go ]]; then
+  # fetch the modules now, so the first test run only compiles
+  (cd tests/control-plane && PATH="$PATH:/usr/local/go/bin" go mod download) ||
+    echo "setup: WARNING: could not download the control plane's Go modules" >&2
+else
+  echo "setup: WARNING: Go not found; the real-control-plane tests need Go 1.24+ (https://go.dev/dl/)" >&2
+fi
 cargo fetch --locked -q
 echo "setup: done"
