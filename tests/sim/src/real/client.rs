@@ -38,6 +38,8 @@ pub fn prefix(plural: &str) -> Option<(&'static str, bool)> {
         "daemonsets" | "deployments" | "replicasets" => ("/apis/apps/v1", true),
         "poddisruptionbudgets" => ("/apis/policy/v1", true),
         "leases" => ("/apis/coordination.k8s.io/v1", true),
+        "clusterroles" => ("/apis/rbac.authorization.k8s.io/v1", false),
+        "roles" => ("/apis/rbac.authorization.k8s.io/v1", true),
         _ => return None,
     })
 }
