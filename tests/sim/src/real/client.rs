@@ -128,6 +128,30 @@ impl Client {
         }
     }
 
+    /// Send a body as is (not necessarily JSON).
+    pub fn send_text(&self, method: &str, path: &str, content_type: &str, body: &str) -> Result<Value, ApiError> {
+        let url = format!("{}{path}", self.base);
+        let auth = format!("Bearer {}", self.token);
+        let r = match method {
+            "POST" => self.agent.post(&url),
+            "PUT" => self.agent.put(&url),
+            _ => self.agent.patch(&url),
+        };
+        let mut res = r
+            .header("Authorization", &auth)
+            .header("Content-Type", content_type)
+            .send(body.to_string())
+            .map_err(|e| ApiError { code: 0, body: serde_json::json!({"message": e.to_string()}) })?;
+        let code = res.status().as_u16();
+        let text = res.body_mut().read_to_string().unwrap_or_default();
+        let v: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        if (200..300).contains(&code) {
+            Ok(v)
+        } else {
+            Err(ApiError { code, body: v })
+        }
+    }
+
     pub fn get(&self, plural: &str, namespace: &str, name: &str) -> Option<Value> {
         self.send("GET", &path(plural, namespace, name), "", None).ok()
     }
