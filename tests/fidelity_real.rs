@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use fakeapi::FakeApiServer;
 use serde_json::{json, Value};
-use sim::objects::{bare_pod, kured_daemonset, node};
+use sim::objects::{bare_pod, kured_daemonset, node, pdb};
 use sim::real::client::Client;
 use sim::real::RealApi;
 
@@ -59,6 +59,7 @@ fn cases(uid: &str) -> Vec<Case> {
         ("list pods bad field", "GET", "/api/v1/pods?fieldSelector=metadata.foo%3Dx".into(), "", None),
         ("list pods bad label selector", "GET", "/api/v1/pods?labelSelector=app%3D%3D%3Dx".into(), "", None),
         ("delete pod wrong uid", "DELETE", "/api/v1/namespaces/default/pods/p1".into(), js, Some(json!({"kind": "DeleteOptions", "apiVersion": "v1", "preconditions": {"uid": "wrong"}}))),
+        ("evict against a budget", "POST", evict("p2"), js, Some(eviction("p2"))),
         ("evict p1", "POST", evict("p1"), js, Some(eviction("p1"))),
         ("delete p1 by uid", "DELETE", "/api/v1/namespaces/default/pods/p1".into(), js, Some(json!({"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0, "preconditions": {"uid": uid}}))),
         ("event for the node", "POST", "/api/v1/namespaces/default/events".into(), js, Some(json!({
@@ -102,7 +103,14 @@ fn answer(c: &Client, case: &Case, ds: &Value) -> (u16, String, String) {
     };
     match c.send(method, path, ctype, body_ref) {
         Ok(_) => (200, String::new(), String::new()),
-        Err(e) => (e.code, e.body["reason"].as_str().unwrap_or("").into(), e.body["message"].as_str().unwrap_or("").into()),
+        Err(e) => {
+            // kured logs the first cause of a refused eviction (which budget, how many pods)
+            let mut message = e.body["message"].as_str().unwrap_or("").to_string();
+            if let Some(cause) = e.body.pointer("/details/causes/0/message").and_then(Value::as_str) {
+                message.push_str(&format!(" | {cause}"));
+            }
+            (e.code, e.body["reason"].as_str().unwrap_or("").into(), message)
+        }
     }
 }
 
@@ -121,13 +129,25 @@ fn fake_and_real_answer_alike() {
     let fake = FakeApiServer::start();
     let fake_client = Client::new(&fake.url(), &fake.token(), fake.ca_pem().as_bytes()).unwrap();
     let mut uids = Vec::new();
-    for obj in [node("n1", false), kured_daemonset("kube-system", "kured", None), bare_pod("default", "p1", "n1", "p1", false)] {
+    let objects = [
+        node("n1", false),
+        kured_daemonset("kube-system", "kured", None),
+        bare_pod("default", "p1", "n1", "p1", false),
+        bare_pod("default", "p2", "n1", "p2", false),
+        pdb("default", "p2", json!({"minAvailable": 1})),
+    ];
+    for obj in objects {
         fake.try_create(obj.clone()).unwrap_or_else(|e| panic!("fake create: {e}"));
         real.try_create(obj).unwrap_or_else(|e| panic!("real create: {e}"));
     }
-    // let the real pod run, as the fake's does, so eviction treats both alike
+    // let the real pods run and the budget be computed, as the fake's are, so
+    // eviction treats both alike
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while real.get("pods", "default", "p1").is_some_and(|p| p["status"]["phase"] != "Running") && std::time::Instant::now() < deadline {
+    let settled = |r: &RealApi| {
+        ["p1", "p2"].iter().all(|p| r.get("pods", "default", p).is_some_and(|p| p["status"]["phase"] == "Running"))
+            && r.get("poddisruptionbudgets", "default", "p2").is_some_and(|b| b["status"]["currentHealthy"] == 1)
+    };
+    while !settled(&real) && std::time::Instant::now() < deadline {
         real.sync();
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -152,6 +172,19 @@ fn fake_and_real_answer_alike() {
         if (known && (f.0, &f.1) != (r.0, &r.1)) || (!known && f != r) {
             diffs.push(format!("{}: fake {:?} / real {:?}", fc.0, f, r));
         }
+    }
+    // a wrong token
+    let bad = |url: &str, ca: &[u8]| {
+        let c = Client::new(url, "not-a-token", ca).unwrap();
+        match c.send("GET", "/api/v1/nodes", "", None) {
+            Ok(_) => (200, String::new(), String::new()),
+            Err(e) => (e.code, e.body["reason"].as_str().unwrap_or("").to_string(), e.body["message"].as_str().unwrap_or("").to_string()),
+        }
+    };
+    let (f, r) = (bad(&fake.url(), fake.ca_pem().as_bytes()), bad(&real.url(), &std::fs::read(dir.join("cp/pki/ca.crt")).unwrap()));
+    println!("{:32} fake {f:?}\n{:32} real {r:?}", "wrong token", "");
+    if f != r {
+        diffs.push(format!("wrong token: fake {f:?} / real {r:?}"));
     }
     assert!(diffs.is_empty(), "the fake answers differently:\n{}", diffs.join("\n"));
 }
