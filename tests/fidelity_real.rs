@@ -122,6 +122,30 @@ fn send_raw(c: &Client, method: &str, path: &str, ctype: &str, raw: &str) -> (u1
     }
 }
 
+/// (items, a continue token, remainingItemCount) of a list; for a watch, the
+/// event types in order (names sorted, as the order of the initial ADDEDs is free).
+fn shape(c: &Client, path: &str) -> String {
+    if path.contains("watch=1") {
+        let text = c.send_text_get(path).unwrap_or_else(|e| format!("error {e}"));
+        let mut events: Vec<String> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .map(|e| format!("{} {}", e["type"].as_str().unwrap_or("?"), e["object"]["metadata"]["name"].as_str().unwrap_or("?")))
+            .collect();
+        events.sort();
+        return events.join(", ");
+    }
+    match c.send("GET", path, "", None) {
+        Ok(l) => format!(
+            "items={} continue={} remaining={}",
+            l["items"].as_array().map_or(0, Vec::len),
+            l["metadata"]["continue"].as_str().is_some_and(|s| !s.is_empty()),
+            l["metadata"]["remainingItemCount"]
+        ),
+        Err(e) => format!("error {e}"),
+    }
+}
+
 #[test]
 fn fake_and_real_answer_alike() {
     let dir = TempDir::new("fidelity-real");
@@ -131,6 +155,7 @@ fn fake_and_real_answer_alike() {
     let mut uids = Vec::new();
     let objects = [
         node("n1", false),
+        node("n2", false),
         kured_daemonset("kube-system", "kured", None),
         bare_pod("default", "p1", "n1", "p1", false),
         bare_pod("default", "p2", "n1", "p2", false),
@@ -171,6 +196,15 @@ fn fake_and_real_answer_alike() {
         let known = KNOWN.iter().any(|(n, _)| *n == fc.0);
         if (known && (f.0, &f.1) != (r.0, &r.1)) || (!known && f != r) {
             diffs.push(format!("{}: fake {:?} / real {:?}", fc.0, f, r));
+        }
+    }
+    // a paged list and a watch: their shape, as clients read it
+    for (what, path) in [("paged list", "/api/v1/nodes?limit=1"), ("watch", "/api/v1/nodes?watch=1&timeoutSeconds=1")] {
+        let f = shape(&fake_client, path);
+        let r = shape(real.client(), path);
+        println!("{what:32} fake {f:?}\n{:32} real {r:?}", "");
+        if f != r {
+            diffs.push(format!("{what}: fake {f:?} / real {r:?}"));
         }
     }
     // a wrong token

@@ -152,6 +152,20 @@ impl Client {
         }
     }
 
+    /// GET a path and read the whole body as text (a watch with
+    /// `timeoutSeconds` ends by itself).
+    pub fn send_text_get(&self, path: &str) -> Result<String, String> {
+        let url = format!("{}{path}", self.base);
+        let mut res = self.agent.get(&url).header("Authorization", &format!("Bearer {}", self.token)).call().map_err(|e| e.to_string())?;
+        let code = res.status().as_u16();
+        let text = res.body_mut().with_config().limit(64 << 20).read_to_string().map_err(|e| e.to_string())?;
+        if (200..300).contains(&code) {
+            Ok(text)
+        } else {
+            Err(format!("{code} {text}"))
+        }
+    }
+
     pub fn get(&self, plural: &str, namespace: &str, name: &str) -> Option<Value> {
         self.send("GET", &path(plural, namespace, name), "", None).ok()
     }
