@@ -85,6 +85,13 @@ func (s *supervisor) run(dieWithParent bool) error {
 	if err := os.MkdirAll(s.dir, 0o755); err != nil {
 		return err
 	}
+	// A fresh cluster every time: a DIR left by a run that never got `down`
+	// must not lend its data or keys to this one.
+	for _, stale := range []string{"etcd", "pki", "kubeconfig", "admin.kubeconfig", "audit.log"} {
+		if err := os.RemoveAll(filepath.Join(s.dir, stale)); err != nil {
+			return err
+		}
+	}
 	if err := os.WriteFile(filepath.Join(s.dir, "serve.pid"), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
 		return err
 	}
@@ -205,7 +212,9 @@ func (s *supervisor) start(name string, args []string) error {
 	}
 	cmd := exec.Command(self, append([]string{name}, args...)...)
 	cmd.Stdout, cmd.Stderr = log, log
-	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d", deadlineEnv, s.deadline.Unix()))
+	// the children's own deadline comes a little later: normally this
+	// supervisor stops them in order first
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d", deadlineEnv, s.deadline.Add(15*time.Second).Unix()))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		log.Close()

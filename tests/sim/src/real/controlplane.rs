@@ -32,13 +32,13 @@ pub fn repo_root() -> PathBuf {
 /// Build (or reuse) the control-plane binary; its path.
 pub fn build() -> Result<PathBuf, String> {
     let script = repo_root().join("scripts/control-plane");
-    let out = Command::new(&script)
-        .arg("build")
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("run {}: {e}", script.display()))?;
-    if !out.status.success() {
-        return Err(format!("{} build failed ({}); see the message above", script.display(), out.status));
+    let out = Command::new(&script).arg("build").output().map_err(|e| format!("run {}: {e}", script.display()))?;
+    let said = String::from_utf8_lossy(&out.stderr);
+    if out.status.success() {
+        eprint!("{said}"); // "building ... built in N s", when it did
+    } else {
+        // e.g. no Go: the script says how to install it
+        return Err(format!("{} build failed ({}):\n{}", script.display(), out.status, said.trim()));
     }
     let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
     Ok(PathBuf::from(path))
