@@ -2,7 +2,8 @@
 # The whole test suite, as CI runs it: the real control plane's build (Go, cached),
 # unit and integration tests (the fake API server, real kubectl against it, the
 # daemon end to end on the fake and on the real control plane), the static binary
-# in an empty chroot, the manifests, and short simulated clusters on both servers.
+# in an empty chroot, the manifests, and short simulated clusters on both servers;
+# the same on ARM (scripts/test-arm.sh: cross-built binaries under qemu-user).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,7 +26,10 @@ trap - EXIT
 step "cargo test"
 cargo test --workspace --locked 2>&1
 
-step "static binary in an empty root"
+step "ARM: aarch64 and armv7 builds, their tests under qemu-user, the multi-arch image"
+scripts/test-arm.sh
+
+step "static binaries in an empty root"
 scripts/check-static.sh
 
 if [[ -x scripts/check-manifests.sh ]]; then

@@ -45,7 +45,9 @@ impl TinyServer {
         let thread = std::thread::spawn(move || {
             while !s.load(Ordering::Relaxed) {
                 match listener.accept() {
-                    Ok((conn, _)) => serve(conn, &*handler, &r),
+                    Ok((conn, _)) => {
+                        serve(conn, &*handler, &r);
+                    }
                     Err(_) => std::thread::sleep(Duration::from_millis(10)),
                 }
             }
@@ -74,13 +76,9 @@ impl Drop for TinyServer {
 }
 
 /// Read one request, record it, answer it, close (HTTP/1.1 with `Connection:
-/// close`). Recorded before the answer goes out: whoever got the answer finds
-/// the request in `received()`.
-fn serve(conn: TcpStream, handler: &Handler, received: &Mutex<Vec<Received>>) {
-    let _ = serve_one(conn, handler, received);
-}
-
-fn serve_one(conn: TcpStream, handler: &Handler, received: &Mutex<Vec<Received>>) -> Option<()> {
+/// close`). Recorded before the answer, so a client that got its answer finds
+/// its request in `received()`.
+fn serve(conn: TcpStream, handler: &Handler, received: &Mutex<Vec<Received>>) -> Option<()> {
     conn.set_nonblocking(false).ok()?;
     conn.set_read_timeout(Some(IO_TIMEOUT)).ok()?;
     conn.set_write_timeout(Some(IO_TIMEOUT)).ok()?;

@@ -16,6 +16,9 @@ pub struct ClusterSpec {
     pub nodes: usize,
     pub concurrency: u32,
     pub kured_bin: PathBuf,
+    /// A command that runs `kured_bin` (e.g. `qemu-aarch64-static` for an ARM
+    /// build); empty: run it directly.
+    pub kured_runner: Vec<String>,
     /// `--period` (Go duration syntax); short, so a run takes seconds.
     pub period: String,
     /// How long a rebooting node stays NotReady.
@@ -28,6 +31,11 @@ pub struct ClusterSpec {
     pub precordoned: Vec<String>,
     /// Nodes that start without the sentinel (no reboot needed).
     pub no_reboot: Vec<String>,
+    /// Nodes whose sentinel stays after a reboot (a package that keeps asking).
+    pub sticky_sentinel: Vec<String>,
+    /// Nodes whose reboot command does nothing (exits 0, the machine stays up);
+    /// the marker it writes is left in place for the test to see.
+    pub dud_reboot: Vec<String>,
     /// Initial value of the lock annotation on the kured DaemonSet.
     pub lock: Option<String>,
     pub lock_annotation: String,
@@ -45,12 +53,15 @@ impl ClusterSpec {
             nodes: 3,
             concurrency: 1,
             kured_bin: kured_bin.into(),
+            kured_runner: Vec::new(),
             period: "2s".into(),
             downtime: Duration::from_secs(1),
             workloads: false,
             extra_kured_args: Vec::new(),
             precordoned: Vec::new(),
             no_reboot: Vec::new(),
+            sticky_sentinel: Vec::new(),
+            dud_reboot: Vec::new(),
             lock: None,
             lock_annotation: DEFAULT_LOCK_ANNOTATION.into(),
             extra_objects: Vec::new(),
