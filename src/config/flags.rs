@@ -140,7 +140,16 @@ pub enum Parsed {
 }
 
 fn usage_value(source: &str, value: &str, reason: &str) -> Error {
-    Error::Usage(format!("invalid value {value:?} for {source}: {reason}"))
+    // A 100 KB value must not make a 100 KB message: show its start and length.
+    const SHOWN: usize = 200;
+    match value.char_indices().nth(SHOWN) {
+        Some((cut, _)) => Error::Usage(format!(
+            "invalid value {:?}... ({} bytes) for {source}: {reason}",
+            &value[..cut],
+            value.len()
+        )),
+        None => Error::Usage(format!("invalid value {value:?} for {source}: {reason}")),
+    }
 }
 
 /// Check one value's syntax. `from_env` picks upstream's env rules for ints.
