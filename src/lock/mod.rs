@@ -84,7 +84,7 @@ impl<'a> DaemonSetLock<'a> {
         })
         .inspect(|a| match a {
             Acquisition::Acquired(_) => log::info!("{}: {} holds the lock", self.what(), self.node),
-            Acquisition::HeldBy(h) => log::info!("{}: lock held by {}", self.what(), h.join(",")),
+            Acquisition::HeldBy(h) => log::info!("{}: lock held by {}", self.what(), crate::names::summary(h)),
         })
     }
 
