@@ -28,7 +28,8 @@ pub use capture::OUTPUT_LIMIT;
 pub use group::kill_running;
 pub use lex::lex;
 
-/// How long a sentinel or reboot command may run before it is killed. Upstream
+/// How long the reboot command may run before its process group is killed
+/// (the sentinel command has its own, shorter bound: see `sentinel`). Upstream
 /// waits forever; a hung command would then silently stop the daemon.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -98,8 +99,9 @@ pub fn run_in_host(argv: &[String], host_pid: i32) -> Result<Output> {
     run_in_host_with_timeout(argv, host_pid, None)
 }
 
-/// Run `argv` in the mount namespace of `host_pid`; past `timeout` the command
-/// is killed (SIGKILL) and reported with `timed_out`. stdin is /dev/null.
+/// Run `argv` in the mount namespace of `host_pid`; past `timeout` its whole
+/// process group is killed (SIGKILL), the command reaped and reported with
+/// `timed_out`. stdin is /dev/null.
 pub fn run_in_host_with_timeout(argv: &[String], host_pid: i32, timeout: Option<Duration>) -> Result<Output> {
     let command = display_argv(argv);
     let Some((program, args)) = argv.split_first() else {
