@@ -72,7 +72,7 @@ impl Sentinel {
                     return Err(Error::CommandFailed {
                         command: hostcmd::display_argv(argv),
                         status: format!(
-                            "no answer within {:?}: killed with its process group, cannot tell whether a reboot is required",
+                            "no answer within {:?}, killed with its process group",
                             self.timeout.unwrap_or_default()
                         ),
                         stdout: output.stdout,

@@ -233,6 +233,7 @@ fn case2_hung_sentinel_command_does_not_strand_the_node() {
     poll(LIMIT, "a sentinel command to run again", || !live_with(&token).is_empty());
     let log = log_of(&c, "node-1");
     assert!(log.contains("cannot tell whether a reboot is required"), "{log}");
+    assert!(log.contains("no answer within 1s, killed with its process group"), "{log}");
     assert_eq!(c.reboots("node-1"), 0, "a hung sentinel never means 'reboot required'");
 
     let pid = c.node("node-1").unwrap().kured_pid().expect("kured runs") as i32;
