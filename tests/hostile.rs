@@ -396,3 +396,22 @@ fn trace_logging_never_prints_secrets() {
     assert!(!text.contains(secret), "the webhook secret is in the log");
     assert!(!text.contains("Bearer"), "an Authorization header is in the log");
 }
+
+/// No child outlives the daemon: `kill_running` (what `main` calls on the way
+/// out) ends every running host command's whole process group, grandchildren
+/// too, and the command is reaped. (This is the only test of this binary that
+/// runs host commands in-process, so it kills nobody else's.)
+#[test]
+fn kill_running_ends_every_host_command_group() {
+    let host = HostStandIn::new();
+    let token = unique_sleep();
+    let argv: Vec<String> = vec!["/bin/sh".into(), "-c".into(), format!("sleep {token} & sleep {token}; wait")];
+    let pid = host.0.id() as i32;
+    let runner = std::thread::spawn(move || kured::hostcmd::run_in_host(&argv, pid));
+    poll(LIMIT, "both sleeps to start", || live_with(&token).len() >= 3);
+    kured::hostcmd::kill_running();
+    poll(LIMIT, "the command to return", || runner.is_finished());
+    let out = runner.join().expect("runner").expect("ran");
+    assert_eq!(out.signal, Some(libc::SIGKILL), "{out:?}");
+    poll(Duration::from_secs(10), "every sleep to be gone", || live_with(&token).is_empty());
+}
