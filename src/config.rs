@@ -63,6 +63,12 @@ pub struct Config {
     /// method signals. Upstream hard-codes 1.
     pub host_pid: i32,
     pub reboot_delay: Duration,
+    /// After the reboot command, how long to wait for the boot ID to change
+    /// before the reboot counts as failed; None = wait forever (as upstream).
+    pub reboot_timeout: Option<Duration>,
+    /// Stop rebooting after this many consecutive confirmed reboots that left
+    /// the sentinel set; 0 = no limit (as upstream).
+    pub reboot_loop_limit: u32,
     pub force_reboot: bool,
     pub drain_delay: Duration,
     /// None = wait forever

@@ -1,5 +1,6 @@
-//! `kured`: parse flags into a Config, build the real parts, run the loop, and map
-//! errors to exit codes (2 = usage, 1 = fatal start-up error).
+//! `kured`: parse flags into a Config, route SIGTERM/SIGINT to the stop flag,
+//! build the real parts, run the loop, and map errors to exit codes (2 = usage,
+//! 1 = fatal start-up error; 0 after a graceful stop).
 
 use std::process::ExitCode;
 
@@ -22,9 +23,11 @@ fn fail(err: &Error) -> ExitCode {
 }
 
 fn run(config: config::Config) -> Result<(), Error> {
+    let stop = kured::stop::Stop::new()?;
+    stop.install_signal_handlers()?;
     let kube = kured::kube::KubeConfig::in_cluster(&env)?;
     let client = kured::kube::Client::new(kube)?;
-    kured::agent::run(config, client)
+    kured::agent::run(config, client, stop)
 }
 
 fn main() -> ExitCode {

@@ -1,5 +1,7 @@
-//! The Prometheus `/metrics` endpoint: the `kured_reboot_required` gauge per
-//! node, served by a plain blocking listener. Each connection carries one
+//! The Prometheus `/metrics` endpoint (the `kured_reboot_required` gauge per
+//! node, and kured-rs's counters of reboots that failed, loops stopped and stale
+//! locks broken) and `/healthz` (200 while the loop beats, see [`Health`]),
+//! served by a plain blocking listener. Each connection carries one
 //! request and gets its own short-lived thread (at most [`MAX_CONNECTIONS`] at
 //! once) with a read timeout, so a slow or idle client cannot stall scrapes.
 
@@ -12,6 +14,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+pub use crate::health::Health;
 
 /// Beyond this many open connections new ones are closed at once: a scrape
 /// endpoint needs few, and each costs a thread.
@@ -23,6 +26,43 @@ const MAX_HEAD: usize = 8 * 1024;
 #[derive(Debug, Clone, Default)]
 pub struct Metrics {
     reboot_required: Arc<Mutex<BTreeMap<String, bool>>>,
+    /// kured-rs's own series: (metric, node) -> value
+    extra: Arc<Mutex<BTreeMap<(Series, String), u64>>>,
+    pub health: Health,
+}
+
+/// kured-rs's series beyond upstream's one gauge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Series {
+    /// counter: reboot commands after which the boot ID did not change in --reboot-timeout
+    RebootTimeouts,
+    /// gauge: 1 while the reboot-loop guard holds this node back
+    RebootLoopStopped,
+    /// counter: lock entries of deleted nodes this node removed
+    StaleLocksBroken,
+}
+
+impl Series {
+    fn name(self) -> &'static str {
+        match self {
+            Series::RebootTimeouts => "kured_reboot_timeouts_total",
+            Series::RebootLoopStopped => "kured_reboot_loop_stopped",
+            Series::StaleLocksBroken => "kured_stale_locks_broken_total",
+        }
+    }
+    fn help(self) -> &'static str {
+        match self {
+            Series::RebootTimeouts => "Reboot commands after which the node's boot ID did not change within --reboot-timeout.",
+            Series::RebootLoopStopped => "1 while reboots of this node are stopped by --reboot-loop-limit.",
+            Series::StaleLocksBroken => "Lock entries of deleted nodes removed by this node.",
+        }
+    }
+    fn kind(self) -> &'static str {
+        match self {
+            Series::RebootLoopStopped => "gauge",
+            _ => "counter",
+        }
+    }
 }
 
 impl Metrics {
@@ -34,18 +74,35 @@ impl Metrics {
         self.reboot_required.lock().unwrap_or_else(|e| e.into_inner()).insert(node.to_string(), required);
     }
 
+    pub fn inc(&self, series: Series, node: &str) {
+        *self.extra.lock().unwrap_or_else(|e| e.into_inner()).entry((series, node.to_string())).or_default() += 1;
+    }
+
+    pub fn set(&self, series: Series, node: &str, value: u64) {
+        self.extra.lock().unwrap_or_else(|e| e.into_inner()).insert((series, node.to_string()), value);
+    }
+
     /// The Prometheus text exposition format, version 0.0.4.
     pub fn render(&self) -> String {
+        let mut out = String::new();
         let map = self.reboot_required.lock().unwrap_or_else(|e| e.into_inner());
-        if map.is_empty() {
-            return String::new();
+        if !map.is_empty() {
+            out.push_str(
+                "# HELP kured_reboot_required OS requires reboot due to software updates.\n\
+                 # TYPE kured_reboot_required gauge\n",
+            );
         }
-        let mut out = String::from(
-            "# HELP kured_reboot_required OS requires reboot due to software updates.\n\
-             # TYPE kured_reboot_required gauge\n",
-        );
         for (node, required) in map.iter() {
             out.push_str(&format!("kured_reboot_required{{node=\"{}\"}} {}\n", escape_label(node), u8::from(*required)));
+        }
+        let extra = self.extra.lock().unwrap_or_else(|e| e.into_inner());
+        let mut last = None;
+        for ((series, node), value) in extra.iter() {
+            if last != Some(*series) {
+                out.push_str(&format!("# HELP {0} {1}\n# TYPE {0} {2}\n", series.name(), series.help(), series.kind()));
+                last = Some(*series);
+            }
+            out.push_str(&format!("{}{{node=\"{}\"}} {value}\n", series.name(), escape_label(node)));
         }
         out
     }
@@ -200,7 +257,14 @@ pub fn respond(head: &str, metrics: &Metrics) -> Vec<u8> {
     let path = target.split(['?', '#']).next().unwrap_or("");
     let (status, ctype, body, extra) = match (method, path) {
         ("GET" | "HEAD", "/metrics") => ("200 OK", "text/plain; version=0.0.4; charset=utf-8", metrics.render(), ""),
-        (_, "/metrics") => ("405 Method Not Allowed", "text/plain; charset=utf-8", "method not allowed\n".into(), "Allow: GET, HEAD\r\n"),
+        ("GET" | "HEAD", "/healthz") if metrics.health.healthy() => ("200 OK", "text/plain; charset=utf-8", "ok\n".into(), ""),
+        ("GET" | "HEAD", "/healthz") => (
+            "503 Service Unavailable",
+            "text/plain; charset=utf-8",
+            format!("the loop made no progress for {}s\n", metrics.health.since_last_beat().as_secs()),
+            "",
+        ),
+        (_, "/metrics" | "/healthz") => ("405 Method Not Allowed", "text/plain; charset=utf-8", "method not allowed\n".into(), "Allow: GET, HEAD\r\n"),
         ("", _) => ("400 Bad Request", "text/plain; charset=utf-8", "bad request\n".into(), ""),
         _ => ("404 Not Found", "text/plain; charset=utf-8", "404 page not found\n".into(), ""),
     };
@@ -236,6 +300,29 @@ mod tests {
         status("GET / HTTP/1.1\r\n\r\n", "404 Not Found");
         status("GET /metricsx HTTP/1.1\r\n\r\n", "404 Not Found");
         status("", "400 Bad Request");
+        status("GET /healthz HTTP/1.1\r\n\r\n", "200 OK");
+        status("POST /healthz HTTP/1.1\r\n\r\n", "405 Method Not Allowed");
+    }
+
+    #[test]
+    fn healthz_is_503_once_the_loop_is_stuck() {
+        let m = Metrics { health: Health::last_beat_ago(crate::health::STUCK_AFTER + Duration::from_secs(5)), ..Metrics::new() };
+        let resp = String::from_utf8(respond("GET /healthz HTTP/1.1\r\n\r\n", &m)).unwrap();
+        assert!(resp.starts_with("HTTP/1.1 503 Service Unavailable\r\n") && resp.contains("no progress for 605s"), "{resp}");
+        m.health.beat();
+        let resp = String::from_utf8(respond("GET /healthz HTTP/1.1\r\n\r\n", &m)).unwrap();
+        assert!(resp.starts_with("HTTP/1.1 200 OK\r\n"), "{resp}");
+    }
+
+    #[test]
+    fn kured_rs_series() {
+        let m = Metrics::new();
+        m.inc(Series::RebootTimeouts, "n1");
+        m.inc(Series::RebootTimeouts, "n1");
+        m.set(Series::RebootLoopStopped, "n1", 1);
+        let text = m.render();
+        assert!(text.contains("# TYPE kured_reboot_timeouts_total counter\nkured_reboot_timeouts_total{node=\"n1\"} 2\n"), "{text}");
+        assert!(text.contains("# TYPE kured_reboot_loop_stopped gauge\nkured_reboot_loop_stopped{node=\"n1\"} 1\n"), "{text}");
     }
 
     #[test]

@@ -227,6 +227,8 @@ fn drain_timeout_with_force_reboots_anyway() {
 fn lock_held_by_another_node_makes_this_one_wait() {
     let mut s = spec(1, &[]);
     s.lock = Some(upstream_single("node-9", &rfc3339(OffsetDateTime::now_utc()), 0));
+    // node-9 exists: a lock of a deleted node would be broken (tests/e2e_strand.rs)
+    s.extra_objects = vec![sim::objects::node("node-9", false)];
     let mut c = start(s);
     wait_requests(&mut c, 3, |r| r.method == "GET" && r.path == "/apis/apps/v1/namespaces/kube-system/daemonsets/kured");
     c.poll();

@@ -23,7 +23,8 @@ use sim::{Cluster, ClusterSpec, Event};
 mod tempdir;
 use tempdir::TempDir;
 
-const LIMIT: Duration = Duration::from_secs(20);
+/// Generous: waits end as soon as their condition holds, and the machine is shared.
+const LIMIT: Duration = Duration::from_secs(45);
 
 // ---- the command line -------------------------------------------------------
 
@@ -221,9 +222,19 @@ fn poll(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
 /// within a bound, and no `sleep` outlives the daemon after SIGTERM.
 #[test]
 fn case2_hung_sentinel_command_does_not_strand_the_node() {
-    let token = unique_sleep();
     // the input: `sleep 1000` (made unique to find it among processes)
-    let sentinel = format!("--reboot-sentinel-command=sleep {token}");
+    hung_sentinel_command(|token| format!("--reboot-sentinel-command=sleep {token}"));
+}
+
+/// As case 2, with the sleeps grandchildren of the command (a shell script).
+#[test]
+fn case2_hung_sentinel_script_leaves_no_grandchildren() {
+    hung_sentinel_command(|token| format!("--reboot-sentinel-command=/bin/sh -c 'sleep {token} & sleep {token}; wait'"));
+}
+
+fn hung_sentinel_command(flag: impl Fn(&str) -> String) {
+    let token = unique_sleep();
+    let sentinel = flag(&token);
     let mut s = spec(&[&sentinel]);
     s.precordoned = vec!["node-1".into()];
     s.lock = Some(upstream_single("node-1", "2026-01-01T00:00:00Z", 0));

@@ -76,7 +76,7 @@ fn acquire_hold_release_keeps_the_rest_of_the_daemonset() {
     let c = client(&api);
     let (a, b) = (lock(&c, "node-a", 1, None, &RealClock), lock(&c, "node-b", 1, None, &RealClock));
 
-    assert_eq!(a.acquire(true).unwrap(), Acquisition::Acquired(LockMeta { unschedulable: true }));
+    assert_eq!(a.acquire(true).unwrap(), Acquisition::Acquired(LockMeta::cordoned(true)));
     let raw = annotation(&api).unwrap();
     let v: Value = serde_json::from_str(&raw).unwrap();
     assert_eq!(v["nodeID"], "node-a");
@@ -86,10 +86,10 @@ fn acquire_hold_release_keeps_the_rest_of_the_daemonset() {
 
     // Again: already held, no write, the original metadata.
     let before = puts(&api);
-    assert_eq!(a.acquire(false).unwrap(), Acquisition::Acquired(LockMeta { unschedulable: true }));
+    assert_eq!(a.acquire(false).unwrap(), Acquisition::Acquired(LockMeta::cordoned(true)));
     assert_eq!(puts(&api), before);
     assert_eq!(b.acquire(false).unwrap(), Acquisition::HeldBy(vec!["node-a".into()]));
-    assert_eq!(a.holding().unwrap(), Some(LockMeta { unschedulable: true }));
+    assert_eq!(a.holding().unwrap(), Some(LockMeta::cordoned(true)));
     assert_eq!(b.holding().unwrap(), None);
 
     // Releasing someone else's lock is an error and changes nothing.
@@ -202,7 +202,7 @@ fn locks_written_by_upstream_are_respected() {
     let api = server(Some(multi));
     let c = client(&api);
     assert_eq!(lock(&c, "me", 1, None, &RealClock).acquire(false).unwrap(), Acquisition::HeldBy(vec!["up-1".into()]));
-    assert_eq!(lock(&c, "up-1", 1, None, &RealClock).holding().unwrap(), Some(LockMeta { unschedulable: true }));
+    assert_eq!(lock(&c, "up-1", 1, None, &RealClock).holding().unwrap(), Some(LockMeta::cordoned(true)));
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! The loop's best-effort side effects: the PreferNoSchedule taint,
-//! notifications and Events. None of them ever holds a reboot back.
+//! notifications and Events (Normal and Warning, on the node or on kured's
+//! DaemonSet). None of them ever holds a reboot back.
 
 use std::time::Duration;
 
@@ -26,24 +27,60 @@ impl Agent<'_> {
 
     /// A Kubernetes Event on the node, for `kubectl describe node`; best effort.
     pub(super) fn event(&self, reason: &str, message: &str) {
+        self.record(&self.node_ref(), "Normal", reason, message);
+    }
+
+    /// A Warning Event on the node: something failed that an operator should see.
+    pub(super) fn warning(&self, reason: &str, message: &str) {
+        self.record(&self.node_ref(), "Warning", reason, message);
+    }
+
+    /// A Warning Event on kured's DaemonSet (the lock's home).
+    pub(super) fn daemonset_warning(&self, reason: &str, message: &str) {
+        let c = self.config;
+        let ds = Involved { kind: "DaemonSet", api_version: "apps/v1", namespace: &c.ds_namespace, name: &c.ds_name };
+        self.record(&ds, "Warning", reason, message);
+    }
+
+    fn node_ref(&self) -> Involved<'_> {
+        Involved { kind: "Node", api_version: "v1", namespace: "", name: self.node_id() }
+    }
+
+    fn record(&self, object: &Involved<'_>, kind: &str, reason: &str, message: &str) {
         let now = rfc3339(self.clock.now());
+        // Node Events live in "default", as kubelet's; namespaced objects' in theirs.
+        let namespace = if object.namespace.is_empty() { "default" } else { object.namespace };
+        let mut involved = serde_json::json!({ "kind": object.kind, "name": object.name, "apiVersion": object.api_version });
+        if object.kind == "Node" {
+            involved["uid"] = serde_json::json!(object.name);
+        } else {
+            involved["namespace"] = serde_json::json!(object.namespace);
+        }
         let event = serde_json::json!({
             "apiVersion": "v1",
             "kind": "Event",
-            "metadata": { "generateName": format!("{}.", self.node_id()), "namespace": "default" },
-            "involvedObject": { "kind": "Node", "name": self.node_id(), "uid": self.node_id(), "apiVersion": "v1" },
+            "metadata": { "generateName": format!("{}.", object.name), "namespace": namespace },
+            "involvedObject": involved,
             "reason": reason,
             "message": message,
-            "type": "Normal",
+            "type": kind,
             "source": { "component": "kured", "host": self.node_id() },
             "firstTimestamp": now,
             "lastTimestamp": now,
             "count": 1,
         });
-        if let Err(e) = self.client.create_event("default", &event) {
+        if let Err(e) = self.client.create_event(namespace, &event) {
             log::debug!("cannot record event {reason}: {e}");
         }
     }
+}
+
+struct Involved<'a> {
+    kind: &'static str,
+    api_version: &'static str,
+    /// "" for cluster-scoped objects
+    namespace: &'a str,
+    name: &'a str,
 }
 
 pub(super) fn rfc3339(t: time::OffsetDateTime) -> String {

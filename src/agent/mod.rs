@@ -1,27 +1,33 @@
 //! The loop: the life of one kured pod, as upstream lives it. Start-up recovery
-//! (finish a reboot this node started: uncordon, labels, annotations, release the
-//! lock), then every `--period`: window, sentinel, taint, annotations, blockers,
-//! lock, drain, reboot. Decisions are the pure functions of [`plan`]; this file
-//! only observes and acts. Runtime faults are logged and retried next period:
-//! nothing here exits the process.
+//! (finish a reboot this node started, told from a mere restart by the boot ID),
+//! then every `--period`: window, sentinel, taint, annotations, blockers, lock,
+//! drain, reboot, and the wait for the boot ID to change. Decisions are the pure
+//! functions of [`plan`]; this file only observes and acts. Runtime faults are
+//! logged and retried next period: nothing here exits the process, except a
+//! graceful stop (SIGTERM), which puts the node back unless the reboot command
+//! has run.
 
+mod confirm;
+mod drain;
 mod effects;
 pub mod plan;
 mod recover;
+mod stale;
 
+use std::cell::{Cell, RefCell};
 use std::time::Duration;
 
 use crate::blockers::{self, Blocker};
-use crate::clock::{Clock, RealClock};
+use crate::clock::{Clock, DaemonClock};
 use crate::config::Config;
-use crate::drain::{drain_node, DrainOptions};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::host::{Host, RealHost};
 use crate::kube::Client;
-use crate::lock::{Acquisition, DaemonSetLock, LockMeta};
+use crate::lock::{stale::Sightings, DaemonSetLock, LockMeta, Taken};
 use crate::metrics::{self, Metrics};
 use crate::node;
 use crate::notify::Notifier;
+use crate::stop::Stop;
 use effects::{rfc3339, unit_random};
 use plan::{AfterDrain, Gate};
 
@@ -35,10 +41,22 @@ pub const MOST_RECENT_REBOOT_NEEDED: &str = "weave.works/kured-most-recent-reboo
 const RECOVERY_RETRY: Duration = Duration::from_secs(60);
 /// How often the reboot-required gauge is refreshed, as upstream.
 const METRICS_REFRESH: Duration = Duration::from_secs(60);
+/// After SIGTERM the undo (uncordon, release) must finish within this, or the
+/// process exits anyway: well inside the manifests' terminationGracePeriodSeconds (90).
+pub const STOP_DEADLINE: Duration = Duration::from_secs(60);
 
-/// Build the real parts and run until the process is stopped. Returns only on
-/// a start-up error (bad notification URL, metrics port taken).
-pub fn run(config: Config, client: Client) -> Result<()> {
+/// Whether the loop goes on after a check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    /// The reboot command ran and a stop arrived: the machine is going down.
+    Exit,
+}
+
+/// Build the real parts and run until stopped (SIGTERM/SIGINT on `stop`).
+/// Returns Ok after a graceful stop, Err on a start-up error (bad
+/// notification URL, metrics port taken).
+pub fn run(config: Config, client: Client, stop: Stop) -> Result<()> {
     let notifier = match &config.notify_url {
         Some(url) => Some(Notifier::from_url(url)?.with_slack_defaults(&config.slack_username, &config.slack_channel)),
         None => None,
@@ -47,19 +65,23 @@ pub fn run(config: Config, client: Client) -> Result<()> {
     metrics::serve(&config.metrics_host, config.metrics_port, metrics.clone())?;
     let host = RealHost::from_config(&config);
     spawn_metrics_refresh(host.clone(), config.node_id.clone(), metrics.clone());
+    spawn_stop_deadline(stop.clone());
+    let clock = DaemonClock { stop, health: metrics.health.clone() };
 
     let agent = Agent {
         blockers: blockers::from_config(&config),
         config: &config,
         client: &client,
         host: &host,
-        clock: &RealClock,
+        clock: &clock,
         notifier,
         metrics,
         reboot_retry: Default::default(),
+        state: State::default(),
     };
     agent.recover();
-    agent.run_loop()
+    agent.run_loop();
+    Ok(())
 }
 
 fn spawn_metrics_refresh(host: RealHost, node: String, metrics: Metrics) {
@@ -72,6 +94,28 @@ fn spawn_metrics_refresh(host: RealHost, node: String, metrics: Metrics) {
     });
 }
 
+/// Bounds a graceful stop: should the undo hang (an API server that does not
+/// answer), exit anyway rather than be killed at an unknown point.
+fn spawn_stop_deadline(stop: Stop) {
+    std::thread::spawn(move || {
+        while !stop.wait(Duration::from_secs(3600)) {}
+        std::thread::sleep(STOP_DEADLINE);
+        log::error!("stopping took longer than {STOP_DEADLINE:?}: exiting with the undo unfinished");
+        std::process::exit(1);
+    });
+}
+
+/// What the loop remembers between checks (all of it starts empty).
+#[derive(Debug, Default)]
+pub struct State {
+    /// Confirmed reboots in a row that left the sentinel set (reboot-loop guard).
+    pub streak: Cell<u32>,
+    /// The guard's Warning Event was posted for the current streak.
+    pub loop_reported: Cell<bool>,
+    /// When lock holders' Nodes were first seen missing.
+    pub sightings: RefCell<Sightings>,
+}
+
 pub struct Agent<'a> {
     pub config: &'a Config,
     pub client: &'a Client,
@@ -82,6 +126,7 @@ pub struct Agent<'a> {
     pub metrics: Metrics,
     /// Back-off after failed reboot commands; `Default::default()` to start.
     pub reboot_retry: std::cell::Cell<plan::RebootRetry>,
+    pub state: State,
 }
 
 impl Agent<'_> {
@@ -93,20 +138,37 @@ impl Agent<'_> {
         DaemonSetLock::from_config(self.client, self.config, self.clock)
     }
 
-    /// Every period, after a random initial delay; never returns.
-    pub fn run_loop(&self) -> ! {
+    /// Every period, after a random initial delay, until a stop.
+    pub fn run_loop(&self) {
         let period = self.config.period;
         self.clock.sleep(plan::initial_delay(period, unit_random()));
         loop {
+            if self.clock.stopped() {
+                self.stop_gracefully();
+                return;
+            }
             let started = std::time::Instant::now();
-            self.check();
+            if self.check() == Flow::Exit {
+                log::info!("stopping: the reboot command has run, leaving the node and the lock for after the reboot");
+                return;
+            }
             self.clock.sleep(period.saturating_sub(started.elapsed()));
         }
     }
 
+    /// A stop before any reboot command ran: whatever this node still holds
+    /// (a lock, our cordon) is put back, so no node is stranded.
+    fn stop_gracefully(&self) {
+        log::info!("stopping: putting the node back if kured holds it");
+        self.release_leftover_lock();
+        self.set_taint(false);
+        log::info!("stopped");
+    }
+
     /// One periodic check. Returns when there is nothing (more) to do this
-    /// period; after a reboot was requested it waits for the machine to go down.
-    pub fn check(&self) {
+    /// period; after a reboot was requested it waits for the boot ID to change.
+    pub fn check(&self) -> Flow {
+        self.metrics.health.beat();
         let now = self.clock.now();
         let in_window = self.config.window.contains(now);
         let required = if in_window { self.host.reboot_required().map_err(|e| e.to_string()) } else { Ok(false) };
@@ -123,26 +185,41 @@ impl Agent<'_> {
                 log::info!("reboot not required");
                 self.set_taint(false);
                 self.release_leftover_lock();
+                self.sentinel_cleared();
             }
             Gate::CheckFailed(e) => log::error!("cannot tell whether a reboot is required, will retry: {e}"),
+            Gate::Required if plan::loop_stopped(self.state.streak.get(), self.config.reboot_loop_limit) => {
+                log::warn!(
+                    "reboot required, but not rebooting: {} reboots in a row left the sentinel set (--reboot-loop-limit={}); \
+                     reboots resume once the sentinel is clear, or after a restart of kured",
+                    self.state.streak.get(),
+                    self.config.reboot_loop_limit
+                );
+                self.set_taint(false);
+                self.release_leftover_lock();
+            }
             Gate::Required if !self.reboot_retry.get().allows(now) => {
                 let retry = self.reboot_retry.get();
                 log::warn!(
-                    "reboot required, but the reboot command failed {} time(s): next attempt after {}",
+                    "reboot required, but the reboot failed {} time(s): next attempt after {}",
                     retry.failures,
                     retry.not_before.map(rfc3339).unwrap_or_default()
                 );
+                // A lock or cordon left by a give-up that failed is put back now.
+                self.release_leftover_lock();
             }
             Gate::Required => {
                 log::info!("reboot required");
-                if let Err(e) = self.reboot_if_allowed() {
-                    log::error!("reboot attempt stopped, will retry next period: {e}");
+                match self.reboot_if_allowed() {
+                    Ok(flow) => return flow,
+                    Err(e) => log::error!("reboot attempt stopped, will retry next period: {e}"),
                 }
             }
         }
+        Flow::Continue
     }
 
-    fn reboot_if_allowed(&self) -> Result<()> {
+    fn reboot_if_allowed(&self) -> Result<Flow> {
         let node = self.client.get_node(self.node_id())?;
         if self.config.annotate_nodes && !node.metadata.annotations.contains_key(REBOOT_IN_PROGRESS) {
             let stamp = rfc3339(self.clock.now());
@@ -158,114 +235,63 @@ impl Agent<'_> {
         };
         if let Some(why) = plan::blocked(&reasons, &errors) {
             log::info!("reboot blocked: {why}");
-            return Ok(());
+            return Ok(Flow::Continue);
+        }
+        if self.clock.stopped() {
+            return Ok(Flow::Continue);
         }
         let lock = self.lock();
-        let meta = match lock.acquire(node.spec.unschedulable)? {
-            Acquisition::Acquired(meta) => meta,
-            Acquisition::HeldBy(holders) => {
-                // A hand-written lock may name nobody ({} holds it as "").
-                let names: Vec<&str> = holders.iter().map(|h| if h.is_empty() { "\"\"" } else { h.as_str() }).collect();
-                log::info!("waiting for the reboot lock, held by {}", crate::names::summary(&names));
-                // Prefer not to schedule pods here: they would be drained soon.
-                self.set_taint(true);
-                return Ok(());
-            }
+        let boot_id = node.boot_id().map(str::to_string);
+        let wanted = LockMeta {
+            unschedulable: node.spec.unschedulable,
+            boot_id: boot_id.clone(),
+            reboot_streak: self.state.streak.get(),
         };
-        let drained = self.drain();
+        let Some(meta) = self.take_lock(&lock, wanted)? else {
+            return Ok(Flow::Continue);
+        };
+        let drained = if self.clock.stopped() { Err(Error::Drain("stopping".into())) } else { self.drain() };
         if let Err(e) = &drained {
             log::error!("drain of {} failed: {e}", self.node_id());
         }
-        match plan::after_drain(drained.is_ok(), self.config.force_reboot, meta.unschedulable) {
+        match plan::after_drain(drained.is_ok(), self.config.force_reboot, meta.unschedulable, self.clock.stopped()) {
             AfterDrain::GiveUp { uncordon } => {
-                log::info!("giving up this attempt; the drain will be tried again when the lock is next acquired");
+                if self.clock.stopped() {
+                    log::info!("stopping: putting the node back");
+                } else {
+                    log::info!("giving up this attempt; the drain will be tried again when the lock is next acquired");
+                }
                 self.give_up(&lock, uncordon);
-                Ok(())
+                Ok(Flow::Continue)
             }
             AfterDrain::Reboot => {
                 if drained.is_err() {
                     log::warn!("rebooting anyway (--force-reboot)");
                 }
-                self.reboot(&lock, meta)
+                self.reboot(&lock, meta, boot_id)
             }
         }
     }
 
-    /// Pre-reboot labels, drain delay, notification, cordon, evictions.
-    fn drain(&self) -> Result<()> {
-        if !self.config.pre_reboot_node_labels.is_empty() {
-            node::set_labels(self.client, self.node_id(), &self.config.pre_reboot_node_labels)?;
-        }
-        if !self.config.drain_delay.is_zero() {
-            log::info!("draining in {:?}", self.config.drain_delay);
-            self.clock.sleep(self.config.drain_delay);
-        }
-        log::info!("draining node {}", self.node_id());
-        self.event("Draining", "kured is draining the node for a reboot");
-        self.notify(&self.config.message_template_drain);
-        let report = drain_node(self.client, self.node_id(), &DrainOptions::from_config(self.config), self.clock)?;
-        log::info!(
-            "drained {}: {} evicted, {} deleted, {} skipped",
-            self.node_id(),
-            report.evicted.len(),
-            report.deleted.len(),
-            report.skipped.len()
-        );
-        Ok(())
-    }
-
-    fn reboot(&self, lock: &DaemonSetLock<'_>, meta: LockMeta) -> Result<()> {
-        if !self.config.reboot_delay.is_zero() {
-            log::info!("rebooting in {:?}", self.config.reboot_delay);
-            self.clock.sleep(self.config.reboot_delay);
-        }
-        log::info!("rebooting node {}", self.node_id());
-        self.event("Rebooting", "kured is rebooting the node");
-        self.notify(&self.config.message_template_reboot);
-        match self.host.reboot() {
-            Ok(()) => {}
-            Err(e @ crate::Error::RebootUncertain { .. }) => log::warn!("{e}"),
-            Err(e) => {
-                // The machine is not going down: put the node back rather than
-                // hold the lock and a cordoned node until someone notices.
-                log::error!("reboot of {} failed: {e}", self.node_id());
-                self.give_up(lock, !meta.unschedulable);
-                self.reboot_retry.set(self.reboot_retry.get().failed(self.clock.now(), self.config.period));
-                return Ok(());
-            }
-        }
-        loop {
-            log::info!("waiting for the reboot");
-            self.clock.sleep(Duration::from_secs(60));
-        }
-    }
-
-    /// Uncordon the node when we cordoned it, then release the lock. If the
-    /// uncordon fails the lock is kept: it records that the cordon is ours, and
-    /// the next check (or start-up) finishes the job. Released first, the next
-    /// acquisition would take our cordon for an operator's and keep it forever.
-    fn give_up(&self, lock: &DaemonSetLock<'_>, uncordon: bool) {
-        if uncordon {
-            match node::uncordon(self.client, self.node_id()) {
-                Ok(()) => log::info!("uncordoned {}", self.node_id()),
-                Err(e) => {
-                    log::error!("cannot uncordon {}, keeping the lock to retry: {e}", self.node_id());
-                    return;
-                }
-            }
-            // As upstream's uncordon: the post-reboot labels undo the pre-reboot ones.
-            if !self.config.post_reboot_node_labels.is_empty() {
-                if let Err(e) = node::set_labels(self.client, self.node_id(), &self.config.post_reboot_node_labels) {
-                    log::warn!("cannot set the post-reboot labels on {}: {e}", self.node_id());
+    /// Acquire; when the lock is full, break entries of deleted nodes and try
+    /// once more. None = held by others (the taint is set meanwhile).
+    fn take_lock(&self, lock: &DaemonSetLock<'_>, wanted: LockMeta) -> Result<Option<LockMeta>> {
+        for attempt in 0..2 {
+            match lock.try_acquire(wanted.clone())? {
+                Taken::Acquired(meta) => return Ok(Some(meta)),
+                Taken::Full { holders, entries } => {
+                    if attempt == 0 && self.break_stale_locks(lock, &entries) {
+                        continue;
+                    }
+                    // A hand-written lock may name nobody ({} holds it as "").
+                    let names: Vec<&str> = holders.iter().map(|h| if h.is_empty() { "\"\"" } else { h.as_str() }).collect();
+                    log::info!("waiting for the reboot lock, held by {}", crate::names::summary(&names));
+                    // Prefer not to schedule pods here: they would be drained soon.
+                    self.set_taint(true);
+                    return Ok(None);
                 }
             }
         }
-        // The release delay throttles reboots after failures too, as upstream.
-        if !self.config.lock_release_delay.is_zero() {
-            self.clock.sleep(self.config.lock_release_delay);
-        }
-        if let Err(e) = lock.release() {
-            log::error!("cannot release the lock: {e}");
-        }
+        Ok(None)
     }
 }

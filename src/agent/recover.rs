@@ -1,20 +1,43 @@
 //! Finishing a reboot: when this node holds the lock at start-up (the reboot
 //! happened, or a previous pod died on the way), or holds it with nothing left
 //! to do, put the node back as the lock recorded it was and release the lock.
+//! The boot ID recorded in the lock tells a reboot from a restart of the pod:
+//! only a reboot is announced (Event, notification). The sentinel, which may be
+//! a slow command, is asked only after the lock is released; its answer clears
+//! the reboot-in-progress annotation and feeds the reboot-loop guard.
 
 use std::time::Duration;
 
-use super::{plan, Agent, RECOVERY_RETRY, REBOOT_IN_PROGRESS};
+use super::plan::{self, Boot};
+use super::{Agent, RECOVERY_RETRY, REBOOT_IN_PROGRESS};
 use crate::clock::jitter;
 use crate::error::Result;
+use crate::lock::LockMeta;
+use crate::metrics::Series;
 use crate::node;
 
-/// Why the lock is still ours: only after a reboot is there a reboot to
-/// announce; a leftover from a failed drain or release is put back quietly.
+/// Why the lock is still ours: at start-up (or once the boot ID changed under
+/// us) the boot ID decides; a leftover from a failed give-up is put back quietly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum After {
-    Reboot,
+    Start,
     Leftover,
+}
+
+/// The steps already done, so a retry redoes only the one that failed (and
+/// never sends the notification or the Event twice).
+#[derive(Debug, Default)]
+struct Done {
+    uncordoned: bool,
+    announced: bool,
+    labelled: bool,
+}
+
+/// What a finished recovery found.
+struct Finished {
+    boot: Boot,
+    meta: LockMeta,
+    in_progress_annotation: bool,
 }
 
 impl Agent<'_> {
@@ -22,69 +45,130 @@ impl Agent<'_> {
     /// the previous pod died on the way): put the node back and release. Retried
     /// until done, so a node is never left cordoned because the API was down.
     pub fn recover(&self) {
-        loop {
-            match self.try_recover(After::Reboot) {
-                Ok(()) => break,
-                Err(e) => log::error!("finishing the previous reboot failed, will retry: {e}"),
-            }
-            let wait = RECOVERY_RETRY.min(self.config.period);
-            self.clock.sleep(wait + jitter(wait / 10 + Duration::from_millis(1)));
+        let finished = self.recover_until_done();
+        if self.clock.stopped() {
+            return;
+        }
+        let required = self.host.reboot_required().map_err(|e| e.to_string());
+        if let Some(f) = &finished {
+            self.after_release(f, &required);
         }
         // Remove the taint at once after start-up so the node takes pods again.
-        if let Ok(false) = self.host.reboot_required() {
+        if let Ok(false) = required {
             self.set_taint(false);
         }
     }
 
-    fn try_recover(&self, after: After) -> Result<()> {
+    /// The lock released after the boot ID changed while this process ran.
+    pub(super) fn release_after_reboot(&self) {
+        if let Some(f) = self.recover_until_done() {
+            let required = self.host.reboot_required().map_err(|e| e.to_string());
+            self.after_release(&f, &required);
+        }
+    }
+
+    fn recover_until_done(&self) -> Option<Finished> {
+        let mut done = Done::default();
+        loop {
+            match self.try_recover(After::Start, &mut done) {
+                Ok(finished) => return finished,
+                Err(e) => log::error!("finishing the previous reboot failed, will retry: {e}"),
+            }
+            let wait = RECOVERY_RETRY.min(self.config.period);
+            self.clock.sleep(wait + jitter(wait / 10 + Duration::from_millis(1)));
+            if self.clock.stopped() {
+                return None;
+            }
+        }
+    }
+
+    fn try_recover(&self, after: After, done: &mut Done) -> Result<Option<Finished>> {
         let lock = self.lock();
         let Some(meta) = lock.holding()? else {
-            return Ok(());
+            return Ok(None);
         };
-        log::info!("{} holds the reboot lock: finishing the reboot", self.node_id());
         let node = self.client.get_node(self.node_id())?;
-        let still_required = match self.host.reboot_required() {
-            Ok(r) => r,
-            Err(e) => {
-                log::warn!("cannot check the sentinel after the reboot: {e}");
-                true
-            }
+        let boot = match after {
+            After::Start => plan::boot(meta.boot_id.as_deref(), node.boot_id()),
+            After::Leftover => Boot::SameBoot,
         };
-        let steps = plan::recovery(
-            meta.unschedulable,
-            !self.config.post_reboot_node_labels.is_empty(),
-            self.config.annotate_nodes,
-            still_required,
-            node.metadata.annotations.contains_key(REBOOT_IN_PROGRESS),
-        );
-        if steps.uncordon {
+        match (after, boot) {
+            (After::Leftover, _) => log::info!("{} still holds the reboot lock: putting the node back", self.node_id()),
+            (_, Boot::SameBoot) => log::info!(
+                "{} holds the reboot lock, but the node did not reboot (same boot ID): putting it back without claiming a reboot",
+                self.node_id()
+            ),
+            (_, Boot::Rebooted) => log::info!("{} holds the reboot lock and rebooted (new boot ID): finishing the reboot", self.node_id()),
+            (_, Boot::Unknown) => log::info!("{} holds the reboot lock: finishing the reboot", self.node_id()),
+        }
+        let steps = plan::recovery(meta.unschedulable, !self.config.post_reboot_node_labels.is_empty(), boot);
+        if steps.uncordon && !done.uncordoned {
             node::uncordon(self.client, self.node_id())?;
+            done.uncordoned = true;
             log::info!("uncordoned {}", self.node_id());
-            if after == After::Reboot {
-                self.event("Uncordoned", "kured uncordoned the node after its reboot");
-                self.notify(&self.config.message_template_uncordon);
-            }
-        } else {
+        } else if !steps.uncordon {
             log::info!("{} was cordoned before kured took it: leaving it cordoned", self.node_id());
         }
-        if steps.post_labels {
+        if steps.announce && after == After::Start && !done.announced {
+            done.announced = true;
+            self.event("Uncordoned", "kured uncordoned the node after its reboot");
+            self.notify(&self.config.message_template_uncordon);
+        }
+        if steps.post_labels && !done.labelled {
             node::set_labels(self.client, self.node_id(), &self.config.post_reboot_node_labels)?;
+            done.labelled = true;
         }
-        if steps.remove_in_progress {
-            node::remove_annotations(self.client, self.node_id(), &[REBOOT_IN_PROGRESS])?;
-        }
-        if !self.config.lock_release_delay.is_zero() {
+        if !self.config.lock_release_delay.is_zero() && !self.clock.stopped() {
             log::info!("releasing the lock in {:?}", self.config.lock_release_delay);
             self.clock.sleep(self.config.lock_release_delay);
         }
-        lock.release()
+        lock.release()?;
+        let in_progress_annotation = node.metadata.annotations.contains_key(REBOOT_IN_PROGRESS);
+        Ok(Some(Finished { boot, meta, in_progress_annotation }))
+    }
+
+    /// With the lock released: the reboot-in-progress annotation, and the
+    /// reboot-loop guard's count.
+    fn after_release(&self, f: &Finished, required: &std::result::Result<bool, String>) {
+        if plan::remove_in_progress(self.config.annotate_nodes, f.in_progress_annotation, f.boot, required) {
+            if let Err(e) = node::remove_annotations(self.client, self.node_id(), &[REBOOT_IN_PROGRESS]) {
+                log::warn!("cannot remove {REBOOT_IN_PROGRESS} from {}: {e}", self.node_id());
+            }
+        }
+        let streak = plan::next_streak(f.meta.reboot_streak, f.boot, required);
+        self.state.streak.set(streak);
+        if streak > 0 {
+            log::warn!("the sentinel still says a reboot is required after {streak} reboot(s) in a row");
+        }
+        if plan::loop_stopped(streak, self.config.reboot_loop_limit) && !self.state.loop_reported.get() {
+            self.state.loop_reported.set(true);
+            let why = format!(
+                "kured stopped rebooting the node: {streak} reboots in a row left the reboot sentinel set \
+                 (--reboot-loop-limit={}); reboots resume once the sentinel is clear, or after a restart of kured",
+                self.config.reboot_loop_limit
+            );
+            log::warn!("{why}");
+            self.warning("RebootLoop", &why);
+            self.metrics.set(Series::RebootLoopStopped, self.node_id(), 1);
+        }
+    }
+
+    /// The sentinel is clear: the reboot-loop guard starts over.
+    pub(super) fn sentinel_cleared(&self) {
+        if self.state.streak.get() > 0 {
+            log::info!("the reboot sentinel is clear: the reboot-loop count starts over");
+            self.state.streak.set(0);
+        }
+        if self.state.loop_reported.replace(false) {
+            self.metrics.set(Series::RebootLoopStopped, self.node_id(), 0);
+        }
     }
 
     /// A lock still held while no reboot is pending (a release or uncordon that
     /// failed earlier): finish it now rather than block the fleet. Costs one
     /// DaemonSet read per period.
     pub(super) fn release_leftover_lock(&self) {
-        if let Err(e) = self.try_recover(After::Leftover) {
+        if let Err(e) = self.try_recover(After::Leftover, &mut Done::default()) {
             log::error!("cannot release a leftover lock, will retry: {e}");
         }
     }

@@ -1,4 +1,5 @@
-//! The flag table (upstream's 43 flags plus `--host-pid`) and the first stage of
+//! The flag table (upstream's 43 flags plus `--host-pid`, `--reboot-loop-limit`
+//! and `--reboot-timeout`) and the first stage of
 //! parsing: command line (pflag syntax, via lexopt) then `KURED_*` environment
 //! into [`RawFlags`]: values syntactically checked (bool, int, duration, regexp,
 //! CSV) and remembered with where they came from, so later errors can name the
@@ -89,10 +90,12 @@ pub const FLAGS: &[Spec] = &[
     f("reboot-command", Str, "/bin/systemctl reboot", "command run in the host's mount namespace to reboot"),
     f("reboot-days", Strings, "su,mo,tu,we,th,fr,sa", "days on which reboots may happen"),
     f("reboot-delay", Duration, "0", "wait this long after draining before rebooting"),
+    f("reboot-loop-limit", Int, "3", "stop rebooting this node after this many reboots in a row that left the sentinel set (0 = no limit; kured-rs only)"),
     f("reboot-method", Str, "command", "how to reboot: command or signal"),
     f("reboot-sentinel", Str, "/var/run/reboot-required", "file whose existence means a reboot is needed"),
     f("reboot-sentinel-command", Str, "", "command whose exit code 0 means a reboot is needed (replaces --reboot-sentinel; killed after the smaller of --period and 60s)"),
     f("reboot-signal", Int, "39", "signal sent to the host's init with --reboot-method=signal (SIGRTMIN+5)"),
+    f("reboot-timeout", Duration, "30m", "after the reboot command, give up (uncordon, release the lock, retry later) if the node's boot ID has not changed after this long (0 = wait forever; kured-rs only)"),
     f("skip-wait-for-delete-timeout", Int, "0", "when > 0, stop waiting for pods deleted more than this many seconds ago"),
     f("slack-channel", Str, "", "slack channel for notifications"),
     f("slack-hook-url", Str, "", "slack hook URL [deprecated: use --notify-url]"),

@@ -57,6 +57,8 @@ impl Config {
             (method_key, method),
             ("host-pid", self.host_pid.to_string()),
             ("reboot-delay", format_duration(self.reboot_delay)),
+            ("reboot-timeout", opt_duration(self.reboot_timeout)),
+            ("reboot-loop-limit", self.reboot_loop_limit.to_string()),
             ("force-reboot", self.force_reboot.to_string()),
             ("drain-delay", format_duration(self.drain_delay)),
             ("drain-timeout", opt_duration(self.drain_timeout)),

@@ -94,10 +94,12 @@ fn table() -> Vec<(&'static str, &'static str, Value, Option<&'static str>)> {
         ("reboot-command", "/sbin/reboot now", s("/sbin/reboot now"), Some("'unbalanced")),
         ("reboot-days", "mo,tu", list(&["mo", "tu"]), Some("funday")),
         ("reboot-delay", "90s", dur(90), Some("90 s")),
+        ("reboot-loop-limit", "5", Value::Int(5), Some("-1")),
         ("reboot-method", "signal", s("signal"), Some("kexec")),
         ("reboot-sentinel", "/run/x", s("/run/x"), Some("")),
         ("reboot-sentinel-command", "test -f /x", s("test -f /x"), Some("\"unbalanced")),
         ("reboot-signal", "40", Value::Int(40), Some("forty")),
+        ("reboot-timeout", "10s", dur(10), Some("10")),
         ("skip-wait-for-delete-timeout", "30", Value::Int(30), Some("thirty")),
         ("slack-channel", "#ops", s("#ops"), None),
         ("slack-hook-url", "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX", s("https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"), None),
@@ -112,7 +114,7 @@ fn table_covers_every_flag_and_defaults_parse() {
     let names: Vec<&str> = table().iter().map(|t| t.0).collect();
     let flags: Vec<&str> = FLAGS.iter().map(|f| f.name).collect();
     assert_eq!(names, flags);
-    assert_eq!(FLAGS.len(), 44, "43 upstream flags plus --host-pid");
+    assert_eq!(FLAGS.len(), 46, "43 upstream flags plus --host-pid, --reboot-loop-limit, --reboot-timeout");
     let defaults = raw(&[], &[]);
     assert_eq!(defaults.get("period"), Some(&dur(3600)));
     assert_eq!(defaults.get("reboot-days"), Some(&list(&["su", "mo", "tu", "we", "th", "fr", "sa"])));

@@ -173,6 +173,7 @@ pub fn validate(raw: &RawFlags) -> Result<(Config, Vec<String>)> {
         }
         _ => int_in(raw, "concurrency", |_| true, "too large")?,
     };
+    let reboot_loop_limit = int_in(raw, "reboot-loop-limit", |n| n >= 0, "must be 0 (no limit) or more")?;
     // 0 lets the kernel pick a free port, as Go's net.Listen does.
     let metrics_port = int_in(raw, "metrics-port", |_| true, "a port from 0 to 65535")?;
     let (ds_namespace, ds_name) = (required(raw, "ds-namespace")?, required(raw, "ds-name")?);
@@ -191,6 +192,8 @@ pub fn validate(raw: &RawFlags) -> Result<(Config, Vec<String>)> {
         reboot_signal,
         host_pid,
         reboot_delay: raw.duration("reboot-delay"),
+        reboot_timeout: non_zero("reboot-timeout"),
+        reboot_loop_limit,
         force_reboot: raw.bool("force-reboot"),
         drain_delay: raw.duration("drain-delay"),
         drain_timeout: non_zero("drain-timeout"),

@@ -61,6 +61,13 @@ pub(super) fn run(
     loop {
         let now = clock.now();
         let Some(next) = items.iter().filter_map(due).min() else { break };
+        // A graceful stop (SIGTERM) ends the drain at once; the caller puts the node back.
+        if clock.stopped() {
+            for it in items.iter_mut().filter(|it| due(it).is_some()) {
+                it.state = State::Settled(Outcome::Failed("kured is stopping".into()));
+            }
+            break;
+        }
         if deadline.is_some_and(|d| now >= d) {
             for it in items.iter_mut().filter(|it| due(it).is_some()) {
                 let doing = if matches!(it.state, State::Send(_)) { "evict" } else { "wait for the deletion of" };
@@ -78,6 +85,12 @@ pub(super) fn run(
         // round's start: a round over hundreds of pods must not make the next
         // round due at once and turn polling into a busy loop.
         for it in items.iter_mut() {
+            // A round over thousands of pods on a slow API server is progress
+            // (/healthz), and a stop must not wait for the round to end.
+            clock.beat();
+            if clock.stopped() {
+                break;
+            }
             it.state = match it.state {
                 State::Send(at) if at <= now => send(client, it, opts, clock.now()),
                 State::Wait(at) if at <= now => poll(client, node, it, opts, clock.now()),

@@ -62,11 +62,36 @@ pub struct NodeSpec {
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeInfo {
+    /// Changes on every boot of the machine (kubelet reads it from
+    /// /proc/sys/kernel/random/boot_id).
+    #[serde(rename = "bootID", default, deserialize_with = "null_as_default")]
+    pub boot_id: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeStatus {
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub node_info: NodeInfo,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 pub struct Node {
     #[serde(default, deserialize_with = "null_as_default")]
     pub metadata: ObjectMeta,
     #[serde(default, deserialize_with = "null_as_default")]
     pub spec: NodeSpec,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub status: NodeStatus,
+}
+
+impl Node {
+    /// The boot ID kubelet reports, if any.
+    pub fn boot_id(&self) -> Option<&str> {
+        Some(self.status.node_info.boot_id.as_str()).filter(|b| !b.is_empty())
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -177,5 +202,14 @@ mod tests {
         assert_eq!(pod.metadata.name, "p");
         assert!(pod.metadata.annotations.is_empty() && pod.spec.volumes.is_empty());
         assert_eq!(pod.status.phase, "");
+    }
+
+    #[test]
+    fn boot_ids() {
+        let node: Node = serde_json::from_str(r#"{"status":{"nodeInfo":{"bootID":"b-1"}}}"#).unwrap();
+        assert_eq!(node.boot_id(), Some("b-1"));
+        let node: Node = serde_json::from_str(r#"{"status":{"nodeInfo":null}}"#).unwrap();
+        assert_eq!(node.boot_id(), None);
+        assert_eq!(Node::default().boot_id(), None);
     }
 }

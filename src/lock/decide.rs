@@ -5,7 +5,7 @@
 //! `ttlExpired`) is free; another node's live entry is never dropped; live
 //! holders count against our concurrency whichever format they were written
 //! in, so a fleet mixing concurrency settings (or upstream and us) never exceeds
-//! the smaller limit it observes.
+//! the smaller limit it observes; a multi lock's `maxOwners` counts as one.
 
 use std::time::Duration;
 
@@ -32,7 +32,7 @@ pub fn acquire(
     now: OffsetDateTime,
     ttl: Option<Duration>,
     concurrency: u32,
-    unschedulable: bool,
+    meta: LockMeta,
 ) -> Decision {
     let entries = existing.map_or(&[][..], LockValue::entries);
     if let Some(mine) = entries.iter().find(|e| e.node_id == me && !e.expired(now)) {
@@ -41,21 +41,33 @@ pub fn acquire(
     // Our own expired entry is dropped and taken afresh: others already count it
     // as free, so keeping it would let us hold a slot nobody sees.
     let others: Vec<LockEntry> = entries.iter().filter(|e| e.node_id != me && !e.expired(now)).cloned().collect();
-    let concurrency = concurrency.max(1);
-    if others.len() >= concurrency as usize {
+    // A multi lock written by another pod carries its maxOwners: honour the
+    // smaller limit, so pods configured differently never exceed either.
+    let theirs = match existing {
+        Some(LockValue::Multi { max_owners, .. }) if *max_owners >= 1 => Some(*max_owners),
+        _ => None,
+    };
+    let limit = theirs.map_or(concurrency, |m| concurrency.min(u32::try_from(m).unwrap_or(u32::MAX))).max(1);
+    if others.len() >= limit as usize {
         return Decision::HeldBy(others.into_iter().map(|e| e.node_id).collect());
     }
     // Retaking our own expired entry keeps what it recorded: by now the node may
     // be cordoned by us, and that must not pass for an operator's cordon.
-    let meta = entries.iter().find(|e| e.node_id == me).map_or(LockMeta { unschedulable }, LockEntry::meta);
+    // The boot ID and streak are today's.
+    let meta = match entries.iter().find(|e| e.node_id == me) {
+        Some(old) => LockMeta { unschedulable: old.meta().unschedulable, ..meta },
+        None => meta,
+    };
     let mine = LockEntry::new(me, meta, now, ttl);
-    if concurrency == 1 {
+    if concurrency.max(1) == 1 {
         // Only reachable with no live other holder: nothing is lost.
         return Decision::Acquired(LockValue::Single(mine));
     }
     let mut locks = others;
     locks.push(mine);
-    Decision::Acquired(LockValue::Multi { max_owners: i64::from(concurrency), locks })
+    // Their maxOwners is theirs to change: keep it when it is the smaller.
+    let max_owners = theirs.map_or(i64::from(concurrency), |m| m.min(i64::from(concurrency)));
+    Decision::Acquired(LockValue::Multi { max_owners, locks })
 }
 
 /// The value to write after releasing our entry: `None` = remove the

@@ -13,12 +13,13 @@
 //! annotation (`kubectl -n kube-system annotate ds kured weave.works/kured-node-lock-`).
 
 mod decide;
+pub mod stale;
 mod value;
 
 use std::time::Duration;
 
 pub use decide::{acquire, holding, release, Decision};
-pub use value::{LockEntry, LockMeta, LockValue};
+pub use value::{LockEntry, LockMeta, LockValue, GO_ZERO_TIME};
 
 use crate::clock::{jitter, Clock};
 use crate::config::Config;
@@ -36,6 +37,14 @@ pub enum Acquisition {
     Acquired(LockMeta),
     /// No free slot: the nodes holding it.
     HeldBy(Vec<String>),
+}
+
+/// The result of [`DaemonSetLock::try_acquire`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Taken {
+    Acquired(LockMeta),
+    /// No free slot: the nodes holding live entries, and every entry as read.
+    Full { holders: Vec<String>, entries: Vec<LockEntry> },
 }
 
 /// The lock as seen by one node.
@@ -68,23 +77,40 @@ impl<'a> DaemonSetLock<'a> {
 
     /// Take a slot, recording whether the node was already cordoned.
     pub fn acquire(&self, unschedulable: bool) -> Result<Acquisition> {
+        self.acquire_with(LockMeta::cordoned(unschedulable))
+    }
+
+    /// Take a slot, recording `meta` (cordon, boot ID, reboot streak).
+    pub fn acquire_with(&self, meta: LockMeta) -> Result<Acquisition> {
+        Ok(match self.try_acquire(meta)? {
+            Taken::Acquired(meta) => Acquisition::Acquired(meta),
+            Taken::Full { holders, .. } => Acquisition::HeldBy(holders),
+        })
+    }
+
+    /// As [`acquire_with`](Self::acquire_with), also returning, when the lock is
+    /// full, every entry it held (for the stale-entry check, without a re-read).
+    pub fn try_acquire(&self, meta: LockMeta) -> Result<Taken> {
         self.update(|existing, now| {
-            match acquire(existing, &self.node, now, self.ttl, self.concurrency, unschedulable) {
-                Decision::AlreadyHeld(meta) => Ok(Step::Done(Acquisition::Acquired(meta))),
-                Decision::HeldBy(holders) => Ok(Step::Done(Acquisition::HeldBy(holders))),
+            match acquire(existing, &self.node, now, self.ttl, self.concurrency, meta.clone()) {
+                Decision::AlreadyHeld(meta) => Ok(Step::Done(Taken::Acquired(meta))),
+                Decision::HeldBy(holders) => {
+                    let entries = existing.map(|v| v.entries().to_vec()).unwrap_or_default();
+                    Ok(Step::Done(Taken::Full { holders, entries }))
+                }
                 Decision::Acquired(v) => {
                     let meta = v
                         .entries()
                         .iter()
                         .find(|e| e.node_id == self.node)
-                        .map_or(LockMeta { unschedulable }, |e| e.meta());
-                    Ok(Step::Write(Some(v.to_annotation()), Acquisition::Acquired(meta)))
+                        .map_or_else(|| meta.clone(), |e| e.meta());
+                    Ok(Step::Write(Some(v.to_annotation()), Taken::Acquired(meta)))
                 }
             }
         })
         .inspect(|a| match a {
-            Acquisition::Acquired(_) => log::info!("{}: {} holds the lock", self.what(), self.node),
-            Acquisition::HeldBy(h) => log::info!("{}: lock held by {}", self.what(), crate::names::summary(h)),
+            Taken::Acquired(_) => log::info!("{}: {} holds the lock", self.what(), self.node),
+            Taken::Full { holders, .. } => log::info!("{}: lock held by {}", self.what(), crate::names::summary(holders)),
         })
     }
 
@@ -107,6 +133,15 @@ impl<'a> DaemonSetLock<'a> {
         let ds = self.client.get_daemonset(&self.namespace, &self.name)?;
         let existing = self.parse(&ds)?;
         Ok(holding(existing.as_ref(), &self.node))
+    }
+
+    /// Remove another holder's entry, only if it is still that same entry.
+    /// True if it was removed by us.
+    pub fn break_entry(&self, key: &stale::EntryKey) -> Result<bool> {
+        self.update(|existing, _now| match stale::without(existing, key) {
+            Ok(next) => Ok(Step::Write(next.map(|v| v.to_annotation()), true)),
+            Err(()) => Ok(Step::Done(false)),
+        })
     }
 
     /// Read, decide, write; on a 409 re-read and decide again.

@@ -11,7 +11,7 @@ const T0: OffsetDateTime = datetime!(2024-03-01 03:00:00 UTC);
 
 fn entry(node: &str, created: OffsetDateTime, ttl_s: u64) -> LockEntry {
     let ttl = (ttl_s > 0).then(|| Duration::from_secs(ttl_s));
-    LockEntry::new(node, LockMeta { unschedulable: false }, created, ttl)
+    LockEntry::new(node, LockMeta::cordoned(false), created, ttl)
 }
 
 fn multi(max: i64, locks: Vec<LockEntry>) -> LockValue {
@@ -98,7 +98,7 @@ fn hand_written_locks_decode_as_go_does() {
 #[test]
 fn another_holders_entry_is_rewritten_without_invented_metadata() {
     let v = LockValue::from_annotation(r#"{"maxowners":2,"LOCKS":[{"nodeID":"a"}]}"#).unwrap();
-    let Decision::Acquired(next) = acquire(Some(&v), "me", T0, None, 2, false) else { panic!("not acquired") };
+    let Decision::Acquired(next) = acquire(Some(&v), "me", T0, None, 2, LockMeta::cordoned(false)) else { panic!("not acquired") };
     assert_eq!(
         next.to_annotation(),
         r#"{"maxOwners":2,"locks":[{"nodeID":"a","created":"0001-01-01T00:00:00Z","TTL":0},{"nodeID":"me","metadata":{"unschedulable":false},"created":"2024-03-01T03:00:00Z","TTL":0}]}"#
@@ -112,23 +112,23 @@ fn a_manual_lock_is_never_ours_and_never_expires() {
     for now in [T0, centuries] {
         // Our --lock-ttl applies to our entries only, never to another holder's TTL 0.
         for ttl in [None, Some(Duration::from_secs(60))] {
-            let got = acquire(Some(&manual), "me", now, ttl, 1, false);
+            let got = acquire(Some(&manual), "me", now, ttl, 1, LockMeta::cordoned(false));
             assert_eq!(got, Decision::HeldBy(vec!["manual".to_string()]), "{now} {ttl:?}");
         }
     }
-    let Decision::Acquired(v) = acquire(Some(&manual), "me", T0, None, 2, false) else { panic!("concurrency 2") };
+    let Decision::Acquired(v) = acquire(Some(&manual), "me", T0, None, 2, LockMeta::cordoned(false)) else { panic!("concurrency 2") };
     assert_eq!(names(&v), ["manual", "me"]);
     let err = release(Some(&manual), "me").unwrap_err().to_string();
     assert!(err.contains("me does not hold the lock: manual does"), "{err}");
     assert_eq!(holding(Some(&manual), "me"), None);
     // A holder with no name is still someone else.
     let nobody = LockValue::from_annotation("{}").unwrap();
-    assert_eq!(acquire(Some(&nobody), "me", T0, None, 1, false), Decision::HeldBy(vec![String::new()]));
+    assert_eq!(acquire(Some(&nobody), "me", T0, None, 1, LockMeta::cordoned(false)), Decision::HeldBy(vec![String::new()]));
     assert!(release(Some(&nobody), "me").is_err());
     // A TTL with no created time: created in year 1, so long expired.
     let stale = LockValue::from_annotation(r#"{"nodeID":"a","TTL":1}"#).unwrap();
     assert!(stale.entries()[0].expired(T0));
-    assert!(matches!(acquire(Some(&stale), "me", T0, None, 1, false), Decision::Acquired(_)));
+    assert!(matches!(acquire(Some(&stale), "me", T0, None, 1, LockMeta::cordoned(false)), Decision::Acquired(_)));
     let max_ttl = LockValue::from_annotation(r#"{"nodeID":"a","TTL":9223372036854775807}"#).unwrap();
     assert!(max_ttl.entries()[0].expired(T0), "~292 years is over since year 1");
     let early = LockEntry { created: YEAR_1, ..entry("a", T0, 0) };
@@ -169,13 +169,13 @@ fn corrupt_annotations_are_errors() {
 #[test]
 fn written_format_matches_upstream_field_names_and_types() {
     let created = datetime!(2024-03-01 03:00:00.123 UTC);
-    let e = LockEntry::new("node-a", LockMeta { unschedulable: false }, created, None);
+    let e = LockEntry::new("node-a", LockMeta::cordoned(false), created, None);
     assert_eq!(
         LockValue::Single(e.clone()).to_annotation(),
         r#"{"nodeID":"node-a","metadata":{"unschedulable":false},"created":"2024-03-01T03:00:00.123Z","TTL":0}"#
     );
     let offset = datetime!(2024-03-01 05:00:00.123456789 +02:00);
-    let b = LockEntry::new("node-b", LockMeta { unschedulable: true }, offset, Some(Duration::from_secs(90)));
+    let b = LockEntry::new("node-b", LockMeta::cordoned(true), offset, Some(Duration::from_secs(90)));
     assert_eq!(
         multi(2, vec![e, b]).to_annotation(),
         r#"{"maxOwners":2,"locks":[{"nodeID":"node-a","metadata":{"unschedulable":false},"created":"2024-03-01T03:00:00.123Z","TTL":0},{"nodeID":"node-b","metadata":{"unschedulable":true},"created":"2024-03-01T03:00:00.123456789Z","TTL":90000000000}]}"#
@@ -184,7 +184,7 @@ fn written_format_matches_upstream_field_names_and_types() {
 
 #[track_caller]
 fn decides(existing: Option<LockValue>, concurrency: u32, now: OffsetDateTime, want: &str) {
-    let got = match acquire(existing.as_ref(), "me", now, None, concurrency, false) {
+    let got = match acquire(existing.as_ref(), "me", now, None, concurrency, LockMeta::cordoned(false)) {
         Decision::AlreadyHeld(_) => "already".to_string(),
         Decision::HeldBy(h) => format!("held by {}", h.join(",")),
         Decision::Acquired(v @ LockValue::Single(_)) => format!("single {}", names(&v).join(",")),
@@ -219,15 +219,45 @@ fn acquire_decisions() {
     decides(Some(multi(5, vec![entry("a", T0, 0), entry("b", T0, 0)])), 2, T0, "held by a,b");
     decides(Some(multi(2, vec![entry("a", T0, 10)])), 1, later, "single me");
     decides(Some(multi(2, vec![])), 1, T0, "single me");
+    // another pod's smaller maxOwners is honoured, and kept when written
+    decides(Some(multi(1, vec![entry("a", T0, 0)])), 3, T0, "held by a");
+    decides(Some(multi(2, vec![entry("a", T0, 0), entry("b", T0, 0)])), 3, T0, "held by a,b");
+    decides(Some(multi(0, vec![entry("a", T0, 0)])), 2, T0, "multi a,me"); // 0: Go's zero, no limit given
+    let Decision::Acquired(LockValue::Multi { max_owners, .. }) =
+        acquire(Some(&multi(2, vec![entry("a", T0, 0)])), "me", T0, None, 3, LockMeta::cordoned(false))
+    else {
+        panic!("acquired in the multi format")
+    };
+    assert_eq!(max_owners, 2);
+}
+
+#[test]
+fn boot_id_and_streak_ride_in_metadata() {
+    let meta = LockMeta { unschedulable: true, boot_id: Some("b-1".into()), reboot_streak: 2 };
+    let v = LockValue::Single(LockEntry::new("me", meta.clone(), T0, None));
+    let text = v.to_annotation();
+    assert_eq!(
+        text,
+        r#"{"nodeID":"me","metadata":{"bootID":"b-1","rebootStreak":2,"unschedulable":true},"created":"2024-03-01T03:00:00Z","TTL":0}"#
+    );
+    assert_eq!(LockValue::from_annotation(&text).unwrap().entries()[0].meta(), meta);
+    // retaking our own expired entry keeps its cordon record, with today's boot ID
+    let old = LockValue::Single(LockEntry::new("me", meta, T0, Some(Duration::from_secs(1))));
+    let now = LockMeta { unschedulable: false, boot_id: Some("b-2".into()), reboot_streak: 0 };
+    let Decision::Acquired(v) = acquire(Some(&old), "me", T0 + Duration::from_secs(5), None, 1, now) else { panic!() };
+    assert_eq!(v.entries()[0].meta(), LockMeta { unschedulable: true, boot_id: Some("b-2".into()), reboot_streak: 0 });
+    // other writers' values of other types are read as absent
+    let odd = r#"{"nodeID":"x","metadata":{"unschedulable":false,"bootID":7,"rebootStreak":"2"}}"#;
+    assert_eq!(LockValue::from_annotation(odd).unwrap().entries()[0].meta(), LockMeta::default());
 }
 
 #[test]
 fn acquire_records_metadata_ttl_and_time() {
-    let d = acquire(None, "me", T0, Some(Duration::from_millis(1500)), 1, true);
+    let d = acquire(None, "me", T0, Some(Duration::from_millis(1500)), 1, LockMeta::cordoned(true));
     let Decision::Acquired(LockValue::Single(e)) = d else { panic!("{d:?}") };
     assert_eq!((e.node_id.as_str(), e.meta().unschedulable, e.created, e.ttl_ns), ("me", true, T0, 1_500_000_000));
-    let held = Some(LockValue::Single(LockEntry::new("me", LockMeta { unschedulable: true }, T0, None)));
-    assert_eq!(acquire(held.as_ref(), "me", T0, None, 1, false), Decision::AlreadyHeld(LockMeta { unschedulable: true }));
+    let held = Some(LockValue::Single(LockEntry::new("me", LockMeta::cordoned(true), T0, None)));
+    assert_eq!(acquire(held.as_ref(), "me", T0, None, 1, LockMeta::cordoned(false)), Decision::AlreadyHeld(LockMeta::cordoned(true)));
 }
 
 #[track_caller]
@@ -254,8 +284,8 @@ fn release_decisions() {
 
 #[test]
 fn holding_counts_our_entry_even_expired() {
-    let mine = LockEntry::new("me", LockMeta { unschedulable: true }, T0, Some(Duration::from_secs(1)));
-    let yes = Some(LockMeta { unschedulable: true });
+    let mine = LockEntry::new("me", LockMeta::cordoned(true), T0, Some(Duration::from_secs(1)));
+    let yes = Some(LockMeta::cordoned(true));
     assert_eq!(holding(Some(&LockValue::Single(mine.clone())), "me"), yes);
     assert_eq!(holding(Some(&multi(2, vec![entry("a", T0, 0), mine])), "me"), yes);
     assert_eq!(holding(Some(&LockValue::Single(entry("a", T0, 0))), "me"), None);

@@ -29,11 +29,26 @@ pub const GO_ZERO_TIME: OffsetDateTime = datetime!(0001-01-01 00:00:00 UTC);
 /// The largest lock value read (Kubernetes' `TotalAnnotationSizeLimitB`).
 pub const MAX_ANNOTATION: usize = 256 * 1024;
 
-/// What a holder recorded about its node when it took the lock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// What a holder recorded about its node when it took the lock. Upstream
+/// records only `unschedulable`; kured-rs adds `bootID` and `rebootStreak` to
+/// the same `metadata` object, which upstream decodes into a struct (extra
+/// keys ignored) and, when it rewrites another holder's entry, keeps whole
+/// (it is an `interface{}` there).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LockMeta {
     /// The node was already cordoned before kured took it: do not uncordon it.
     pub unschedulable: bool,
+    /// The node's boot ID when it took the lock: a different one at start-up
+    /// means the reboot happened.
+    pub boot_id: Option<String>,
+    /// Confirmed reboots in a row before this one that left the sentinel set.
+    pub reboot_streak: u32,
+}
+
+impl LockMeta {
+    pub fn cordoned(unschedulable: bool) -> LockMeta {
+        LockMeta { unschedulable, ..LockMeta::default() }
+    }
 }
 
 /// One holder's entry.
@@ -50,9 +65,16 @@ pub struct LockEntry {
 impl LockEntry {
     pub fn new(node_id: &str, meta: LockMeta, created: OffsetDateTime, ttl: Option<Duration>) -> LockEntry {
         let ttl_ns = ttl.map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+        let mut metadata = serde_json::json!({ "unschedulable": meta.unschedulable });
+        if let Some(boot) = &meta.boot_id {
+            metadata["bootID"] = Value::String(boot.clone());
+        }
+        if meta.reboot_streak > 0 {
+            metadata["rebootStreak"] = Value::from(meta.reboot_streak);
+        }
         LockEntry {
             node_id: node_id.to_string(),
-            metadata: serde_json::json!({ "unschedulable": meta.unschedulable }),
+            metadata,
             created: created.to_offset(time::UtcOffset::UTC),
             ttl_ns,
         }
@@ -71,7 +93,11 @@ impl LockEntry {
         let Some(obj) = self.metadata.as_object() else { return LockMeta::default() };
         let folded = || obj.iter().rev().filter(|(k, _)| fold(k) == "UNSCHEDULABLE").find_map(|(_, v)| v.as_bool());
         let unschedulable = obj.get("unschedulable").and_then(Value::as_bool).or_else(folded).unwrap_or(false);
-        LockMeta { unschedulable }
+        // Our own keys, exactly as we write them; a value of another type is
+        // read as absent (it is not ours to call corrupt).
+        let boot_id = obj.get("bootID").and_then(Value::as_str).filter(|b| !b.is_empty()).map(str::to_string);
+        let reboot_streak = obj.get("rebootStreak").and_then(Value::as_u64).map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX));
+        LockMeta { unschedulable, boot_id, reboot_streak }
     }
 
     /// One entry as Go decodes it into upstream's struct: fields missing (or

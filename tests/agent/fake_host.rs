@@ -131,7 +131,7 @@ pub enum Ended {
 
 pub fn run_check(agent: &Agent<'_>) -> Ended {
     match catch_markers(|| agent.check()) {
-        Ok(()) => Ended::Returned,
+        Ok(_) => Ended::Returned,
         Err(Marker::RebootWait) => Ended::WaitingForReboot,
         Err(Marker::StillRetrying) => panic!("check() kept sleeping: stuck in a loop"),
     }

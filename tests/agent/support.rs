@@ -164,5 +164,6 @@ pub fn agent<'a>(config: &'a Config, client: &'a Client, fake: &'a FakeHost) -> 
         notifier: None,
         blockers: kured::blockers::from_config(config),
         metrics: Metrics::new(),
+        state: Default::default(),
     }
 }

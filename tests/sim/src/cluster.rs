@@ -125,16 +125,41 @@ impl Cluster {
         self.api.get("nodes", "", name)
     }
 
+    /// Kill the node's kured (SIGKILL, as an OOM kill or a lost pod) and start
+    /// it again on the same boot: no reboot.
+    pub fn restart_kured(&mut self, name: &str) -> Result<(), String> {
+        let node = self.nodes.iter_mut().find(|n| n.name == name).ok_or_else(|| format!("no node {name}"))?;
+        node.kill_kured();
+        node.start_kured(&self.launch).map_err(|e| format!("{name}: {e}"))
+    }
+
+    /// Send `signal` to the node's kured (never to a pid <= 1).
+    pub fn signal_kured(&self, name: &str, signal: i32) -> Result<(), String> {
+        let pid = self.node(name).and_then(SimNode::kured_pid).ok_or_else(|| format!("{name}: kured is not running"))?;
+        let pid = libc::pid_t::try_from(pid).map_err(|_| "pid out of range".to_string())?;
+        if pid <= 1 {
+            return Err(format!("refusing to signal pid {pid}"));
+        }
+        // SAFETY: kill(2) on a child this harness started (pid > 1).
+        if unsafe { libc::kill(pid, signal) } != 0 {
+            return Err(format!("kill {pid}: {}", std::io::Error::last_os_error()));
+        }
+        Ok(())
+    }
+
     /// Look once: play the machines, then read the server. Returns what happened.
     pub fn poll(&mut self) -> Vec<Timed> {
         let now = Instant::now();
         let mut ev = Vec::new();
         for node in &mut self.nodes {
-            if node.down_until.is_none() && node.kured_running() && node.take_marker() {
+            let dud = self.spec.dud_reboot.contains(&node.name);
+            if !dud && node.down_until.is_none() && node.kured_running() && node.take_marker() {
                 node.kill_kured();
                 node.reboots += 1;
                 self.api.set_node_ready(&node.name, false);
-                let _ = std::fs::remove_file(node.sentinel());
+                if !self.spec.sticky_sentinel.contains(&node.name) {
+                    let _ = std::fs::remove_file(node.sentinel());
+                }
                 node.down_until = Some(now + self.spec.downtime);
                 ev.push(Event::Rebooted { node: node.name.clone(), count: node.reboots });
             } else if let Some(status) = node.check_exit() {
@@ -142,6 +167,8 @@ impl Cluster {
             }
             if node.down_until.is_some_and(|t| now >= t) {
                 node.down_until = None;
+                // kubelet reports the new boot's ID as the node comes back
+                set_boot_id(&self.api, &node.name, &objects::boot_id(&node.name, node.reboots));
                 self.api.set_node_ready(&node.name, true);
                 match node.start_kured(&self.launch) {
                     Ok(()) => ev.push(Event::NodeBack { node: node.name.clone() }),
@@ -242,6 +269,17 @@ impl Drop for Cluster {
             eprintln!("kured-sim: kept {}", self.dir.display());
         } else {
             let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Set `status.nodeInfo.bootID`, re-reading on a conflict with kured's writes.
+fn set_boot_id(api: &FakeApiServer, name: &str, boot_id: &str) {
+    for _ in 0..20 {
+        let Some(mut node) = api.get("nodes", "", name) else { return };
+        node["status"]["nodeInfo"]["bootID"] = Value::String(boot_id.to_string());
+        if api.update(node).is_ok() {
+            return;
         }
     }
 }

@@ -46,9 +46,7 @@ impl TinyServer {
             while !s.load(Ordering::Relaxed) {
                 match listener.accept() {
                     Ok((conn, _)) => {
-                        if let Some(req) = serve(conn, &*handler) {
-                            r.lock().unwrap_or_else(|p| p.into_inner()).push(req);
-                        }
+                        serve(conn, &*handler, &r);
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(10)),
                 }
@@ -77,8 +75,10 @@ impl Drop for TinyServer {
     }
 }
 
-/// Read one request, answer it, close (HTTP/1.1 with `Connection: close`).
-fn serve(conn: TcpStream, handler: &Handler) -> Option<Received> {
+/// Read one request, record it, answer it, close (HTTP/1.1 with `Connection:
+/// close`). Recorded before the answer, so a client that got its answer finds
+/// its request in `received()`.
+fn serve(conn: TcpStream, handler: &Handler, received: &Mutex<Vec<Received>>) -> Option<()> {
     conn.set_nonblocking(false).ok()?;
     conn.set_read_timeout(Some(IO_TIMEOUT)).ok()?;
     conn.set_write_timeout(Some(IO_TIMEOUT)).ok()?;
@@ -102,13 +102,14 @@ fn serve(conn: TcpStream, handler: &Handler) -> Option<Received> {
     reader.read_exact(&mut body).ok()?;
     let req = Received { method, target, headers, body: String::from_utf8_lossy(&body).into_owned() };
     let (status, content_type, text) = handler(&req);
+    received.lock().unwrap_or_else(|p| p.into_inner()).push(req);
     let mut out = conn;
     let head = format!(
         "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         text.len()
     );
     let _ = out.write_all(head.as_bytes()).and_then(|_| out.write_all(text.as_bytes()));
-    Some(req)
+    Some(())
 }
 
 /// GET `http://127.0.0.1:<port><path>`: (status, body).

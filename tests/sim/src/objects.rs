@@ -6,18 +6,33 @@
 
 use serde_json::{json, Value};
 
-/// A Ready node, optionally already cordoned (by an operator).
+/// A Ready node, optionally already cordoned (by an operator), on its first boot.
 pub fn node(name: &str, cordoned: bool) -> Value {
     let mut n = json!({
         "apiVersion": "v1", "kind": "Node",
         "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux"}},
         "spec": {},
-        "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}]}
+        "status": {
+            "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}],
+            "nodeInfo": {"bootID": boot_id(name, 0)}
+        }
     });
     if cordoned {
         n["spec"]["unschedulable"] = json!(true);
     }
     n
+}
+
+/// The boot ID kubelet reports for `node` after `reboots` reboots: a UUID, as
+/// /proc/sys/kernel/random/boot_id, different for every boot of every node.
+pub fn boot_id(node: &str, reboots: u32) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (node, reboots).hash(&mut h);
+    let a = h.finish();
+    reboots.hash(&mut h);
+    let b = h.finish();
+    format!("{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}", a >> 32, (a >> 16) & 0xffff, a & 0xfff, b >> 52, b & 0xffff_ffff_ffff)
 }
 
 /// `kube-system/kured`, as the upstream manifest deploys it.
@@ -149,6 +164,14 @@ mod tests {
         let ds = kured_daemonset("kube-system", "kured", Some(("weave.works/kured-node-lock", "{}")));
         assert_eq!(ds["metadata"]["annotations"]["weave.works/kured-node-lock"], "{}");
         assert_eq!(ds["spec"]["template"]["spec"]["containers"][0]["name"], "kured");
+    }
+
+    #[test]
+    fn every_boot_has_its_own_id() {
+        assert_eq!(node("n", false)["status"]["nodeInfo"]["bootID"], boot_id("n", 0));
+        assert_ne!(boot_id("n", 0), boot_id("n", 1));
+        assert_ne!(boot_id("n", 0), boot_id("m", 0));
+        assert_eq!(boot_id("n", 3).len(), 36);
     }
 
     #[test]

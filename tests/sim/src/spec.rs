@@ -27,6 +27,11 @@ pub struct ClusterSpec {
     pub precordoned: Vec<String>,
     /// Nodes that start without the sentinel (no reboot needed).
     pub no_reboot: Vec<String>,
+    /// Nodes whose sentinel stays after a reboot (a package that keeps asking).
+    pub sticky_sentinel: Vec<String>,
+    /// Nodes whose reboot command does nothing (exits 0, the machine stays up);
+    /// the marker it writes is left in place for the test to see.
+    pub dud_reboot: Vec<String>,
     /// Initial value of the lock annotation on the kured DaemonSet.
     pub lock: Option<String>,
     pub lock_annotation: String,
@@ -48,6 +53,8 @@ impl ClusterSpec {
             extra_kured_args: Vec::new(),
             precordoned: Vec::new(),
             no_reboot: Vec::new(),
+            sticky_sentinel: Vec::new(),
+            dud_reboot: Vec::new(),
             lock: None,
             lock_annotation: DEFAULT_LOCK_ANNOTATION.into(),
             extra_objects: Vec::new(),

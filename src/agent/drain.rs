@@ -1,0 +1,68 @@
+//! The attempt's two ends: draining the node (pre-reboot labels, drain delay,
+//! notification, cordon, evictions), and giving up (uncordon if the cordon is
+//! ours, post-reboot labels, release the lock) after a failed drain, a failed
+//! or timed-out reboot, or a stop.
+
+use super::Agent;
+use crate::drain::{drain_node, DrainOptions};
+use crate::error::{Error, Result};
+use crate::lock::DaemonSetLock;
+use crate::node;
+
+impl Agent<'_> {
+    /// Pre-reboot labels, drain delay, notification, cordon, evictions.
+    pub(super) fn drain(&self) -> Result<()> {
+        if !self.config.pre_reboot_node_labels.is_empty() {
+            node::set_labels(self.client, self.node_id(), &self.config.pre_reboot_node_labels)?;
+        }
+        if !self.config.drain_delay.is_zero() {
+            log::info!("draining in {:?}", self.config.drain_delay);
+            self.clock.sleep(self.config.drain_delay);
+            if self.clock.stopped() {
+                return Err(Error::Drain("stopping".into()));
+            }
+        }
+        log::info!("draining node {}", self.node_id());
+        self.event("Draining", "kured is draining the node for a reboot");
+        self.notify(&self.config.message_template_drain);
+        let report = drain_node(self.client, self.node_id(), &DrainOptions::from_config(self.config), self.clock)?;
+        log::info!(
+            "drained {}: {} evicted, {} deleted, {} skipped",
+            self.node_id(),
+            report.evicted.len(),
+            report.deleted.len(),
+            report.skipped.len()
+        );
+        Ok(())
+    }
+
+    /// Uncordon the node when we cordoned it, then release the lock. If the
+    /// uncordon fails the lock is kept: it records that the cordon is ours, and
+    /// the next check (or start-up) finishes the job. Released first, the next
+    /// acquisition would take our cordon for an operator's and keep it forever.
+    pub(super) fn give_up(&self, lock: &DaemonSetLock<'_>, uncordon: bool) {
+        if uncordon {
+            match node::uncordon(self.client, self.node_id()) {
+                Ok(()) => log::info!("uncordoned {}", self.node_id()),
+                Err(e) => {
+                    log::error!("cannot uncordon {}, keeping the lock to retry: {e}", self.node_id());
+                    return;
+                }
+            }
+            // As upstream's uncordon: the post-reboot labels undo the pre-reboot ones.
+            if !self.config.post_reboot_node_labels.is_empty() {
+                if let Err(e) = node::set_labels(self.client, self.node_id(), &self.config.post_reboot_node_labels) {
+                    log::warn!("cannot set the post-reboot labels on {}: {e}", self.node_id());
+                }
+            }
+        }
+        // The release delay throttles reboots after failures too, as upstream
+        // (not when stopping: the pod is going away).
+        if !self.config.lock_release_delay.is_zero() && !self.clock.stopped() {
+            self.clock.sleep(self.config.lock_release_delay);
+        }
+        if let Err(e) = lock.release() {
+            log::error!("cannot release the lock: {e}");
+        }
+    }
+}

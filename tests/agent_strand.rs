@@ -1,0 +1,162 @@
+//! The loop's "never strand a node" paths with a fake host and clock against the
+//! fake API server: start-up recovery told by the boot ID, recovery retrying only
+//! the step that failed, the reboot-loop guard, the clean-up of a leftover lock
+//! during the back-off after a failed reboot, and what the lock records.
+
+mod cluster_support;
+#[path = "agent/fake_host.rs"]
+mod fake_host;
+#[path = "agent/support.rs"]
+mod support;
+
+use fakeapi::Fault;
+use kured::lock::{LockEntry, LockMeta, LockValue};
+use serde_json::json;
+use support::{agent, run_check, run_recover, Ended, FakeHost, RebootResult, World, DS_PATH, NODE, NODE_PATH};
+
+fn set_boot_id(w: &World, id: &str) {
+    let mut n = w.api.get("nodes", "", NODE).expect("node-1");
+    n["status"]["nodeInfo"] = json!({"bootID": id});
+    w.api.update(n).expect("set the boot ID");
+}
+
+/// This node holds the lock (its cordon is kured's), taken on boot `boot`
+/// after `streak` reboots that left the sentinel set.
+fn held_since(w: &World, boot: &str, streak: u32) {
+    w.set_cordoned();
+    let meta = LockMeta { unschedulable: false, boot_id: Some(boot.into()), reboot_streak: streak };
+    let entry = LockEntry::new(NODE, meta, time::OffsetDateTime::now_utc(), None);
+    w.set_lock_annotation(&LockValue::Single(entry).to_annotation());
+}
+
+fn recorded(w: &World) -> LockMeta {
+    let v = LockValue::from_annotation(&w.lock_annotation().expect("locked")).unwrap();
+    v.entries()[0].meta()
+}
+
+#[test]
+fn the_lock_records_the_boot_id() {
+    let w = World::new();
+    set_boot_id(&w, "boot-1");
+    let cfg = w.config(&[]);
+    let host = FakeHost::new(true);
+    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
+    assert_eq!(recorded(&w), LockMeta { unschedulable: false, boot_id: Some("boot-1".into()), reboot_streak: 0 });
+}
+
+#[test]
+fn a_restart_on_the_same_boot_puts_the_node_back_without_claiming_a_reboot() {
+    let w = World::new();
+    set_boot_id(&w, "boot-1");
+    held_since(&w, "boot-1", 0);
+    let cfg = w.config(&[]);
+    let host = FakeHost::new(true);
+    run_recover(&agent(&cfg, &w.client, &host)).expect("recovered");
+    assert!(!w.cordoned());
+    assert_eq!(w.holders(), Vec::<String>::new());
+    assert_eq!(w.event_reasons(), Vec::<String>::new(), "no reboot claimed");
+}
+
+#[test]
+fn recovery_retries_only_the_step_that_failed() {
+    let w = World::new();
+    set_boot_id(&w, "boot-2");
+    held_since(&w, "boot-1", 0);
+    // the release fails twice: the uncordon, labels and Event are not redone
+    w.api.inject(Fault::status("PUT", DS_PATH, 500, 2));
+    let cfg = w.config(&["--post-reboot-node-labels=kured=done"]);
+    let host = FakeHost::new(false);
+    run_recover(&agent(&cfg, &w.client, &host)).expect("recovered");
+    assert!(!w.cordoned());
+    assert_eq!(w.holders(), Vec::<String>::new());
+    assert_eq!(w.label("kured").as_deref(), Some("done"));
+    assert_eq!(w.event_reasons(), ["Uncordoned"], "announced once");
+    assert_eq!(w.count("PATCH", NODE_PATH), 2, "one uncordon, one label write");
+    assert_eq!(w.count("PUT", DS_PATH), 3, "the release, tried three times");
+}
+
+#[test]
+fn recovery_never_asks_the_sentinel_while_holding_the_lock() {
+    let w = World::new();
+    set_boot_id(&w, "boot-2");
+    held_since(&w, "boot-1", 0);
+    let cfg = w.config(&[]);
+    // A sentinel that cannot answer (a hung command, timed out): the node is
+    // put back all the same.
+    let host = FakeHost::new(false);
+    host.set_required(Err("timed out"));
+    run_recover(&agent(&cfg, &w.client, &host)).expect("recovered");
+    assert!(!w.cordoned());
+    assert_eq!(w.holders(), Vec::<String>::new());
+}
+
+#[test]
+fn the_reboot_loop_guard_stops_after_the_limit_until_the_sentinel_clears() {
+    let w = World::new();
+    set_boot_id(&w, "boot-3");
+    held_since(&w, "boot-2", 2);
+    let cfg = w.config(&[]);
+    let host = FakeHost::new(true); // the sentinel survived the third reboot
+    let a = agent(&cfg, &w.client, &host);
+    run_recover(&a).expect("recovered");
+    assert_eq!(w.event_reasons(), ["RebootLoop", "Uncordoned"]);
+    let warning = w.api.list("events").into_iter().find(|e| e["reason"] == "RebootLoop").unwrap();
+    assert_eq!(warning["type"], "Warning");
+    assert!(a.metrics.render().contains("kured_reboot_loop_stopped{node=\"node-1\"} 1"));
+    // every later period: no lock, no reboot
+    for _ in 0..3 {
+        assert_eq!(run_check(&a), Ended::Returned);
+    }
+    assert_eq!((host.reboots(), w.holders()), (0, Vec::<String>::new()));
+    // the sentinel clears once: the guard starts over
+    host.set_required(Ok(false));
+    assert_eq!(run_check(&a), Ended::Returned);
+    assert!(a.metrics.render().contains("kured_reboot_loop_stopped{node=\"node-1\"} 0"));
+    host.set_required(Ok(true));
+    assert_eq!(run_check(&a), Ended::WaitingForReboot);
+    assert_eq!(recorded(&w).reboot_streak, 0);
+}
+
+#[test]
+fn the_streak_rides_in_the_lock_across_the_reboot() {
+    let w = World::new();
+    set_boot_id(&w, "boot-2");
+    held_since(&w, "boot-1", 1);
+    let cfg = w.config(&[]);
+    let host = FakeHost::new(true);
+    let a = agent(&cfg, &w.client, &host);
+    run_recover(&a).expect("recovered");
+    assert_eq!(run_check(&a), Ended::WaitingForReboot, "below the limit: rebooted again");
+    assert_eq!(recorded(&w), LockMeta { unschedulable: false, boot_id: Some("boot-2".into()), reboot_streak: 2 });
+}
+
+#[test]
+fn the_guard_is_off_with_a_zero_limit() {
+    let w = World::new();
+    set_boot_id(&w, "boot-9");
+    held_since(&w, "boot-8", 50);
+    let cfg = w.config(&["--reboot-loop-limit=0"]);
+    let host = FakeHost::new(true);
+    let a = agent(&cfg, &w.client, &host);
+    run_recover(&a).expect("recovered");
+    assert_eq!(run_check(&a), Ended::WaitingForReboot);
+}
+
+#[test]
+fn a_leftover_lock_is_put_back_during_the_back_off() {
+    let w = World::new();
+    // The first PATCH of the node is the cordon, the second the uncordon.
+    w.api.inject(Fault::status("PATCH", NODE_PATH, 500, 1).every(2));
+    let cfg = w.config(&[]);
+    let host = FakeHost::new(true);
+    host.set_reboot_result(RebootResult::CommandFailed);
+    let a = agent(&cfg, &w.client, &host);
+    assert_eq!(run_check(&a), Ended::Returned);
+    assert!(w.cordoned() && w.holders() == [NODE], "the failed give-up kept the lock and cordon");
+    w.api.clear_faults();
+    // still backing off: the next check puts the node back all the same
+    assert_eq!(run_check(&a), Ended::Returned);
+    assert_eq!(host.reboots(), 1, "no new attempt during the back-off");
+    assert!(!w.cordoned());
+    assert_eq!(w.holders(), Vec::<String>::new());
+}
