@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: unit and integration tests (the fake API
 # server, real kubectl against it, the daemon end to end), the static binary in
-# an empty chroot, the manifests, and a short simulated cluster.
+# an empty chroot, the manifests, and a short simulated cluster; the same on ARM
+# (scripts/test-arm.sh: cross-built binaries under qemu-user).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,7 +11,10 @@ step() { printf '\n=== %s\n' "$*"; }
 step "cargo test"
 cargo test --workspace --locked 2>&1
 
-step "static binary in an empty root"
+step "ARM: aarch64 and armv7 builds, their tests under qemu-user, the multi-arch image"
+scripts/test-arm.sh
+
+step "static binaries in an empty root"
 scripts/check-static.sh
 
 if [[ -x scripts/check-manifests.sh ]]; then
