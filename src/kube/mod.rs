@@ -32,7 +32,7 @@ pub mod limits {
     pub const OBJECT: u64 = 4 * MIB;
     /// One page of a pod list ([`super::POD_PAGE`] pods).
     pub const POD_PAGE: u64 = 8 * MIB;
-    /// Answers we do not use (Events, evictions, deletions): a Status at most.
+    /// Answers we do not use (a created Event, an eviction's Status).
     pub const STATUS: u64 = MIB;
 }
 
@@ -155,7 +155,8 @@ impl Client {
     pub fn delete_pod(&self, namespace: &str, name: &str, grace_seconds: Option<i64>) -> Result<()> {
         let path = url::path(&["api", "v1", "namespaces", namespace, "pods", name]);
         let query: Vec<_> = grace_seconds.map(|g| ("gracePeriodSeconds", g.to_string())).into_iter().collect();
-        self.send("DELETE", &url::with_query(&path, &query), None, true, "Status").map(drop)
+        // the answer is the Pod (or a Status): read it as large as a Pod may be
+        self.send("DELETE", &url::with_query(&path, &query), None, true, ("Pod", limits::OBJECT)).map(drop)
     }
 
     /// POST a policy/v1 Eviction. A 429 comes back at once as
@@ -165,7 +166,7 @@ impl Client {
     pub fn evict_pod(&self, namespace: &str, name: &str, grace_seconds: Option<i64>) -> Result<()> {
         let path = url::path(&["api", "v1", "namespaces", namespace, "pods", name, "eviction"]);
         let body = eviction(namespace, name, grace_seconds).to_string().into_bytes();
-        self.send("POST", &path, Some((JSON, &body)), false, "Status").map(drop)
+        self.send("POST", &path, Some((JSON, &body)), false, ("Status", limits::STATUS)).map(drop)
     }
 
     pub fn get_daemonset(&self, namespace: &str, name: &str) -> Result<DaemonSet> {
@@ -187,12 +188,19 @@ impl Client {
     pub fn create_event(&self, namespace: &str, event: &Value) -> Result<()> {
         let path = url::path(&["api", "v1", "namespaces", namespace, "events"]);
         let body = event.to_string().into_bytes();
-        self.send("POST", &path, Some((JSON, &body)), true, "Status").map(drop)
+        self.send("POST", &path, Some((JSON, &body)), true, ("Event", limits::STATUS)).map(drop)
     }
 
-    /// Answers we drop (Status objects) are read up to [`limits::STATUS`].
-    fn send(&self, method: &'static str, path: &str, body: Option<(&'static str, &[u8])>, wait_on_429: bool, what: &'static str) -> Result<Vec<u8>> {
-        self.http.send(&http::Request { method, path, body, wait_on_429, max_body: limits::STATUS, what })
+    /// Send; the answer (`what` it is, read up to `max_body` bytes) is not decoded.
+    fn send(
+        &self,
+        method: &'static str,
+        path: &str,
+        body: Option<(&'static str, &[u8])>,
+        wait_on_429: bool,
+        (what, max_body): (&'static str, u64),
+    ) -> Result<Vec<u8>> {
+        self.http.send(&http::Request { method, path, body, wait_on_429, max_body, what })
     }
 
     /// Send and decode the 2xx answer as `what`, read up to `max_body` bytes.
