@@ -1,4 +1,4 @@
-//! Shared by the integration tests against the fake API server: a client for the fake API server
+//! Shared by the integration tests: a client for the fake API server
 //! (trusting its test CA through the service-account code path) and a clock the
 //! test controls.
 #![allow(dead_code)]
