@@ -313,9 +313,9 @@ impl Agent<'_> {
                     }
                     // A hand-written lock may name nobody ({} holds it as "").
                     let names: Vec<&str> = holders.iter().map(|h| if h.is_empty() { "\"\"" } else { h.as_str() }).collect();
-                    log::info!("waiting for the reboot lock, held by {}", names.join(", "));
+                    log::info!("waiting for the reboot lock, held by {}", crate::names::summary(&names));
                     self.metrics.status.lock_wait_started(self.clock.now());
-                    self.report("pending", &format!("lock held by {}", names.join(", ")), Some(Blocked::Lock));
+                    self.report("pending", &format!("lock held by {}", crate::names::summary(&names)), Some(Blocked::Lock));
                     // Prefer not to schedule pods here: they would be drained soon.
                     self.set_taint(true);
                     return Ok(None);

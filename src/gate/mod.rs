@@ -24,7 +24,7 @@ pub const POLL: Duration = Duration::from_secs(2);
 /// The budgets covering the pods on `node_name` now, with their current
 /// `disruptionsAllowed`.
 pub fn covering_budgets(client: &Client, node_name: &str) -> Result<Vec<Budget>> {
-    let pods = client.list_pods(&ListParams { field_selector: Some(format!("spec.nodeName={node_name}")), limit: Some(500), ..Default::default() })?;
+    let pods = client.list_pods(&ListParams { field_selector: Some(format!("spec.nodeName={node_name}")), limit: Some(crate::kube::POD_PAGE), ..Default::default() })?;
     let pdbs = client.list_pdbs(&ListParams::default())?;
     Ok(pdbs
         .into_iter()

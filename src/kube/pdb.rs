@@ -88,13 +88,13 @@ impl Client {
             if let Some(t) = continue_token {
                 query.push(("continue", t.to_string()));
             }
-            self.call("GET", &url::with_query(&base, &query), None, "PodDisruptionBudgetList")
+            self.call("GET", &url::with_query(&base, &query), None, "PodDisruptionBudgetList", super::limits::POD_PAGE)
         })
     }
 
     pub fn get_pdb(&self, namespace: &str, name: &str) -> Result<PodDisruptionBudget> {
         let path = url::path(&["apis", "policy", "v1", "namespaces", namespace, "poddisruptionbudgets", name]);
-        self.call("GET", &path, None, "PodDisruptionBudget")
+        self.call("GET", &path, None, "PodDisruptionBudget", super::limits::OBJECT)
     }
 }
 

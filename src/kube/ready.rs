@@ -29,7 +29,7 @@ struct Condition {
 impl Client {
     pub fn node_ready(&self, name: &str) -> Result<bool> {
         let path = url::path(&["api", "v1", "nodes", name]);
-        let node: NodeWithStatus = self.call("GET", &path, None, "Node")?;
+        let node: NodeWithStatus = self.call("GET", &path, None, "Node", super::limits::OBJECT)?;
         Ok(ready(&node))
     }
 }

@@ -29,7 +29,7 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Added to the socket-level bound of each request beyond `timeoutSeconds`.
 const SOCKET_SLACK: Duration = Duration::from_secs(10);
 /// A single event larger than this is refused (a Node or Pod is a few KiB).
-const MAX_LINE: u64 = 8 * 1024 * 1024;
+const MAX_LINE: u64 = super::limits::OBJECT;
 /// This many watch requests in a row that end at once with nothing in them
 /// mean streaming does not work here (a proxy that buffers or cuts streams).
 const MAX_EMPTY_ENDS: u32 = 3;
@@ -119,7 +119,7 @@ impl<'c> Watch<'c> {
     /// What matches now; the watch resumes from this list's resourceVersion.
     pub fn list(&mut self) -> Result<Vec<Value>> {
         let path = url::with_query(&self.collection, &[("fieldSelector", self.field_selector.clone())]);
-        let list: List = self.client.call("GET", &path, None, "list")?;
+        let list: List = self.client.call("GET", &path, None, "list", super::limits::POD_PAGE)?;
         self.resource_version = list.metadata["resourceVersion"].as_str().map(str::to_string);
         Ok(list.items)
     }

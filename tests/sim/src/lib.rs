@@ -13,16 +13,19 @@
 //! assert!(summary.violations(1).is_empty(), "{}", cluster.report());
 //! ```
 
+pub mod backend;
 pub mod cluster;
 pub mod events;
 pub mod http;
 pub mod lockview;
 pub mod node;
 pub mod objects;
+pub mod real;
 pub mod observer;
 pub mod spec;
 pub mod summary;
 
+pub use backend::{Api, ControlPlaneKind};
 pub use cluster::Cluster;
 pub use events::{Event, Timed};
 pub use spec::ClusterSpec;
