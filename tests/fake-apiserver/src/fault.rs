@@ -29,12 +29,14 @@ pub struct Fault {
     pub times: Option<u32>,
     /// fire on every k-th matching request (1 = each)
     pub every: u32,
+    /// match the path exactly, not as a prefix (a collection, not its objects)
+    pub exact: bool,
     seen: u32,
 }
 
 impl Fault {
     pub fn new(method: &str, path_prefix: &str, action: FaultAction) -> Fault {
-        Fault { method: method.to_string(), path_prefix: path_prefix.to_string(), action, times: None, every: 1, seen: 0 }
+        Fault { method: method.to_string(), path_prefix: path_prefix.to_string(), action, times: None, every: 1, exact: false, seen: 0 }
     }
 
     /// Answer `code` to the next `times` matching requests.
@@ -72,6 +74,12 @@ impl Fault {
         self
     }
 
+    /// Only requests to exactly this path (e.g. a collection's lists and watches).
+    pub fn exact(mut self) -> Fault {
+        self.exact = true;
+        self
+    }
+
     pub fn every(mut self, k: u32) -> Fault {
         self.every = k.max(1);
         self
@@ -79,7 +87,7 @@ impl Fault {
 
     fn matches(&self, method: &str, path: &str, has_continue: bool) -> bool {
         (self.method.is_empty() || self.method == "*" || self.method.eq_ignore_ascii_case(method))
-            && path.starts_with(&self.path_prefix)
+            && if self.exact { path == self.path_prefix } else { path.starts_with(&self.path_prefix) }
             && (self.action != FaultAction::ExpireContinue || has_continue)
     }
 }

@@ -76,6 +76,12 @@ impl SimNode {
     pub fn kured_pid(&self) -> Option<u32> {
         self.kured.as_ref().map(Child::id)
     }
+    /// The running kured's peak resident memory so far (VmHWM), in KiB.
+    pub fn kured_peak_kib(&self) -> Option<u64> {
+        let status = fs::read_to_string(format!("/proc/{}/status", self.kured_pid()?)).ok()?;
+        status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.split_whitespace().next()?.parse().ok()
+    }
+
     pub fn kured_running(&self) -> bool {
         self.kured.is_some()
     }
@@ -202,6 +208,26 @@ pub(crate) fn die_with_parent(cmd: &mut Command) {
 }
 
 /// A loopback port that was free a moment ago (for kured's metrics).
+///
+/// Taken below the kernel's ephemeral range when it can be: a port the kernel
+/// hands out (`:0`) may be handed out again to one of the many client sockets
+/// the daemons open before the daemon binds it (seen with 200 nodes).
 pub fn free_port() -> io::Result<u16> {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let ephemeral_low: u32 = fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32768);
+    const LOW: u32 = 10_000;
+    if ephemeral_low > LOW + 1000 {
+        let span = ephemeral_low - LOW;
+        let start = std::process::id().wrapping_mul(7919) % span;
+        for _ in 0..200 {
+            let port = LOW + (start + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) % span;
+            if std::net::TcpListener::bind(("127.0.0.1", port as u16)).is_ok() {
+                return Ok(port as u16);
+            }
+        }
+    }
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
