@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: the real control plane's build (Go, cached),
+# The whole test suite, as CI runs it: set-up (scripts/setup.sh, idempotent), the
+# real control plane's build (Go, cached),
 # unit and integration tests (the fake API server, real kubectl against it, the
 # daemon end to end on the fake and on the real control plane), the static binary
 # in an empty chroot, the manifests, and short simulated clusters on both servers;
@@ -8,6 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n=== %s\n' "$*"; }
+
+step "set-up (installs what is missing; quick when nothing is)"
+scripts/setup.sh
 
 step "real control plane: build (cached by a hash of tests/control-plane)"
 # Fails with install instructions when Go is missing: the real-server tests

@@ -62,6 +62,7 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGTERM, on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t);
     }
     let concurrency = opts.spec.concurrency as usize;
+    let keep = opts.spec.keep_dir;
     let mut cluster = match Cluster::start(opts.spec) {
         Ok(c) => c,
         Err(e) => {
@@ -75,8 +76,16 @@ fn main() -> ExitCode {
     println!("kubeconfig: {}", cluster.kubeconfig().display());
     println!("watch it:   kubectl --kubeconfig {} get nodes -w", cluster.kubeconfig().display());
     println!("logs:       {}/node-*/kured.log", cluster.dir().display());
-    for e in cluster.timeline() {
+    if !keep {
+        println!("            (removed at the end unless the run fails; --keep keeps it)");
+    }
+    let mut timeline = Vec::new();
+    let mut show = |e: &dyn std::fmt::Display| {
         println!("{e}");
+        timeline.push(e.to_string());
+    };
+    for e in cluster.timeline() {
+        show(&e);
     }
     if let Some(secs) = opts.steady {
         cluster.poll_until(Duration::from_secs(secs), |e| println!("{e}"), |c| c.all_dead() || STOP.load(Ordering::Relaxed));
@@ -84,7 +93,7 @@ fn main() -> ExitCode {
         return if cluster.all_dead() || STOP.load(Ordering::Relaxed) { ExitCode::from(1) } else { ExitCode::SUCCESS };
     }
     let limit = Duration::from_secs(opts.seconds);
-    cluster.poll_until(limit, |e| println!("{e}"), |c| c.settled() || c.all_dead() || STOP.load(Ordering::Relaxed));
+    cluster.poll_until(limit, |e| show(e), |c| c.settled() || c.all_dead() || STOP.load(Ordering::Relaxed));
     let summary = cluster.summary();
     let mut violations = summary.violations(concurrency);
     if STOP.load(Ordering::Relaxed) {
@@ -104,8 +113,14 @@ fn main() -> ExitCode {
         eprintln!("{}", cluster.report());
         cluster.keep_dir_on_drop();
     }
-    println!("{summary}");
+    if keep || !violations.is_empty() {
+        // kept with the kubeconfig and the logs: the timeline as printed, and the outcome
+        timeline.push(summary.to_string());
+        let _ = std::fs::write(cluster.dir().join("timeline.txt"), timeline.join("\n") + "\n");
+    }
     print_load(&cluster, "rollout");
+    // the summary line stays last, as the README and the scripts that read it expect
+    println!("{summary}");
     if violations.is_empty() {
         ExitCode::SUCCESS
     } else {
