@@ -3,6 +3,8 @@
 //! taint) and on the kured DaemonSet (the lock) after each path through a check.
 
 mod cluster_support;
+#[path = "support/host.rs"]
+mod host;
 #[path = "agent/fake_host.rs"]
 mod fake_host;
 #[path = "agent/support.rs"]

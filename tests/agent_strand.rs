@@ -4,6 +4,8 @@
 //! during the back-off after a failed reboot, and what the lock records.
 
 mod cluster_support;
+#[path = "support/host.rs"]
+mod host;
 #[path = "agent/fake_host.rs"]
 mod fake_host;
 #[path = "agent/support.rs"]

@@ -3,8 +3,8 @@
 
 #[path = "support/receiver.rs"]
 mod receiver;
-#[path = "support/tempdir.rs"]
-mod tempdir;
+#[path = "kube_client/support.rs"]
+mod support;
 
 use kured::blockers::{AlertFilter, PrometheusBlocker};
 use receiver::Receiver;
@@ -76,26 +76,17 @@ fn unreachable_prometheus_is_an_error() {
 
 mod pods {
     use kured::blockers::{check_all, Blocker, PodBlocker};
-    use kured::kube::{Client, KubeConfig};
+    use kured::kube::Client;
     use fakeapi::{Fault, FakeApiServer};
     use serde_json::json;
 
-    use super::tempdir::TempDir;
+    use super::support::{cluster_with, TempDir};
 
-    /// The fake API server and a client that trusts it the in-cluster way.
-    fn cluster(tag: &str) -> (FakeApiServer, Client, TempDir) {
-        let api = FakeApiServer::start();
-        let sa = TempDir::new(tag);
-        api.write_service_account(&sa.0, "kube-system").unwrap();
-        let url = api.url();
-        let (host, port) = url.trim_start_matches("https://").rsplit_once(':').unwrap();
-        let vars = [
-            ("KUBERNETES_SERVICE_HOST", host.to_string()),
-            ("KUBERNETES_SERVICE_PORT", port.to_string()),
-            ("KURED_SERVICE_ACCOUNT_DIR", sa.path().to_string()),
-        ];
-        let config = KubeConfig::in_cluster(&|k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())).unwrap();
-        (api, Client::new(config).unwrap(), sa)
+    /// The fake API server (controllers on) and a client that trusts it the
+    /// in-cluster way; the service-account dir lives as long as the client.
+    fn cluster() -> (FakeApiServer, Client, TempDir) {
+        let c = cluster_with(fakeapi::Options::default());
+        (c.api, c.client, c.sa)
     }
 
     fn pod(api: &FakeApiServer, ns: &str, name: &str, node: &str, labels: serde_json::Value, phase: &str) {
@@ -109,7 +100,7 @@ mod pods {
 
     #[test]
     fn running_matching_pods_on_this_node_block() {
-        let (api, client, _sa) = cluster("block");
+        let (api, client, _sa) = cluster();
         for ns in ["db", "web"] {
             api.create(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}));
         }
@@ -139,7 +130,7 @@ mod pods {
 
     #[test]
     fn an_api_error_is_an_error_not_a_pass() {
-        let (api, client, _sa) = cluster("err");
+        let (api, client, _sa) = cluster();
         api.inject(Fault::status("GET", "/api/v1/pods", 403, 10));
         let b = PodBlocker::new("n1", vec!["app=backup".into()]);
         assert!(b.check(&client).is_err());

@@ -9,8 +9,14 @@
 //! `qemu-aarch64-static`; scripts/test-arm.sh does this for each ARM binary).
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Output};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::process::{Command, Output};
+
+#[path = "support/host.rs"]
+mod host;
+#[path = "support/tempdir.rs"]
+mod tempdir;
+use host::HostStandIn;
+use tempdir::TempDir;
 
 const IN_CLUSTER: &str =
     "kured: in-cluster configuration: KUBERNETES_SERVICE_HOST is not set (kured runs as a pod in the cluster)";
@@ -19,32 +25,19 @@ const IN_CLUSTER: &str =
 /// init (so no run ever names pid 1 or this test's pid) and a scratch dir for
 /// the marker a "reboot" would write. Both are cleaned up on drop.
 struct SafeHost {
-    child: Child,
-    dir: PathBuf,
+    host: HostStandIn,
+    dir: TempDir,
 }
 
 impl SafeHost {
     fn new() -> SafeHost {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let n = N.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("kured-cli-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("create scratch dir");
-        let child = Command::new("sleep").arg("60").spawn().expect("start sleep");
-        SafeHost { child, dir }
+        SafeHost { host: HostStandIn::new(), dir: TempDir::new("cli") }
     }
     fn host_pid_flag(&self) -> String {
-        format!("--host-pid={}", self.child.id())
+        self.host.flag()
     }
     fn reboot_command(&self) -> String {
-        format!("/bin/sh -c 'echo rebooted > {}/marker'", self.dir.display())
-    }
-}
-
-impl Drop for SafeHost {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        format!("/bin/sh -c 'echo rebooted > {}'", self.dir.show("marker"))
     }
 }
 

@@ -10,7 +10,7 @@
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -19,8 +19,11 @@ use sim::lockview::upstream_single;
 use sim::objects::bare_pod;
 use sim::{Cluster, ClusterSpec, Event};
 
+#[path = "support/host.rs"]
+mod host;
 #[path = "support/tempdir.rs"]
 mod tempdir;
+use host::HostStandIn;
 use tempdir::TempDir;
 
 /// Generous: waits end as soon as their condition holds, and the machine is shared.
@@ -28,21 +31,6 @@ const LIMIT: Duration = Duration::from_secs(45);
 
 // ---- the command line -------------------------------------------------------
 
-/// A `sleep` child standing in for the host's init, killed on drop.
-struct HostStandIn(Child);
-
-impl HostStandIn {
-    fn new() -> HostStandIn {
-        HostStandIn(Command::new("sleep").arg("60").spawn().expect("start sleep"))
-    }
-}
-
-impl Drop for HostStandIn {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// The binary with a clean environment (no cluster: a valid command line stops
 /// at the in-cluster set-up with exit 1, after start-up warnings are logged).
@@ -51,7 +39,7 @@ fn kured(args: &[&str], env: &[(&str, &OsStr)]) -> Output {
     let dir = TempDir::new("hostile-cli");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kured"));
     cmd.env_clear().args(args);
-    cmd.arg(format!("--host-pid={}", host.0.id()));
+    cmd.arg(host.flag());
     cmd.arg(format!("--reboot-command=/bin/sh -c 'echo rebooted > {}'", dir.show("marker")));
     for (k, v) in env {
         cmd.env(k, v);
@@ -387,7 +375,7 @@ fn trace_logging_never_prints_secrets() {
             &format!("--reboot-sentinel={}", dir.show("sentinel")),
             &format!("--notify-url=generic+http://user:{secret}@127.0.0.1:{}/hook/{secret}", hook.port()),
             &format!("--reboot-command=/bin/sh -c 'echo rebooted > {}'", dir.show("marker")),
-            &format!("--host-pid={}", host.0.id()),
+            &host.flag(),
         ])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -417,7 +405,7 @@ fn kill_running_ends_every_host_command_group() {
     let host = HostStandIn::new();
     let token = unique_sleep();
     let argv: Vec<String> = vec!["/bin/sh".into(), "-c".into(), format!("sleep {token} & sleep {token}; wait")];
-    let pid = host.0.id() as i32;
+    let pid = host.pid();
     let runner = std::thread::spawn(move || kured::hostcmd::run_in_host(&argv, pid));
     poll(LIMIT, "both sleeps to start", || live_with(&token).len() >= 3);
     kured::hostcmd::kill_running();

@@ -4,7 +4,6 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
-use std::process::{Child, Command};
 
 use fakeapi::{FakeApiServer, Options};
 use kured::agent::Agent;
@@ -15,6 +14,7 @@ use kured::metrics::Metrics;
 use serde_json::{json, Value};
 
 use crate::cluster_support::{client, temp_dir};
+use crate::host::HostStandIn;
 pub use crate::fake_host::{run_check, run_recover, Ended, FakeHost, RebootResult};
 
 pub const NODE: &str = "node-1";
@@ -27,7 +27,7 @@ pub const NODE_PATH: &str = "/api/v1/nodes/node-1";
 pub struct World {
     pub api: FakeApiServer,
     pub client: Client,
-    sleeper: Child,
+    host: HostStandIn,
     pub dir: PathBuf,
 }
 
@@ -43,8 +43,7 @@ impl World {
             "spec":{"selector":{"matchLabels":{"name":"kured"}},
                     "template":{"metadata":{"labels":{"name":"kured"}},"spec":{"containers":[{"name":"kured","image":"kured"}]}}}}));
         let client = client(&api);
-        let sleeper = Command::new("sleep").arg("60").spawn().expect("start a sleep child");
-        World { api, client, sleeper, dir: temp_dir("agent") }
+        World { api, client, host: HostStandIn::new(), dir: temp_dir("agent") }
     }
 
     /// `--node-id=node-1 --period=1s --drain-grace-period=0` plus `extra`.
@@ -54,7 +53,7 @@ impl World {
             format!("--node-id={NODE}"),
             "--period=1s".into(),
             "--drain-grace-period=0".into(),
-            format!("--host-pid={}", self.sleeper.id()),
+            self.host.flag(),
             format!("--reboot-command=/bin/sh -c 'echo x > {}'", marker.display()),
             format!("--reboot-sentinel={}", self.dir.join("reboot-required").display()),
         ];
@@ -148,8 +147,6 @@ impl World {
 
 impl Drop for World {
     fn drop(&mut self) {
-        let _ = self.sleeper.kill();
-        let _ = self.sleeper.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
