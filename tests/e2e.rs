@@ -67,12 +67,8 @@ fn lim(c: &Cluster, d: Duration) -> Duration {
 }
 
 fn spec(cp: ControlPlaneKind, nodes: usize, args: &[&str]) -> ClusterSpec {
-    let mut s = ClusterSpec::new(env!("CARGO_BIN_EXE_kured"));
+    let mut s = ClusterSpec::scenario(env!("CARGO_BIN_EXE_kured"), nodes, args);
     s.control_plane = cp;
-    s.nodes = nodes;
-    s.period = "1s".into();
-    s.downtime = Duration::from_millis(500);
-    s.extra_kured_args = args.iter().map(|a| a.to_string()).collect();
     s
 }
 

@@ -11,11 +11,8 @@ use sim::objects::{deployment, pdb};
 use sim::{Cluster, ClusterSpec, Event};
 
 fn spec(nodes: usize, period: &str, args: &[&str]) -> ClusterSpec {
-    let mut s = ClusterSpec::new(env!("CARGO_BIN_EXE_kured"));
-    s.nodes = nodes;
+    let mut s = ClusterSpec::scenario(env!("CARGO_BIN_EXE_kured"), nodes, args);
     s.period = period.into();
-    s.downtime = Duration::from_millis(500);
-    s.extra_kured_args = args.iter().map(|a| a.to_string()).collect();
     s
 }
 

@@ -20,12 +20,7 @@ const LIMIT: Duration = Duration::from_secs(30);
 const LOCK: &str = "weave.works/kured-node-lock";
 
 fn spec(nodes: usize, args: &[&str]) -> ClusterSpec {
-    let mut s = ClusterSpec::new(env!("CARGO_BIN_EXE_kured"));
-    s.nodes = nodes;
-    s.period = "1s".into();
-    s.downtime = Duration::from_millis(500);
-    s.extra_kured_args = args.iter().map(|a| a.to_string()).collect();
-    s
+    ClusterSpec::scenario(env!("CARGO_BIN_EXE_kured"), nodes, args)
 }
 
 fn start(spec: ClusterSpec) -> Cluster {

@@ -17,7 +17,7 @@ use kured::Error;
 mod host;
 #[path = "support/tempdir.rs"]
 mod tempdir;
-use host::HostStandIn;
+use host::{live_with, unique_sleep, HostStandIn};
 use tempdir::TempDir;
 
 /// Our stand-in for the host's init: its mount namespace is ours.
@@ -94,28 +94,6 @@ fn sentinel_command_exit_codes() {
     let err = command_sentinel(vec!["kured-no-such-command".into()], &host).expect_err("not found is an error");
     assert!(matches!(err, Error::Spawn { .. }), "{err:?}");
     assert!(err.to_string().contains("kured-no-such-command"), "{err}");
-}
-
-/// A `sleep` duration no other process on the machine has on its command line.
-fn unique_sleep() -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static N: AtomicU32 = AtomicU32::new(1);
-    format!("1000.{}{:04}", std::process::id(), N.fetch_add(1, Ordering::SeqCst))
-}
-
-/// Pids of live processes (not zombies) whose command line holds `token`.
-fn live_with(token: &str) -> Vec<i32> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
-        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-        let zombie = stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'));
-        if !zombie && String::from_utf8_lossy(&cmdline).contains(token) {
-            out.push(pid);
-        }
-    }
-    out
 }
 
 /// Issue 15, case 2: a sentinel command that never answers is killed with its

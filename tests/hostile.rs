@@ -23,7 +23,7 @@ use sim::{Cluster, ClusterSpec, Event};
 mod host;
 #[path = "support/tempdir.rs"]
 mod tempdir;
-use host::HostStandIn;
+use host::{live_with, unique_sleep, HostStandIn};
 use tempdir::TempDir;
 
 /// Generous: waits end as soon as their condition holds, and the machine is shared.
@@ -135,12 +135,7 @@ fn case5_node_id_must_be_a_node_name() {
 // ---- the daemon against the fake API server ---------------------------------
 
 fn spec(args: &[&str]) -> ClusterSpec {
-    let mut s = ClusterSpec::new(env!("CARGO_BIN_EXE_kured"));
-    s.nodes = 1;
-    s.period = "1s".into();
-    s.downtime = Duration::from_millis(500);
-    s.extra_kured_args = args.iter().map(|a| a.to_string()).collect();
-    s
+    ClusterSpec::scenario(env!("CARGO_BIN_EXE_kured"), 1, args)
 }
 
 fn start(spec: ClusterSpec) -> Cluster {
@@ -173,27 +168,6 @@ fn case1_large_template_completes_the_cycle() {
         assert!(r.body.len() < 4096 + 512, "{} bytes", r.body.len());
     }
     assert!(hook.received().iter().any(|r| r.body.contains(&format!("[node-1{}]", " ".repeat(3794)))), "uncordon message");
-}
-
-/// A `sleep` argument no other process has.
-fn unique_sleep() -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-    format!("1000.{}{nanos:09}", std::process::id())
-}
-
-/// Live (not zombie) processes whose command line holds `token`.
-fn live_with(token: &str) -> Vec<i32> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
-        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-        let zombie = stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'));
-        if !zombie && String::from_utf8_lossy(&cmdline).contains(token) {
-            out.push(pid);
-        }
-    }
-    out
 }
 
 #[track_caller]

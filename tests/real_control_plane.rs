@@ -12,12 +12,9 @@ use sim::{Cluster, ClusterSpec, ControlPlaneKind, Event};
 const LIMIT: Duration = Duration::from_secs(60);
 
 fn spec(nodes: usize, args: &[&str]) -> ClusterSpec {
-    let mut s = ClusterSpec::new(env!("CARGO_BIN_EXE_kured"));
+    let mut s = ClusterSpec::scenario(env!("CARGO_BIN_EXE_kured"), nodes, args);
     s.control_plane = ControlPlaneKind::Real;
-    s.nodes = nodes;
-    s.period = "1s".into();
     s.downtime = Duration::from_millis(1500);
-    s.extra_kured_args = args.iter().map(|a| a.to_string()).collect();
     s
 }
 

@@ -36,3 +36,25 @@ impl Drop for HostStandIn {
         let _ = self.0.wait();
     }
 }
+
+/// A `sleep` duration no other process on the machine has on its command line.
+pub fn unique_sleep() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(1);
+    format!("1000.{}{:04}", std::process::id(), N.fetch_add(1, Ordering::SeqCst))
+}
+
+/// Pids of live processes (not zombies) whose command line holds `token`.
+pub fn live_with(token: &str) -> Vec<i32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        let zombie = stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'));
+        if !zombie && String::from_utf8_lossy(&cmdline).contains(token) {
+            out.push(pid);
+        }
+    }
+    out
+}

@@ -70,6 +70,17 @@ impl ClusterSpec {
         }
     }
 
+    /// What end-to-end scenarios start from: `nodes` nodes checking every second,
+    /// reboots of half a second, and `args` passed to every kured.
+    pub fn scenario(kured_bin: impl Into<PathBuf>, nodes: usize, args: &[&str]) -> ClusterSpec {
+        let mut s = ClusterSpec::new(kured_bin);
+        s.nodes = nodes;
+        s.period = "1s".into();
+        s.downtime = Duration::from_millis(500);
+        s.extra_kured_args = args.iter().map(|a| a.to_string()).collect();
+        s
+    }
+
     pub fn node_names(&self) -> Vec<String> {
         (1..=self.nodes).map(|i| format!("node-{i}")).collect()
     }
