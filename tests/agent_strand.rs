@@ -105,7 +105,7 @@ fn the_reboot_loop_guard_stops_after_the_limit_until_the_sentinel_clears() {
     assert_eq!(w.event_reasons(), ["RebootLoop", "Uncordoned"]);
     let warning = w.api.list("events").into_iter().find(|e| e["reason"] == "RebootLoop").unwrap();
     assert_eq!(warning["type"], "Warning");
-    assert!(a.metrics.render().contains("kured_reboot_loop_stopped{node=\"node-1\"} 1"));
+    assert!(a.metrics().render().contains("kured_reboot_loop_stopped{node=\"node-1\"} 1"));
     // every later period: no lock, no reboot
     for _ in 0..3 {
         assert_eq!(run_check(&a), Ended::Returned);
@@ -114,7 +114,7 @@ fn the_reboot_loop_guard_stops_after_the_limit_until_the_sentinel_clears() {
     // the sentinel clears once: the guard starts over
     host.set_required(Ok(false));
     assert_eq!(run_check(&a), Ended::Returned);
-    assert!(a.metrics.render().contains("kured_reboot_loop_stopped{node=\"node-1\"} 0"));
+    assert!(a.metrics().render().contains("kured_reboot_loop_stopped{node=\"node-1\"} 0"));
     host.set_required(Ok(true));
     assert_eq!(run_check(&a), Ended::WaitingForReboot);
     assert_eq!(recorded(&w).reboot_streak, 0);

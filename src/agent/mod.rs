@@ -75,17 +75,7 @@ pub fn run(config: Config, client: Client, stop: Stop) -> Result<()> {
     spawn_stop_deadline(stop.clone());
     let clock = DaemonClock { stop, health: metrics.health.clone() };
 
-    let agent = Agent {
-        blockers: blockers::from_config(&config),
-        config: &config,
-        client: &client,
-        host: &host,
-        clock: &clock,
-        notifier,
-        metrics,
-        reboot_retry: Default::default(),
-        state: State::default(),
-    };
+    let agent = Agent::new(&config, &client, &host, &clock).with_notifier(notifier).with_metrics(metrics);
     agent.recover();
     agent.run_loop();
     Ok(())
@@ -127,17 +117,52 @@ pub struct State {
     pub stale_looked: Cell<Option<time::OffsetDateTime>>,
 }
 
+/// One kured pod's loop and what it works with. Built with [`Agent::new`];
+/// [`run`] adds the real notifier and the served metrics.
 pub struct Agent<'a> {
-    pub config: &'a Config,
-    pub client: &'a Client,
-    pub host: &'a dyn Host,
-    pub clock: &'a dyn Clock,
-    pub notifier: Option<Notifier>,
-    pub blockers: Vec<Blocker>,
-    pub metrics: Metrics,
-    /// Back-off after failed reboot commands; `Default::default()` to start.
-    pub reboot_retry: std::cell::Cell<plan::RebootRetry>,
-    pub state: State,
+    config: &'a Config,
+    client: &'a Client,
+    host: &'a dyn Host,
+    clock: &'a dyn Clock,
+    notifier: Option<Notifier>,
+    blockers: Vec<Blocker>,
+    metrics: Metrics,
+    /// Back-off after failed reboot commands.
+    reboot_retry: std::cell::Cell<plan::RebootRetry>,
+    state: State,
+}
+
+impl<'a> Agent<'a> {
+    /// An agent for `config` on these parts: the blockers the config names, no
+    /// notifier, metrics of its own, and nothing remembered yet.
+    pub fn new(config: &'a Config, client: &'a Client, host: &'a dyn Host, clock: &'a dyn Clock) -> Agent<'a> {
+        Agent {
+            blockers: blockers::from_config(config),
+            config,
+            client,
+            host,
+            clock,
+            notifier: None,
+            metrics: Metrics::new(),
+            reboot_retry: Default::default(),
+            state: State::default(),
+        }
+    }
+
+    pub fn with_notifier(mut self, notifier: Option<Notifier>) -> Agent<'a> {
+        self.notifier = notifier;
+        self
+    }
+
+    /// Share these metrics (the ones `/metrics` serves).
+    pub fn with_metrics(mut self, metrics: Metrics) -> Agent<'a> {
+        self.metrics = metrics;
+        self
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
 }
 
 impl Agent<'_> {

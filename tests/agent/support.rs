@@ -10,7 +10,6 @@ use kured::agent::Agent;
 use kured::config::{self, Config};
 use kured::kube::Client;
 use kured::lock::LockValue;
-use kured::metrics::Metrics;
 use serde_json::{json, Value};
 
 use crate::cluster_support::{client, temp_dir};
@@ -152,15 +151,5 @@ impl Drop for World {
 }
 
 pub fn agent<'a>(config: &'a Config, client: &'a Client, fake: &'a FakeHost) -> Agent<'a> {
-    Agent {
-        reboot_retry: Default::default(),
-        config,
-        client,
-        host: fake,
-        clock: fake,
-        notifier: None,
-        blockers: kured::blockers::from_config(config),
-        metrics: Metrics::new(),
-        state: Default::default(),
-    }
+    Agent::new(config, client, fake, fake)
 }
