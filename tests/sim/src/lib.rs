@@ -13,6 +13,7 @@
 //! assert!(summary.violations(1).is_empty(), "{}", cluster.report());
 //! ```
 
+pub mod chaos;
 pub mod cluster;
 pub mod events;
 pub mod http;

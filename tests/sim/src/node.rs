@@ -65,6 +65,10 @@ impl SimNode {
     pub fn marker(&self) -> PathBuf {
         self.dir.join("reboot-marker")
     }
+    /// Sourced by the reboot command before it "reboots" (see [`SimNode::args`]).
+    pub fn reboot_fault(&self) -> PathBuf {
+        self.dir.join("reboot-fault")
+    }
     pub fn log_path(&self) -> PathBuf {
         self.dir.join("kured.log")
     }
@@ -90,7 +94,13 @@ impl SimNode {
         args.extend(launch.common_args.iter().cloned());
         // Last, so that no extra argument can override them: the host is our
         // stand-in child and a "reboot" only writes the marker.
-        args.push(format!("--reboot-command=/bin/sh -c 'echo rebooted >> {}'", self.marker().display()));
+        // A `reboot-fault` file in the node's directory, if any, is sourced first:
+        // the chaos campaign makes the command fail, hang or do nothing that way.
+        args.push(format!(
+            "--reboot-command=/bin/sh -c '[ -f {fault} ] && . {fault}; echo rebooted >> {marker}'",
+            fault = self.reboot_fault().display(),
+            marker = self.marker().display()
+        ));
         args.push(format!("--host-pid={}", self.host_pid()));
         args
     }
