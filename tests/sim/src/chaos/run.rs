@@ -479,5 +479,17 @@ pub fn workloads(plan: &Plan) -> Vec<Value> {
             }
         }
     }
+    // The API's default grace is 30 s: with --drain-grace-period=-1 (the pod's
+    // own) every drain would take that long. One second, unless slow on purpose.
+    for o in &mut out {
+        let spec = match o["kind"].as_str() {
+            Some("Pod") => &mut o["spec"],
+            Some("Deployment" | "DaemonSet") => &mut o["spec"]["template"]["spec"],
+            _ => continue,
+        };
+        if spec["terminationGracePeriodSeconds"].is_null() {
+            spec["terminationGracePeriodSeconds"] = json!(1);
+        }
+    }
     out
 }
