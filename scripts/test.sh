@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: unit and integration tests (the fake API
 # server, real kubectl against it, the daemon end to end), the static binary in
-# an empty chroot, the manifests, and a short simulated cluster.
+# an empty chroot, the manifests, a short simulated cluster and a short chaos
+# campaign (fresh seed, printed first and last: rerun a failure with
+# `scripts/chaos --runs 1 --seed SEED`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,4 +23,9 @@ fi
 if [[ -x scripts/simulate ]]; then
   step "short simulation"
   scripts/simulate --nodes 3 --seconds 120
+fi
+
+if [[ -x scripts/chaos ]]; then
+  step "short chaos campaign (20 runs, fresh seed)"
+  scripts/chaos --runs 20
 fi
