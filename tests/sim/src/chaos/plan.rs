@@ -28,14 +28,14 @@ pub enum Signal {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
-    /// every `every`-th API request answers `code` (500, 503, or 429 with Retry-After)
-    ApiErrors { code: u16, every: u32 },
-    /// every `every`-th API request gets its connection reset
-    Resets { every: u32 },
-    /// every `every`-th API request waits `ms` before the answer
-    Slow { every: u32, ms: u64 },
-    /// every `every`-th write to the lock's DaemonSet answers 409 Conflict
-    LockConflicts { every: u32 },
+    /// API requests answer `code` (500, 503, or 429 with Retry-After) with probability `per_mille`/1000
+    ApiErrors { code: u16, per_mille: u32 },
+    /// API requests get their connection reset with probability `per_mille`/1000
+    Resets { per_mille: u32 },
+    /// API requests wait `ms` before the answer with probability `per_mille`/1000
+    Slow { per_mille: u32, ms: u64 },
+    /// writes to the lock's DaemonSet answer 409 Conflict with probability `per_mille`/1000
+    LockConflicts { per_mille: u32 },
     /// from `at_s`, every API request is reset, for `for_s` seconds
     Unreachable { at_s: u64, for_s: u64 },
     /// the node's kured gets `signal` at `at_s` (or as soon after as the node is up), then is restarted
@@ -172,16 +172,16 @@ impl Plan {
 
         let mut faults = Vec::new();
         if r.chance(50) {
-            faults.push(Fault::ApiErrors { code: *r.pick(&[500, 503, 429]), every: r.range(5, 25) as u32 });
+            faults.push(Fault::ApiErrors { code: *r.pick(&[500, 503, 429]), per_mille: r.range(20, 200) as u32 });
         }
         if r.chance(30) {
-            faults.push(Fault::Resets { every: r.range(5, 30) as u32 });
+            faults.push(Fault::Resets { per_mille: r.range(20, 150) as u32 });
         }
         if r.chance(30) {
-            faults.push(Fault::Slow { every: r.range(5, 20) as u32, ms: r.range(200, 1500) });
+            faults.push(Fault::Slow { per_mille: r.range(20, 200) as u32, ms: r.range(200, 1500) });
         }
         if r.chance(40) {
-            faults.push(Fault::LockConflicts { every: r.range(2, 6) as u32 });
+            faults.push(Fault::LockConflicts { per_mille: r.range(100, 400) as u32 });
         }
         if r.chance(25) {
             faults.push(Fault::Unreachable { at_s: r.range(1, 15), for_s: r.range(2, 10) });
@@ -321,8 +321,8 @@ mod tests {
             for f in &p.faults {
                 match f {
                     Fault::Signal { node, .. } | Fault::Reboot { node, .. } => assert!(!sticky.contains(&node), "{p}"),
-                    Fault::ApiErrors { every, .. } | Fault::Resets { every } | Fault::Slow { every, .. } => {
-                        assert!(*every >= 5, "more than 20% of requests: {p}")
+                    Fault::ApiErrors { per_mille, .. } | Fault::Resets { per_mille } | Fault::Slow { per_mille, .. } => {
+                        assert!(*per_mille <= 200, "more than 20% of requests: {p}")
                     }
                     _ => {}
                 }

@@ -222,14 +222,19 @@ impl Runner<'_> {
     /// The faults that stay on for the whole run (rates of API errors and the like).
     fn base_faults(&mut self) -> Vec<ApiFault> {
         let mut out = Vec::new();
-        for f in &self.plan.faults {
+        // random, not every k-th: a fixed k locks into step with kured's fixed
+        // request pattern and hits the same request each time (seed 2904490827801212945)
+        let seed = |i: usize| super::rng::mix(self.plan.seed ^ (i as u64 + 1));
+        for (i, f) in self.plan.faults.iter().enumerate() {
             match f {
-                Fault::ApiErrors { code, every } => out.push(ApiFault::status_every("*", "/", *code, *every)),
-                Fault::Resets { every } => out.push(ApiFault::new("*", "/", FaultAction::Reset).every(*every)),
-                Fault::Slow { every, ms } => out.push(ApiFault::latency("*", "/", Duration::from_millis(*ms)).every(*every)),
-                Fault::LockConflicts { every } => {
-                    out.push(ApiFault::status_every("PUT", LOCK_DS, 409, *every));
-                    out.push(ApiFault::status_every("PATCH", LOCK_DS, 409, *every));
+                Fault::ApiErrors { code, per_mille } => out.push(ApiFault::new("*", "/", FaultAction::Status(*code)).random(*per_mille, seed(i))),
+                Fault::Resets { per_mille } => out.push(ApiFault::new("*", "/", FaultAction::Reset).random(*per_mille, seed(i))),
+                Fault::Slow { per_mille, ms } => {
+                    out.push(ApiFault::latency("*", "/", Duration::from_millis(*ms)).random(*per_mille, seed(i)))
+                }
+                Fault::LockConflicts { per_mille } => {
+                    out.push(ApiFault::new("PUT", LOCK_DS, FaultAction::Status(409)).random(*per_mille, seed(i)));
+                    out.push(ApiFault::new("PATCH", LOCK_DS, FaultAction::Status(409)).random(*per_mille, seed(i) ^ 1));
                 }
                 _ => continue,
             }
