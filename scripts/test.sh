@@ -3,7 +3,8 @@
 # server, real kubectl against it, the daemon end to end), the static binary in
 # an empty chroot, the manifests, a short simulated cluster and a short chaos
 # campaign (fresh seed, printed first and last: rerun a failure with
-# `scripts/chaos --runs 1 --seed SEED`).
+# `scripts/chaos --runs 1 --seed SEED`); the same on ARM (scripts/test-arm.sh:
+# cross-built binaries under qemu-user).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,7 +13,10 @@ step() { printf '\n=== %s\n' "$*"; }
 step "cargo test"
 cargo test --workspace --locked 2>&1
 
-step "static binary in an empty root"
+step "ARM: aarch64 and armv7 builds, their tests under qemu-user, the multi-arch image"
+scripts/test-arm.sh
+
+step "static binaries in an empty root"
 scripts/check-static.sh
 
 if [[ -x scripts/check-manifests.sh ]]; then

@@ -3,6 +3,10 @@
 //! `KUBERNETES_SERVICE_HOST`, so a valid command line stops at the in-cluster
 //! set-up with exit 1. Even so, every run names a `sleep` child this test
 //! started as `--host-pid` and a reboot command that only writes a marker file.
+//!
+//! The binary under test is this build's `kured`, or `KURED_TEST_BIN` run through
+//! the optional `KURED_TEST_RUNNER` (e.g. a static aarch64 build under
+//! `qemu-aarch64-static`; scripts/test-arm.sh does this for each ARM binary).
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Output};
@@ -51,8 +55,28 @@ fn kured(args: &[&str], env: &[(&str, &str)]) -> Output {
     kured_on(&host, args, env)
 }
 
+/// The command that runs the binary under test (see the module comment).
+fn kured_command() -> Command {
+    let bin = std::env::var_os("KURED_TEST_BIN").map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_kured")), PathBuf::from);
+    assert!(bin.is_file(), "KURED_TEST_BIN: no binary at {}", bin.display());
+    match std::env::var("KURED_TEST_RUNNER").ok().filter(|r| !r.is_empty()) {
+        None => Command::new(bin),
+        Some(runner) => {
+            // Resolved here: the child's environment is cleared, PATH included.
+            let path = std::env::var_os("PATH").unwrap_or_default();
+            let runner = std::env::split_paths(&path)
+                .map(|d| d.join(&runner))
+                .find(|p| p.is_file())
+                .unwrap_or_else(|| panic!("KURED_TEST_RUNNER: {runner} not found on PATH"));
+            let mut cmd = Command::new(runner);
+            cmd.arg(bin);
+            cmd
+        }
+    }
+}
+
 fn kured_on(host: &SafeHost, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kured"));
+    let mut cmd = kured_command();
     cmd.env_clear().args(args);
     let passes = |flag: &str| args.iter().any(|a| a.starts_with(flag));
     if !passes("--host-pid") {

@@ -67,7 +67,7 @@ impl Cluster {
             create(&api, obj)?;
         }
 
-        let launch = Launch { kured_bin: spec.kured_bin.clone(), api_port, service_account_dir: sa, common_args: spec.common_args() };
+        let launch = Launch { kured_bin: spec.kured_bin.clone(), runner: spec.kured_runner.clone(), api_port, service_account_dir: sa, common_args: spec.common_args() };
         let mut nodes = Vec::new();
         for n in &names {
             let port = free_port().map_err(|e| format!("find a free port: {e}"))?;

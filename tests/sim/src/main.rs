@@ -10,12 +10,16 @@ use std::time::Duration;
 use sim::{Cluster, ClusterSpec};
 
 const USAGE: &str = "usage: kured-sim [--nodes N] [--concurrency C] [--seconds LIMIT] [--downtime SECS]
-                 [--kured PATH] [--workloads=false] [--keep] [KURED FLAGS...]
+                 [--kured PATH] [--arch aarch64|armv7] [--workloads=false] [--keep]
+                 [KURED FLAGS...]
 
 Starts a fake API server, N nodes that all need a reboot and one kured per node,
 then plays the machines until every node rebooted or LIMIT seconds passed.
 Any other --flag[=value] is passed to every kured, after the simulation's own so it
 wins; except --reboot-command and --host-pid, which always stay the harmless ones.
+--arch runs each kured through qemu-user (qemu-aarch64-static, qemu-arm-static);
+the binary defaults to that target's static build (scripts/build-static.sh), which
+`scripts/simulate --arch` makes first.
 Exit status: 0 all invariants held, 1 one broke, 2 usage error.";
 
 struct Options {
@@ -97,6 +101,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
     spec.nodes = 5;
     spec.workloads = true;
     let mut seconds = 120;
+    let (mut arch, mut kured_given) = (None, false);
     let mut args = args.peekable();
     while let Some(arg) = args.next() {
         let (name, inline) = match arg.split_once('=') {
@@ -119,7 +124,8 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
                 }
                 spec.downtime = Duration::from_secs_f64(s);
             }
-            "--kured" => spec.kured_bin = PathBuf::from(value("a path")?),
+            "--kured" => (spec.kured_bin, kured_given) = (PathBuf::from(value("a path")?), true),
+            "--arch" => arch = Some(value("aarch64 or armv7")?),
             "--workloads" => spec.workloads = inline.as_deref() != Some("false"),
             "--keep" => spec.keep_dir = true,
             _ if arg.starts_with("--") => spec.extra_kured_args.push(arg.clone()),
@@ -132,6 +138,19 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
     }
     if spec.nodes == 0 || spec.concurrency == 0 {
         return Err("--nodes and --concurrency must be at least 1".into());
+    }
+    if let Some(arch) = arch {
+        let (target, runner) = match arch.as_str() {
+            "aarch64" => ("aarch64-unknown-linux-musl", "qemu-aarch64-static"),
+            "armv7" => ("armv7-unknown-linux-musleabihf", "qemu-arm-static"),
+            _ => return Err(format!("--arch: {arch:?} is not aarch64 or armv7")),
+        };
+        spec.kured_runner = vec![runner.into()];
+        if !kured_given {
+            // target/debug/kured-sim -> target/<target>/release/kured
+            let target_dir = spec.kured_bin.parent().and_then(|d| d.parent()).unwrap_or(std::path::Path::new("target"));
+            spec.kured_bin = target_dir.join(target).join("release/kured");
+        }
     }
     if !spec.kured_bin.is_file() {
         return Err(format!("no kured binary at {} (use --kured PATH)", spec.kured_bin.display()));

@@ -14,6 +14,8 @@ use std::time::Instant;
 #[derive(Debug, Clone)]
 pub struct Launch {
     pub kured_bin: PathBuf,
+    /// Runs `kured_bin` when not empty (see `ClusterSpec::kured_runner`).
+    pub runner: Vec<String>,
     pub api_port: u16,
     pub service_account_dir: PathBuf,
     /// Flags shared by every node (period, concurrency, ...), already formatted.
@@ -110,7 +112,14 @@ impl SimNode {
         let mut log = OpenOptions::new().create(true).append(true).open(self.log_path())?;
         writeln!(log, "--- kured starts on {} (boot {}) ---", self.name, self.reboots)?;
         let err = log.try_clone()?;
-        let mut cmd = Command::new(&launch.kured_bin);
+        let mut cmd = match launch.runner.split_first() {
+            Some((runner, runner_args)) => {
+                let mut cmd = Command::new(runner);
+                cmd.args(runner_args).arg(&launch.kured_bin);
+                cmd
+            }
+            None => Command::new(&launch.kured_bin),
+        };
         cmd.args(self.args(launch))
             .env_clear()
             .env("KUBERNETES_SERVICE_HOST", "127.0.0.1")

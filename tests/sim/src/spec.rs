@@ -15,6 +15,9 @@ pub struct ClusterSpec {
     pub nodes: usize,
     pub concurrency: u32,
     pub kured_bin: PathBuf,
+    /// A command that runs `kured_bin` (e.g. `qemu-aarch64-static` for an ARM
+    /// build); empty: run it directly.
+    pub kured_runner: Vec<String>,
     /// `--period` (Go duration syntax); short, so a run takes seconds.
     pub period: String,
     /// How long a rebooting node stays NotReady.
@@ -47,6 +50,7 @@ impl ClusterSpec {
             nodes: 3,
             concurrency: 1,
             kured_bin: kured_bin.into(),
+            kured_runner: Vec::new(),
             period: "2s".into(),
             downtime: Duration::from_secs(1),
             workloads: false,
