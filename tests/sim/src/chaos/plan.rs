@@ -32,6 +32,9 @@ pub enum Fault {
     ApiErrors { code: u16, per_mille: u32 },
     /// API requests get their connection reset with probability `per_mille`/1000
     Resets { per_mille: u32 },
+    /// API requests are read and never answered (the connection closes), as a
+    /// client sees a timeout, with probability `per_mille`/1000
+    Drops { per_mille: u32 },
     /// API requests wait `ms` before the answer with probability `per_mille`/1000
     Slow { per_mille: u32, ms: u64 },
     /// writes to the lock's DaemonSet answer 409 Conflict with probability `per_mille`/1000
@@ -56,6 +59,7 @@ impl Fault {
             Fault::ApiErrors { code: 503, .. } => "api-503",
             Fault::ApiErrors { .. } => "api-429",
             Fault::Resets { .. } => "api-reset",
+            Fault::Drops { .. } => "api-no-answer",
             Fault::Slow { .. } => "api-slow",
             Fault::LockConflicts { .. } => "lock-409",
             Fault::Unreachable { .. } => "api-unreachable",
@@ -73,7 +77,7 @@ impl Fault {
 /// Fault kinds the issue asks for that the harness cannot inject yet.
 pub const NOT_INJECTED: &[(&str, &str)] = &[
     ("clock-skew", "every kured reads the host's one wall clock; no per-process clock (no libfaketime here)"),
-    ("api-slower-than-client-timeout", "kured's client timeout is 30 s, too long for runs of seconds; slow answers stay under it"),
+    ("api-slower-than-client-timeout", "kured's client timeout is 30 s, too long for runs of seconds: slow answers stay under it, and api-no-answer (closed unanswered) stands in for the timeout"),
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,6 +180,9 @@ impl Plan {
         }
         if r.chance(30) {
             faults.push(Fault::Resets { per_mille: r.range(20, 150) as u32 });
+        }
+        if r.chance(20) {
+            faults.push(Fault::Drops { per_mille: r.range(20, 100) as u32 });
         }
         if r.chance(30) {
             faults.push(Fault::Slow { per_mille: r.range(20, 200) as u32, ms: r.range(200, 1500) });
@@ -321,7 +328,7 @@ mod tests {
             for f in &p.faults {
                 match f {
                     Fault::Signal { node, .. } | Fault::Reboot { node, .. } => assert!(!sticky.contains(&node), "{p}"),
-                    Fault::ApiErrors { per_mille, .. } | Fault::Resets { per_mille } | Fault::Slow { per_mille, .. } => {
+                    Fault::ApiErrors { per_mille, .. } | Fault::Resets { per_mille } | Fault::Drops { per_mille } | Fault::Slow { per_mille, .. } => {
                         assert!(*per_mille <= 200, "more than 20% of requests: {p}")
                     }
                     _ => {}
@@ -335,6 +342,6 @@ mod tests {
     #[test]
     fn every_kind_shows_up_across_seeds() {
         let kinds: std::collections::BTreeSet<&str> = (0..300).flat_map(|s| Plan::generate(s).faults).map(|f| f.kind()).collect();
-        assert_eq!(kinds.len(), 14, "{kinds:?}");
+        assert_eq!(kinds.len(), 15, "{kinds:?}");
     }
 }

@@ -229,6 +229,7 @@ impl Runner<'_> {
             match f {
                 Fault::ApiErrors { code, per_mille } => out.push(ApiFault::new("*", "/", FaultAction::Status(*code)).random(*per_mille, seed(i))),
                 Fault::Resets { per_mille } => out.push(ApiFault::new("*", "/", FaultAction::Reset).random(*per_mille, seed(i))),
+                Fault::Drops { per_mille } => out.push(ApiFault::new("*", "/", FaultAction::Drop).random(*per_mille, seed(i))),
                 Fault::Slow { per_mille, ms } => {
                     out.push(ApiFault::latency("*", "/", Duration::from_millis(*ms)).random(*per_mille, seed(i)))
                 }
