@@ -130,6 +130,31 @@ pub struct Plan {
 
 pub const BLOCKER_SELECTOR: &str = "chaos-blocker=yes";
 
+/// The "on up to 20% of requests": for all rate faults together.
+pub const MAX_RATE_PER_MILLE: u32 = 200;
+
+/// Scale the rates of API-wide faults down so that together they stay within
+/// `max` per mille (the 409s on lock writes only are not counted).
+fn cap_rates(faults: &mut [Fault], max: u32) {
+    let total: u32 = faults.iter().map(api_rate).sum();
+    if total <= max {
+        return;
+    }
+    for f in faults.iter_mut() {
+        if let Fault::ApiErrors { per_mille, .. } | Fault::Resets { per_mille } | Fault::Drops { per_mille } | Fault::Slow { per_mille, .. } = f {
+            *per_mille = (*per_mille * max / total).max(1);
+        }
+    }
+}
+
+/// The share of all API requests a fault hits, per mille.
+pub fn api_rate(f: &Fault) -> u32 {
+    match f {
+        Fault::ApiErrors { per_mille, .. } | Fault::Resets { per_mille } | Fault::Drops { per_mille } | Fault::Slow { per_mille, .. } => *per_mille,
+        _ => 0,
+    }
+}
+
 impl Plan {
     pub fn node_name(i: usize) -> String {
         format!("node-{i}")
@@ -141,7 +166,9 @@ impl Plan {
         let concurrency = r.range(1, 3) as u32;
         let node = |r: &mut Rng| Plan::node_name(r.range(1, nodes as u64) as usize);
         let period_ms = *r.pick(&[500, 1000, 1000, 1500]);
-        let drain_timeout_s = if r.chance(40) { r.range(3, 10) } else { 0 };
+        // longer than the slowest pod's grace (5 s) plus a slow answer or two: a
+        // drain timeout below that can never drain a node (seed 17030176637217811969)
+        let drain_timeout_s = if r.chance(40) { r.range(10, 20) } else { 0 };
         let force_reboot = drain_timeout_s > 0 && r.chance(50);
         let drain_grace_period = *r.pick(&[-1, 1, 2]);
         // a TTL shorter than a node's whole turn would hand its lock to another on purpose
@@ -193,6 +220,7 @@ impl Plan {
         if r.chance(25) {
             faults.push(Fault::Unreachable { at_s: r.range(1, 15), for_s: r.range(2, 10) });
         }
+        cap_rates(&mut faults, MAX_RATE_PER_MILLE);
         let mut sticky = None;
         if r.chance(20) {
             let n = node(&mut r);
@@ -334,6 +362,10 @@ mod tests {
                     _ => {}
                 }
             }
+            let rates: u32 = p.faults.iter().map(api_rate).sum();
+            assert!(rates <= MAX_RATE_PER_MILLE + 4, "{rates} per mille of requests faulted: {p}");
+            let slowest = p.workloads.iter().map(|w| if let Workload::SlowToTerminate { grace_s, .. } = w { *grace_s } else { 1 }).max().unwrap_or(1);
+            assert!(p.drain_timeout_s == 0 || p.drain_timeout_s >= u64::from(slowest) + 5, "a drain that can never finish: {p}");
             let flags = p.kured_flags(None);
             assert!(!flags.iter().any(|f| f.starts_with("--start-time")));
         }

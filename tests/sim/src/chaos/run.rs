@@ -20,8 +20,14 @@ use crate::lockview::{upstream_multi, upstream_single};
 use crate::objects::{bare_pod, daemonset, deployment, pdb};
 use crate::{Cluster, ClusterSpec, Event};
 
-/// A run that has not settled by then fails (a stranded node, a held lock).
-pub const RUN_LIMIT: Duration = Duration::from_secs(150);
+/// A run that has not settled by then fails (a stranded node, a held lock):
+/// a minute, plus 15 s per round of `concurrency` nodes, plus 10 s per extra
+/// reboot of a node in a reboot loop; at most 4 minutes.
+pub fn run_limit(plan: &Plan) -> Duration {
+    let rounds = plan.nodes.div_ceil(plan.concurrency.max(1) as usize) as u64;
+    let sticky = plan.faults.iter().filter(|f| matches!(f, Fault::StickySentinel { .. })).count() as u64;
+    Duration::from_secs((60 + 15 * rounds + 10 * sticky * u64::from(plan.reboot_loop_limit)).min(240))
+}
 /// How long a SIGTERMed kured may take to exit (the manifests give it 90 s; the
 /// simulation's waits are all short).
 const STOP_LIMIT: Duration = Duration::from_secs(20);
@@ -171,8 +177,8 @@ impl Runner<'_> {
                 (true, Some(t)) if t.elapsed() >= settle => break,
                 _ => {}
             }
-            if c.elapsed() >= RUN_LIMIT {
-                self.problem(format!("did not settle within {RUN_LIMIT:?}"));
+            if c.elapsed() >= run_limit(plan) {
+                self.problem(format!("did not settle within {:?}", run_limit(plan)));
                 break;
             }
             std::thread::sleep(POLL_EVERY);
