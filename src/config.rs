@@ -3,10 +3,12 @@
 //! variables (the environment wins, as upstream), then validated into [`Config`].
 //! After this module no code handles raw flag strings.
 
+mod checks;
 mod duration;
 mod flags;
 mod gotext;
 mod help;
+mod selector;
 mod summary;
 #[cfg(test)]
 mod tests;

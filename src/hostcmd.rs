@@ -7,8 +7,14 @@
 //! `Command` cannot use `posix_spawn` once a `pre_exec` hook is set, so it forks,
 //! runs the hook (our `setns`), then calls `execvp`, which searches our `PATH`
 //! variable in the file system we just entered — what `nsenter -m` does too.
+//!
+//! Each command runs in a process group of its own, and dies with the daemon
+//! (`PR_SET_PDEATHSIG`): past its timeout the whole group is killed and the
+//! command reaped, so a hung `sh -c 'sleep 1000'` leaves nothing behind, and
+//! [`kill_running`] lets a stopping daemon end whatever is still running.
 
 mod capture;
+mod group;
 mod lex;
 mod ns;
 
@@ -19,9 +25,11 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 
 pub use capture::OUTPUT_LIMIT;
+pub use group::kill_running;
 pub use lex::lex;
 
-/// How long a sentinel or reboot command may run before it is killed. Upstream
+/// How long the reboot command may run before its process group is killed
+/// (the sentinel command has its own, shorter bound: see `sentinel`). Upstream
 /// waits forever; a hung command would then silently stop the daemon.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -91,8 +99,9 @@ pub fn run_in_host(argv: &[String], host_pid: i32) -> Result<Output> {
     run_in_host_with_timeout(argv, host_pid, None)
 }
 
-/// Run `argv` in the mount namespace of `host_pid`; past `timeout` the command
-/// is killed (SIGKILL) and reported with `timed_out`. stdin is /dev/null.
+/// Run `argv` in the mount namespace of `host_pid`; past `timeout` its whole
+/// process group is killed (SIGKILL), the command reaped and reported with
+/// `timed_out`. stdin is /dev/null.
 pub fn run_in_host_with_timeout(argv: &[String], host_pid: i32, timeout: Option<Duration>) -> Result<Output> {
     let command = display_argv(argv);
     let Some((program, args)) = argv.split_first() else {
@@ -102,8 +111,10 @@ pub fn run_in_host_with_timeout(argv: &[String], host_pid: i32, timeout: Option<
     let ns = ns::foreign_mount_ns(host_pid)?;
     let mut cmd = Command::new(program);
     cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    group::own_group_dying_with_us(&mut cmd);
     let mut child = ns::spawn_in(&mut cmd, ns.as_ref(), host_pid, &command)?;
     drop(ns);
+    let _running = group::Running::register(&child);
     let finished = capture::wait_capturing(&mut child, timeout).map_err(|source| Error::Io {
         what: "cannot wait for command".to_string(),
         path: command,

@@ -18,6 +18,7 @@ pub mod kube;
 pub mod lock;
 pub mod logging;
 pub mod metrics;
+pub mod names;
 pub mod node;
 pub mod notify;
 pub mod outbound;

@@ -51,7 +51,11 @@ fn main() -> ExitCode {
     for warning in &warnings {
         log::warn!("{warning}");
     }
-    match run(config) {
+    let result = run(config);
+    // No host command outlives the daemon: its leader would get SIGKILL from
+    // the kernel (PR_SET_PDEATHSIG), but not the rest of its process group.
+    kured::hostcmd::kill_running();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => fail(&err),
     }

@@ -121,7 +121,10 @@ extern "C" fn on_signal(signal: libc::c_int) {
     // SAFETY: the pointer was leaked from an Arc and is never freed.
     let inner = unsafe { &*ptr };
     if trigger(inner) {
-        // The second signal: the operator wants out now.
+        // The second signal: the operator wants out now, and no host command
+        // (nor its process group) may outlive us. kill_running is
+        // async-signal-safe (atomic loads and kill(2)).
+        crate::hostcmd::kill_running();
         // SAFETY: _exit is async-signal-safe.
         unsafe { libc::_exit(128 + signal) };
     }

@@ -227,6 +227,21 @@ impl Window {
         &self.zone
     }
 
+    /// Why this window (practically) never opens, for a start-up warning:
+    /// upstream accepts such a window silently, and the node then never reboots.
+    pub fn never_opens(&self) -> Option<String> {
+        if self.days.0 == 0 {
+            return Some("--reboot-days is empty: the maintenance window never opens and no node will reboot".into());
+        }
+        if self.start == self.end {
+            return Some(format!(
+                "--start-time equals --end-time ({:02}:{:02}:{:02}): the maintenance window is open one second a day, so a check will almost never fall inside it",
+                self.start.hour, self.start.minute, self.start.second
+            ));
+        }
+        None
+    }
+
     /// Is the instant inside the window?
     ///
     /// As upstream: only the weekday of `now` (in the zone) counts. When the

@@ -285,7 +285,7 @@ impl Agent<'_> {
                     }
                     // A hand-written lock may name nobody ({} holds it as "").
                     let names: Vec<&str> = holders.iter().map(|h| if h.is_empty() { "\"\"" } else { h.as_str() }).collect();
-                    log::info!("waiting for the reboot lock, held by {}", names.join(", "));
+                    log::info!("waiting for the reboot lock, held by {}", crate::names::summary(&names));
                     // Prefer not to schedule pods here: they would be drained soon.
                     self.set_taint(true);
                     return Ok(None);

@@ -31,17 +31,19 @@ impl PodBlocker {
             let params = ListParams {
                 label_selector: Some(selector.clone()),
                 field_selector: Some(format!("spec.nodeName={}", self.node)),
-                limit: None,
+                limit: Some(crate::kube::POD_PAGE),
             };
+            // spec.nodeName is checked again: a server or proxy that ignored
+            // the field selector must not let other nodes' pods block us.
             let mut names: Vec<String> = client
                 .list_pods(&params)?
                 .iter()
-                .filter(|p| pod_blocks(p))
+                .filter(|p| p.spec.node_name == self.node && pod_blocks(p))
                 .map(|p| format!("{}/{}", p.metadata.namespace, p.metadata.name))
                 .collect();
             if !names.is_empty() {
                 names.sort();
-                return Ok(Some(format!("blocking pods (selector {selector:?}): {}", names.join(", "))));
+                return Ok(Some(format!("blocking pods (selector {selector:?}): {}", crate::names::summary(&names))));
             }
         }
         Ok(None)

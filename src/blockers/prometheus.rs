@@ -124,7 +124,7 @@ impl PrometheusBlocker {
         let mut body = String::new();
         resp.body_mut()
             .as_reader()
-            .take(16 * 1024 * 1024)
+            .take(4 * 1024 * 1024)
             .read_to_string(&mut body)
             .map_err(|e| fail(format!("reading the answer: {e}")))?;
         // Prometheus answers errors (bad query, unavailable) with a JSON body
@@ -141,7 +141,7 @@ impl PrometheusBlocker {
 
     pub fn check(&self) -> Result<Option<String>> {
         let names = self.active_alerts()?;
-        Ok((!names.is_empty()).then(|| format!("active prometheus alerts: {}", names.join(", "))))
+        Ok((!names.is_empty()).then(|| format!("active prometheus alerts: {}", crate::names::summary(&names))))
     }
 }
 

@@ -80,7 +80,7 @@ pub const FLAGS: &[Spec] = &[
     f("message-template-uncordon", Str, "Node %s rebooted & uncordoned successfully!", "notification sent after uncordoning (%s = node)"),
     f("metrics-host", Str, "", "address the metrics server listens on (empty = all)"),
     f("metrics-port", Int, "8080", "port of the /metrics server"),
-    f("node-id", Str, "", "node this pod runs on (required; normally KURED_NODE_ID from spec.nodeName)"),
+    f("node-id", Str, "", "node this pod runs on, a Kubernetes node name (required; normally KURED_NODE_ID from spec.nodeName)"),
     f("notify-url", Str, "", "notification URL, shoutrrr syntax: slack, teams, discord, telegram, mattermost, rocketchat, googlechat, gotify, ntfy, generic(+http)"),
     f("period", Duration, "1h", "how often to check the reboot sentinel"),
     f("post-reboot-node-labels", Strings, "", "key=value labels set on the node after uncordoning"),
@@ -93,7 +93,7 @@ pub const FLAGS: &[Spec] = &[
     f("reboot-loop-limit", Int, "3", "stop rebooting this node after this many reboots in a row that left the sentinel set (0 = no limit; kured-rs only)"),
     f("reboot-method", Str, "command", "how to reboot: command or signal"),
     f("reboot-sentinel", Str, "/var/run/reboot-required", "file whose existence means a reboot is needed"),
-    f("reboot-sentinel-command", Str, "", "command whose exit code 0 means a reboot is needed (replaces --reboot-sentinel)"),
+    f("reboot-sentinel-command", Str, "", "command whose exit code 0 means a reboot is needed (replaces --reboot-sentinel; killed after the smaller of --period and 60s)"),
     f("reboot-signal", Int, "39", "signal sent to the host's init with --reboot-method=signal (SIGRTMIN+5)"),
     f("reboot-timeout", Duration, "30m", "after the reboot command, give up (uncordon, release the lock, retry later) if the node's boot ID has not changed after this long (0 = wait forever; kured-rs only)"),
     f("skip-wait-for-delete-timeout", Int, "0", "when > 0, stop waiting for pods deleted more than this many seconds ago"),
@@ -143,7 +143,16 @@ pub enum Parsed {
 }
 
 fn usage_value(source: &str, value: &str, reason: &str) -> Error {
-    Error::Usage(format!("invalid value {value:?} for {source}: {reason}"))
+    // A 100 KB value must not make a 100 KB message: show its start and length.
+    const SHOWN: usize = 200;
+    match value.char_indices().nth(SHOWN) {
+        Some((cut, _)) => Error::Usage(format!(
+            "invalid value {:?}... ({} bytes) for {source}: {reason}",
+            &value[..cut],
+            value.len()
+        )),
+        None => Error::Usage(format!("invalid value {value:?} for {source}: {reason}")),
+    }
 }
 
 /// Check one value's syntax. `from_env` picks upstream's env rules for ints.

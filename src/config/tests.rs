@@ -24,7 +24,7 @@ fn raw(args: &[&str], env: &[(&str, &str)]) -> RawFlags {
 
 /// The usage error for these args and env (with a node id unless given).
 #[track_caller]
-fn usage(args: &[&str], env: &[(&str, &str)]) -> String {
+pub(super) fn usage(args: &[&str], env: &[(&str, &str)]) -> String {
     let mut env = env.to_vec();
     if !env.iter().any(|(k, _)| *k == "KURED_NODE_ID") {
         env.push(("KURED_NODE_ID", "node-a"));

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use super::checks;
 use super::flags::RawFlags;
 use super::{Config, LogFormat, RebootMethod, SentinelSpec};
 use crate::error::{Error, Result};
@@ -107,10 +108,10 @@ fn sorted_keys(labels: &[(String, String)]) -> Vec<&str> {
 /// Validate into a Config, plus warnings to log once logging is up.
 pub fn validate(raw: &RawFlags) -> Result<(Config, Vec<String>)> {
     let mut warnings = Vec::new();
-    let node_id = raw.str("node-id");
-    if node_id.is_empty() {
+    if raw.str("node-id").is_empty() {
         return Err(Error::Usage("missing node id: set --node-id or KURED_NODE_ID".into()));
     }
+    let node_id = checks::node_id(raw)?;
     let period = raw.duration("period");
     if period.is_zero() {
         return Err(raw.invalid("period", "0", "the period must be greater than zero"));
@@ -181,8 +182,9 @@ pub fn validate(raw: &RawFlags) -> Result<(Config, Vec<String>)> {
     let days: Vec<String> = raw.list("reboot-days").to_vec();
     let window = Window::parse(&days, raw.str("start-time"), raw.str("end-time"), raw.str("time-zone"))
         .map_err(|e| name_env_sources(raw, e, &["reboot-days", "start-time", "end-time", "time-zone"]))?;
+    warnings.extend(window.never_opens());
     let config = Config {
-        node_id: node_id.to_string(),
+        node_id,
         period,
         sentinel,
         reboot_method,
@@ -196,7 +198,7 @@ pub fn validate(raw: &RawFlags) -> Result<(Config, Vec<String>)> {
         drain_delay: raw.duration("drain-delay"),
         drain_timeout: non_zero("drain-timeout"),
         drain_grace_period: Some(raw.int("drain-grace-period")).filter(|n| *n >= 0),
-        drain_pod_selector: raw.str("drain-pod-selector").to_string(),
+        drain_pod_selector: checks::selector(raw, "drain-pod-selector")?,
         skip_wait_for_delete_timeout: Some(raw.int("skip-wait-for-delete-timeout"))
             .filter(|n| *n > 0)
             .map(|n| Duration::from_secs(n as u64)),
@@ -206,11 +208,11 @@ pub fn validate(raw: &RawFlags) -> Result<(Config, Vec<String>)> {
         lock_ttl: non_zero("lock-ttl"),
         lock_release_delay: raw.duration("lock-release-delay"),
         concurrency,
-        prometheus_url: non_empty("prometheus-url"),
+        prometheus_url: checks::prometheus_url(raw)?,
         alert_filter,
         alert_filter_match_only: raw.bool("alert-filter-match-only"),
         alert_firing_only: raw.bool("alert-firing-only"),
-        blocking_pod_selectors: raw.list("blocking-pod-selector").to_vec(),
+        blocking_pod_selectors: checks::selectors(raw, "blocking-pod-selector")?,
         prefer_no_schedule_taint: non_empty("prefer-no-schedule-taint"),
         annotate_nodes: raw.bool("annotate-nodes"),
         pre_reboot_node_labels,
@@ -219,9 +221,9 @@ pub fn validate(raw: &RawFlags) -> Result<(Config, Vec<String>)> {
         notify_url,
         slack_username: raw.str("slack-username").to_string(),
         slack_channel: raw.str("slack-channel").to_string(),
-        message_template_drain: raw.str("message-template-drain").to_string(),
-        message_template_reboot: raw.str("message-template-reboot").to_string(),
-        message_template_uncordon: raw.str("message-template-uncordon").to_string(),
+        message_template_drain: checks::template(raw, "message-template-drain")?,
+        message_template_reboot: checks::template(raw, "message-template-reboot")?,
+        message_template_uncordon: checks::template(raw, "message-template-uncordon")?,
         metrics_host: raw.str("metrics-host").to_string(),
         metrics_port,
         log_format,

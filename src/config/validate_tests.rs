@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::flags::{env_name, FLAGS};
-use super::tests::{env_of, usage_names};
+use super::tests::{env_of, usage, usage_names};
 use super::*;
 
 #[test]
@@ -24,6 +24,19 @@ fn validation_rules() {
     usage_names(&["--drain-delay="], &[], &["--drain-delay"]);
     usage_names(&["--reboot-days=\"mo"], &[], &["--reboot-days", "quoted field"]);
     usage_names(&["--reboot-days=7"], &[], &["--reboot-days", "\"7\""]);
+    // issue 15: what could only fail later is refused at start-up
+    usage_names(&["--message-template-drain=%99999999999999999999999s"], &[], &["--message-template-drain", "width"]);
+    usage_names(&["--message-template-uncordon=%100000000s"], &[], &["--message-template-uncordon"]);
+    usage_names(&["--message-template-reboot=%5000s"], &[], &["--message-template-reboot", "renders to 5000 bytes"]);
+    usage_names(&[], &[("KURED_MESSAGE_TEMPLATE_REBOOT", "%5000s")], &["KURED_MESSAGE_TEMPLATE_REBOOT"]);
+    usage_names(&["--blocking-pod-selector=a in ("], &[], &["--blocking-pod-selector", "not a label selector"]);
+    usage_names(&["--drain-pod-selector=a in ("], &[], &["--drain-pod-selector", "not a label selector"]);
+    usage_names(&["--prometheus-url=not a url"], &[], &["--prometheus-url", "not a URL"]);
+    usage_names(&[], &[("KURED_NODE_ID", "Node_A")], &["KURED_NODE_ID", "DNS subdomain"]);
+    usage_names(&[], &[("KURED_NODE_ID", "node-\u{fffd}")], &["KURED_NODE_ID", "not valid UTF-8"]);
+    let long = "a".repeat(100_000);
+    usage_names(&[], &[("KURED_NODE_ID", &long)], &["KURED_NODE_ID", "(100000 bytes)", "more than 253"]);
+    assert!(usage(&[], &[("KURED_NODE_ID", &long)]).len() < 1024, "a short message for a long value");
 }
 
 // Whole configurations, through Window::parse.

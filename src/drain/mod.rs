@@ -75,7 +75,7 @@ pub fn drain_node(client: &Client, node: &str, opts: &DrainOptions, clock: &dyn 
     let params = ListParams {
         field_selector: Some(format!("spec.nodeName={node}")),
         label_selector: (!opts.pod_selector.is_empty()).then(|| opts.pod_selector.clone()),
-        limit: Some(500),
+        limit: Some(crate::kube::POD_PAGE),
     };
     let pods = client.list_pods(&params)?;
     let mut daemonset_exists = |ns: &str, name: &str| match client.get_daemonset(ns, name) {
@@ -83,7 +83,7 @@ pub fn drain_node(client: &Client, node: &str, opts: &DrainOptions, clock: &dyn 
         Err(e) if e.is_not_found() => Ok(false),
         Err(e) => Err(Error::Drain(format!("cannot tell whether daemonset {ns}/{name} exists: {e}"))),
     };
-    let actions = select(&pods, clock.now(), opts.skip_wait_for_delete_timeout, &mut daemonset_exists)?;
+    let actions = select(&pods, node, clock.now(), opts.skip_wait_for_delete_timeout, &mut daemonset_exists)?;
 
     let mut report = DrainReport::default();
     let mut work = Vec::new();

@@ -35,6 +35,9 @@ pub enum SkipReason {
     DaemonSet,
     /// A static pod's mirror.
     Mirror,
+    /// Its `spec.nodeName` is another node: the server (or a proxy) ignored
+    /// our field selector, and evicting it would drain some other node.
+    OtherNode,
 }
 
 impl fmt::Display for SkipReason {
@@ -43,15 +46,18 @@ impl fmt::Display for SkipReason {
             SkipReason::DeletionTooOld => "deleted longer ago than skip-wait-for-delete-timeout",
             SkipReason::DaemonSet => "managed by a daemonset",
             SkipReason::Mirror => "mirror pod of a static pod",
+            SkipReason::OtherNode => "runs on another node (the API answer ignored spec.nodeName)",
         })
     }
 }
 
-/// One action per pod, in order. `daemonset_exists(namespace, name)` is asked
-/// once per DaemonSet; its error aborts the selection, so a drain never starts
-/// evicting on partial knowledge (as kubectl).
+/// One action per pod of `node`, in order. `daemonset_exists(namespace, name)`
+/// is asked once per DaemonSet; its error aborts the selection, so a drain never
+/// starts evicting on partial knowledge (as kubectl). A pod whose
+/// `spec.nodeName` is not `node` is skipped, whatever the list query said.
 pub fn select(
     pods: &[Pod],
+    node: &str,
     now: OffsetDateTime,
     skip_wait: Option<Duration>,
     daemonset_exists: &mut dyn FnMut(&str, &str) -> Result<bool>,
@@ -68,6 +74,9 @@ pub fn select(
     };
     pods.iter()
         .map(|pod| {
+            if pod.spec.node_name != node {
+                return Ok(Action::Skip(SkipReason::OtherNode));
+            }
             if deletion_older_than(pod, now, skip_wait) {
                 return Ok(Action::Skip(SkipReason::DeletionTooOld));
             }
@@ -122,9 +131,11 @@ mod tests {
     const NOW: OffsetDateTime = datetime!(2024-03-01 03:00:00 UTC);
 
     /// A pod described in one short string: words are `ds=<name>`, `rs`,
-    /// `mirror`, `emptydir`, `phase=<phase>`, `deleted=<seconds ago>`.
+    /// `mirror`, `emptydir`, `phase=<phase>`, `deleted=<seconds ago>`, `on=<node>`
+    /// (default node-a, the node drained).
     fn pod(desc: &str) -> Pod {
         let mut p = Pod::default();
+        p.spec.node_name = "node-a".into();
         p.metadata.namespace = "ns".into();
         p.metadata.name = desc.into();
         for word in desc.split_whitespace() {
@@ -144,6 +155,7 @@ mod tests {
                     empty_dir: Some(serde_json::json!({})),
                 }),
                 "phase" => p.status.phase = v.into(),
+                "on" => p.spec.node_name = v.into(),
                 "deleted" => {
                     let at = NOW - Duration::from_secs(v.parse().unwrap());
                     p.metadata.deletion_timestamp = Some(at.format(&Rfc3339).unwrap());
@@ -157,7 +169,7 @@ mod tests {
     #[track_caller]
     fn selects(desc: &str, want: Action) {
         let mut exists = |_: &str, name: &str| Ok(name != "gone");
-        let got = select(&[pod(desc)], NOW, Some(Duration::from_secs(60)), &mut exists).unwrap();
+        let got = select(&[pod(desc)], "node-a", NOW, Some(Duration::from_secs(60)), &mut exists).unwrap();
         assert_eq!(got, vec![want], "{desc}");
     }
 
@@ -178,6 +190,11 @@ mod tests {
         selects("rs phase=Succeeded", Delete { wait: false });
         selects("phase=Failed", Delete { wait: false });
         selects("rs phase=Running", Evict);
+        // issue 15, case 7: a server that ignored fieldSelector=spec.nodeName
+        selects("rs on=node-b", Skip(SkipReason::OtherNode));
+        selects("on=", Skip(SkipReason::OtherNode));
+        selects("ds=gone on=node-b", Skip(SkipReason::OtherNode));
+        selects("mirror on=node-b", Skip(SkipReason::OtherNode));
     }
 
     #[test]
@@ -188,10 +205,10 @@ mod tests {
             asked.push(n.to_string());
             Ok(true)
         };
-        select(&pods, NOW, None, &mut exists).unwrap();
+        select(&pods, "node-a", NOW, None, &mut exists).unwrap();
         assert_eq!(asked, ["a", "b"]);
         let mut failing = |_: &str, _: &str| Err(crate::Error::Drain("boom".into()));
-        assert!(select(&pods, NOW, None, &mut failing).is_err());
+        assert!(select(&pods, "node-a", NOW, None, &mut failing).is_err());
     }
 
     #[test]

@@ -76,15 +76,17 @@ pub(super) fn wait_capturing(child: &mut Child, timeout: Option<Duration>) -> io
             if let Some(status) = child.try_wait()? {
                 exited = Some((status, now));
             } else if deadline.is_some_and(|d| now >= d) {
-                // kill fails only if it already exited; wait reaps it either way
-                let _ = child.kill();
+                // The whole group: `sh -c 'sleep 1000'` has a grandchild that
+                // would hold the pipes and live on. Kill fails only if it all
+                // exited already; wait reaps the leader either way.
+                super::group::kill_group(child);
                 exited = Some((child.wait()?, now));
                 timed_out = true;
             }
         }
         let open = out.pipe.is_some() || err.pipe.is_some();
         match exited {
-            Some((status, at)) if !open || now >= at + LINGER => {
+            Some((status, at)) if !open || now >= at + LINGER || timed_out => {
                 return Ok(Finished { status, timed_out, stdout: out.text(), stderr: err.text() });
             }
             _ => {}

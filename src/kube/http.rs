@@ -18,8 +18,6 @@ pub const MAX_RETRIES: u32 = 10;
 /// its own periods and must not hang on one request.
 pub const MAX_WAIT: Duration = Duration::from_secs(10);
 pub const MAX_TOTAL_WAIT: Duration = Duration::from_secs(60);
-/// A pod list page of 500 pods stays far below this.
-const MAX_BODY: u64 = 64 * 1024 * 1024;
 
 pub struct Request<'a> {
     pub method: &'static str,
@@ -31,6 +29,12 @@ pub struct Request<'a> {
     /// drain loop waits on itself, so it comes back at once (a 5xx with
     /// Retry-After is still waited out: that is the server, not a budget)
     pub wait_on_429: bool,
+    /// The largest answer body read, in bytes (see `kube::limits`): the pod's
+    /// memory limit is 32 MiB, so a hostile or broken server must not be able
+    /// to make us hold more.
+    pub max_body: u64,
+    /// What the answer is, for the error when it is larger ("Node").
+    pub what: &'static str,
 }
 
 struct Answer {
@@ -122,12 +126,16 @@ impl Http {
         let mut response = sent.map_err(|e| transport(self.describe(&e)))?;
         let code = response.status().as_u16();
         let header = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(MAX_BODY)
-            .read_to_vec()
-            .map_err(|e| transport(format!("reading the {code} answer: {}", self.describe(&e))))?;
+        let body = response.body_mut().with_config().limit(req.max_body).read_to_vec().map_err(|e| match e {
+            ureq::Error::BodyExceedsLimit(_) => Error::Decode {
+                what: format!("{} from {} {}", req.what, req.method, req.path),
+                message: format!(
+                    "the {code} answer is larger than {} KiB, the most kured reads for it (a broken server or proxy?)",
+                    req.max_body / 1024
+                ),
+            },
+            e => transport(format!("reading the {code} answer: {}", self.describe(&e))),
+        })?;
         let retry_after = match code {
             429 | 500..=599 => retry_after(header.as_deref(), &body),
             _ => None,

@@ -19,6 +19,23 @@ use serde_json::{json, Value};
 use crate::error::{Error, Result};
 pub use types::{DaemonSet, Node, OwnerReference, Pod, Taint};
 
+/// Pods asked for per list page (`limit`); the rest follows with `continue`.
+pub const POD_PAGE: u32 = 100;
+
+/// The largest answer read per kind of request. The pod's memory limit is
+/// 32 MiB; real objects are far smaller (etcd stores at most 1.5 MiB per
+/// object, annotations at most 256 KiB in all), so only a broken server or
+/// proxy meets these, and gets a clear error instead of our memory.
+pub mod limits {
+    const MIB: u64 = 1024 * 1024;
+    /// One Node, DaemonSet (with the lock annotation) or Pod.
+    pub const OBJECT: u64 = 4 * MIB;
+    /// One page of a pod list ([`super::POD_PAGE`] pods).
+    pub const POD_PAGE: u64 = 8 * MIB;
+    /// Answers we do not use (a created Event, an eviction's Status).
+    pub const STATUS: u64 = MIB;
+}
+
 /// Where and how to reach the API server.
 #[derive(Debug, Clone)]
 pub struct KubeConfig {
@@ -97,14 +114,14 @@ impl Client {
 
     pub fn get_node(&self, name: &str) -> Result<Node> {
         let path = url::path(&["api", "v1", "nodes", name]);
-        self.call("GET", &path, None, "Node")
+        self.call("GET", &path, None, "Node", limits::OBJECT)
     }
 
     /// The node as the server stored it after the patch.
     pub fn patch_node(&self, name: &str, patch: &Patch) -> Result<Node> {
         let path = url::path(&["api", "v1", "nodes", name]);
         let body = patch.body().to_string().into_bytes();
-        self.call("PATCH", &path, Some((patch.content_type(), &body)), "Node")
+        self.call("PATCH", &path, Some((patch.content_type(), &body)), "Node", limits::OBJECT)
     }
 
     /// All pods matching, across pages (a 410 restarts the list).
@@ -124,13 +141,13 @@ impl Client {
             if let Some(t) = continue_token {
                 query.push(("continue", t.to_string()));
             }
-            self.call("GET", &url::with_query(&base, &query), None, "PodList")
+            self.call("GET", &url::with_query(&base, &query), None, "PodList", limits::POD_PAGE)
         })
     }
 
     pub fn get_pod(&self, namespace: &str, name: &str) -> Result<Pod> {
         let path = url::path(&["api", "v1", "namespaces", namespace, "pods", name]);
-        self.call("GET", &path, None, "Pod")
+        self.call("GET", &path, None, "Pod", limits::OBJECT)
     }
 
     /// DELETE with an optional grace period (as a query parameter: a body on a
@@ -138,7 +155,8 @@ impl Client {
     pub fn delete_pod(&self, namespace: &str, name: &str, grace_seconds: Option<i64>) -> Result<()> {
         let path = url::path(&["api", "v1", "namespaces", namespace, "pods", name]);
         let query: Vec<_> = grace_seconds.map(|g| ("gracePeriodSeconds", g.to_string())).into_iter().collect();
-        self.send("DELETE", &url::with_query(&path, &query), None, true).map(drop)
+        // the answer is the Pod (or a Status): read it as large as a Pod may be
+        self.send("DELETE", &url::with_query(&path, &query), None, true, ("Pod", limits::OBJECT)).map(drop)
     }
 
     /// POST a policy/v1 Eviction. A 429 comes back at once as
@@ -148,12 +166,12 @@ impl Client {
     pub fn evict_pod(&self, namespace: &str, name: &str, grace_seconds: Option<i64>) -> Result<()> {
         let path = url::path(&["api", "v1", "namespaces", namespace, "pods", name, "eviction"]);
         let body = eviction(namespace, name, grace_seconds).to_string().into_bytes();
-        self.send("POST", &path, Some((JSON, &body)), false).map(drop)
+        self.send("POST", &path, Some((JSON, &body)), false, ("Status", limits::STATUS)).map(drop)
     }
 
     pub fn get_daemonset(&self, namespace: &str, name: &str) -> Result<DaemonSet> {
         let path = daemonset_path(namespace, name);
-        let raw: Value = self.call("GET", &path, None, "DaemonSet")?;
+        let raw: Value = self.call("GET", &path, None, "DaemonSet", limits::OBJECT)?;
         daemonset(raw, &path)
     }
 
@@ -162,7 +180,7 @@ impl Client {
     pub fn replace_daemonset(&self, ds: &DaemonSet) -> Result<DaemonSet> {
         let path = daemonset_path(ds.namespace(), ds.name());
         let body = ds.raw.to_string().into_bytes();
-        let raw: Value = self.call("PUT", &path, Some((JSON, &body)), "DaemonSet")?;
+        let raw: Value = self.call("PUT", &path, Some((JSON, &body)), "DaemonSet", limits::OBJECT)?;
         daemonset(raw, &path)
     }
 
@@ -170,16 +188,32 @@ impl Client {
     pub fn create_event(&self, namespace: &str, event: &Value) -> Result<()> {
         let path = url::path(&["api", "v1", "namespaces", namespace, "events"]);
         let body = event.to_string().into_bytes();
-        self.send("POST", &path, Some((JSON, &body)), true).map(drop)
+        self.send("POST", &path, Some((JSON, &body)), true, ("Event", limits::STATUS)).map(drop)
     }
 
-    fn send(&self, method: &'static str, path: &str, body: Option<(&'static str, &[u8])>, wait_on_429: bool) -> Result<Vec<u8>> {
-        self.http.send(&http::Request { method, path, body, wait_on_429 })
+    /// Send; the answer (`what` it is, read up to `max_body` bytes) is not decoded.
+    fn send(
+        &self,
+        method: &'static str,
+        path: &str,
+        body: Option<(&'static str, &[u8])>,
+        wait_on_429: bool,
+        (what, max_body): (&'static str, u64),
+    ) -> Result<Vec<u8>> {
+        self.http.send(&http::Request { method, path, body, wait_on_429, max_body, what })
     }
 
-    /// Send and decode the 2xx answer as `what`.
-    fn call<T: DeserializeOwned>(&self, method: &'static str, path: &str, body: Option<(&'static str, &[u8])>, what: &str) -> Result<T> {
-        let bytes = self.send(method, path, body, true)?;
+    /// Send and decode the 2xx answer as `what`, read up to `max_body` bytes.
+    fn call<T: DeserializeOwned>(
+        &self,
+        method: &'static str,
+        path: &str,
+        body: Option<(&'static str, &[u8])>,
+        what: &'static str,
+        max_body: u64,
+    ) -> Result<T> {
+        let req = http::Request { method, path, body, wait_on_429: true, max_body, what };
+        let bytes = self.http.send(&req)?;
         serde_json::from_slice(&bytes)
             .map_err(|e| Error::Decode { what: format!("{what} from {method} {path}"), message: e.to_string() })
     }

@@ -111,5 +111,5 @@ fn holders(locks: &[LockEntry]) -> String {
         return "nobody does".to_string();
     }
     let names: Vec<&str> = locks.iter().map(|e| e.node_id.as_str()).collect();
-    format!("held by {}", names.join(","))
+    format!("held by {}", crate::names::summary(&names))
 }

@@ -110,7 +110,7 @@ impl<'a> DaemonSetLock<'a> {
         })
         .inspect(|a| match a {
             Taken::Acquired(_) => log::info!("{}: {} holds the lock", self.what(), self.node),
-            Taken::Full { holders, .. } => log::info!("{}: lock held by {}", self.what(), holders.join(",")),
+            Taken::Full { holders, .. } => log::info!("{}: lock held by {}", self.what(), crate::names::summary(holders)),
         })
     }
 

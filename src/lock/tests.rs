@@ -278,7 +278,7 @@ fn release_decisions() {
     releases(None, Err("nobody"));
     releases(Some(multi(2, vec![entry("a", T0, 0), me()])), Ok(Some(vec!["a"])));
     releases(Some(multi(2, vec![me()])), Ok(None));
-    releases(Some(multi(2, vec![entry("a", T0, 0), entry("b", T0, 0)])), Err("held by a,b"));
+    releases(Some(multi(2, vec![entry("a", T0, 0), entry("b", T0, 0)])), Err("held by a, b"));
     releases(Some(multi(2, vec![])), Err("nobody"));
 }
 

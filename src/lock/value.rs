@@ -26,6 +26,9 @@ use crate::error::{Error, Result};
 /// so the ~2000 years between it and now cannot overflow.
 pub const GO_ZERO_TIME: OffsetDateTime = datetime!(0001-01-01 00:00:00 UTC);
 
+/// The largest lock value read (Kubernetes' `TotalAnnotationSizeLimitB`).
+pub const MAX_ANNOTATION: usize = 256 * 1024;
+
 /// What a holder recorded about its node when it took the lock. Upstream
 /// records only `unschedulable`; kured-rs adds `bootID` and `rebootStreak` to
 /// the same `metadata` object, which upstream decodes into a struct (extra
@@ -217,6 +220,14 @@ impl LockValue {
     pub fn from_optional(s: Option<&str>) -> Result<Option<LockValue>> {
         match s {
             None => Ok(None),
+            // Kubernetes allows 256 KiB for all of an object's annotations
+            // together: a bigger value comes from a broken server, and parsing
+            // it could take more memory than the pod has.
+            Some(s) if s.len() > MAX_ANNOTATION => Err(bad(format!(
+                "{} bytes, more than the {} KiB Kubernetes allows for all annotations of an object",
+                s.len(),
+                MAX_ANNOTATION / 1024
+            ))),
             Some(s) if s.trim().is_empty() => Ok(None),
             Some(s) => LockValue::from_annotation(s).map(Some),
         }

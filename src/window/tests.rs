@@ -209,3 +209,14 @@ fn display_matches_upstream() {
     let w = window("sat,sun", "22:15:30", "02", "US/Pacific");
     assert_eq!(w.to_string(), "Sun---------------Sat between 22:15 and 02:00 US/Pacific");
 }
+
+#[test]
+fn windows_that_never_open_say_why() {
+    let never = |days: &str, start: &str, end: &str| window(days, start, end, "UTC").never_opens();
+    assert!(never("", "00:00", "23:59").is_some_and(|w| w.contains("--reboot-days is empty")));
+    assert!(never(",", "00:00", "23:59").is_some());
+    assert!(never("mon", "03:00", "03:00").is_some_and(|w| w.contains("--start-time equals --end-time (03:00:00)")));
+    assert_eq!(never("mon", "03:00", "03:01"), None);
+    assert_eq!(never("mon", "22:00", "02:00"), None);
+    assert_eq!(never("mon,tue,wed,thu,fri,sat,sun", "0:00", "23:59:59"), None);
+}

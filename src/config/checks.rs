@@ -1,0 +1,98 @@
+//! Start-up checks of values that could otherwise only fail later, on every
+//! period: the node id (a Kubernetes node name), the Prometheus URL, label
+//! selectors and message templates. Each returns the reason, and
+//! `validate` turns it into a usage error naming the flag or variable.
+
+use super::flags::RawFlags;
+use super::selector;
+use crate::error::Result;
+
+/// The node id must be a node name the API server can have: a DNS subdomain
+/// of at most 253 characters. A `KURED_NODE_ID` that was not UTF-8 arrives
+/// here with U+FFFD in it, and is refused like any other bad name.
+pub fn node_id(raw: &RawFlags) -> Result<String> {
+    let id = raw.str("node-id");
+    let why = match selector::dns_subdomain(id) {
+        Ok(()) => return Ok(id.to_string()),
+        Err(_) if id.contains('\u{fffd}') => "is not valid UTF-8 (or holds U+FFFD)".to_string(),
+        Err(e) => format!("not a Kubernetes node name: {e}"),
+    };
+    Err(raw.invalid("node-id", id, &why))
+}
+
+/// `http://host[:port][/path]` or https: what the blocker appends
+/// `/api/v1/query` to. Anything else fails on every check at run time.
+pub fn http_url(url: &str) -> std::result::Result<(), String> {
+    let uri: ureq::http::Uri = url.parse().map_err(|e| format!("not a URL: {e}"))?;
+    match uri.scheme_str() {
+        Some("http" | "https") => {}
+        Some(other) => return Err(format!("scheme {other:?} is not http or https")),
+        None => return Err("expected http://host:port or https://host:port".into()),
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err("has no host".into());
+    }
+    let host_port = uri.authority().map_or("", |a| a.as_str()).rsplit('@').next().unwrap_or("");
+    if let Some((_, port)) = host_port.rsplit_once(':').filter(|_| !host_port.ends_with(']')) {
+        if !port.is_empty() && port.parse::<u16>().is_err() {
+            return Err(format!("port {port:?} is not a number from 0 to 65535"));
+        }
+    }
+    if uri.query().is_some() {
+        return Err("must not have a query (?...): /api/v1/query is appended to it".into());
+    }
+    Ok(())
+}
+
+pub fn prometheus_url(raw: &RawFlags) -> Result<Option<String>> {
+    match raw.str("prometheus-url") {
+        "" => Ok(None),
+        url => http_url(url).map(|_| Some(url.to_string())).map_err(|why| raw.invalid("prometheus-url", url, &why)),
+    }
+}
+
+/// A label selector flag (one string).
+pub fn selector(raw: &RawFlags, name: &str) -> Result<String> {
+    let s = raw.str(name);
+    selector::label_selector(s).map_err(|why| raw.invalid(name, s, &format!("not a label selector: {why}")))?;
+    Ok(s.to_string())
+}
+
+/// Each selector of a repeatable selector flag.
+pub fn selectors(raw: &RawFlags, name: &str) -> Result<Vec<String>> {
+    for s in raw.list(name) {
+        selector::label_selector(s).map_err(|why| raw.invalid(name, s, &format!("not a label selector: {why}")))?;
+    }
+    Ok(raw.list(name).to_vec())
+}
+
+/// A message template that renders within the message bound.
+pub fn template(raw: &RawFlags, name: &str) -> Result<String> {
+    let t = raw.str(name);
+    crate::notify::template::check(t).map_err(|why| raw.invalid(name, t, &why))?;
+    Ok(t.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::http_url;
+
+    #[test]
+    fn prometheus_urls() {
+        for good in ["http://prometheus:9090", "https://p.example/prefix/", "http://[::1]:9090", "http://10.0.0.1"] {
+            assert_eq!(http_url(good), Ok(()), "{good}");
+        }
+        for (bad, why) in [
+            ("not a url", "not a URL"),
+            ("prometheus:9090", "expected http"),
+            ("ftp://p", "scheme \"ftp\""),
+            ("/api", "expected http"),
+            ("http://p:9090/?x=1", "query"),
+            ("http://p:notaport", "port"),
+            ("http://p:99999", "port"),
+        ] {
+            let err = http_url(bad).expect_err(bad);
+            assert!(err.contains(why), "{bad}: {err}");
+        }
+    }
+}
