@@ -211,7 +211,47 @@ fn die_with_parent(cmd: &mut Command) {
     }
 }
 
-/// A loopback port that was free a moment ago (for kured's metrics).
+/// A loopback port that was free a moment ago (for kured's metrics), taken
+/// below the kernel's ephemeral range: a port from that range (what binding
+/// port 0 hands out) can be taken, before kured binds it, as the local end of any
+/// outgoing connection, such as another kured's to the API server (found by the
+/// chaos campaign, seed 11677422830498961158: kured exited "Address already in
+/// use" in a loop).
 pub fn free_port() -> io::Result<u16> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static SEQ: AtomicU32 = AtomicU32::new(0);
+    let low = ephemeral_low().unwrap_or(32768);
+    let (from, to) = (low.saturating_sub(12_000).max(1024), low);
+    let span = u32::from(to - from);
+    let start = std::process::id().wrapping_mul(2_654_435_761).wrapping_add(SEQ.fetch_add(7919, Ordering::Relaxed));
+    for i in 0..200u32 {
+        let port = from + u16::try_from(start.wrapping_add(i.wrapping_mul(97)) % span).unwrap_or(0);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// The first port of the kernel's ephemeral range (`ip_local_port_range`).
+fn ephemeral_low() -> Option<u16> {
+    let text = fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
+    text.split_whitespace().next()?.parse().ok().filter(|p| *p > 2048)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_ports_are_below_the_ephemeral_range_and_free() {
+        let low = ephemeral_low().unwrap_or(32768);
+        let ports: Vec<u16> = (0..20).map(|_| free_port().unwrap()).collect();
+        for p in &ports {
+            assert!(*p < low, "{p} is in the ephemeral range (from {low})");
+            std::net::TcpListener::bind(("127.0.0.1", *p)).unwrap();
+        }
+        let distinct: std::collections::BTreeSet<&u16> = ports.iter().collect();
+        assert!(distinct.len() > 15, "{ports:?}");
+    }
 }
