@@ -39,5 +39,13 @@ for t in x86_64-unknown-linux-musl aarch64-unknown-linux-musl armv7-unknown-linu
   echo "setup: rust target $t unavailable (build-static.sh cannot build it)" >&2
 done
 command -v kubectl >/dev/null || echo "setup: WARNING: kubectl not on PATH; the fidelity tests need it" >&2
+# The real control plane (tests/control-plane) is built from Kubernetes' Go modules.
+if command -v go >/dev/null || [[ -x /usr/local/go/bin/go ]]; then
+  # fetch the modules now, so the first test run only compiles
+  (cd tests/control-plane && PATH="$PATH:/usr/local/go/bin" go mod download) ||
+    echo "setup: WARNING: could not download the control plane's Go modules" >&2
+else
+  echo "setup: WARNING: Go not found; the real-control-plane tests need Go 1.24+ (https://go.dev/dl/)" >&2
+fi
 cargo fetch --locked -q
 echo "setup: done"

@@ -1,14 +1,29 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: unit and integration tests (the fake API
-# server, real kubectl against it, the daemon end to end), the static binary in
-# an empty chroot, the manifests, a short simulated cluster and a short chaos
-# campaign (fresh seed, printed first and last: rerun a failure with
+# The whole test suite, as CI runs it: the real control plane's build (Go, cached),
+# unit and integration tests (the fake API server, real kubectl against it, the
+# daemon end to end on the fake and on the real control plane), the static binary
+# in an empty chroot, the manifests, short simulated clusters on both servers and a
+# short chaos campaign (fresh seed, printed first and last: rerun a failure with
 # `scripts/chaos --runs 1 --seed SEED`); the same on ARM (scripts/test-arm.sh:
 # cross-built binaries under qemu-user).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n=== %s\n' "$*"; }
+
+step "real control plane: build (cached by a hash of tests/control-plane)"
+# Fails with install instructions when Go is missing: the real-server tests
+# never pass silently.
+time scripts/control-plane build
+
+step "real control plane: up, version, readyz, down"
+cp_dir="$(mktemp -d)"
+trap 'scripts/control-plane down "$cp_dir" >/dev/null 2>&1 || rm -rf "$cp_dir"' EXIT
+scripts/control-plane up "$cp_dir"
+kubectl --kubeconfig "$cp_dir/kubeconfig" version -o json | grep -q '"serverVersion"'
+[[ "$(kubectl --kubeconfig "$cp_dir/kubeconfig" get --raw /readyz)" == ok ]]
+scripts/control-plane down "$cp_dir"
+trap - EXIT
 
 step "cargo test"
 cargo test --workspace --locked 2>&1
@@ -27,6 +42,8 @@ fi
 if [[ -x scripts/simulate ]]; then
   step "short simulation"
   scripts/simulate --nodes 3 --seconds 120
+  step "short simulation on the real control plane"
+  scripts/simulate --control-plane real --nodes 3 --seconds 300
 fi
 
 if [[ -x scripts/chaos ]]; then

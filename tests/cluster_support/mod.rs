@@ -1,4 +1,4 @@
-//! Shared by tests/lock.rs and tests/drain.rs: a client for the fake API server
+//! Shared by the integration tests: a client for the fake API server
 //! (trusting its test CA through the service-account code path) and a clock the
 //! test controls.
 #![allow(dead_code)]
@@ -22,16 +22,31 @@ pub fn cluster() -> FakeApiServer {
     api
 }
 
-/// A fresh directory for one client's service-account files.
+/// A fresh directory for one client's service-account files. A client re-reads
+/// its token for as long as it lives, so the directory cannot go with a guard:
+/// all of them sit under one directory per test process, removed when the
+/// process exits (the test harness ends with `exit`, which runs `atexit`).
 pub fn temp_dir(tag: &str) -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "kured-{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    ));
+    let dir = process_root().join(format!("{tag}-{}", N.fetch_add(1, Ordering::SeqCst)));
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+fn process_root() -> PathBuf {
+    static ROOT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    ROOT.get_or_init(|| {
+        extern "C" fn remove_root() {
+            if let Some(root) = ROOT.get() {
+                let _ = std::fs::remove_dir_all(root);
+            }
+        }
+        let root = std::env::temp_dir().join(format!("kured-tests-{}", std::process::id()));
+        // SAFETY: registering a plain extern "C" function with no captured state.
+        unsafe { libc::atexit(remove_root) };
+        root
+    })
+    .clone()
 }
 
 pub fn client(api: &FakeApiServer) -> Client {

@@ -96,6 +96,14 @@ fn resource(st: &mut State, req: &Request, p: ResPath) -> Result<Reply, ApiError
                 None => opts["gracePeriodSeconds"].as_i64(),
             };
             let rv = opts["preconditions"]["resourceVersion"].as_str();
+            // the real server refuses a DELETE for another incarnation of the object
+            if let Some(want) = opts["preconditions"]["uid"].as_str() {
+                let obj = st.store.get(res, &ns, name)?;
+                let have = obj["metadata"]["uid"].as_str().unwrap_or("");
+                if want != have {
+                    return Err(status::uid_precondition_failed(res.kind, name, want, have));
+                }
+            }
             ok(ops::delete(st, res, &ns, name, grace, rv)?)
         }
         ("DELETE", None, None) => {

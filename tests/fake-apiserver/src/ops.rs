@@ -111,9 +111,9 @@ pub fn patch(st: &mut State, res: &Resource, ns: &str, name: &str, content_type:
     match applied {
         Ok(()) => {}
         Err(PatchError::Decode(m)) => return Err(status::bad_request(m)),
-        Err(PatchError::Apply(m)) => {
-            return Err(ApiError::new(422, "Invalid", "the server rejected our request due to an error in our request")
-                .with_details(json!({"causes": [{"reason": "UnexpectedServerResponse", "message": m}]})))
+        // kube-apiserver v1.34 says no more than this (empty details), whatever failed
+        Err(PatchError::Apply(_)) => {
+            return Err(ApiError::new(422, "Invalid", "the server rejected our request due to an error in our request").with_details(json!({})))
         }
     }
     replace(st, res, ns, name, obj, sub)

@@ -99,17 +99,25 @@ pub fn method_not_allowed() -> ApiError {
         .with_details(json!({}))
 }
 
-pub fn unsupported_media_type(ct: &str) -> ApiError {
+/// A PATCH whose Content-Type is not a patch type. The real server answers
+/// this (checked against kube-apiserver v1.34) before looking up the object,
+/// with this short message, not the longer negotiation text.
+pub fn unsupported_media_type(_ct: &str) -> ApiError {
+    ApiError::new(415, "UnsupportedMediaType", "415: Unsupported Media Type").with_details(json!({}))
+}
+
+/// A DELETE whose `preconditions.uid` is not the object's (kube-apiserver
+/// v1.34's wording: the kind, not the resource, and this sentence).
+pub fn uid_precondition_failed(kind: &str, name: &str, want: &str, have: &str) -> ApiError {
     ApiError::new(
-        415,
-        "UnsupportedMediaType",
+        409,
+        "Conflict",
         format!(
-            "the body of the request was in an unknown format - accepted media types include: \
-             application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, \
-             application/strategic-merge-patch+json (got {ct:?})"
+            "Operation cannot be fulfilled on {kind} \"{name}\": the UID in the precondition ({want}) does not match \
+             the UID in record ({have}). The object might have been deleted and then recreated"
         ),
     )
-    .with_details(json!({}))
+    .with_details(json!({"name": name, "kind": kind}))
 }
 
 pub fn expired_continue() -> ApiError {

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use fakeapi::FakeApiServer;
 use serde_json::Value;
+
+use crate::backend::Api;
 
 use crate::events::{Event, Timed};
 use crate::node::{free_port, Launch, SimNode};
@@ -25,7 +26,7 @@ pub const POLL_EVERY: Duration = Duration::from_millis(50);
 pub struct Cluster {
     // Field order is drop order: the processes go before the server they talk to.
     nodes: Vec<SimNode>,
-    api: FakeApiServer,
+    api: Api,
     spec: ClusterSpec,
     dir: PathBuf,
     launch: Launch,
@@ -48,11 +49,11 @@ impl Cluster {
     }
 
     fn start_in(dir: PathBuf, spec: ClusterSpec) -> Result<Cluster, String> {
-        let api = FakeApiServer::start();
+        let api = Api::start(spec.control_plane, &dir)?;
         let sa = dir.join("serviceaccount");
         std::fs::create_dir_all(&sa).map_err(|e| format!("create {}: {e}", sa.display()))?;
         api.write_service_account(&sa, "kube-system").map_err(|e| format!("write service account: {e}"))?;
-        api.write_kubeconfig(dir.join("kubeconfig")).map_err(|e| format!("write kubeconfig: {e}"))?;
+        api.write_kubeconfig(&dir.join("kubeconfig")).map_err(|e| format!("write kubeconfig: {e}"))?;
         let api_port = port_of(&api.url())?;
 
         let names = spec.node_names();
@@ -84,7 +85,7 @@ impl Cluster {
         Ok(c)
     }
 
-    pub fn api(&self) -> &FakeApiServer {
+    pub fn api(&self) -> &Api {
         &self.api
     }
     pub fn spec(&self) -> &ClusterSpec {
@@ -168,6 +169,7 @@ impl Cluster {
 
     /// Look once: play the machines, then read the server. Returns what happened.
     pub fn poll(&mut self) -> Vec<Timed> {
+        self.api.sync();
         let now = Instant::now();
         let mut ev = Vec::new();
         for node in &mut self.nodes {
@@ -187,7 +189,10 @@ impl Cluster {
             if node.down_until.is_some_and(|t| now >= t) {
                 node.down_until = None;
                 // kubelet reports the new boot's ID as the node comes back
-                set_boot_id(&self.api, &node.name, &objects::boot_id(&node.name, node.reboots));
+                // (in real mode the simulated kubelet does, with its status)
+                if !self.api.is_real() {
+                    set_boot_id(&self.api, &node.name, &objects::boot_id(&node.name, node.reboots));
+                }
                 self.api.set_node_ready(&node.name, true);
                 match node.start_kured(&self.launch) {
                     Ok(()) => ev.push(Event::NodeBack { node: node.name.clone() }),
@@ -250,7 +255,16 @@ impl Cluster {
             if Instant::now() >= deadline {
                 return false;
             }
-            std::thread::sleep(POLL_EVERY);
+            std::thread::sleep(self.poll_every());
+        }
+    }
+
+    /// The real server is asked over HTTPS (several requests a look): look less often.
+    pub fn poll_every(&self) -> Duration {
+        if self.api.is_real() {
+            POLL_EVERY * 4
+        } else {
+            POLL_EVERY
         }
     }
 
@@ -267,7 +281,7 @@ impl Cluster {
             if Instant::now() >= deadline {
                 return Err(format!("no matching event within {limit:?}\n{}", self.report()));
             }
-            std::thread::sleep(POLL_EVERY);
+            std::thread::sleep(self.poll_every());
         }
     }
 
@@ -284,6 +298,10 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         self.nodes.clear();
+        // a real control plane writes into the directory until it stops
+        if let Api::Real(r) = &mut self.api {
+            r.stop();
+        }
         if self.spec.keep_dir || std::thread::panicking() {
             eprintln!("kured-sim: kept {}", self.dir.display());
         } else {
@@ -293,7 +311,7 @@ impl Drop for Cluster {
 }
 
 /// Set `status.nodeInfo.bootID`, re-reading on a conflict with kured's writes.
-fn set_boot_id(api: &FakeApiServer, name: &str, boot_id: &str) {
+fn set_boot_id(api: &Api, name: &str, boot_id: &str) {
     for _ in 0..20 {
         let Some(mut node) = api.get("nodes", "", name) else { return };
         node["status"]["nodeInfo"]["bootID"] = Value::String(boot_id.to_string());
@@ -303,7 +321,7 @@ fn set_boot_id(api: &FakeApiServer, name: &str, boot_id: &str) {
     }
 }
 
-fn create(api: &FakeApiServer, obj: Value) -> Result<(), String> {
+fn create(api: &Api, obj: Value) -> Result<(), String> {
     let what = format!("{}/{}", obj["kind"].as_str().unwrap_or("?"), obj["metadata"]["name"].as_str().unwrap_or("?"));
     api.try_create(obj).map(|_| ()).map_err(|status| format!("create {what}: {}", status["message"].as_str().unwrap_or("refused")))
 }

@@ -13,6 +13,7 @@
 //! assert!(summary.violations(1).is_empty(), "{}", cluster.report());
 //! ```
 
+pub mod backend;
 pub mod chaos;
 pub mod cluster;
 pub mod events;
@@ -20,10 +21,12 @@ pub mod http;
 pub mod lockview;
 pub mod node;
 pub mod objects;
+pub mod real;
 pub mod observer;
 pub mod spec;
 pub mod summary;
 
+pub use backend::{Api, ControlPlaneKind};
 pub use cluster::Cluster;
 pub use events::{Event, Timed};
 pub use spec::ClusterSpec;

@@ -10,11 +10,15 @@ use std::time::Duration;
 use sim::{Cluster, ClusterSpec};
 
 const USAGE: &str = "usage: kured-sim [--nodes N] [--concurrency C] [--seconds LIMIT] [--downtime SECS]
-                 [--kured PATH] [--arch aarch64|armv7] [--workloads=false] [--keep]
+                 [--control-plane fake|real] [--kured PATH] [--arch aarch64|armv7]
+                 [--workloads=false] [--keep]
                  [KURED FLAGS...]
 
-Starts a fake API server, N nodes that all need a reboot and one kured per node,
+Starts an API server, N nodes that all need a reboot and one kured per node,
 then plays the machines until every node rebooted or LIMIT seconds passed.
+--control-plane fake (default) is the in-process fake API server; real is a real
+Kubernetes control plane (scripts/control-plane; needs Go and kubectl) where kured
+uses the kube-system/kured service account's token with manifests/base's RBAC.
 Any other --flag[=value] is passed to every kured, after the simulation's own so it
 wins; except --reboot-command and --host-pid, which always stay the harmless ones.
 --arch runs each kured through qemu-user (qemu-aarch64-static, qemu-arm-static);
@@ -60,6 +64,9 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if let Some(real) = cluster.api().real() {
+        println!("control plane: real, {} (ready in {:.1}s)", real.url(), real.startup().as_secs_f64());
+    }
     println!("kubeconfig: {}", cluster.kubeconfig().display());
     println!("watch it:   kubectl --kubeconfig {} get nodes -w", cluster.kubeconfig().display());
     println!("logs:       {}/node-*/kured.log", cluster.dir().display());
@@ -124,6 +131,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
                 }
                 spec.downtime = Duration::from_secs_f64(s);
             }
+            "--control-plane" => spec.control_plane = value("fake or real")?.parse()?,
             "--kured" => (spec.kured_bin, kured_given) = (PathBuf::from(value("a path")?), true),
             "--arch" => arch = Some(value("aarch64 or armv7")?),
             "--workloads" => spec.workloads = inline.as_deref() != Some("false"),

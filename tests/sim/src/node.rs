@@ -198,7 +198,7 @@ fn kill_group(child: &mut Child) {
 
 /// If the harness itself dies (even by SIGKILL), the kernel kills its children:
 /// no kured is left behind talking to a server that is gone.
-fn die_with_parent(cmd: &mut Command) {
+pub(crate) fn die_with_parent(cmd: &mut Command) {
     // SAFETY: the closure runs between fork and exec and only calls prctl(2),
     // which is async-signal-safe.
     unsafe {

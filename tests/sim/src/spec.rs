@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::backend::ControlPlaneKind;
 use crate::lockview::DEFAULT_LOCK_ANNOTATION;
 
 #[derive(Debug, Clone)]
@@ -42,6 +43,8 @@ pub struct ClusterSpec {
     pub extra_objects: Vec<Value>,
     /// Keep the working directory (logs, kubeconfig) after the cluster is gone.
     pub keep_dir: bool,
+    /// The fake API server (default) or a real control plane.
+    pub control_plane: ControlPlaneKind,
 }
 
 impl ClusterSpec {
@@ -63,6 +66,7 @@ impl ClusterSpec {
             lock_annotation: DEFAULT_LOCK_ANNOTATION.into(),
             extra_objects: Vec::new(),
             keep_dir: false,
+            control_plane: ControlPlaneKind::default(),
         }
     }
 

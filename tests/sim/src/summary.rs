@@ -20,6 +20,10 @@ pub struct Summary {
     pub crashed: Vec<String>,
     /// Fields of the kured DaemonSet that a lock write lost.
     pub lost_fields: Vec<String>,
+    /// kured's requests the real API server refused as forbidden (403): a
+    /// permission the RBAC in manifests/base lacks. (Real mode only: the fake
+    /// server's 403s are injected faults.)
+    pub forbidden: Vec<String>,
 }
 
 impl Summary {
@@ -42,6 +46,7 @@ impl Summary {
             out.push(format!("not rebooted: {}", self.not_rebooted.join(", ")));
         }
         out.extend(self.lost_fields.iter().map(|f| format!("lost by a lock write: {f}")));
+        out.extend(self.forbidden.iter().map(|r| format!("forbidden by RBAC: {r}")));
         if !self.crashed.is_empty() {
             out.push(format!("kured exited on: {}", self.crashed.join(", ")));
         }
@@ -75,6 +80,7 @@ mod tests {
             not_rebooted: vec![],
             crashed: vec![],
             lost_fields: vec![],
+            forbidden: vec![],
         }
     }
 

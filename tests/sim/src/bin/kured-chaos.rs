@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Instant;
 
+use sim::backend::ControlPlaneKind;
 use sim::chaos::{self, Plan, Totals};
 
 const USAGE: &str = "usage: kured-chaos [--runs N] [--seed S] [--jobs J] [--control-plane fake|real] [--kured PATH] [--keep] [--print-plan]
@@ -18,6 +19,9 @@ a seed: run 0 uses S (default: fresh, printed), the others seeds derived from S.
 A failed run prints its seed and `scripts/chaos --runs 1 --seed SEED`, and keeps
 its directory (kured logs, plan.txt, timeline.txt). --print-plan prints the runs'
 plans and exits without running them. --keep keeps every run's directory.
+--control-plane real runs on a real control plane (scripts/control-plane; needs Go),
+one run at a time, without the API-level faults (errors, resets, slow answers, 409s,
+unreachable), which only the fake server injects; they are listed as not injected.
 The last line is:
 runs=N failed=F lock_violations=L pdb_violations=P left_cordoned=C crashes=X stranded=S seed=S0";
 
@@ -28,6 +32,7 @@ struct Options {
     kured: PathBuf,
     keep: bool,
     print_plan: bool,
+    control_plane: ControlPlaneKind,
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -59,20 +64,25 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGINT, on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t);
         libc::signal(libc::SIGTERM, on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t);
     }
-    println!("chaos campaign: {} runs, {} at a time, seed {} (control plane: fake API server)", o.runs, o.jobs, o.seed);
+    let jobs = if o.control_plane == ControlPlaneKind::Real { 1 } else { o.jobs };
+    let cp = match o.control_plane {
+        ControlPlaneKind::Fake => "fake API server",
+        ControlPlaneKind::Real => "real (one run at a time; API-level faults not injectable)",
+    };
+    println!("chaos campaign: {} runs, {jobs} at a time, seed {} (control plane: {cp})", o.runs, o.seed);
     let started = Instant::now();
     let next = Arc::new(AtomicU64::new(0));
     let (tx, rx) = mpsc::channel();
     let mut workers = Vec::new();
-    for _ in 0..o.jobs.min(o.runs) {
-        let (next, tx, kured, keep, runs, seed) = (next.clone(), tx.clone(), o.kured.clone(), o.keep, o.runs, o.seed);
+    for _ in 0..jobs.min(o.runs) {
+        let (next, tx, kured, keep, runs, seed, kind) = (next.clone(), tx.clone(), o.kured.clone(), o.keep, o.runs, o.seed, o.control_plane);
         workers.push(std::thread::spawn(move || loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
             if i >= runs || STOP.load(Ordering::Relaxed) {
                 return;
             }
             let plan = Plan::generate(chaos::run_seed(seed, i));
-            let result = chaos::run::run(&plan, &kured, keep);
+            let result = chaos::run::run(&plan, &kured, keep, kind);
             if tx.send((i, plan, result)).is_err() {
                 return;
             }
@@ -120,8 +130,7 @@ fn main() -> ExitCode {
 
 fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> {
     let default_kured = std::env::current_exe().ok().and_then(|p| p.parent().map(|d| d.join("kured"))).unwrap_or_else(|| PathBuf::from("kured"));
-    let mut o = Options { runs: 30, seed: fresh_seed(), jobs: 2, kured: default_kured, keep: false, print_plan: false };
-    let mut control_plane = "fake".to_string();
+    let mut o = Options { runs: 30, seed: fresh_seed(), jobs: 2, kured: default_kured, keep: false, print_plan: false, control_plane: ControlPlaneKind::Fake };
     let mut args = args.peekable();
     while let Some(arg) = args.next() {
         let (name, inline) = match arg.split_once('=') {
@@ -135,20 +144,11 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
             "--seed" => o.seed = number(&name, &value("a number")?)?,
             "--jobs" => o.jobs = number(&name, &value("a number")?)?,
             "--kured" => o.kured = PathBuf::from(value("a path")?),
-            "--control-plane" => control_plane = value("fake or real")?,
+            "--control-plane" => o.control_plane = value("fake or real")?.parse()?,
             "--keep" => o.keep = true,
             "--print-plan" => o.print_plan = true,
             _ => return Err(format!("unknown argument {arg:?}")),
         }
-    }
-    match control_plane.as_str() {
-        "fake" => {}
-        "real" => {
-            return Err("--control-plane real is not available yet: the simulator has no real-control-plane backend on this branch \
-                        (issue 9); use --control-plane fake"
-                .into())
-        }
-        other => return Err(format!("--control-plane: expected fake or real, got {other:?}")),
     }
     if o.runs == 0 || o.jobs == 0 {
         return Err("--runs and --jobs must be at least 1".into());

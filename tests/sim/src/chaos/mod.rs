@@ -32,6 +32,8 @@ pub struct Totals {
     pub failed: u32,
     pub counts: Counts,
     pub injected: BTreeMap<&'static str, u32>,
+    /// planned but not injectable on this control plane
+    pub skipped: BTreeMap<&'static str, u32>,
     pub seed: u64,
 }
 
@@ -52,13 +54,21 @@ impl Totals {
         for (k, v) in &r.injected {
             *self.injected.entry(k).or_default() += v;
         }
+        for (k, v) in &r.skipped {
+            *self.skipped.entry(k).or_default() += v;
+        }
     }
 
     /// `faults injected: api-500=3 sigkill=2 ...` and the kinds not injected.
     pub fn faults_line(&self) -> String {
         let injected: Vec<String> = self.injected.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let not: Vec<&str> = plan::NOT_INJECTED.iter().map(|(k, _)| *k).collect();
-        format!("faults injected: {}; not injected (harness cannot yet): {}", injected.join(" "), not.join(", "))
+        let mut line = format!("faults injected: {}; not injected (harness cannot yet): {}", injected.join(" "), not.join(", "));
+        if !self.skipped.is_empty() {
+            let skipped: Vec<String> = self.skipped.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            line.push_str(&format!("; planned but not injected (the real control plane has no fault injection): {}", skipped.join(" ")));
+        }
+        line
     }
 }
 
@@ -82,7 +92,7 @@ mod tests {
     #[test]
     fn last_line_format() {
         let mut t = Totals::new(42);
-        let ok = RunResult { seed: 1, problems: vec![], counts: Counts::default(), injected: BTreeMap::from([("sigkill", 1)]), elapsed: Duration::ZERO, kept: None };
+        let ok = RunResult { seed: 1, problems: vec![], counts: Counts::default(), injected: BTreeMap::from([("sigkill", 1)]), elapsed: Duration::ZERO, kept: None, skipped: BTreeMap::new() };
         let bad = RunResult {
             seed: 2,
             problems: vec!["left cordoned: node-1".into()],
@@ -90,6 +100,7 @@ mod tests {
             injected: BTreeMap::from([("sigkill", 2), ("api-500", 1)]),
             elapsed: Duration::ZERO,
             kept: None,
+            skipped: BTreeMap::new(),
         };
         t.add(&ok);
         t.add(&bad);

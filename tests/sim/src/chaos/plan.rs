@@ -147,6 +147,11 @@ fn cap_rates(faults: &mut [Fault], max: u32) {
     }
 }
 
+/// A fault the fake API server injects (the real control plane cannot).
+pub fn api_level(f: &Fault) -> bool {
+    matches!(f, Fault::ApiErrors { .. } | Fault::Resets { .. } | Fault::Drops { .. } | Fault::Slow { .. } | Fault::LockConflicts { .. } | Fault::Unreachable { .. })
+}
+
 /// The share of all API requests a fault hits, per mille.
 pub fn api_rate(f: &Fault) -> u32 {
     match f {

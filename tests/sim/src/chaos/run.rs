@@ -18,6 +18,7 @@ use crate::cluster::POLL_EVERY;
 use crate::http::TinyServer;
 use crate::lockview::{upstream_multi, upstream_single};
 use crate::objects::{bare_pod, daemonset, deployment, pdb};
+use crate::backend::ControlPlaneKind;
 use crate::{Cluster, ClusterSpec, Event};
 
 /// A run that has not settled by then fails (a stranded node, a held lock):
@@ -27,6 +28,11 @@ pub fn run_limit(plan: &Plan) -> Duration {
     let rounds = plan.nodes.div_ceil(plan.concurrency.max(1) as usize) as u64;
     let sticky = plan.faults.iter().filter(|f| matches!(f, Fault::StickySentinel { .. })).count() as u64;
     Duration::from_secs((60 + 15 * rounds + 10 * sticky * u64::from(plan.reboot_loop_limit)).min(240))
+}
+
+/// On the real control plane, which starts in seconds and schedules for real: a minute more.
+fn run_limit_on(plan: &Plan, real: bool) -> Duration {
+    run_limit(plan) + if real { Duration::from_secs(60) } else { Duration::ZERO }
 }
 /// How long a SIGTERMed kured may take to exit (the manifests give it 90 s; the
 /// simulation's waits are all short).
@@ -53,6 +59,9 @@ pub struct RunResult {
     pub elapsed: Duration,
     /// kept working directory (kured logs, plan.txt, timeline.txt)
     pub kept: Option<PathBuf>,
+    /// fault kinds the plan had but this control plane cannot inject (the real
+    /// one has no fault injection in its API server)
+    pub skipped: BTreeMap<&'static str, u32>,
 }
 
 impl RunResult {
@@ -63,11 +72,19 @@ impl RunResult {
 
 /// Run `plan` with the kured binary at `kured`; keep the directory if the run
 /// fails or `keep` says so.
-pub fn run(plan: &Plan, kured: &Path, keep: bool) -> RunResult {
+pub fn run(plan: &Plan, kured: &Path, keep: bool, control_plane: ControlPlaneKind) -> RunResult {
     let started = Instant::now();
-    let mut r = Runner { plan, problems: Vec::new(), counts: Counts::default(), injected: BTreeMap::new(), notes: Vec::new() };
+    let mut r = Runner {
+        plan,
+        problems: Vec::new(),
+        counts: Counts::default(),
+        injected: BTreeMap::new(),
+        skipped: BTreeMap::new(),
+        notes: Vec::new(),
+        real: control_plane == ControlPlaneKind::Real,
+    };
     let kept = r.go(kured, keep);
-    RunResult { seed: plan.seed, problems: r.problems, counts: r.counts, injected: r.injected, elapsed: started.elapsed(), kept }
+    RunResult { seed: plan.seed, problems: r.problems, counts: r.counts, injected: r.injected, elapsed: started.elapsed(), kept, skipped: r.skipped }
 }
 
 struct Runner<'a> {
@@ -75,8 +92,11 @@ struct Runner<'a> {
     problems: Vec<String>,
     counts: Counts,
     injected: BTreeMap<&'static str, u32>,
+    skipped: BTreeMap<&'static str, u32>,
     /// what the campaign did, with the time (merged into the kept timeline)
     notes: Vec<String>,
+    /// on the real control plane: no API-level faults
+    real: bool,
 }
 
 /// What the run did so far with its timed faults.
@@ -177,8 +197,8 @@ impl Runner<'_> {
                 (true, Some(t)) if t.elapsed() >= settle => break,
                 _ => {}
             }
-            if c.elapsed() >= run_limit(plan) {
-                self.problem(format!("did not settle within {:?}", run_limit(plan)));
+            if c.elapsed() >= run_limit_on(plan, self.real) {
+                self.problem(format!("did not settle within {:?}", run_limit_on(plan, self.real)));
                 break;
             }
             std::thread::sleep(POLL_EVERY);
@@ -222,6 +242,7 @@ impl Runner<'_> {
             });
         }
         s.extra_objects = workloads(plan);
+        s.control_plane = if self.real { ControlPlaneKind::Real } else { ControlPlaneKind::Fake };
         s
     }
 
@@ -232,6 +253,10 @@ impl Runner<'_> {
         // request pattern and hits the same request each time (seed 2904490827801212945)
         let seed = |i: usize| super::rng::mix(self.plan.seed ^ (i as u64 + 1));
         for (i, f) in self.plan.faults.iter().enumerate() {
+            if self.real && super::plan::api_level(f) {
+                *self.skipped.entry(f.kind()).or_default() += 1;
+                continue;
+            }
             match f {
                 Fault::ApiErrors { code, per_mille } => out.push(ApiFault::new("*", "/", FaultAction::Status(*code)).random(*per_mille, seed(i))),
                 Fault::Resets { per_mille } => out.push(ApiFault::new("*", "/", FaultAction::Reset).random(*per_mille, seed(i))),
@@ -329,7 +354,7 @@ impl Runner<'_> {
                         Err(e) => self.problem(format!("harness: {} on {node}: {e}", f.kind())),
                     }
                 }
-                Fault::Unreachable { at_s, for_s } => {
+                Fault::Unreachable { at_s, for_s } if !self.real => {
                     if p.unreachable_until.is_none() && !p.unreachable_done && now >= Duration::from_secs(*at_s) {
                         c.api().inject(ApiFault::new("*", "/", FaultAction::Reset));
                         p.unreachable_until = Some(now + Duration::from_secs(*for_s));
@@ -381,6 +406,7 @@ impl Runner<'_> {
         let unreachable = !self.plan.faults.iter().any(|f| matches!(f, Fault::Unreachable { .. })) || p.unreachable_done;
         let blocker = self.plan.blocker.is_none() || p.blocker_deleted;
         let window = self.plan.window_opens_s.is_none_or(|w| now >= Duration::from_secs(w));
+        let unreachable = unreachable || self.real;
         signals && unreachable && blocker && window && p.terminating.is_empty()
     }
 

@@ -24,6 +24,7 @@ impl Cluster {
             not_rebooted: names(&|n| n.reboots == 0 && !self.spec.no_reboot.contains(&n.name)),
             crashed: names(&|n| n.crashed.is_some()),
             lost_fields: self.lost_fields(),
+            forbidden: self.forbidden(),
         }
     }
 
@@ -46,6 +47,16 @@ impl Cluster {
             }
         }
         lost
+    }
+
+    /// Real mode: kured's requests the server refused with 403 (from the audit log).
+    pub fn forbidden(&self) -> Vec<String> {
+        if !self.api.is_real() {
+            return Vec::new();
+        }
+        let mut out: Vec<String> = self.api.requests().iter().filter(|r| r.status == 403).map(|r| format!("{} {}", r.method, r.path)).collect();
+        out.dedup();
+        out
     }
 
     /// The timeline and the tail of every kured log: for a failing test's message.
