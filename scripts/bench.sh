@@ -4,6 +4,12 @@
 #   - peak RSS of `kured --help`
 #   - RSS of the daemon (static release binary) while it drains 50 pods from one node
 #     on the fake API server (sampled every 20 ms from /proc), and how long that took
+#   - a 100-pod drain's API requests and time next to the real `kubectl drain` on the
+#     same fake cluster (tests/drain_vs_kubectl.rs, counted by the server's request log)
+#   - lock hand-over times with --period=30s: 5 nodes waiting on an operator-held lock
+#     that is then released (tests/e2e_pacing.rs, from the simulator's timeline)
+#   - with BENCH_SCALE=1: `scripts/simulate --nodes 200 --concurrency 10` (elapsed time,
+#     peak memory of one daemon, API requests per node per hour; several minutes)
 # Safety: the daemon gets --host-pid of a `sleep` this script started, and a reboot
 # command that only writes a marker file. Loopback only; everything stops by itself.
 set -euo pipefail
@@ -83,3 +89,11 @@ hwm=$(awk '/^VmHWM/ {print $2}' /proc/$kpid/status 2>/dev/null || echo "?")
 left=$("${kc[@]}" get pods -A --field-selector spec.nodeName=node-1 -o name | grep -vc kured || true)
 printf 'daemon during a 50-pod drain: RSS mean %d KiB, max %d KiB, VmHWM %s KiB over %d samples; drain+reboot %.1f s; pods left on node-1 (non-DaemonSet): %s\n' \
   $((sum / (samples ? samples : 1))) "$max" "$hwm" "$samples" "$(awk -v a="$start" -v b="$end" 'BEGIN{print b-a}')" "$left"
+
+# Pacing (issue 12): the drain against kubectl's, and lock hand-overs.
+cargo test --quiet --locked --test drain_vs_kubectl -- --nocapture 2>&1 | grep '^drain of' || { echo "bench: drain comparison failed"; exit 1; }
+cargo test --quiet --locked --test e2e_pacing waiting_nodes_take_the_lock -- --nocapture 2>&1 | grep '^hand-overs' || { echo "bench: hand-over scenario failed"; exit 1; }
+if [[ ${BENCH_SCALE:-0} == 1 ]]; then
+  scripts/simulate --nodes 200 --concurrency 10 --seconds 900 | grep -E '^(nodes_rebooted|api_requests|daemon_peak)' || { echo "bench: 200-node simulation failed"; exit 1; }
+  scripts/simulate --nodes 200 --steady-state 60 | grep -E '^(api_requests|daemon_peak)' || { echo "bench: 200-node steady state failed"; exit 1; }
+fi

@@ -84,6 +84,8 @@ pub struct Config {
     /// None = a lock never expires
     pub lock_ttl: Option<Duration>,
     pub lock_release_delay: Duration,
+    /// Zero = no release gate (upstream's behaviour).
+    pub release_gate_timeout: Duration,
     pub concurrency: u32,
     pub prometheus_url: Option<String>,
     pub alert_filter: Option<regex_lite::Regex>,

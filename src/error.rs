@@ -82,6 +82,8 @@ pub enum Error {
     Transport { method: &'static str, url: String, message: String },
     /// A response or annotation could not be decoded.
     Decode { what: String, message: String },
+    /// A watch stream broke (the caller falls back to polling).
+    Watch { what: String, message: String },
     /// The lock annotation is in a state we refuse to touch.
     Lock(String),
     /// Draining the node did not finish.
@@ -149,6 +151,7 @@ impl fmt::Display for Error {
             }
             Error::Transport { method, url, message } => write!(f, "{method} {url}: {message}"),
             Error::Decode { what, message } => write!(f, "cannot decode {what}: {message}"),
+            Error::Watch { what, message } => write!(f, "watch {what}: {message}"),
             Error::Lock(m) => write!(f, "lock: {m}"),
             Error::Drain(m) => write!(f, "drain: {m}"),
             Error::Notify { url, message } => write!(f, "notification to {url}: {message}"),

@@ -6,11 +6,13 @@
 //! [`config::Config`]; `main` wires it all and maps errors to exit codes.
 
 pub mod agent;
+pub mod autoscaler;
 pub mod blockers;
 pub mod clock;
 pub mod config;
 pub mod drain;
 pub mod error;
+pub mod gate;
 pub mod health;
 pub mod host;
 pub mod hostcmd;
@@ -24,6 +26,7 @@ pub mod notify;
 pub mod outbound;
 pub mod reboot;
 pub mod sentinel;
+pub mod status;
 pub mod stop;
 pub mod tz;
 pub mod urlenc;

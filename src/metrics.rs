@@ -26,6 +26,8 @@ const MAX_HEAD: usize = 8 * 1024;
 #[derive(Debug, Clone, Default)]
 pub struct Metrics {
     reboot_required: Arc<Mutex<BTreeMap<String, bool>>>,
+    /// The pacing metrics (lock, blocked, window, pending, phases): see [`crate::status`].
+    pub status: crate::status::Status,
     /// kured-rs's own series: (metric, node) -> value
     extra: Arc<Mutex<BTreeMap<(Series, String), u64>>>,
     pub health: Health,
@@ -72,6 +74,7 @@ impl Metrics {
 
     pub fn set_reboot_required(&self, node: &str, required: bool) {
         self.reboot_required.lock().unwrap_or_else(|e| e.into_inner()).insert(node.to_string(), required);
+        self.status.set_required(required, time::OffsetDateTime::now_utc());
     }
 
     pub fn inc(&self, series: Series, node: &str) {
@@ -104,6 +107,7 @@ impl Metrics {
             }
             out.push_str(&format!("{}{{node=\"{}\"}} {value}\n", series.name(), escape_label(node)));
         }
+        out.push_str(&self.status.render(time::OffsetDateTime::now_utc()));
         out
     }
 }

@@ -140,6 +140,7 @@ const FLAGS: &[(&str, &str, Option<&str>)] = &[
     ("reboot-sentinel", "/run/reboot-needed", Some("")),
     ("reboot-sentinel-command", "test -f /x", Some("\"x")),
     ("reboot-signal", "40", Some("forty")),
+    ("release-gate-timeout", "30s", Some("30")),
     ("skip-wait-for-delete-timeout", "30", Some("x")),
     ("slack-channel", "#ops", None),
     ("slack-hook-url", "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX", None),
@@ -150,7 +151,7 @@ const FLAGS: &[(&str, &str, Option<&str>)] = &[
 
 #[test]
 fn every_bad_value_is_a_usage_error_naming_the_flag() {
-    assert_eq!(FLAGS.len(), 43);
+    assert_eq!(FLAGS.len(), 44);
     for (name, _, bad) in FLAGS {
         let Some(bad) = bad else { continue };
         let arg = format!("--{name}={bad}");

@@ -235,10 +235,46 @@ fn evictions_are_all_sent_before_any_pod_is_gone() {
     assert_eq!(report.evicted.len(), 3);
     let log = api.requests();
     let last_eviction = log.iter().rposition(|r| r.path.ends_with("/eviction")).unwrap();
-    let first_gone = log.iter().position(|r| r.method == "GET" && r.path.contains("/pods/") && r.status == 404).unwrap();
+    let first_wait = log.iter().position(|r| r.query.contains("watch=1")).unwrap();
     // Each pod takes a second to go: one at a time, the first would be gone
     // before the second eviction.
-    assert!(last_eviction < first_gone, "evictions were not sent together");
+    assert!(last_eviction < first_wait, "evictions were not sent together");
+}
+
+#[test]
+fn the_deletions_are_awaited_on_one_watch_of_the_node_not_by_polling_each_pod() {
+    let api = cluster();
+    for i in 0..20 {
+        pod(&api, &format!("p{i}"), "n1", json!({"spec":{"terminationGracePeriodSeconds":1}}));
+    }
+    let c = client(&api);
+    let o = DrainOptions { grace_period: None, ..opts() };
+    let report = drain_node(&c, "n1", &o, &RealClock).unwrap();
+    assert_eq!(report.evicted.len(), 20);
+    let log = api.requests();
+    let pod_gets = log.iter().filter(|r| r.method == "GET" && r.path.starts_with("/api/v1/namespaces/default/pods/")).count();
+    let watches: Vec<_> = log.iter().filter(|r| r.query.contains("watch=1")).collect();
+    assert_eq!(pod_gets, 0, "no pod polled");
+    assert!(!watches.is_empty() && watches.len() <= 3, "{} watch requests", watches.len());
+    assert!(watches.iter().all(|w| w.path == "/api/v1/pods" && w.query.contains("fieldSelector=spec.nodeName%3Dn1")), "{watches:?}");
+    assert!(pods_on(&api, "n1").iter().all(|p| p.starts_with("kured")), "{:?}", pods_on(&api, "n1"));
+}
+
+#[test]
+fn without_a_watch_the_drain_polls_each_pod() {
+    let api = cluster();
+    for name in ["a", "b"] {
+        pod(&api, name, "n1", json!({"spec":{"terminationGracePeriodSeconds":1}}));
+    }
+    // the drain's own list passes; the watch's list (the 2nd) is forbidden
+    api.inject(Fault::status("GET", "/api/v1/pods", 403, 1).every(2));
+    let c = client(&api);
+    let o = DrainOptions { grace_period: None, ..opts() };
+    let report = drain_node(&c, "n1", &o, &RealClock).unwrap();
+    assert_eq!(report.evicted.len(), 2);
+    let log = api.requests();
+    assert!(log.iter().any(|r| r.method == "GET" && r.path == "/api/v1/namespaces/default/pods/a" && r.status == 404), "polled until gone");
+    assert!(!log.iter().any(|r| r.query.contains("watch=1")));
 }
 
 #[test]

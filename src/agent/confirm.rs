@@ -31,6 +31,7 @@ impl Agent<'_> {
         log::info!("rebooting node {}", self.node_id());
         self.event("Rebooting", "kured is rebooting the node");
         self.notify(&self.config.message_template_reboot);
+        self.report_rebooting();
         match self.host.reboot() {
             Ok(()) => {}
             Err(e @ crate::Error::RebootUncertain { .. }) => log::warn!("{e}"),

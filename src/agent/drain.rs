@@ -56,6 +56,7 @@ impl Agent<'_> {
                 }
             }
         }
+        self.unhold_now();
         // The release delay throttles reboots after failures too, as upstream
         // (not when stopping: the pod is going away).
         if !self.config.lock_release_delay.is_zero() && !self.clock.stopped() {

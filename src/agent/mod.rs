@@ -10,6 +10,9 @@
 mod confirm;
 mod drain;
 mod effects;
+mod fleet;
+mod gate;
+mod pace;
 pub mod plan;
 mod recover;
 mod stale;
@@ -29,6 +32,7 @@ use crate::node;
 use crate::notify::Notifier;
 use crate::stop::Stop;
 use effects::{rfc3339, unit_random};
+use crate::status::{Blocked, Phase};
 use plan::{AfterDrain, Gate};
 
 /// Set while this node is being rebooted by kured (with --annotate-nodes).
@@ -51,6 +55,8 @@ pub enum Flow {
     Continue,
     /// The reboot command ran and a stop arrived: the machine is going down.
     Exit,
+    /// A reboot waits for the lock: wait on its release rather than the period.
+    LockFull,
 }
 
 /// Build the real parts and run until stopped (SIGTERM/SIGINT on `stop`).
@@ -62,6 +68,7 @@ pub fn run(config: Config, client: Client, stop: Stop) -> Result<()> {
         None => None,
     };
     let metrics = Metrics::new();
+    metrics.status.set_node(&config.node_id);
     metrics::serve(&config.metrics_host, config.metrics_port, metrics.clone())?;
     let host = RealHost::from_config(&config);
     spawn_metrics_refresh(host.clone(), config.node_id.clone(), metrics.clone());
@@ -114,6 +121,10 @@ pub struct State {
     pub loop_reported: Cell<bool>,
     /// When lock holders' Nodes were first seen missing.
     pub sightings: RefCell<Sightings>,
+    /// When the holders' Nodes were last looked up: a node woken by the lock's
+    /// release checks again within a second, but a stale entry needs two looks
+    /// a gap apart, so looking more than once a period only costs requests.
+    pub stale_looked: Cell<Option<time::OffsetDateTime>>,
 }
 
 pub struct Agent<'a> {
@@ -148,11 +159,12 @@ impl Agent<'_> {
                 return;
             }
             let started = std::time::Instant::now();
-            if self.check() == Flow::Exit {
+            let flow = self.check();
+            if flow == Flow::Exit {
                 log::info!("stopping: the reboot command has run, leaving the node and the lock for after the reboot");
                 return;
             }
-            self.clock.sleep(period.saturating_sub(started.elapsed()));
+            self.pace(flow, started);
         }
     }
 
@@ -167,10 +179,12 @@ impl Agent<'_> {
 
     /// One periodic check. Returns when there is nothing (more) to do this
     /// period; after a reboot was requested it waits for the boot ID to change.
+    /// [`Flow::LockFull`]: the reboot waits for the lock (woken by its release).
     pub fn check(&self) -> Flow {
         self.metrics.health.beat();
         let now = self.clock.now();
         let in_window = self.config.window.contains(now);
+        self.metrics.status.set_window_open(in_window);
         let required = if in_window { self.host.reboot_required().map_err(|e| e.to_string()) } else { Ok(false) };
         if let (true, Ok(r)) = (in_window, &required) {
             self.metrics.set_reboot_required(self.node_id(), *r);
@@ -178,16 +192,24 @@ impl Agent<'_> {
         match plan::gate(in_window, &required) {
             Gate::OutsideWindow => {
                 log::debug!("outside the maintenance window ({})", self.config.window);
+                match self.metrics.status.pending() {
+                    true => self.report("pending", "outside the maintenance window", Some(Blocked::Window)),
+                    false => self.report("ok", "", None),
+                }
                 self.set_taint(false);
                 self.release_leftover_lock();
             }
             Gate::NotRequired => {
                 log::info!("reboot not required");
+                self.report("ok", "", None);
                 self.set_taint(false);
                 self.release_leftover_lock();
                 self.sentinel_cleared();
             }
-            Gate::CheckFailed(e) => log::error!("cannot tell whether a reboot is required, will retry: {e}"),
+            Gate::CheckFailed(e) => {
+                log::error!("cannot tell whether a reboot is required, will retry: {e}");
+                self.report("error", "cannot check the sentinel", None);
+            }
             Gate::Required if plan::loop_stopped(self.state.streak.get(), self.config.reboot_loop_limit) => {
                 log::warn!(
                     "reboot required, but not rebooting: {} reboots in a row left the sentinel set (--reboot-loop-limit={}); \
@@ -195,11 +217,13 @@ impl Agent<'_> {
                     self.state.streak.get(),
                     self.config.reboot_loop_limit
                 );
+                self.report("pending", "reboot loop: the sentinel stays set after reboots (--reboot-loop-limit)", Some(Blocked::RebootLoop));
                 self.set_taint(false);
                 self.release_leftover_lock();
             }
             Gate::Required if !self.reboot_retry.get().allows(now) => {
                 let retry = self.reboot_retry.get();
+                self.report("pending", "back-off after failed reboot commands", Some(Blocked::BackOff));
                 log::warn!(
                     "reboot required, but the reboot failed {} time(s): next attempt after {}",
                     retry.failures,
@@ -235,6 +259,7 @@ impl Agent<'_> {
         };
         if let Some(why) = plan::blocked(&reasons, &errors) {
             log::info!("reboot blocked: {why}");
+            self.report("pending", &why, Some(Blocked::of_blocker(&why)));
             return Ok(Flow::Continue);
         }
         if self.clock.stopped() {
@@ -248,9 +273,12 @@ impl Agent<'_> {
             reboot_streak: self.state.streak.get(),
         };
         let Some(meta) = self.take_lock(&lock, wanted)? else {
-            return Ok(Flow::Continue);
+            return Ok(Flow::LockFull);
         };
+        self.hold(&node);
+        let drain_started = std::time::Instant::now();
         let drained = if self.clock.stopped() { Err(Error::Drain("stopping".into())) } else { self.drain() };
+        self.metrics.status.observe(Phase::Drain, drain_started.elapsed());
         if let Err(e) = &drained {
             log::error!("drain of {} failed: {e}", self.node_id());
         }
@@ -280,12 +308,14 @@ impl Agent<'_> {
             match lock.try_acquire(wanted.clone())? {
                 Taken::Acquired(meta) => return Ok(Some(meta)),
                 Taken::Full { holders, entries } => {
-                    if attempt == 0 && self.break_stale_locks(lock, &entries) {
+                    if attempt == 0 && self.stale_look_due() && self.break_stale_locks(lock, &entries) {
                         continue;
                     }
                     // A hand-written lock may name nobody ({} holds it as "").
                     let names: Vec<&str> = holders.iter().map(|h| if h.is_empty() { "\"\"" } else { h.as_str() }).collect();
                     log::info!("waiting for the reboot lock, held by {}", crate::names::summary(&names));
+                    self.metrics.status.lock_wait_started(self.clock.now());
+                    self.report("pending", &format!("lock held by {}", crate::names::summary(&names)), Some(Blocked::Lock));
                     // Prefer not to schedule pods here: they would be drained soon.
                     self.set_taint(true);
                     return Ok(None);

@@ -31,6 +31,8 @@ struct Done {
     uncordoned: bool,
     announced: bool,
     labelled: bool,
+    /// the release gate passed and kured's marks came off
+    unheld: bool,
 }
 
 /// What a finished recovery found.
@@ -117,6 +119,10 @@ impl Agent<'_> {
         if steps.post_labels && !done.labelled {
             node::set_labels(self.client, self.node_id(), &self.config.post_reboot_node_labels)?;
             done.labelled = true;
+        }
+        if !done.unheld {
+            self.unhold(&node.metadata.annotations, after == After::Start && boot != Boot::SameBoot);
+            done.unheld = true;
         }
         if !self.config.lock_release_delay.is_zero() && !self.clock.stopped() {
             log::info!("releasing the lock in {:?}", self.config.lock_release_delay);

@@ -1,5 +1,5 @@
-//! The flag table (upstream's 43 flags plus `--host-pid`, `--reboot-loop-limit`
-//! and `--reboot-timeout`) and the first stage of
+//! The flag table (upstream's 43 flags plus `--host-pid`, `--reboot-loop-limit`,
+//! `--reboot-timeout` and `--release-gate-timeout`) and the first stage of
 //! parsing: command line (pflag syntax, via lexopt) then `KURED_*` environment
 //! into [`RawFlags`]: values syntactically checked (bool, int, duration, regexp,
 //! CSV) and remembered with where they came from, so later errors can name the
@@ -96,6 +96,7 @@ pub const FLAGS: &[Spec] = &[
     f("reboot-sentinel-command", Str, "", "command whose exit code 0 means a reboot is needed (replaces --reboot-sentinel; killed after the smaller of --period and 60s)"),
     f("reboot-signal", Int, "39", "signal sent to the host's init with --reboot-method=signal (SIGRTMIN+5)"),
     f("reboot-timeout", Duration, "30m", "after the reboot command, give up (uncordon, release the lock, retry later) if the node's boot ID has not changed after this long (0 = wait forever; kured-rs only)"),
+    f("release-gate-timeout", Duration, "10m", "after a reboot, release the lock only once the node is Ready and the PodDisruptionBudgets of its drained pods allow disruptions again, waiting at most this long (0 = release at once, as upstream; kured-rs only)"),
     f("skip-wait-for-delete-timeout", Int, "0", "when > 0, stop waiting for pods deleted more than this many seconds ago"),
     f("slack-channel", Str, "", "slack channel for notifications"),
     f("slack-hook-url", Str, "", "slack hook URL [deprecated: use --notify-url]"),

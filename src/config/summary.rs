@@ -68,6 +68,7 @@ impl Config {
             ("lock", format!("{}/{}:{}", self.ds_namespace, self.ds_name, self.lock_annotation)),
             ("lock-ttl", opt_duration(self.lock_ttl)),
             ("lock-release-delay", format_duration(self.lock_release_delay)),
+            ("release-gate-timeout", format_duration(self.release_gate_timeout)),
             ("concurrency", self.concurrency.to_string()),
             ("prometheus-url", self.prometheus_url.as_deref().map_or("none".into(), without_userinfo)),
             ("alert-filter-regexp", self.alert_filter.as_ref().map_or("none".into(), |r| r.as_str().into())),

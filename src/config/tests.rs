@@ -100,6 +100,7 @@ fn table() -> Vec<(&'static str, &'static str, Value, Option<&'static str>)> {
         ("reboot-sentinel-command", "test -f /x", s("test -f /x"), Some("\"unbalanced")),
         ("reboot-signal", "40", Value::Int(40), Some("forty")),
         ("reboot-timeout", "10s", dur(10), Some("10")),
+        ("release-gate-timeout", "5m", dur(300), Some("5")),
         ("skip-wait-for-delete-timeout", "30", Value::Int(30), Some("thirty")),
         ("slack-channel", "#ops", s("#ops"), None),
         ("slack-hook-url", "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX", s("https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"), None),
@@ -114,7 +115,7 @@ fn table_covers_every_flag_and_defaults_parse() {
     let names: Vec<&str> = table().iter().map(|t| t.0).collect();
     let flags: Vec<&str> = FLAGS.iter().map(|f| f.name).collect();
     assert_eq!(names, flags);
-    assert_eq!(FLAGS.len(), 46, "43 upstream flags plus --host-pid, --reboot-loop-limit, --reboot-timeout");
+    assert_eq!(FLAGS.len(), 47, "43 upstream flags plus --host-pid, --reboot-loop-limit, --reboot-timeout, --release-gate-timeout");
     let defaults = raw(&[], &[]);
     assert_eq!(defaults.get("period"), Some(&dur(3600)));
     assert_eq!(defaults.get("reboot-days"), Some(&list(&["su", "mo", "tu", "we", "th", "fr", "sa"])));

@@ -207,6 +207,7 @@ pub fn validate(raw: &RawFlags) -> Result<(Config, Vec<String>)> {
         lock_annotation,
         lock_ttl: non_zero("lock-ttl"),
         lock_release_delay: raw.duration("lock-release-delay"),
+        release_gate_timeout: raw.duration("release-gate-timeout"),
         concurrency,
         prometheus_url: checks::prometheus_url(raw)?,
         alert_filter,

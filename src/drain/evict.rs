@@ -1,18 +1,29 @@
 //! Evict (or delete) all the selected pods together and wait until they are
 //! gone, in one synchronous loop: every round sends the requests that are due
-//! (first tries, and retries after a PodDisruptionBudget refusal) and polls the
-//! pods being waited for, then sleeps until the next one is due. A pod that
-//! fails does not stop the others.
+//! (first tries, and retries after a PodDisruptionBudget refusal, 5 s apart as
+//! kubectl), then waits for the pods' deletion on one watch of the node's pods
+//! (`fieldSelector=spec.nodeName=<node>`) until the next request is due. Where
+//! a watch cannot be had it polls each pod every second instead, as kubectl
+//! does. A pod that fails does not stop the others.
 
+use std::ops::ControlFlow;
 use std::time::Duration;
 
+use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::select::deletion_older_than;
 use super::DrainOptions;
 use crate::clock::Clock;
 use crate::error::{ApiErrorKind, Error};
+use crate::kube::watch::{Ended, Event, Watch};
 use crate::kube::{Client, Pod};
+
+/// How long one watch for deletions lasts when nothing else is due (short: a
+/// drain is when a stop must be seen soon, and it lasts little).
+const WATCH_SLICE: Duration = Duration::from_secs(5);
+/// A gap before the next eviction shorter than this is slept, not watched.
+const MIN_WATCH: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Kind {
@@ -58,33 +69,57 @@ pub(super) fn run(
             Item { key, pod, kind, state: State::Send(start) }
         })
         .collect();
+    let mut pods = if items.is_empty() { None } else { watch_pods(client, node, opts) };
     loop {
         let now = clock.now();
-        let Some(next) = items.iter().filter_map(due).min() else { break };
+        if items.iter().all(|it| matches!(it.state, State::Settled(_))) {
+            break;
+        }
         // A graceful stop (SIGTERM) ends the drain at once; the caller puts the node back.
         if clock.stopped() {
-            for it in items.iter_mut().filter(|it| due(it).is_some()) {
+            for it in items.iter_mut().filter(|it| !matches!(it.state, State::Settled(_))) {
                 it.state = State::Settled(Outcome::Failed("kured is stopping".into()));
             }
             break;
         }
         if deadline.is_some_and(|d| now >= d) {
-            for it in items.iter_mut().filter(|it| due(it).is_some()) {
+            for it in items.iter_mut().filter(|it| !matches!(it.state, State::Settled(_))) {
                 let doing = if matches!(it.state, State::Send(_)) { "evict" } else { "wait for the deletion of" };
                 log::warn!("drain {node}: timed out trying to {doing} pod {}", it.key);
                 it.state = State::Settled(Outcome::Failed(format!("timed out trying to {doing} it")));
             }
             break;
         }
-        if next > now {
-            let until = deadline.map_or(next, |d| next.min(d));
-            clock.sleep(Duration::try_from(until - now).unwrap_or(Duration::ZERO));
+        let watching = pods.is_some();
+        let next = items.iter().filter_map(|it| due(it, watching)).min();
+        let waiting = watching && items.iter().any(|it| matches!(it.state, State::Wait(_)));
+        if next.is_none_or(|n| n > now) {
+            let until = [next, deadline].into_iter().flatten().min();
+            // A watch resumes where the last one ended, so a short gap before
+            // the next eviction is slept through and its deletions caught up
+            // later, rather than paid for with a watch request each.
+            let worth_watching = next.is_none_or(|n| n - now >= MIN_WATCH);
+            match (&mut pods, waiting && worth_watching) {
+                (Some(watch), true) => {
+                    if let Err(e) = wait_by_watch(watch, &mut items, node, opts, clock, until) {
+                        log::warn!("drain {node}: cannot watch the node's pods ({e}); checking each pod every {:?} instead", opts.poll);
+                        pods = None;
+                        let now = clock.now();
+                        items.iter_mut().filter(|it| matches!(it.state, State::Wait(_))).for_each(|it| it.state = State::Wait(now));
+                    }
+                }
+                _ => {
+                    let until = until.unwrap_or(now);
+                    clock.sleep(Duration::try_from(until - now).unwrap_or(Duration::ZERO));
+                }
+            }
             continue;
         }
         // Each next try is scheduled from when this one was made, not from the
         // round's start: a round over hundreds of pods must not make the next
         // round due at once and turn polling into a busy loop.
-        for it in items.iter_mut() {
+        let mut refused = Vec::new();
+        for (i, it) in items.iter_mut().enumerate() {
             // A round over thousands of pods on a slow API server is progress
             // (/healthz), and a stop must not wait for the round to end.
             clock.beat();
@@ -92,11 +127,18 @@ pub(super) fn run(
                 break;
             }
             it.state = match it.state {
-                State::Send(at) if at <= now => send(client, it, opts, clock.now()),
-                State::Wait(at) if at <= now => poll(client, node, it, opts, clock.now()),
+                State::Send(at) if at <= now => {
+                    let next = send(client, it, opts, clock.now());
+                    if matches!(next, State::Send(_)) {
+                        refused.push(i);
+                    }
+                    next
+                }
+                State::Wait(at) if !watching && at <= now => poll(client, node, it, opts, clock.now()),
                 _ => continue,
             };
         }
+        spread(&mut items, &refused, opts.retry_after_pdb);
     }
     items
         .into_iter()
@@ -107,10 +149,131 @@ pub(super) fn run(
         .collect()
 }
 
-fn due(it: &Item) -> Option<OffsetDateTime> {
+/// A watch on the node's pods, listed before any eviction so that no deletion
+/// is missed; None (and a log line) when it cannot be had: then each pod is
+/// polled, as kubectl does.
+fn watch_pods<'c>(client: &'c Client, node: &str, opts: &DrainOptions) -> Option<Watch<'c>> {
+    let mut watch = Watch::node_pods(client, node);
+    match watch.list() {
+        Ok(_) => Some(watch),
+        Err(e) => {
+            log::warn!("drain {node}: cannot watch the node's pods ({e}); checking each pod every {:?} instead", opts.poll);
+            None
+        }
+    }
+}
+
+/// Wait for the pods in `Wait` to go, by one watch on the node's pods, until
+/// `until` (the next eviction retry or the deadline; a slice of
+/// [`WATCH_SLICE`] when neither) or until none is left to wait for.
+fn wait_by_watch(watch: &mut Watch<'_>, items: &mut [Item], node: &str, opts: &DrainOptions, clock: &dyn Clock, until: Option<OffsetDateTime>) -> crate::Result<()> {
+    let now = clock.now();
+    let mut max = until.map_or(WATCH_SLICE, |u| Duration::try_from(u - now).unwrap_or(Duration::ZERO));
+    if opts.skip_wait_for_delete_timeout.is_some() {
+        // Time alone can make a terminating pod count as gone: look again soon.
+        max = max.min(Duration::from_secs(1));
+    }
+    let ended = watch.run(max, &|| {
+        clock.beat();
+        clock.stopped()
+    }, |event| {
+        apply(event, items, node, opts, clock.now());
+        match items.iter().any(|it| matches!(it.state, State::Wait(_))) {
+            true => ControlFlow::Continue(()),
+            false => ControlFlow::Break(()),
+        }
+    })?;
+    let now = clock.now();
+    for it in items.iter_mut().filter(|it| matches!(it.state, State::Wait(_))) {
+        if deletion_older_than(&it.pod, now, opts.skip_wait_for_delete_timeout) {
+            it.state = gone(&it.key, "has been terminating longer than skip-wait-for-delete-timeout, not waiting");
+        }
+    }
+    // A clock that did not move while the watch waited (a test's) is moved on,
+    // as a sleep would have.
+    if let (Ended::TimedOut, Some(u)) = (ended, until) {
+        if u > now {
+            clock.sleep(Duration::try_from(u - now).unwrap_or(Duration::ZERO));
+        }
+    }
+    Ok(())
+}
+
+/// Settle the pods an event shows gone; keep the latest state of the others.
+fn apply(event: Event, items: &mut [Item], node: &str, opts: &DrainOptions, now: OffsetDateTime) {
+    let decode = |v: Value| serde_json::from_value::<Pod>(v).ok();
+    match event {
+        Event::Relisted(list) => {
+            let current: Vec<Pod> = list.into_iter().filter_map(decode).collect();
+            for it in items.iter_mut().filter(|it| matches!(it.state, State::Wait(_))) {
+                let same = current.iter().find(|p| p.metadata.namespace == it.pod.metadata.namespace && p.metadata.name == it.pod.metadata.name);
+                it.state = match same {
+                    None => gone(&it.key, "is gone"),
+                    Some(p) => judge(it, p.clone(), node, opts, now),
+                };
+            }
+        }
+        Event::Deleted(v) => {
+            let Some(p) = decode(v) else { return };
+            if let Some(it) = waiting_for(items, &p) {
+                it.state = match p.metadata.uid == it.pod.metadata.uid {
+                    true => gone(&it.key, "is gone"),
+                    false => gone(&it.key, "was replaced by a new pod"),
+                };
+            }
+        }
+        Event::Added(v) | Event::Modified(v) => {
+            let Some(p) = decode(v) else { return };
+            if let Some(it) = waiting_for(items, &p) {
+                it.state = judge(it, p, node, opts, now);
+            }
+        }
+    }
+}
+
+/// Pods a PodDisruptionBudget refused in the same round are retried spread
+/// over the next interval instead of all at once: each still waits the full
+/// interval between its own tries (kubectl's 5 s), but the budget, which
+/// frees up as each replacement becomes ready, is asked every
+/// `interval / n` rather than every `interval`, so a drain through a budget
+/// allowing one disruption takes one eviction per readiness, not per 5 s.
+fn spread(items: &mut [Item], refused: &[usize], interval: Duration) {
+    let n = refused.len() as u32;
+    for (k, &i) in refused.iter().enumerate() {
+        if let State::Send(at) = items[i].state {
+            items[i].state = State::Send(at + interval * k as u32 / n.max(1));
+        }
+    }
+}
+
+fn waiting_for<'i>(items: &'i mut [Item], p: &Pod) -> Option<&'i mut Item> {
+    items.iter_mut().find(|it| {
+        matches!(it.state, State::Wait(_)) && it.pod.metadata.namespace == p.metadata.namespace && it.pod.metadata.name == p.metadata.name
+    })
+}
+
+/// The same verdicts as [`poll`], on a pod the watch showed us.
+fn judge(it: &mut Item, p: Pod, node: &str, opts: &DrainOptions, now: OffsetDateTime) -> State {
+    let key = &it.key;
+    if p.metadata.uid != it.pod.metadata.uid {
+        return gone(key, "was replaced by a new pod");
+    }
+    if p.spec.node_name != node {
+        return gone(key, "now runs on another node");
+    }
+    if deletion_older_than(&p, now, opts.skip_wait_for_delete_timeout) {
+        return gone(key, "has been terminating longer than skip-wait-for-delete-timeout, not waiting");
+    }
+    let state = State::Wait(now);
+    it.pod = p;
+    state
+}
+/// When `it` next needs a request: a (re)send, or a poll when not watching.
+fn due(it: &Item, watching: bool) -> Option<OffsetDateTime> {
     match it.state {
-        State::Send(at) | State::Wait(at) => Some(at),
-        State::Settled(_) => None,
+        State::Send(at) => Some(at),
+        State::Wait(at) if !watching => Some(at),
+        State::Wait(_) | State::Settled(_) => None,
     }
 }
 

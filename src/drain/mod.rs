@@ -1,7 +1,7 @@
 //! Cordon, evict and wait: `kubectl drain --force --ignore-daemonsets
 //! --delete-emptydir-data` semantics through the Eviction API, so
 //! PodDisruptionBudgets are honoured. `select` decides what happens to each
-//! pod (pure); `evict` does it for all pods together and waits.
+//! pod (pure); `evict` does it for all pods together and waits on a watch.
 
 mod evict;
 pub mod select;
@@ -28,7 +28,8 @@ pub struct DrainOptions {
     pub skip_wait_for_delete_timeout: Option<Duration>,
     /// Wait before retrying an eviction a PodDisruptionBudget refused (kubectl: 5 s).
     pub retry_after_pdb: Duration,
-    /// How often a pod being evicted is checked (kubectl: 1 s).
+    /// How often a pod being evicted is checked when the node's pods cannot be
+    /// watched (kubectl: 1 s).
     pub poll: Duration,
 }
 

@@ -107,6 +107,41 @@ impl Http {
         }
     }
 
+    /// A GET whose 2xx body is read as it arrives (a watch): the reader, bounded
+    /// by `timeout` in all (ureq turns it into socket read timeouts), so a
+    /// server or proxy that stops sending cannot hang us past it. A 401 re-reads
+    /// the token once; other errors come back as for [`Http::send`] (no
+    /// Retry-After waits: the caller falls back to its own pace).
+    pub fn open_stream(&self, path: &str, timeout: Duration) -> Result<ureq::BodyReader<'static>> {
+        let mut token = self.token.get()?;
+        let mut reauthenticated = false;
+        loop {
+            let url = format!("{}{}", self.base_url, path);
+            let transport = |message: String| Error::Transport { method: "GET", url: url.clone(), message };
+            let request = ureq::http::Request::builder()
+                .method("GET")
+                .uri(&url)
+                .header("Authorization", format!("Bearer {token}"))
+                .header("Accept", "application/json")
+                .body(())
+                .map_err(|e| transport(format!("invalid request: {e}")))?;
+            let request = self.agent.configure_request(request).timeout_global(Some(timeout)).build();
+            let mut response = self.agent.run(request).map_err(|e| transport(self.describe(&e)))?;
+            let code = response.status().as_u16();
+            log::debug!("GET {path} -> {code} (stream)");
+            if (200..300).contains(&code) {
+                return Ok(response.into_body().into_reader());
+            }
+            if code == 401 && !reauthenticated {
+                reauthenticated = true;
+                token = self.token.refresh()?;
+                continue;
+            }
+            let body = response.body_mut().with_config().limit(super::limits::STATUS).read_to_vec().unwrap_or_default();
+            return Err(api_error("GET", path, code, &body, None));
+        }
+    }
+
     fn send_once(&self, req: &Request, token: &str) -> Result<Answer> {
         let url = format!("{}{}", self.base_url, req.path);
         let transport = |message: String| Error::Transport { method: req.method, url: url.clone(), message };

@@ -5,11 +5,14 @@
 pub mod config;
 pub mod http;
 pub mod list;
+pub mod pdb;
+pub mod ready;
 pub mod status;
 pub mod tls;
 pub mod token;
 pub mod types;
 pub mod url;
+pub mod watch;
 
 use std::time::Duration;
 

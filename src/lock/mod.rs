@@ -15,6 +15,7 @@
 mod decide;
 pub mod stale;
 mod value;
+pub mod wake;
 
 use std::time::Duration;
 

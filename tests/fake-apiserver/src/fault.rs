@@ -31,6 +31,8 @@ pub struct Fault {
     pub times: Option<u32>,
     /// fire on every k-th matching request (1 = each)
     pub every: u32,
+    /// match the path exactly, not as a prefix (a collection, not its objects)
+    pub exact: bool,
     seen: u32,
     /// fire with probability `.0`/1000, drawn from the generator state `.1`
     pub random: Option<(u32, u64)>,
@@ -38,7 +40,7 @@ pub struct Fault {
 
 impl Fault {
     pub fn new(method: &str, path_prefix: &str, action: FaultAction) -> Fault {
-        Fault { method: method.to_string(), path_prefix: path_prefix.to_string(), action, times: None, every: 1, seen: 0, random: None }
+        Fault { method: method.to_string(), path_prefix: path_prefix.to_string(), action, times: None, every: 1, exact: false, seen: 0, random: None }
     }
 
     /// Answer `code` to the next `times` matching requests.
@@ -76,6 +78,12 @@ impl Fault {
         self
     }
 
+    /// Only requests to exactly this path (e.g. a collection's lists and watches).
+    pub fn exact(mut self) -> Fault {
+        self.exact = true;
+        self
+    }
+
     pub fn every(mut self, k: u32) -> Fault {
         self.every = k.max(1);
         self
@@ -90,7 +98,7 @@ impl Fault {
 
     fn matches(&self, method: &str, path: &str, has_continue: bool) -> bool {
         (self.method.is_empty() || self.method == "*" || self.method.eq_ignore_ascii_case(method))
-            && path.starts_with(&self.path_prefix)
+            && if self.exact { path == self.path_prefix } else { path.starts_with(&self.path_prefix) }
             && (self.action != FaultAction::ExpireContinue || has_continue)
     }
 }

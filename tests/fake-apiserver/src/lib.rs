@@ -276,6 +276,16 @@ impl FakeApiServer {
         self.shared.lock().requests.clone()
     }
 
+    /// How many requests were logged (cheap: nothing is copied).
+    pub fn request_count(&self) -> usize {
+        self.shared.lock().requests.len()
+    }
+
+    /// The requests logged after the first `n` (a watcher of a long log copies only what is new).
+    pub fn requests_since(&self, n: usize) -> Vec<RequestRecord> {
+        self.shared.lock().requests.get(n..).map(<[RequestRecord]>::to_vec).unwrap_or_default()
+    }
+
     pub fn clear_requests(&self) {
         self.shared.lock().requests.clear();
     }

@@ -98,6 +98,83 @@ pub fn list(st: &State, q: &Query, req: &Request) -> Result<Value, ApiError> {
     Ok(json!({ "kind": q.res.list_kind(), "apiVersion": q.res.api_version(), "metadata": meta, "items": items }))
 }
 
+/// Which objects a watch has told its client about, so that a change is
+/// translated as the real server's watch cache does: an object that stops
+/// matching the selectors (a pod whose labels or fields change) is DELETED
+/// for this watch, one that starts matching is ADDED.
+#[derive(Default)]
+pub struct Seen(std::collections::HashSet<(String, String)>);
+
+fn key_of(obj: &Value) -> (String, String) {
+    let m = &obj["metadata"];
+    (m["namespace"].as_str().unwrap_or("").to_string(), m["name"].as_str().unwrap_or("").to_string())
+}
+
+impl Seen {
+    /// What matched `q` at resourceVersion `since`, as far as the change log
+    /// tells: an object changed since then is judged by its last state at or
+    /// before `since` (absent if its first later change is ADDED; assumed to
+    /// match when the log does not reach back to it).
+    pub fn at(st: &State, q: &Query, since: u64) -> Seen {
+        let qualified = q.res.qualified();
+        let mut before: std::collections::HashMap<(String, String), Option<bool>> = Default::default();
+        let mut first_after: std::collections::HashMap<(String, String), &'static str> = Default::default();
+        for ch in st.store.change_log().filter(|ch| ch.res == qualified) {
+            let key = key_of(&ch.object);
+            if ch.rv <= since {
+                before.insert(key, Some(ch.kind != "DELETED" && q.matches(&ch.object)));
+            } else {
+                first_after.entry(key).or_insert(ch.kind);
+            }
+        }
+        let mut seen = Seen::default();
+        for o in st.store.list(q.res, q.ns.as_deref()) {
+            let key = key_of(o);
+            if !first_after.contains_key(&key) && q.matches(o) {
+                seen.0.insert(key);
+            }
+        }
+        for (key, kind) in first_after {
+            let matched = match before.get(&key) {
+                Some(Some(m)) => *m,
+                Some(None) => false,
+                None => kind != "ADDED",
+            };
+            if matched {
+                seen.0.insert(key);
+            }
+        }
+        seen
+    }
+
+    pub fn insert(&mut self, obj: &Value) {
+        self.0.insert(key_of(obj));
+    }
+
+    /// The event type this watch sends for a change of `kind`, or None.
+    pub fn translate(&mut self, kind: &'static str, matches: bool, obj: &Value) -> Option<&'static str> {
+        let key = key_of(obj);
+        let was = self.0.contains(&key);
+        match (kind, matches, was) {
+            ("DELETED", _, true) | ("DELETED", true, false) => {
+                self.0.remove(&key);
+                Some("DELETED")
+            }
+            ("DELETED", false, false) => None,
+            (_, true, true) => Some(kind),
+            (_, true, false) => {
+                self.0.insert(key);
+                Some("ADDED")
+            }
+            (_, false, true) => {
+                self.0.remove(&key);
+                Some("DELETED")
+            }
+            (_, false, false) => None,
+        }
+    }
+}
+
 /// A watch: from `resourceVersion` (None or 0: start with ADDED for what exists).
 pub struct Watch {
     pub query: Query,
@@ -114,4 +191,24 @@ pub fn watch(q: Query, req: &Request) -> Result<Watch, ApiError> {
     let secs: u64 = req.param("timeoutSeconds").and_then(|t| t.parse().ok()).unwrap_or(300);
     let table = req.header("accept").is_some_and(|a| a.contains("as=Table"));
     Ok(Watch { query: q, since, timeout: Duration::from_secs(secs.clamp(1, 3600)), table })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn objects_leaving_or_entering_a_selection_are_deleted_or_added() {
+        let a = json!({"metadata": {"namespace": "d", "name": "a"}});
+        let mut seen = Seen::default();
+        let mut t = |kind, matches| seen.translate(kind, matches, &a);
+        assert_eq!(t("MODIFIED", false), None);
+        assert_eq!(t("MODIFIED", true), Some("ADDED"));
+        assert_eq!(t("MODIFIED", true), Some("MODIFIED"));
+        assert_eq!(t("MODIFIED", false), Some("DELETED"));
+        assert_eq!(t("DELETED", false), None);
+        assert_eq!(t("ADDED", true), Some("ADDED"));
+        assert_eq!(t("DELETED", true), Some("DELETED"));
+        assert_eq!(t("DELETED", true), Some("DELETED"));
+    }
 }

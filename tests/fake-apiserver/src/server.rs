@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use crate::fault::{self, FaultAction};
 use crate::handlers::{self, Reply};
 use crate::http::{Conn, Request};
-use crate::list::Watch;
+use crate::list::{Seen, Watch};
 use crate::state::{RequestRecord, Shared};
 use crate::status;
 use crate::table;
@@ -147,6 +147,7 @@ fn event_line(w: &Watch, kind: &str, obj: &Value) -> Vec<u8> {
 fn serve_watch(shared: &Shared, c: &mut Conn, w: Watch) -> std::io::Result<()> {
     let deadline = Instant::now() + w.timeout;
     let qualified = w.query.res.qualified();
+    let mut seen = Seen::default();
     let (mut cursor, initial) = {
         let st = shared.lock();
         match w.since {
@@ -158,10 +159,14 @@ fn serve_watch(shared: &Shared, c: &mut Conn, w: Watch) -> std::io::Result<()> {
                 c.write_chunk(&line)?;
                 return c.end_chunked();
             }
-            Some(rv) => (rv, Vec::new()),
+            Some(rv) => {
+                seen = Seen::at(&st, &w.query, rv);
+                (rv, Vec::new())
+            }
             None => {
-                let lines: Vec<u8> =
-                    st.store.list(w.query.res, w.query.ns.as_deref()).filter(|o| w.query.matches(o)).flat_map(|o| event_line(&w, "ADDED", o)).collect();
+                let matching: Vec<&Value> = st.store.list(w.query.res, w.query.ns.as_deref()).filter(|o| w.query.matches(o)).collect();
+                matching.iter().for_each(|o| seen.insert(o));
+                let lines: Vec<u8> = matching.into_iter().flat_map(|o| event_line(&w, "ADDED", o)).collect();
                 (st.store.resource_version(), lines)
             }
         }
@@ -171,7 +176,11 @@ fn serve_watch(shared: &Shared, c: &mut Conn, w: Watch) -> std::io::Result<()> {
     while !shared.stop.load(Ordering::SeqCst) && Instant::now() < deadline {
         let st = shared.lock();
         let lines: Vec<u8> = match st.store.changes_since(cursor) {
-            Some(changes) => changes.filter(|ch| ch.res == qualified && w.query.matches(&ch.object)).flat_map(|ch| event_line(&w, ch.kind, &ch.object)).collect(),
+            Some(changes) => changes
+                .filter(|ch| ch.res == qualified)
+                .filter_map(|ch| seen.translate(ch.kind, w.query.matches(&ch.object), &ch.object).map(|kind| event_line(&w, kind, &ch.object)))
+                .flatten()
+                .collect(),
             None => break,
         };
         cursor = st.store.resource_version();

@@ -87,6 +87,11 @@ impl Store {
         Some(self.changes.iter().filter(move |c| c.rv > rv))
     }
 
+    /// Every change still in the log, oldest first.
+    pub fn change_log(&self) -> impl Iterator<Item = &Change> {
+        self.changes.iter()
+    }
+
     fn next_serial(&mut self) -> u64 {
         self.serial += 1;
         self.serial

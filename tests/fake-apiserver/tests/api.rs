@@ -247,3 +247,30 @@ fn events_in_both_groups() {
     let found = c.get("/api/v1/events?fieldSelector=involvedObject.name%3Dn1,reason%3DRebootScheduled").json();
     assert_eq!(found["items"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn a_field_selected_watch_sees_objects_leave_and_enter_its_selection() {
+    let api = FakeApiServer::start_with(fakeapi::Options { controllers: false, ..Default::default() });
+    common::nodes(&api, &["n1", "n2"]);
+    let pod = |name: &str, node: &str| {
+        json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":name,"namespace":"default"},
+               "spec":{"nodeName":node,"containers":[{"name":"c","image":"x"}]}})
+    };
+    api.create(pod("a", "n1"));
+    api.create(pod("b", "n2"));
+    let c = Client::new(&api);
+    let rv = api.resource_version();
+    let mut a = api.get("pods", "default", "a").unwrap();
+    a["spec"]["nodeName"] = json!("n2");
+    api.update(a).unwrap();
+    let mut b = api.get("pods", "default", "b").unwrap();
+    b["spec"]["nodeName"] = json!("n1");
+    api.update(b).unwrap();
+    let r = c.get(&format!("/api/v1/pods?watch=1&fieldSelector=spec.nodeName%3Dn1&resourceVersion={rv}&timeoutSeconds=1"));
+    let events: Vec<(String, String)> = String::from_utf8(r.body).unwrap().lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .map(|e| (e["type"].as_str().unwrap().to_string(), e["object"]["metadata"]["name"].as_str().unwrap().to_string()))
+        .collect();
+    // (then b may turn Running: a MODIFIED)
+    assert_eq!(events[..2], [("DELETED".to_string(), "a".to_string()), ("ADDED".to_string(), "b".to_string())]);
+}

@@ -137,6 +137,20 @@ impl Api {
             Api::Real(r) => r.requests(),
         }
     }
+    /// The requests after the first `n` (on the fake, only those are copied:
+    /// a 200-node run logs hundreds of thousands).
+    pub fn requests_since(&self, n: usize) -> Vec<RequestRecord> {
+        match self {
+            Api::Fake(f) => f.requests_since(n),
+            Api::Real(r) => r.requests().get(n..).map(<[RequestRecord]>::to_vec).unwrap_or_default(),
+        }
+    }
+    pub fn request_count(&self) -> usize {
+        match self {
+            Api::Fake(f) => f.request_count(),
+            Api::Real(r) => r.requests().len(),
+        }
+    }
     pub fn clear_requests(&self) {
         match self {
             Api::Fake(f) => f.clear_requests(),

@@ -36,6 +36,8 @@ pub struct Cluster {
     requests_seen: usize,
     started: Instant,
     timeline: Vec<Timed>,
+    /// The largest VmHWM of a kured seen so far (sampled before each "reboot").
+    peak_kib: u64,
 }
 
 impl Cluster {
@@ -77,7 +79,7 @@ impl Cluster {
         }
         let observer = Observer::new(spec.precordoned.iter().cloned());
         let kured_ds = api.get("daemonsets", "kube-system", "kured").ok_or("the kured DaemonSet vanished")?;
-        let mut c = Cluster { nodes, api, spec, dir, launch, observer, kured_ds, requests_seen: 0, started: Instant::now(), timeline: Vec::new() };
+        let mut c = Cluster { nodes, api, spec, dir, launch, observer, kured_ds, requests_seen: 0, started: Instant::now(), timeline: Vec::new(), peak_kib: 0 };
         c.poll(); // the starting state, before any kured acts
         for node in &mut c.nodes {
             node.start_kured(&c.launch).map_err(|e| format!("{}: {e}", node.name))?;
@@ -175,6 +177,7 @@ impl Cluster {
         for node in &mut self.nodes {
             let dud = self.spec.dud_reboot.contains(&node.name);
             if !dud && node.down_until.is_none() && node.kured_running() && node.take_marker() {
+                self.peak_kib = self.peak_kib.max(node.kured_peak_kib().unwrap_or(0));
                 node.kill_kured();
                 node.reboots += 1;
                 self.api.set_node_ready(&node.name, false);
@@ -214,19 +217,29 @@ impl Cluster {
     fn snapshot(&mut self) -> Snapshot {
         let ds = self.api.get("daemonsets", "kube-system", "kured");
         let lock = ds.as_ref().and_then(|d| d.pointer("/metadata/annotations")).and_then(|a| a.get(&self.spec.lock_annotation));
-        let requests = self.api.requests();
-        let new_requests = requests
-            .iter()
-            .skip(self.requests_seen)
-            .map(|r| (r.method.clone(), r.path.clone(), r.status))
-            .collect();
-        self.requests_seen = requests.len();
+        // Only the new part of the log: a 200-node run logs hundreds of thousands.
+        let requests = self.api.requests_since(self.requests_seen);
+        let new_requests = requests.iter().map(|r| (r.method.clone(), r.path.clone(), r.status)).collect();
+        self.requests_seen += requests.len();
         Snapshot {
             lock: lock.and_then(Value::as_str).map(str::to_string),
             nodes: self.api.list("nodes"),
             new_requests,
             pdb_violations: usize::try_from(self.api.pdb_violations()).unwrap_or(usize::MAX),
         }
+    }
+
+    /// The largest peak memory (VmHWM, KiB) of one kured: those that
+    /// "rebooted" (sampled just before) and those running now.
+    pub fn daemon_peak_kib(&self) -> u64 {
+        self.nodes.iter().filter_map(SimNode::kured_peak_kib).fold(self.peak_kib, u64::max)
+    }
+
+    /// API requests so far, per node and hour of this run.
+    pub fn requests_per_node_hour(&self) -> (usize, f64) {
+        let n = self.api.request_count();
+        let hours = self.started.elapsed().as_secs_f64() / 3600.0;
+        (n, n as f64 / self.nodes.len().max(1) as f64 / hours.max(1e-9))
     }
 
     /// Every node rebooted and back, nobody holds the lock, nothing left cordoned.

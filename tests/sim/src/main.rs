@@ -11,7 +11,7 @@ use sim::{Cluster, ClusterSpec};
 
 const USAGE: &str = "usage: kured-sim [--nodes N] [--concurrency C] [--seconds LIMIT] [--downtime SECS]
                  [--control-plane fake|real] [--kured PATH] [--arch aarch64|armv7]
-                 [--workloads=false] [--keep]
+                 [--workloads=false] [--keep] [--steady-state SECS]
                  [KURED FLAGS...]
 
 Starts an API server, N nodes that all need a reboot and one kured per node,
@@ -19,6 +19,9 @@ then plays the machines until every node rebooted or LIMIT seconds passed.
 --control-plane fake (default) is the in-process fake API server; real is a real
 Kubernetes control plane (scripts/control-plane; needs Go and kubectl) where kured
 uses the kube-system/kured service account's token with manifests/base's RBAC.
+--steady-state SECS: no node needs a reboot; run SECS and report the API load.
+The last lines give the API requests per node per hour (at the run's --period) and
+the largest peak memory (VmHWM) of one kured; KURED_SIM_REQUESTS=1 lists them by kind.
 Any other --flag[=value] is passed to every kured, after the simulation's own so it
 wins; except --reboot-command and --host-pid, which always stay the harmless ones.
 --arch runs each kured through qemu-user (qemu-aarch64-static, qemu-arm-static);
@@ -29,6 +32,8 @@ Exit status: 0 all invariants held, 1 one broke, 2 usage error.";
 struct Options {
     spec: ClusterSpec,
     seconds: u64,
+    /// Some(secs): nothing needs a reboot; measure the idle load for secs.
+    steady: Option<u64>,
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -73,6 +78,11 @@ fn main() -> ExitCode {
     for e in cluster.timeline() {
         println!("{e}");
     }
+    if let Some(secs) = opts.steady {
+        cluster.poll_until(Duration::from_secs(secs), |e| println!("{e}"), |c| c.all_dead() || STOP.load(Ordering::Relaxed));
+        print_load(&cluster, "steady state");
+        return if cluster.all_dead() || STOP.load(Ordering::Relaxed) { ExitCode::from(1) } else { ExitCode::SUCCESS };
+    }
     let limit = Duration::from_secs(opts.seconds);
     cluster.poll_until(limit, |e| println!("{e}"), |c| c.settled() || c.all_dead() || STOP.load(Ordering::Relaxed));
     let summary = cluster.summary();
@@ -95,11 +105,33 @@ fn main() -> ExitCode {
         cluster.keep_dir_on_drop();
     }
     println!("{summary}");
+    print_load(&cluster, "rollout");
     if violations.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     }
+}
+
+fn print_load(cluster: &Cluster, what: &str) {
+    if std::env::var_os("KURED_SIM_REQUESTS").is_some() {
+        // By kind, most first: where the API load goes.
+        let mut counts = std::collections::BTreeMap::new();
+        for r in cluster.api().requests() {
+            let shape: Vec<String> = r.path.split('/').map(|s| if s.starts_with("node-") || s.contains('-') && s.len() > 12 { "*".into() } else { s.to_string() }).collect();
+            let watch = if r.query.contains("watch=1") { "?watch" } else { "" };
+            *counts.entry(format!("{} {}{watch}", r.method, shape.join("/"))).or_insert(0usize) += 1;
+        }
+        let mut counts: Vec<_> = counts.into_iter().collect();
+        counts.sort_by(|a, b| b.1.cmp(&a.1));
+        for (k, n) in counts.iter().take(15) {
+            println!("requests: {n:7} {k}");
+        }
+    }
+    let (n, rate) = cluster.requests_per_node_hour();
+    let period = &cluster.spec().period;
+    println!("api_requests={n} per_node_per_hour={rate:.0} ({what}, --period={period} unless overridden)");
+    println!("daemon_peak_rss_kib={}", cluster.daemon_peak_kib());
 }
 
 fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> {
@@ -108,6 +140,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
     spec.nodes = 5;
     spec.workloads = true;
     let mut seconds = 120;
+    let mut steady = None;
     let (mut arch, mut kured_given) = (None, false);
     let mut args = args.peekable();
     while let Some(arg) = args.next() {
@@ -123,6 +156,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
             "--nodes" => spec.nodes = number(&name, &value("a number")?)?,
             "--concurrency" => spec.concurrency = number(&name, &value("a number")?)?,
             "--seconds" => seconds = number(&name, &value("a number of seconds")?)?,
+            "--steady-state" => steady = Some(number(&name, &value("a number of seconds")?)?),
             "--downtime" => {
                 let v = value("a number of seconds")?;
                 let s: f64 = v.parse().map_err(|_| format!("{name}: not a number of seconds: {v:?}"))?;
@@ -163,7 +197,10 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
     if !spec.kured_bin.is_file() {
         return Err(format!("no kured binary at {} (use --kured PATH)", spec.kured_bin.display()));
     }
-    Ok(Some(Options { spec, seconds }))
+    if steady.is_some() {
+        spec.no_reboot = spec.node_names();
+    }
+    Ok(Some(Options { spec, seconds, steady }))
 }
 
 fn number<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, String> {

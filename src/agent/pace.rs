@@ -1,0 +1,48 @@
+//! What the loop does between two checks. Normally it sleeps out the
+//! `--period`; a node that needs a reboot and found the lock full instead
+//! waits on a watch of the lock's DaemonSet and checks again (window,
+//! sentinel, blockers, lock) within about a second of a release. If the
+//! watch cannot be used (RBAC without `watch`, a proxy that breaks streams)
+//! it says so and sleeps out the period, as upstream does.
+
+use std::time::{Duration, Instant};
+
+use super::{Agent, Flow};
+use crate::clock::jitter;
+use crate::lock::wake::Wake;
+
+/// Checks woken by the lock are at least this far apart, so a lock that
+/// looks free to the watch but not to acquisition cannot make a busy loop.
+const MIN_GAP: Duration = Duration::from_millis(500);
+/// Spread the nodes a release wakes, so they do not all ask at the same instant.
+const WAKE_SPREAD: Duration = Duration::from_millis(300);
+
+impl Agent<'_> {
+    /// Wait after a check that started at `started`, until the next is due.
+    /// The watch sees a stop between events and between its requests (30 s
+    /// at most), and beats /healthz there.
+    pub(super) fn pace(&self, flow: Flow, started: Instant) {
+        let left = self.config.period.saturating_sub(started.elapsed());
+        if flow != Flow::LockFull || left.is_zero() {
+            self.clock.sleep(left);
+            return;
+        }
+        let stop = || {
+            self.clock.beat();
+            self.clock.stopped()
+        };
+        match self.lock().wait_for_free_slot(left, &stop) {
+            Ok(Wake::Free) => {
+                log::info!("the reboot lock has a free slot: checking again");
+                let gap = MIN_GAP.saturating_sub(started.elapsed());
+                self.clock.sleep(gap + jitter(WAKE_SPREAD));
+            }
+            Ok(Wake::TimedOut | Wake::Stopped) => {}
+            Err(e) => {
+                let left = self.config.period.saturating_sub(started.elapsed());
+                log::warn!("cannot watch the reboot lock ({e}): checking again in {left:?} (--period)");
+                self.clock.sleep(left);
+            }
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! Watches, synchronously: one GET with `watch=1` whose body is a stream of
+//! JSON lines, read with blocking reads. Each request asks the server to end
+//! it after `timeoutSeconds` and carries a socket-level bound a little longer
+//! than that, so a server or proxy that goes silent cannot hang the caller.
+//! When a request ends the next one resumes from the last resourceVersion
+//! seen; a 410 Gone (the server no longer has that far back) lists again and
+//! hands the caller the whole current state. Anything else that goes wrong is
+//! an error: the caller falls back to polling and says so in a log line.
+//!
+//! A watch is always on a selection the caller names by field selector: one
+//! object (`metadata.name=kured`) or one node's pods (`spec.nodeName=n1`), so
+//! a busy cluster does not stream us every change of every pod.
+
+use std::io::{BufRead, BufReader, Read};
+use std::ops::ControlFlow;
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{url, Client};
+use crate::error::{ApiErrorKind, Error, Result};
+
+/// What the server asks of us for one request, at most (the real API server
+/// picks a random 5-10 min when none is given; we want shorter, predictable
+/// requests: a stop is seen between events and between requests, so within
+/// this bound even on a quiet stream, well inside the pod's grace period).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Added to the socket-level bound of each request beyond `timeoutSeconds`.
+const SOCKET_SLACK: Duration = Duration::from_secs(10);
+/// A single event larger than this is refused (a Node or Pod is a few KiB).
+const MAX_LINE: u64 = super::limits::OBJECT;
+/// This many watch requests in a row that end at once with nothing in them
+/// mean streaming does not work here (a proxy that buffers or cuts streams).
+const MAX_EMPTY_ENDS: u32 = 3;
+
+/// One change to the watched selection.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Added(Value),
+    Modified(Value),
+    /// The object's last state (also sent when an object stops matching).
+    Deleted(Value),
+    /// The watch had to start again from a fresh list (410 Gone): this is all
+    /// that matches now; anything the caller knew of and is not here is gone.
+    Relisted(Vec<Value>),
+}
+
+/// Why [`Watch::run`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// The callback said it had what it waited for.
+    Done,
+    /// `max_wait` passed.
+    TimedOut,
+    /// `stop()` said so (checked between events and between requests).
+    Stopped,
+}
+
+/// A resumable watch on a selection of one collection.
+pub struct Watch<'c> {
+    client: &'c Client,
+    /// the collection path, e.g. `/api/v1/pods` or
+    /// `/apis/apps/v1/namespaces/kube-system/daemonsets`
+    collection: String,
+    field_selector: String,
+    resource_version: Option<String>,
+    /// `timeoutSeconds` of each request, at most
+    pub request_timeout: Duration,
+}
+
+#[derive(Deserialize)]
+struct Line {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    object: Value,
+}
+
+#[derive(Deserialize)]
+struct List {
+    #[serde(default)]
+    items: Vec<Value>,
+    #[serde(default)]
+    metadata: Value,
+}
+
+impl<'c> Watch<'c> {
+    pub fn new(client: &'c Client, collection: &[&str], field_selector: &str) -> Watch<'c> {
+        Watch {
+            client,
+            collection: url::path(collection),
+            field_selector: field_selector.to_string(),
+            resource_version: None,
+            request_timeout: REQUEST_TIMEOUT,
+        }
+    }
+
+    /// The pods bound to `node`.
+    pub fn node_pods(client: &'c Client, node: &str) -> Watch<'c> {
+        Watch::new(client, &["api", "v1", "pods"], &format!("spec.nodeName={node}"))
+    }
+
+    /// One namespaced DaemonSet.
+    pub fn daemonset(client: &'c Client, namespace: &str, name: &str) -> Watch<'c> {
+        Watch::new(client, &["apis", "apps", "v1", "namespaces", namespace, "daemonsets"], &format!("metadata.name={name}"))
+    }
+
+    /// The resourceVersion the next request resumes from.
+    pub fn resource_version(&self) -> Option<&str> {
+        self.resource_version.as_deref()
+    }
+
+    /// Resume from `rv` (a resourceVersion read elsewhere) without listing.
+    pub fn resume_from(&mut self, rv: &str) {
+        self.resource_version = Some(rv.to_string());
+    }
+
+    /// What matches now; the watch resumes from this list's resourceVersion.
+    pub fn list(&mut self) -> Result<Vec<Value>> {
+        let path = url::with_query(&self.collection, &[("fieldSelector", self.field_selector.clone())]);
+        let list: List = self.client.call("GET", &path, None, "list", super::limits::POD_PAGE)?;
+        self.resource_version = list.metadata["resourceVersion"].as_str().map(str::to_string);
+        Ok(list.items)
+    }
+
+    /// Hand events to `on_event` until it breaks, `max_wait` passes or `stop()`
+    /// is true. Lists first if nothing was listed yet (without handing that
+    /// list over: call [`Watch::list`] first to see it).
+    pub fn run(&mut self, max_wait: Duration, stop: &dyn Fn() -> bool, mut on_event: impl FnMut(Event) -> ControlFlow<()>) -> Result<Ended> {
+        let deadline = Instant::now() + max_wait;
+        if self.resource_version.is_none() {
+            self.list()?;
+        }
+        let mut empty_ends = 0;
+        loop {
+            if stop() {
+                return Ok(Ended::Stopped);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(Ended::TimedOut);
+            }
+            // Whole seconds, at least one: the server's unit.
+            let secs = left.min(self.request_timeout).as_secs().max(1);
+            let started = Instant::now();
+            let mut events = 0u32;
+            let outcome = self.request(secs, stop, &mut |e| {
+                events += 1;
+                on_event(e)
+            })?;
+            match outcome {
+                Some(ended) => return Ok(ended),
+                None if events == 0 && started.elapsed() < Duration::from_secs(1) && secs > 1 => {
+                    empty_ends += 1;
+                    if empty_ends >= MAX_EMPTY_ENDS {
+                        return Err(self.error("watch requests end at once with no events (a proxy that breaks streaming?)"));
+                    }
+                }
+                None => empty_ends = 0,
+            }
+        }
+    }
+
+    /// One watch request. None when the server ended it (time for the next).
+    fn request(&mut self, secs: u64, stop: &dyn Fn() -> bool, on_event: &mut dyn FnMut(Event) -> ControlFlow<()>) -> Result<Option<Ended>> {
+        let mut query = vec![
+            ("watch", "1".to_string()),
+            ("fieldSelector", self.field_selector.clone()),
+            ("allowWatchBookmarks", "true".to_string()),
+            ("timeoutSeconds", secs.to_string()),
+        ];
+        if let Some(rv) = &self.resource_version {
+            query.push(("resourceVersion", rv.clone()));
+        }
+        let path = url::with_query(&self.collection, &query);
+        let reader = match self.client.http.open_stream(&path, Duration::from_secs(secs) + SOCKET_SLACK) {
+            Ok(r) => r,
+            // Some servers answer a too-old resourceVersion with a plain 410.
+            Err(e) if e.api_kind() == Some(ApiErrorKind::Gone) => {
+                log::info!("watch {}: {e}, listing again", self.what());
+                let items = self.list()?;
+                return Ok(on_event(Event::Relisted(items)).is_break().then_some(Ended::Done));
+            }
+            Err(e) => return Err(e),
+        };
+        let mut reader = BufReader::new(reader);
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            let n = (&mut reader).take(MAX_LINE).read_until(b'\n', &mut line).map_err(|e| self.error(&format!("reading the stream: {e}")))?;
+            if n == 0 {
+                return Ok(None);
+            }
+            if line.trim_ascii().is_empty() {
+                continue;
+            }
+            if !line.ends_with(b"\n") && n as u64 >= MAX_LINE {
+                return Err(self.error(&format!("an event longer than {MAX_LINE} bytes")));
+            }
+            let parsed: Line = serde_json::from_slice(&line)
+                .map_err(|e| Error::Decode { what: format!("watch event from {}", self.collection), message: e.to_string() })?;
+            let event = match self.event(parsed)? {
+                Some(e) => e,
+                None => continue,
+            };
+            if on_event(event).is_break() {
+                return Ok(Some(Ended::Done));
+            }
+            if stop() {
+                return Ok(Some(Ended::Stopped));
+            }
+        }
+    }
+
+    /// Decode one line; remember its resourceVersion. None = nothing to hand over.
+    fn event(&mut self, line: Line) -> Result<Option<Event>> {
+        if line.kind == "ERROR" {
+            let code = line.object["code"].as_u64().unwrap_or(0) as u16;
+            if ApiErrorKind::from_code(code) == ApiErrorKind::Gone {
+                log::info!("watch {}: resourceVersion too old, listing again", self.what());
+                let items = self.list()?;
+                return Ok(Some(Event::Relisted(items)));
+            }
+            let body = line.object.to_string();
+            return Err(super::status::api_error("GET", &self.collection, code, body.as_bytes(), None));
+        }
+        if let Some(rv) = line.object["metadata"]["resourceVersion"].as_str() {
+            self.resource_version = Some(rv.to_string());
+        }
+        Ok(match line.kind.as_str() {
+            "ADDED" => Some(Event::Added(line.object)),
+            "MODIFIED" => Some(Event::Modified(line.object)),
+            "DELETED" => Some(Event::Deleted(line.object)),
+            // BOOKMARK only moves the resourceVersion on; unknown types are ignored.
+            _ => None,
+        })
+    }
+
+    fn what(&self) -> String {
+        format!("{}?fieldSelector={}", self.collection, self.field_selector)
+    }
+
+    fn error(&self, message: &str) -> Error {
+        Error::Watch { what: self.what(), message: message.to_string() }
+    }
+}

@@ -1,0 +1,75 @@
+//! Waiting for a slot in the lock: instead of sleeping a whole `--period`
+//! after finding the lock full, a node watches the one DaemonSet that carries
+//! the lock and wakes as soon as a holder lets go (upstream waits for its next
+//! periodic check: on average half a period of idle lock per hand-over).
+//!
+//! "A slot is free" is the same pure rule acquisition uses ([`super::acquire`]
+//! would not answer `HeldBy`), so expired entries, hand-written locks and
+//! other concurrency settings count exactly as they do when taking the lock.
+//! Waking is only a hint: the caller runs its whole check again (window,
+//! sentinel, blockers, then the lock) and may well find the slot taken.
+
+use std::ops::ControlFlow;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::{acquire, DaemonSetLock, Decision, LockMeta, LockValue};
+use crate::error::Result;
+use crate::kube::watch::{Ended, Event, Watch};
+
+/// How a wait for the lock ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wake {
+    /// A slot is free now (or the DaemonSet changed beyond recognition): check again.
+    Free,
+    /// `max_wait` passed with the lock still full.
+    TimedOut,
+    /// The stop check said so.
+    Stopped,
+}
+
+impl DaemonSetLock<'_> {
+    /// Block until a slot looks free, `max_wait` passes or `stop()`. An error
+    /// means the watch could not be used (the caller falls back to its period).
+    pub fn wait_for_free_slot(&self, max_wait: Duration, stop: &dyn Fn() -> bool) -> Result<Wake> {
+        let mut watch = Watch::daemonset(self.client, &self.namespace, &self.name);
+        let items = watch.list()?;
+        if self.free_in(&items) {
+            return Ok(Wake::Free);
+        }
+        let ended = watch.run(max_wait, stop, |event| {
+            let free = match event {
+                Event::Added(o) | Event::Modified(o) => self.free_in(&[o]),
+                Event::Relisted(items) => self.free_in(&items),
+                // Without its DaemonSet there is no lock to wait for: let the
+                // check find out what happened.
+                Event::Deleted(_) => true,
+            };
+            if free { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+        })?;
+        Ok(match ended {
+            Ended::Done => Wake::Free,
+            Ended::TimedOut => Wake::TimedOut,
+            Ended::Stopped => Wake::Stopped,
+        })
+    }
+
+    /// Whether the lock in the first of `items` (the DaemonSet, if it exists)
+    /// has a slot for us. A corrupt annotation is not free: acquisition would
+    /// refuse it too, and the periodic check reports it.
+    fn free_in(&self, items: &[Value]) -> bool {
+        let Some(ds) = items.first() else {
+            return true;
+        };
+        let raw = ds.get("metadata").and_then(|m| m.get("annotations")).and_then(|a| a.get(&self.annotation)).and_then(Value::as_str);
+        match LockValue::from_optional(raw) {
+            Ok(existing) => slot_free(existing.as_ref(), self, self.clock.now()),
+            Err(_) => false,
+        }
+    }
+}
+
+fn slot_free(existing: Option<&LockValue>, lock: &DaemonSetLock<'_>, now: time::OffsetDateTime) -> bool {
+    !matches!(acquire(existing, &lock.node, now, lock.ttl, lock.concurrency, LockMeta::default()), Decision::HeldBy(_))
+}

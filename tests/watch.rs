@@ -1,0 +1,239 @@
+//! The synchronous watch primitive (src/kube/watch.rs) against the fake API
+//! server: a single object by name, one node's pods, resuming from the last
+//! resourceVersion, re-listing on 410 Gone, bounded waits, the stop check, and
+//! errors that make the caller fall back to polling.
+
+#[path = "kube_client/support.rs"]
+mod support;
+
+use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use fakeapi::Fault;
+use kured::kube::watch::{Ended, Event, Watch};
+use serde_json::{json, Value};
+use support::{cluster, daemonset, node, pod};
+
+fn never() -> bool {
+    false
+}
+
+fn name(v: &Value) -> String {
+    v["metadata"]["name"].as_str().unwrap_or("").to_string()
+}
+
+fn annotate_ds(api: &fakeapi::FakeApiServer, key: &str, value: &str) {
+    let mut ds = api.get("daemonsets", "kube-system", "kured").unwrap();
+    ds["metadata"]["annotations"][key] = json!(value);
+    api.update(ds).unwrap();
+}
+
+#[test]
+fn a_single_object_watch_sees_its_changes_and_no_others() {
+    let c = cluster();
+    c.api.create(daemonset());
+    let mut other = daemonset();
+    other["metadata"]["name"] = json!("other");
+    c.api.create(other);
+    let mut w = Watch::daemonset(&c.client, "kube-system", "kured");
+    let items = w.list().unwrap();
+    assert_eq!(items.iter().map(name).collect::<Vec<_>>(), ["kured"]);
+
+    let api = &c.api;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            // the other DaemonSet first: its change must not reach the watch
+            let mut o = api.get("daemonsets", "kube-system", "other").unwrap();
+            o["metadata"]["annotations"] = json!({"x": "1"});
+            api.update(o).unwrap();
+            annotate_ds(api, "lock", "free");
+        });
+        let mut seen = Vec::new();
+        let ended = w
+            .run(Duration::from_secs(10), &never, |e| {
+                seen.push(e.clone());
+                match e {
+                    Event::Modified(o) if o["metadata"]["annotations"]["lock"] == "free" => ControlFlow::Break(()),
+                    _ => ControlFlow::Continue(()),
+                }
+            })
+            .unwrap();
+        assert_eq!(ended, Ended::Done);
+        assert!(seen.iter().all(|e| matches!(e, Event::Modified(o) if name(o) == "kured")), "{seen:?}");
+    });
+    let watches: Vec<_> = c.api.requests().into_iter().filter(|r| r.query.contains("watch=1")).collect();
+    assert_eq!(watches.len(), 1, "one request");
+    let q = &watches[0].query;
+    assert!(q.contains("fieldSelector=metadata.name%3Dkured") && q.contains("timeoutSeconds=") && q.contains("resourceVersion="), "{q}");
+}
+
+#[test]
+fn a_node_pods_watch_sees_deletions_on_that_node_only() {
+    let c = cluster();
+    for n in ["n1", "n2"] {
+        c.api.create(node(n));
+    }
+    for (p, n) in [("a", "n1"), ("b", "n1"), ("c", "n2")] {
+        c.api.create(pod("default", p, n, "x"));
+    }
+    let mut w = Watch::node_pods(&c.client, "n1");
+    assert_eq!(w.list().unwrap().len(), 2);
+    for p in ["c", "a", "b"] {
+        c.api.delete("pods", "default", p);
+    }
+    let mut deleted = Vec::new();
+    let ended = w
+        .run(Duration::from_secs(10), &never, |e| {
+            if let Event::Deleted(o) = e {
+                deleted.push(name(&o));
+            }
+            if deleted.len() == 2 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+        })
+        .unwrap();
+    assert_eq!((ended, deleted), (Ended::Done, vec!["a".to_string(), "b".to_string()]));
+}
+
+#[test]
+fn a_quiet_watch_ends_at_its_deadline_and_renews_requests_from_the_last_version() {
+    let c = cluster();
+    c.api.create(daemonset());
+    let mut w = Watch::daemonset(&c.client, "kube-system", "kured");
+    w.request_timeout = Duration::from_secs(1);
+    w.list().unwrap();
+    annotate_ds(&c.api, "k", "1");
+    let started = Instant::now();
+    let mut n = 0;
+    let ended = w
+        .run(Duration::from_millis(2500), &never, |_| {
+            n += 1;
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!((ended, n), (Ended::TimedOut, 1));
+    assert!(took >= Duration::from_secs(2) && took < Duration::from_secs(8), "{took:?}");
+    let rv = w.resource_version().unwrap().to_string();
+    let watches: Vec<_> = c.api.requests().into_iter().filter(|r| r.query.contains("watch=1")).collect();
+    assert!(watches.len() >= 2, "renewed: {}", watches.len());
+    assert!(watches.last().unwrap().query.contains(&format!("resourceVersion={rv}")), "resumed from {rv}");
+}
+
+#[test]
+fn gone_lists_again_and_hands_over_the_current_state() {
+    let c = cluster();
+    c.api.create(daemonset());
+    let mut w = Watch::daemonset(&c.client, "kube-system", "kured");
+    w.resume_from("1"); // far older than the server's change log
+    let mut got = None;
+    let ended = w
+        .run(Duration::from_secs(10), &never, |e| {
+            got = Some(e);
+            ControlFlow::Break(())
+        })
+        .unwrap();
+    assert_eq!(ended, Ended::Done);
+    match got {
+        Some(Event::Relisted(items)) => assert_eq!(items.iter().map(name).collect::<Vec<_>>(), ["kured"]),
+        other => panic!("expected a re-list, got {other:?}"),
+    }
+    assert_ne!(w.resource_version(), Some("1"));
+}
+
+#[test]
+fn the_stop_check_ends_a_watch_between_requests() {
+    let c = cluster();
+    c.api.create(daemonset());
+    let mut w = Watch::daemonset(&c.client, "kube-system", "kured");
+    w.request_timeout = Duration::from_secs(1);
+    let stop = AtomicBool::new(false);
+    let started = Instant::now();
+    let ended = std::thread::scope(|s| {
+        s.spawn(|| {
+            std::thread::sleep(Duration::from_millis(300));
+            stop.store(true, Ordering::SeqCst);
+        });
+        w.run(Duration::from_secs(30), &|| stop.load(Ordering::SeqCst), |_| ControlFlow::Continue(())).unwrap()
+    });
+    assert_eq!(ended, Ended::Stopped);
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+}
+
+#[test]
+fn errors_come_back_so_the_caller_can_fall_back() {
+    let c = cluster();
+    c.api.create(daemonset());
+    let path = "/apis/apps/v1/namespaces/kube-system/daemonsets";
+    let mut w = Watch::daemonset(&c.client, "kube-system", "kured");
+    w.list().unwrap();
+    c.api.inject(Fault::status("GET", path, 403, 1));
+    let e = w.run(Duration::from_secs(5), &never, |_| ControlFlow::Continue(())).unwrap_err();
+    assert!(e.to_string().contains("403"), "{e}");
+    c.api.inject(Fault::drop_connection("GET", path, 1));
+    assert!(w.run(Duration::from_secs(5), &never, |_| ControlFlow::Continue(())).is_err());
+}
+
+mod wake {
+    use super::*;
+    use kured::clock::RealClock;
+    use kured::lock::wake::Wake;
+    use kured::lock::DaemonSetLock;
+
+    const LOCK: &str = "weave.works/kured-node-lock";
+
+    fn lock<'a>(client: &'a kured::kube::Client, concurrency: u32) -> DaemonSetLock<'a> {
+        DaemonSetLock {
+            client,
+            namespace: "kube-system".into(),
+            name: "kured".into(),
+            annotation: LOCK.into(),
+            node: "n1".into(),
+            ttl: None,
+            concurrency,
+            clock: &RealClock,
+        }
+    }
+
+    #[test]
+    fn a_full_lock_wakes_its_waiter_when_a_holder_lets_go() {
+        let c = cluster();
+        let mut ds = daemonset();
+        ds["metadata"]["annotations"][LOCK] = json!(r#"{"nodeID":"n2"}"#);
+        c.api.create(ds);
+        let api = &c.api;
+        let started = Instant::now();
+        let woke = std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(300));
+                annotate_ds(api, "unrelated", "change"); // not a release: keeps waiting
+                std::thread::sleep(Duration::from_millis(300));
+                let mut ds = api.get("daemonsets", "kube-system", "kured").unwrap();
+                ds["metadata"]["annotations"].as_object_mut().unwrap().remove(LOCK);
+                api.update(ds).unwrap();
+            });
+            lock(&c.client, 1).wait_for_free_slot(Duration::from_secs(20), &never).unwrap()
+        });
+        assert_eq!(woke, Wake::Free);
+        assert!(started.elapsed() >= Duration::from_millis(600) && started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    }
+
+    #[test]
+    fn a_slot_free_already_wakes_at_once_and_a_full_one_times_out() {
+        let c = cluster();
+        let mut ds = daemonset();
+        ds["metadata"]["annotations"][LOCK] = json!(r#"{"maxOwners":2,"locks":[{"nodeID":"n2","created":"2026-01-01T00:00:00Z","TTL":0}]}"#);
+        c.api.create(ds);
+        assert_eq!(lock(&c.client, 2).wait_for_free_slot(Duration::from_secs(5), &never).unwrap(), Wake::Free);
+        assert_eq!(lock(&c.client, 1).wait_for_free_slot(Duration::from_millis(1500), &never).unwrap(), Wake::TimedOut);
+    }
+
+    #[test]
+    fn a_forbidden_watch_is_an_error_for_the_caller_to_fall_back_on() {
+        let c = cluster();
+        let mut ds = daemonset();
+        ds["metadata"]["annotations"][LOCK] = json!(r#"{"nodeID":"n2"}"#);
+        c.api.create(ds);
+        c.api.inject(Fault::status("GET", "/apis/apps/v1/namespaces/kube-system/daemonsets", 403, 2));
+        assert!(lock(&c.client, 1).wait_for_free_slot(Duration::from_secs(5), &never).is_err());
+    }
+}
