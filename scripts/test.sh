@@ -3,8 +3,10 @@
 # real control plane's build (Go, cached),
 # unit and integration tests (the fake API server, real kubectl against it, the
 # daemon end to end on the fake and on the real control plane), the static binary
-# in an empty chroot, the manifests, and short simulated clusters on both servers;
-# the same on ARM (scripts/test-arm.sh: cross-built binaries under qemu-user).
+# in an empty chroot, the manifests, short simulated clusters on both servers and a
+# short chaos campaign (fresh seed, printed first and last: rerun a failure with
+# `scripts/chaos --runs 1 --seed SEED`); the same on ARM (scripts/test-arm.sh:
+# cross-built binaries under qemu-user).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,4 +48,9 @@ if [[ -x scripts/simulate ]]; then
   scripts/simulate --nodes 3 --seconds 120
   step "short simulation on the real control plane"
   scripts/simulate --control-plane real --nodes 3 --seconds 300
+fi
+
+if [[ -x scripts/chaos ]]; then
+  step "short chaos campaign (20 runs, fresh seed)"
+  scripts/chaos --runs 20
 fi

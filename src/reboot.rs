@@ -41,7 +41,7 @@ impl Rebooter {
             &config.reboot_command,
             config.reboot_signal,
             config.host_pid,
-            Some(hostcmd::DEFAULT_TIMEOUT),
+            Some(command_timeout(config.reboot_timeout)),
         )
     }
 
@@ -77,6 +77,15 @@ impl Rebooter {
     }
 }
 
+/// How long the reboot command may run: the host-command default, but never
+/// longer than `--reboot-timeout`. A hung command would otherwise keep the node
+/// cordoned and the lock held past the bound the operator set (found by the chaos
+/// campaign, seed 9403657673498569885: `--reboot-timeout=4s`, a command that
+/// hangs, the whole fleet waiting 300 s).
+pub fn command_timeout(reboot_timeout: Option<Duration>) -> Duration {
+    reboot_timeout.map_or(hostcmd::DEFAULT_TIMEOUT, |t| t.min(hostcmd::DEFAULT_TIMEOUT))
+}
+
 /// `kill(pid, signal)`, refusing pid <= 0: kill(0) signals our own process
 /// group and kill(-1) every process we may signal — never a reboot.
 fn send_signal(pid: i32, signal: i32) -> Result<()> {
@@ -96,12 +105,20 @@ fn send_signal(pid: i32, signal: i32) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::send_signal;
+    use super::{command_timeout, hostcmd, send_signal, Duration};
 
     #[track_caller]
     fn refused(pid: i32, signal: i32, want: &str) {
         let err = send_signal(pid, signal).expect_err("must refuse").to_string();
         assert!(err.contains(want), "kill({pid}, {signal}): {err:?} lacks {want:?}");
+    }
+
+    #[test]
+    fn the_command_never_outlives_the_reboot_timeout() {
+        let s = Duration::from_secs;
+        for (reboot_timeout, want) in [(None, hostcmd::DEFAULT_TIMEOUT), (Some(s(4)), s(4)), (Some(s(1800)), hostcmd::DEFAULT_TIMEOUT)] {
+            assert_eq!(command_timeout(reboot_timeout), want, "{reboot_timeout:?}");
+        }
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Injected faults: a status code, added latency, a dropped or reset connection,
 //! or an expired `continue` token, for requests matching a method and a path
 //! prefix, a bounded number of times or on every k-th match (deterministic, so
-//! tests can count on them).
+//! tests can count on them), or at random with a given probability (seeded:
+//! every-k-th faults lock into step with a client's fixed request pattern and
+//! can hit the same request every time, which a real server's errors do not).
 
 use std::time::Duration;
 
@@ -32,11 +34,13 @@ pub struct Fault {
     /// match the path exactly, not as a prefix (a collection, not its objects)
     pub exact: bool,
     seen: u32,
+    /// fire with probability `.0`/1000, drawn from the generator state `.1`
+    pub random: Option<(u32, u64)>,
 }
 
 impl Fault {
     pub fn new(method: &str, path_prefix: &str, action: FaultAction) -> Fault {
-        Fault { method: method.to_string(), path_prefix: path_prefix.to_string(), action, times: None, every: 1, exact: false, seen: 0 }
+        Fault { method: method.to_string(), path_prefix: path_prefix.to_string(), action, times: None, every: 1, exact: false, seen: 0, random: None }
     }
 
     /// Answer `code` to the next `times` matching requests.
@@ -85,6 +89,13 @@ impl Fault {
         self
     }
 
+    /// Fire on a matching request with probability `per_mille`/1000 (instead of
+    /// every k-th), from a generator seeded with `seed`.
+    pub fn random(mut self, per_mille: u32, seed: u64) -> Fault {
+        self.random = Some((per_mille.min(1000), seed));
+        self
+    }
+
     fn matches(&self, method: &str, path: &str, has_continue: bool) -> bool {
         (self.method.is_empty() || self.method == "*" || self.method.eq_ignore_ascii_case(method))
             && if self.exact { path == self.path_prefix } else { path.starts_with(&self.path_prefix) }
@@ -111,6 +122,15 @@ pub fn evaluate(faults: &mut Vec<Fault>, method: &str, path: &str, has_continue:
         if f.seen % f.every != 0 {
             continue;
         }
+        if let Some((per_mille, state)) = f.random.as_mut() {
+            *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = *state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            if (z ^ (z >> 31)) % 1000 >= u64::from(*per_mille) {
+                continue;
+            }
+        }
         match &f.action {
             FaultAction::Latency(d) => v.latency += *d,
             a if v.action.is_none() => v.action = Some(a.clone()),
@@ -136,5 +156,17 @@ mod tests {
         let hits: Vec<bool> = (0..6).map(|_| evaluate(&mut fs, "GET", "/b", false).action.is_some()).collect();
         assert_eq!(hits, [false, false, true, false, false, true]);
         assert_eq!(fs.len(), 1);
+    }
+
+    #[test]
+    fn random_faults_fire_at_their_rate_and_repeat_with_the_seed() {
+        let fire = |seed| {
+            let mut fs = vec![Fault::new("*", "/", FaultAction::Status(500)).random(100, seed)];
+            (0..2000).map(|_| evaluate(&mut fs, "GET", "/x", false).action.is_some()).collect::<Vec<bool>>()
+        };
+        let hits = fire(1).iter().filter(|h| **h).count();
+        assert!((120..=280).contains(&hits), "10% of 2000, got {hits}");
+        assert_eq!(fire(1), fire(1));
+        assert_ne!(fire(1), fire(2));
     }
 }

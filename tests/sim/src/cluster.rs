@@ -136,6 +136,25 @@ impl Cluster {
         node.start_kured(&self.launch).map_err(|e| format!("{name}: {e}"))
     }
 
+    /// Start the node's kured again after it exited (as a DaemonSet would),
+    /// forgetting that exit. No-op while it runs or while the machine is down.
+    pub fn relaunch_kured(&mut self, name: &str) -> Result<(), String> {
+        let node = self.nodes.iter_mut().find(|n| n.name == name).ok_or_else(|| format!("no node {name}"))?;
+        if node.kured_running() || node.down_until.is_some() {
+            return Ok(());
+        }
+        node.crashed = None;
+        node.start_kured(&self.launch).map_err(|e| format!("{name}: {e}"))
+    }
+
+    /// The machine is gone for good: its kured dies and its Node object is deleted
+    /// (whatever it held, such as the lock, stays behind).
+    pub fn remove_node(&mut self, name: &str) -> Result<(), String> {
+        let i = self.nodes.iter().position(|n| n.name == name).ok_or_else(|| format!("no node {name}"))?;
+        self.nodes.remove(i); // dropping it kills kured and the host helper
+        self.api.delete("nodes", "", name).map(|_| ()).ok_or_else(|| format!("node {name} was not in the API"))
+    }
+
     /// Send `signal` to the node's kured (never to a pid <= 1).
     pub fn signal_kured(&self, name: &str, signal: i32) -> Result<(), String> {
         let pid = self.node(name).and_then(SimNode::kured_pid).ok_or_else(|| format!("{name}: kured is not running"))?;

@@ -14,6 +14,7 @@
 //! ```
 
 pub mod backend;
+pub mod chaos;
 pub mod cluster;
 pub mod events;
 pub mod http;

@@ -67,6 +67,10 @@ impl SimNode {
     pub fn marker(&self) -> PathBuf {
         self.dir.join("reboot-marker")
     }
+    /// Sourced by the reboot command before it "reboots" (see [`SimNode::args`]).
+    pub fn reboot_fault(&self) -> PathBuf {
+        self.dir.join("reboot-fault")
+    }
     pub fn log_path(&self) -> PathBuf {
         self.dir.join("kured.log")
     }
@@ -98,7 +102,13 @@ impl SimNode {
         args.extend(launch.common_args.iter().cloned());
         // Last, so that no extra argument can override them: the host is our
         // stand-in child and a "reboot" only writes the marker.
-        args.push(format!("--reboot-command=/bin/sh -c 'echo rebooted >> {}'", self.marker().display()));
+        // A `reboot-fault` file in the node's directory, if any, is sourced first:
+        // the chaos campaign makes the command fail, hang or do nothing that way.
+        args.push(format!(
+            "--reboot-command=/bin/sh -c '[ -f {fault} ] && . {fault}; echo rebooted >> {marker}'",
+            fault = self.reboot_fault().display(),
+            marker = self.marker().display()
+        ));
         args.push(format!("--host-pid={}", self.host_pid()));
         args
     }
@@ -230,4 +240,29 @@ pub fn free_port() -> io::Result<u16> {
         }
     }
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The first port of the kernel's ephemeral range (`ip_local_port_range`).
+    fn ephemeral_low() -> Option<u16> {
+        let text = fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
+        text.split_whitespace().next()?.parse().ok().filter(|p| *p > 11_000)
+    }
+
+    /// Also found by the chaos campaign (seed 11677422830498961158: a kured
+    /// exited "Address already in use" in a loop).
+    #[test]
+    fn free_ports_are_below_the_ephemeral_range_and_free() {
+        let low = ephemeral_low().unwrap_or(32768);
+        let ports: Vec<u16> = (0..20).map(|_| free_port().unwrap()).collect();
+        for p in &ports {
+            assert!(*p < low, "{p} is in the ephemeral range (from {low})");
+            std::net::TcpListener::bind(("127.0.0.1", *p)).unwrap();
+        }
+        let distinct: std::collections::BTreeSet<&u16> = ports.iter().collect();
+        assert!(distinct.len() > 15, "{ports:?}");
+    }
 }
