@@ -4,6 +4,9 @@
 //! metrics and the status annotation. Each scenario is bounded by deadlines
 //! and synchronises by polling the server, the timeline or the logs.
 
+#[path = "support/promtool.rs"]
+mod promtool;
+
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -204,19 +207,6 @@ fn has_line(text: &str, line: &str) {
     assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
 }
 
-fn promtool_check(text: &str) {
-    use std::io::Write;
-    let mut child = std::process::Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("promtool must be installed (scripts/setup.sh)");
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "promtool: {}{}\n{text}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-}
 
 fn kubectl_columns(c: &Cluster) -> String {
     let out = std::process::Command::new("kubectl")
@@ -243,7 +233,7 @@ fn metrics_and_the_status_annotation_say_why_a_node_waits_and_what_it_did() {
     assert!(table.contains("node-1") && table.contains(r#""state":"pending","reason":"lock held by manual""#), "{table}");
 
     let m = scrape(&c, "node-1");
-    promtool_check(&m);
+    promtool::check(&m);
     has_line(&m, r#"kured_lock_held{node="node-1"} 0"#);
     has_line(&m, r#"kured_reboot_blocked{node="node-1",reason="lock"} 1"#);
     has_line(&m, r#"kured_reboot_blocked{node="node-1",reason="window"} 0"#);
@@ -259,7 +249,7 @@ fn metrics_and_the_status_annotation_say_why_a_node_waits_and_what_it_did() {
     assert!(summary.violations(1).is_empty(), "{summary}\n{}", c.report());
     // The kured that runs after the reboot timed the reboot and the gate.
     let m = scrape(&c, "node-1");
-    promtool_check(&m);
+    promtool::check(&m);
     has_line(&m, r#"kured_phase_duration_seconds_count{node="node-1",phase="reboot"} 1"#);
     has_line(&m, r#"kured_phase_duration_seconds_count{node="node-1",phase="release_gate"} 1"#);
     has_line(&m, r#"kured_lock_held{node="node-1"} 0"#);
