@@ -35,11 +35,6 @@ fn now_rfc3339() -> String {
     OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default()
 }
 
-/// The boot ID of a node's boot, the same as in fake mode.
-fn boot_id(node: &str, boot: u32) -> String {
-    crate::objects::boot_id(node, boot)
-}
-
 fn ready_condition(ready: bool) -> Value {
     let now = now_rfc3339();
     let (status, reason, message) =
@@ -66,7 +61,7 @@ impl Kubelet {
         let mut obj = node.clone();
         obj.as_object_mut().map(|o| o.remove("status"));
         api.create(&obj).map_err(|e| format!("create node {name}: {e}"))?;
-        api.merge_patch("nodes", "", &name, "/status", &node_status(true, &boot_id(&name, 0)))
+        api.merge_patch("nodes", "", &name, "/status", &node_status(true, &crate::objects::boot_id(&name, 0)))
             .map_err(|e| format!("node {name} status: {e}"))?;
         self.drop_not_ready_taint(api, &name)?;
         let lease = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
@@ -97,7 +92,7 @@ impl Kubelet {
         let patch = if ready {
             st.boot += 1;
             st.lease_at = None;
-            node_status(true, &boot_id(name, st.boot))
+            node_status(true, &crate::objects::boot_id(name, st.boot))
         } else {
             json!({"status": {"conditions": [ready_condition(false)]}})
         };
