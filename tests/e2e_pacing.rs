@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use sim::objects::{deployment, pdb};
-use sim::{Cluster, ClusterSpec, Event};
+use sim::{cycles, Cluster, ClusterSpec, Event, Limit};
 
 fn spec(nodes: usize, period: &str, args: &[&str]) -> ClusterSpec {
     let mut s = ClusterSpec::scenario(env!("CARGO_BIN_EXE_kured"), nodes, args);
@@ -48,15 +48,17 @@ fn waiting_nodes_take_the_lock_within_seconds_of_its_release() {
     s.lock = Some(r#"{"nodeID":"manual"}"#.into());
     let mut c = start(s);
     let names = c.spec().node_names();
-    // The first check comes after 15-45 s (upstream's random initial delay).
-    let all_waiting = c.poll_until(Duration::from_secs(90), |_| {}, |c| names.iter().all(|n| log_of(c, n).contains("waiting for the reboot lock")));
+    // The first check comes after 15-45 s (upstream's random initial delay):
+    // one cycle (sim::budget gives each cycle 4 times its length).
+    let all_waiting = c.poll_until(cycles(1), |_| {}, |c| names.iter().all(|n| log_of(c, n).contains("waiting for the reboot lock")));
     assert!(all_waiting, "not every node waits for the lock\n{}", c.report());
     let api = c.api();
     let mut ds = api.get("daemonsets", "kube-system", "kured").unwrap();
     ds["metadata"]["annotations"].as_object_mut().unwrap().remove("weave.works/kured-node-lock");
     api.update(ds).unwrap();
-    // Five reboots one after the other; with the period alone this takes minutes.
-    let summary = c.run_until_all_rebooted(Duration::from_secs(90));
+    // Five reboots one after the other; with the period alone this takes five
+    // periods (the hand-over times below tell the two apart).
+    let summary = c.run_until_all_rebooted(cycles(1));
     assert!(summary.violations(1).is_empty(), "{summary}\n{}", c.report());
     let h = handovers(&c);
     let shown: Vec<String> = h.iter().map(|d| format!("{:.2}", d.as_secs_f64())).collect();
@@ -99,7 +101,8 @@ fn hold_the_replica_off(c: &mut Cluster) {
     edit_node(c, |n| n["spec"]["taints"] = json!([{"key": "test/hold", "value": "1", "effect": "NoSchedule"}]));
 }
 
-const LIMIT: Duration = Duration::from_secs(30);
+/// A scenario's waits, in kured cycles (sim::budget turns them into seconds here).
+const LIMIT: Limit = Limit::Cycles(8);
 
 #[test]
 fn the_lock_is_released_only_once_the_drained_budget_recovers() {
@@ -107,7 +110,7 @@ fn the_lock_is_released_only_once_the_drained_budget_recovers() {
     hold_the_replica_off(&mut c);
     c.wait_for(LIMIT, |e| matches!(e, Event::Uncordoned { .. })).unwrap();
     // Back, Ready and uncordoned, but the budget allows nothing: the lock stays.
-    let released = c.poll_until(Duration::from_secs(4), |_| {}, |c| c.lock_holders().is_empty());
+    let released = c.poll_until(cycles(1), |_| {}, |c| c.lock_holders().is_empty());
     assert!(!released, "released while the budget was short\n{}", c.report());
     assert!(log_of(&c, "node-1").contains("release gate: waiting: PodDisruptionBudget default/gated allows 0"), "{}", log_of(&c, "node-1"));
     edit_node(&c, |n| n["spec"]["taints"] = json!([]));
@@ -159,7 +162,7 @@ fn the_autoscaler_is_kept_off_a_held_node_and_an_operators_setting_is_kept() {
     let mut held_with_annotation = std::collections::BTreeSet::new();
     let mut states = std::collections::BTreeSet::new();
     let settled = c.poll_until(
-        Duration::from_secs(60),
+        cycles(15),
         |_| {},
         |c| {
             for n in ["node-1", "node-2"] {

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fakeapi::FakeApiServer;
 use kured::clock::Clock;
@@ -83,12 +83,3 @@ impl Clock for FakeClock {
     }
 }
 
-/// Poll `cond` until true or `limit` passes.
-#[track_caller]
-pub fn eventually(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
-    let end = Instant::now() + limit;
-    while !cond() {
-        assert!(Instant::now() < end, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
