@@ -2,7 +2,8 @@
 //! host and clock, against the fake API server: what ends up on the node (cordon,
 //! taint) and on the kured DaemonSet (the lock) after each path through a check.
 
-mod cluster_support;
+#[path = "support/kube.rs"]
+mod kube;
 #[path = "support/host.rs"]
 mod host;
 #[path = "agent/fake_host.rs"]

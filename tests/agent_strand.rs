@@ -3,7 +3,8 @@
 //! the step that failed, the reboot-loop guard, the clean-up of a leftover lock
 //! during the back-off after a failed reboot, and what the lock records.
 
-mod cluster_support;
+#[path = "support/kube.rs"]
+mod kube;
 #[path = "support/host.rs"]
 mod host;
 #[path = "agent/fake_host.rs"]

@@ -1,12 +1,13 @@
 //! Draining against the fake API server (its controllers recreate ReplicaSet
 //! pods elsewhere and honour PodDisruptionBudgets).
 
-mod cluster_support;
+#[path = "support/kube.rs"]
+mod kube;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use cluster_support::{client, cluster, FakeClock};
+use kube::{client, two_nodes, FakeClock};
 use fakeapi::{FakeApiServer, Fault};
 use kured::clock::{Clock, RealClock};
 use kured::drain::{drain_node, DrainOptions, SkipReason};
@@ -87,7 +88,7 @@ fn set_unschedulable(api: &FakeApiServer, node: &str, value: bool) {
 
 #[test]
 fn skips_mirror_and_daemonset_pods_evicts_and_deletes_the_rest() {
-    let api = cluster();
+    let api = two_nodes();
     api.create(json!({"apiVersion":"apps/v1","kind":"DaemonSet","metadata":{"name":"kured","namespace":"kube-system"},
         "spec":{"selector":{"matchLabels":{"name":"kured"}},
                 "template":{"metadata":{"labels":{"name":"kured"},"annotations":{}},"spec":{"containers":[{"name":"k","image":"kured"}]}}}}));
@@ -122,7 +123,7 @@ fn skips_mirror_and_daemonset_pods_evicts_and_deletes_the_rest() {
 
 #[test]
 fn a_budget_blocks_until_replicas_run_elsewhere() {
-    let api = cluster();
+    let api = two_nodes();
     set_unschedulable(&api, "n2", true); // every replica starts on n1
     replicaset(&api, "web", 3);
     assert!(api.wait_until(WAIT, |a| running(a, "web", "n1") == 3));
@@ -140,7 +141,7 @@ fn a_budget_blocks_until_replicas_run_elsewhere() {
 
 #[test]
 fn the_drain_timeout_bounds_a_blocked_eviction() {
-    let api = cluster();
+    let api = two_nodes();
     replicaset(&api, "db", 1);
     assert!(api.wait_until(WAIT, |a| running(a, "db", "n1") + running(a, "db", "n2") == 1));
     let node = if running(&api, "db", "n1") == 1 { "n1" } else { "n2" };
@@ -168,7 +169,7 @@ fn the_drain_timeout_bounds_a_blocked_eviction() {
 
 #[test]
 fn a_pod_replaced_by_one_with_the_same_name_counts_as_gone() {
-    let api = cluster();
+    let api = two_nodes();
     pod(&api, "st-0", "n1", json!({"spec":{"terminationGracePeriodSeconds":300}}));
     let c = client(&api);
     let o = DrainOptions { grace_period: None, ..opts() };
@@ -190,7 +191,7 @@ fn a_pod_replaced_by_one_with_the_same_name_counts_as_gone() {
 
 #[test]
 fn a_pod_that_moved_to_another_node_counts_as_gone() {
-    let api = cluster();
+    let api = two_nodes();
     pod(&api, "sticky", "n1", json!({"spec":{"terminationGracePeriodSeconds":300}}));
     let c = client(&api);
     let o = DrainOptions { grace_period: None, ..opts() };
@@ -208,7 +209,7 @@ fn a_pod_that_moved_to_another_node_counts_as_gone() {
 
 #[test]
 fn a_failed_eviction_fails_that_pod_while_the_others_finish() {
-    let api = cluster();
+    let api = two_nodes();
     pod(&api, "twice-budgeted", "n1", json!({"metadata":{"labels":{"tier":"x"}}}));
     pod(&api, "fine", "n1", json!({}));
     assert!(api.wait_until(WAIT, |a| running(a, "twice-budgeted", "n1") == 1));
@@ -225,7 +226,7 @@ fn a_failed_eviction_fails_that_pod_while_the_others_finish() {
 
 #[test]
 fn evictions_are_all_sent_before_any_pod_is_gone() {
-    let api = cluster();
+    let api = two_nodes();
     for name in ["a", "b", "c"] {
         pod(&api, name, "n1", json!({"spec":{"terminationGracePeriodSeconds":1}}));
     }
@@ -243,7 +244,7 @@ fn evictions_are_all_sent_before_any_pod_is_gone() {
 
 #[test]
 fn the_deletions_are_awaited_on_one_watch_of_the_node_not_by_polling_each_pod() {
-    let api = cluster();
+    let api = two_nodes();
     for i in 0..20 {
         pod(&api, &format!("p{i}"), "n1", json!({"spec":{"terminationGracePeriodSeconds":1}}));
     }
@@ -262,7 +263,7 @@ fn the_deletions_are_awaited_on_one_watch_of_the_node_not_by_polling_each_pod() 
 
 #[test]
 fn without_a_watch_the_drain_polls_each_pod() {
-    let api = cluster();
+    let api = two_nodes();
     for name in ["a", "b"] {
         pod(&api, name, "n1", json!({"spec":{"terminationGracePeriodSeconds":1}}));
     }
@@ -279,7 +280,7 @@ fn without_a_watch_the_drain_polls_each_pod() {
 
 #[test]
 fn a_failing_daemonset_lookup_aborts_before_any_eviction() {
-    let api = cluster();
+    let api = two_nodes();
     pod(&api, "bare", "n1", json!({}));
     pod(&api, "agent", "n1", json!({"metadata":{"ownerReferences":[{"apiVersion":"apps/v1","kind":"DaemonSet","name":"agent","uid":"u1","controller":true}]}}));
     api.inject(Fault::status("GET", "/apis/apps/v1/namespaces/default/daemonsets/agent", 500, 100));
@@ -292,7 +293,7 @@ fn a_failing_daemonset_lookup_aborts_before_any_eviction() {
 
 #[test]
 fn the_pod_selector_limits_the_drain() {
-    let api = cluster();
+    let api = two_nodes();
     pod(&api, "chosen", "n1", json!({"metadata":{"labels":{"drain":"yes"}}}));
     pod(&api, "spared", "n1", json!({}));
     let c = client(&api);

@@ -7,9 +7,9 @@
 //! figures; `DRAIN_BENCH_DETAIL=1` lists the requests by kind. kubectl must
 //! be on PATH: without it this fails.
 
-mod cluster_support;
+#[path = "support/kube.rs"]
+mod kube;
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -62,7 +62,7 @@ struct Run {
 
 fn kured_drain() -> Run {
     let api = seeded();
-    let client = cluster_support::client(&api);
+    let client = kube::client(&api);
     let before = api.requests().len();
     let started = Instant::now();
     let opts = DrainOptions { timeout: Some(Duration::from_secs(120)), ..DrainOptions::default() };
@@ -91,15 +91,14 @@ fn summarize(who: &str, api: &FakeApiServer, before: usize) {
 
 fn kubectl_drain() -> Run {
     let api = seeded();
-    let dir = cluster_support::temp_dir("kubectl");
-    let _cleanup = RemoveOnDrop(dir.clone());
+    let dir = kube::TempDir::new("kubectl");
     api.write_kubeconfig(dir.join("kubeconfig")).unwrap();
     let kubectl = |args: &[&str]| {
         let mut child = Command::new("kubectl")
             .arg(format!("--kubeconfig={}", dir.join("kubeconfig").display()))
             .arg(format!("--cache-dir={}", dir.join("cache").display()))
             .args(args)
-            .env("HOME", &dir)
+            .env("HOME", &dir.0)
             .env_remove("KUBECONFIG")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -126,14 +125,6 @@ fn kubectl_drain() -> Run {
     assert_eq!(left_on_n1(&api), 0);
     summarize("kubectl", &api, before);
     Run { requests: api.requests().len() - before, secs }
-}
-
-struct RemoveOnDrop(PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 #[test]

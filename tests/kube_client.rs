@@ -1,7 +1,7 @@
 //! The REST client against real sockets: the fake API server (real HTTPS with a
 //! test CA, real HTTP semantics, fault injection) and plain failure cases.
 
-#[path = "kube_client/support.rs"]
+#[path = "support/kube.rs"]
 mod support;
 
 use std::net::TcpListener;
