@@ -167,15 +167,26 @@ fn the_drain_timeout_bounds_a_blocked_eviction() {
     assert!((2..=12).contains(&refusals), "{refusals} refusals");
 }
 
-#[test]
-fn a_pod_replaced_by_one_with_the_same_name_counts_as_gone() {
+/// Drain n1, where pod `name` (grace period 300 s) is being evicted, while
+/// `change` replaces or moves it: the drain must count it as gone.
+fn drain_while(name: &str, change: impl FnOnce(&FakeApiServer)) -> Vec<String> {
     let api = two_nodes();
-    pod(&api, "st-0", "n1", json!({"spec":{"terminationGracePeriodSeconds":300}}));
+    pod(&api, name, "n1", json!({"spec":{"terminationGracePeriodSeconds":300}}));
     let c = client(&api);
     let o = DrainOptions { grace_period: None, ..opts() };
     let report = std::thread::scope(|s| {
         let drain = s.spawn(|| drain_node(&c, "n1", &o, &RealClock));
         assert!(api.wait_until(WAIT, |a| !evictions(a).is_empty()));
+        change(&api);
+        drain.join().unwrap()
+    })
+    .unwrap();
+    report.evicted
+}
+
+#[test]
+fn a_pod_replaced_by_one_with_the_same_name_counts_as_gone() {
+    let evicted = drain_while("st-0", |api| {
         // A StatefulSet-like replacement: same name, new UID, still on n1.
         api.with_store(|st| {
             let pods = fakeapi::resources::by_name("pods").unwrap();
@@ -183,28 +194,18 @@ fn a_pod_replaced_by_one_with_the_same_name_counts_as_gone() {
             let p = json!({"metadata":{"name":"st-0","namespace":"default"},"spec":{"nodeName":"n1"},"status":{"phase":"Running"}});
             st.create(pods, "default", p).unwrap();
         });
-        drain.join().unwrap()
-    })
-    .unwrap();
-    assert_eq!(report.evicted, ["default/st-0"]);
+    });
+    assert_eq!(evicted, ["default/st-0"]);
 }
 
 #[test]
 fn a_pod_that_moved_to_another_node_counts_as_gone() {
-    let api = two_nodes();
-    pod(&api, "sticky", "n1", json!({"spec":{"terminationGracePeriodSeconds":300}}));
-    let c = client(&api);
-    let o = DrainOptions { grace_period: None, ..opts() };
-    let report = std::thread::scope(|s| {
-        let drain = s.spawn(|| drain_node(&c, "n1", &o, &RealClock));
-        assert!(api.wait_until(WAIT, |a| !evictions(a).is_empty()));
+    let evicted = drain_while("sticky", |api| {
         let mut p = api.get("pods", "default", "sticky").unwrap();
         p["spec"]["nodeName"] = json!("n2");
         api.update(p).unwrap();
-        drain.join().unwrap()
-    })
-    .unwrap();
-    assert_eq!(report.evicted, ["default/sticky"]);
+    });
+    assert_eq!(evicted, ["default/sticky"]);
 }
 
 #[test]

@@ -138,6 +138,18 @@ impl World {
         self.api.requests().iter().filter(|r| r.method == method && r.path.ends_with(path_end)).count()
     }
 
+    /// Not cordoned, and nobody holds the lock: the node is back in service.
+    #[track_caller]
+    pub fn assert_put_back(&self) {
+        assert_eq!((self.cordoned(), self.holders()), (false, Vec::<String>::new()), "put back");
+    }
+
+    /// Cordoned, and node-1 holds the lock: the reboot is under way.
+    #[track_caller]
+    pub fn assert_held(&self) {
+        assert_eq!((self.cordoned(), self.holders()), (true, vec![NODE.to_string()]), "held for the reboot");
+    }
+
     pub fn marker_written(&self) -> bool {
         self.dir.join("marker").exists()
     }
