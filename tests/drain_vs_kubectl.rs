@@ -10,7 +10,6 @@
 #[path = "support/kube.rs"]
 mod kube;
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fakeapi::FakeApiServer;
@@ -91,31 +90,8 @@ fn summarize(who: &str, api: &FakeApiServer, before: usize) {
 
 fn kubectl_drain() -> Run {
     let api = seeded();
-    let dir = kube::TempDir::new("kubectl");
-    api.write_kubeconfig(dir.join("kubeconfig")).unwrap();
-    let kubectl = |args: &[&str]| {
-        let mut child = Command::new("kubectl")
-            .arg(format!("--kubeconfig={}", dir.join("kubeconfig").display()))
-            .arg(format!("--cache-dir={}", dir.join("cache").display()))
-            .args(args)
-            .env("HOME", &dir.0)
-            .env_remove("KUBECONFIG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("kubectl must be on PATH for this comparison: {e}"));
-        let end = Instant::now() + Duration::from_secs(180);
-        while child.try_wait().unwrap().is_none() {
-            if Instant::now() > end {
-                let _ = child.kill();
-                panic!("kubectl {args:?} still running after 180 s");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    };
+    let k = fakeapi::kubectl::Kubectl::new(&api, "drain-vs-kubectl");
+    let kubectl = |args: &[&str]| k.ok(args, Duration::from_secs(180));
     // Warm kubectl's discovery cache first, so its count is the lower, steady one.
     kubectl(&["get", "nodes"]);
     let before = api.requests().len();

@@ -36,6 +36,15 @@ fn stuck(args: &[&str]) -> ClusterSpec {
     s
 }
 
+/// One node whose reboot command does nothing, once that command has run.
+fn dud_reboot_ran(arg: &str) -> Cluster {
+    let mut s = spec(1, &[arg]);
+    s.dud_reboot = vec!["node-1".into()];
+    let mut c = start(s);
+    wait(&mut c, "the reboot command ran", |c| c.node("node-1").unwrap().marker().exists());
+    c
+}
+
 fn cordoned(c: &Cluster, node: &str) -> bool {
     c.get_node(node).and_then(|n| n.pointer("/spec/unschedulable").and_then(Value::as_bool)).unwrap_or(false)
 }
@@ -118,10 +127,7 @@ fn a_second_signal_exits_at_once() {
 
 #[test]
 fn sigterm_after_the_reboot_command_undoes_nothing() {
-    let mut s = spec(1, &["--reboot-timeout=0"]);
-    s.dud_reboot = vec!["node-1".into()];
-    let mut c = start(s);
-    wait(&mut c, "the reboot command ran", |c| c.node("node-1").unwrap().marker().exists());
+    let mut c = dud_reboot_ran("--reboot-timeout=0");
     c.signal_kured("node-1", libc::SIGTERM).unwrap();
     c.wait_for(LIMIT, |e| matches!(e, Event::KuredExited { .. })).unwrap();
     assert_eq!(exited(&c).as_deref(), Some("exit status: 0"), "{}", c.report());
@@ -131,10 +137,7 @@ fn sigterm_after_the_reboot_command_undoes_nothing() {
 
 #[test]
 fn a_reboot_command_that_does_nothing_times_out_and_puts_the_node_back() {
-    let mut s = spec(1, &["--reboot-timeout=10s"]);
-    s.dud_reboot = vec!["node-1".into()];
-    let mut c = start(s);
-    wait(&mut c, "the reboot command ran", |c| c.node("node-1").unwrap().marker().exists());
+    let mut c = dud_reboot_ran("--reboot-timeout=10s");
     let ran = Instant::now();
     assert!(cordoned(&c, "node-1") && lock_value(&c).is_some());
     wait(&mut c, "uncordoned and unlocked", |c| !cordoned(c, "node-1") && lock_value(c).is_none());
