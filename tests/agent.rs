@@ -84,8 +84,7 @@ fn failed_reboot_command_leaves_an_operator_cordon() {
 
     assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::Returned);
     assert_eq!(host.reboots(), 1);
-    assert!(w.cordoned());
-    assert_eq!(w.holders(), Vec::<String>::new());
+    w.assert_released_still_cordoned();
 }
 
 #[test]
@@ -171,8 +170,7 @@ fn operator_cordon_survives_a_failed_drain() {
 
     assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::Returned);
     assert_eq!(host.reboots(), 0);
-    assert!(w.cordoned());
-    assert_eq!(w.holders(), Vec::<String>::new());
+    w.assert_released_still_cordoned();
 }
 
 #[test]
@@ -187,8 +185,7 @@ fn operator_cordon_survives_a_reboot() {
 
     let host = FakeHost::new(false);
     agent(&cfg, &w.client, &host).recover();
-    assert!(w.cordoned());
-    assert_eq!(w.holders(), Vec::<String>::new());
+    w.assert_released_still_cordoned();
 }
 
 #[test]

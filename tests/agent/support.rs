@@ -144,6 +144,12 @@ impl World {
         assert_eq!((self.cordoned(), self.holders()), (false, Vec::<String>::new()), "put back");
     }
 
+    /// The lock released, the node left cordoned (the operator's cordon).
+    #[track_caller]
+    pub fn assert_released_still_cordoned(&self) {
+        assert_eq!((self.cordoned(), self.holders()), (true, Vec::<String>::new()), "released, still cordoned");
+    }
+
     /// Cordoned, and node-1 holds the lock: the reboot is under way.
     #[track_caller]
     pub fn assert_held(&self) {
