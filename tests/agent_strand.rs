@@ -157,3 +157,74 @@ fn a_leftover_lock_is_put_back_during_the_back_off() {
     assert_eq!(host.reboots(), 1, "no new attempt during the back-off");
     w.assert_put_back();
 }
+
+/// `--concurrency=2`: node-2 took the lock first, then node-1, whose only pod
+/// a PodDisruptionBudget refuses (as when every node drains at once and the
+/// replacements cannot start anywhere; chaos seed 5257644953516760521). After
+/// `--drain-stall-timeout` node-1 gives way: uncordoned, lock released, a
+/// `GaveWay` Event, no reboot; it does not take the lock again while node-2
+/// holds it; once node-2 is done it drains again, and, first holder now,
+/// never gives way again.
+#[test]
+fn a_drain_stalled_on_budgets_gives_way_to_an_earlier_holder() {
+    use kured::clock::Clock;
+    let w = World::new();
+    w.pod("web", NODE);
+    w.api.create(json!({"apiVersion":"policy/v1","kind":"PodDisruptionBudget","metadata":{"name":"web","namespace":"default"},
+        "spec":{"minAvailable":1,"selector":{"matchLabels":{"app":"web"}}}}));
+    let host = FakeHost::new(true);
+    let earlier = LockEntry::new("node-2", LockMeta::cordoned(false), host.now() - time::Duration::minutes(1), None);
+    w.set_lock_annotation(&LockValue::Multi { max_owners: 2, locks: vec![earlier] }.to_annotation());
+    let cfg = w.config(&["--concurrency=2", "--drain-stall-timeout=20s", "--drain-timeout=2m"]);
+    let a = agent(&cfg, &w.client, &host);
+
+    assert_eq!(run_check(&a), Ended::Returned);
+    assert!(!w.cordoned(), "uncordoned after giving way");
+    assert_eq!(w.holders(), ["node-2"]);
+    assert_eq!(w.event_reasons(), ["Draining", "GaveWay"]);
+    assert_eq!((host.reboots(), w.marker_written()), (0, false));
+    let refused = w.count("POST", "/pods/web/eviction");
+    assert!(refused >= 2, "{refused} evictions tried");
+
+    // node-2 still holds: no new attempt, however often we check.
+    for _ in 0..3 {
+        run_check(&a);
+    }
+    assert!(!w.cordoned());
+    assert_eq!(w.holders(), ["node-2"]);
+    assert_eq!(w.count("POST", "/pods/web/eviction"), refused, "no eviction while giving way");
+
+    // node-2 is done: node-1 drains again, now the first holder. The budget
+    // still refuses, so the drain runs into --drain-timeout instead of giving way.
+    w.set_lock_annotation(&LockValue::Multi { max_owners: 2, locks: vec![] }.to_annotation());
+    assert_eq!(run_check(&a), Ended::Returned);
+    assert_eq!(w.event_reasons(), ["Draining", "Draining", "GaveWay"], "gave way once only");
+    assert!(w.count("POST", "/pods/web/eviction") > refused);
+    assert!(!w.cordoned(), "the failed drain put the node back");
+    assert_eq!(w.holders(), Vec::<String>::new());
+}
+
+/// Chaos seed 10480434965161869427: node-2 was deleted while holding the lock,
+/// and no node needed the lock afterwards, so nobody broke its entry: a lock
+/// held forever by a node that is gone. A node that does not need the lock
+/// now looks at the holders once a period too, and removes the entry once its
+/// Node is missing on two looks a gap apart.
+#[test]
+fn a_deleted_holders_entry_is_removed_even_when_nobody_needs_the_lock() {
+    use kured::clock::Clock;
+    let w = World::new();
+    let host = FakeHost::new(false);
+    let gone = LockEntry::new("node-2", LockMeta::cordoned(false), host.now() - time::Duration::minutes(1), None);
+    w.set_lock_annotation(&LockValue::Multi { max_owners: 2, locks: vec![gone] }.to_annotation());
+    w.api.delete("nodes", "", "node-2").expect("node-2 existed");
+    let cfg = w.config(&["--concurrency=2"]);
+    let a = agent(&cfg, &w.client, &host);
+    run_check(&a);
+    assert_eq!(w.holders(), ["node-2"], "one look is not enough");
+    host.advance(std::time::Duration::from_secs(2));
+    run_check(&a);
+    assert_eq!(w.holders(), Vec::<String>::new(), "removed on the second look, a period later");
+    let broken = w.api.list("events").iter().filter(|e| e["reason"] == "StaleLockBroken" && e["involvedObject"]["kind"] == "DaemonSet").count();
+    assert_eq!(broken, 1);
+    assert_eq!((host.reboots(), w.cordoned()), (0, false));
+}

@@ -302,11 +302,28 @@ fn a_server_certificate_from_another_ca_is_refused() {
 fn dropped_and_reset_connections_are_errors_not_panics() {
     let c = cluster();
     c.api.create(node("n1"));
-    c.api.inject(Fault::drop_connection("GET", "/api/v1/nodes/n1", 1));
+    let tries = 1 + kured::kube::http::GET_TRANSPORT_RETRIES;
+    c.api.inject(Fault::drop_connection("GET", "/api/v1/nodes/n1", tries));
     assert!(matches!(c.client.get_node("n1"), Err(Error::Transport { .. })));
-    c.api.inject(Fault::reset("GET", "/api/v1/nodes/n1", 1));
+    c.api.inject(Fault::reset("GET", "/api/v1/nodes/n1", tries));
     assert!(matches!(c.client.get_node("n1"), Err(Error::Transport { .. })));
     assert_eq!(c.client.get_node("n1").unwrap().metadata.name, "n1", "the next request works");
+}
+
+#[test]
+fn a_get_that_lost_its_connection_is_resent_but_a_write_is_not() {
+    let c = cluster();
+    c.api.create(node("n1"));
+    c.api.inject(Fault::reset("GET", "/api/v1/nodes/n1", 1));
+    c.api.inject(Fault::drop_connection("GET", "/api/v1/nodes/n1", 1));
+    assert_eq!(c.client.get_node("n1").unwrap().metadata.name, "n1", "two lost answers, the third try reads it");
+    let gets = c.api.requests().iter().filter(|r| r.method == "GET" && r.path == "/api/v1/nodes/n1").count();
+    assert_eq!(gets, 3);
+    // A write may have been applied before its answer was lost: the caller decides.
+    c.api.inject(Fault::reset("PATCH", "/api/v1/nodes/n1", 1));
+    let patch = Patch::Merge(json!({"metadata":{"labels":{"a":"b"}}}));
+    assert!(matches!(c.client.patch_node("n1", &patch), Err(Error::Transport { .. })));
+    assert_eq!(c.api.requests().iter().filter(|r| r.method == "PATCH").count(), 1, "not resent");
 }
 
 #[test]

@@ -65,6 +65,7 @@ pub const FLAGS: &[Spec] = &[
     f("drain-delay", Duration, "0", "wait this long before draining"),
     f("drain-grace-period", Int, "-1", "seconds given to each pod to terminate; negative = the pod's own"),
     f("drain-pod-selector", Str, "", "only drain pods matching this label selector (empty = all pods)"),
+    f("drain-stall-timeout", Duration, "1m", "when every pod left on the node has been refused eviction by PodDisruptionBudgets for this long and another node took the lock earlier, give way: uncordon, release the lock and wait until that node is done (breaks the deadlock of nodes draining at once whose budgets wait on each other; 0 = never, as upstream; kured-rs only)"),
     f("drain-timeout", Duration, "0", "abort the drain after this long (0 = no limit)"),
     f("ds-name", Str, "kured", "name of the daemonset that carries the lock"),
     f("ds-namespace", Str, "kube-system", "namespace of the daemonset that carries the lock"),

@@ -1,6 +1,8 @@
 //! One API request, the way client-go sends it: bearer token (re-read and the
 //! request resent once after a 401), `Status` bodies kept on errors, and a
-//! 429/5xx carrying `Retry-After` waited out and resent, within bounds.
+//! 429/5xx carrying `Retry-After` waited out and resent, within bounds. A GET
+//! whose connection failed fast (reset, refused, closed unanswered) is resent
+//! twice, a moment apart: one lost read must not end a whole reboot attempt.
 
 use std::time::Duration;
 
@@ -18,6 +20,12 @@ pub const MAX_RETRIES: u32 = 10;
 /// its own periods and must not hang on one request.
 pub const MAX_WAIT: Duration = Duration::from_secs(10);
 pub const MAX_TOTAL_WAIT: Duration = Duration::from_secs(60);
+/// How many times a GET that failed in transport is resent.
+pub const GET_TRANSPORT_RETRIES: u32 = 2;
+/// Only a failure this fast is resent: a timeout already took its whole time.
+const FAST_FAILURE: Duration = Duration::from_secs(2);
+/// The wait before the first resend (doubled for the next).
+const TRANSPORT_BACKOFF: Duration = Duration::from_millis(100);
 
 pub struct Request<'a> {
     pub method: &'static str,
@@ -82,8 +90,22 @@ impl Http {
         let mut reauthenticated = false;
         let mut retries = 0;
         let mut waited = Duration::ZERO;
+        let mut lost = 0;
         loop {
-            let answer = self.send_once(req, &token)?;
+            let started = std::time::Instant::now();
+            let answer = match self.send_once(req, &token) {
+                Ok(answer) => answer,
+                Err(e @ Error::Transport { .. })
+                    if req.method == "GET" && lost < GET_TRANSPORT_RETRIES && started.elapsed() < FAST_FAILURE =>
+                {
+                    let wait = TRANSPORT_BACKOFF * 2u32.pow(lost) + crate::clock::jitter(TRANSPORT_BACKOFF);
+                    lost += 1;
+                    log::info!("{e}; resending in {wait:?}");
+                    std::thread::sleep(wait);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             log::debug!("{} {} -> {}", req.method, req.path, answer.code);
             if (200..300).contains(&answer.code) {
                 return Ok(answer.body);
