@@ -284,9 +284,9 @@ fn case6_huge_node_object_is_refused_in_bounded_memory() {
     let mut s = spec(&[]);
     s.no_reboot = vec!["node-1".into()];
     let mut c = start(s);
-    let mut node = c.get_node("node-1").expect("node");
-    node["metadata"]["annotations"]["bloat"] = json!("x".repeat(61_000_000));
-    c.api().update(node).expect("bloat the node");
+    let bloat = json!("x".repeat(61_000_000));
+    // (kured writes the node at start-up too: edit re-reads on a conflict)
+    c.api().edit("nodes", "", "node-1", |node| node["metadata"]["annotations"]["bloat"] = bloat.clone()).expect("bloat the node");
     std::fs::write(c.node("node-1").unwrap().sentinel(), "").expect("reboot needed now");
     let want = "larger than 4096 KiB";
     let seen = |c: &Cluster| log_of(c, "node-1").contains(want);

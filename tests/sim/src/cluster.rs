@@ -275,13 +275,7 @@ impl Drop for Cluster {
 
 /// Set `status.nodeInfo.bootID`, re-reading on a conflict with kured's writes.
 fn set_boot_id(api: &Api, name: &str, boot_id: &str) {
-    for _ in 0..20 {
-        let Some(mut node) = api.get("nodes", "", name) else { return };
-        node["status"]["nodeInfo"]["bootID"] = Value::String(boot_id.to_string());
-        if api.update(node).is_ok() {
-            return;
-        }
-    }
+    let _ = api.edit("nodes", "", name, |node| node["status"]["nodeInfo"]["bootID"] = Value::String(boot_id.to_string()));
 }
 
 fn create(api: &Api, obj: Value) -> Result<(), String> {
