@@ -234,3 +234,19 @@ fn a_deleted_holders_entry_is_removed_even_when_nobody_needs_the_lock() {
     assert_eq!(broken, 1);
     assert_eq!((host.reboots(), w.cordoned()), (0, false));
 }
+
+/// Chaos seed 429265915557480406: the `RebootLoop` Warning was lost to one
+/// reset connection, so nothing said why the node stopped rebooting. Events
+/// are resent after a lost answer, and named by kured so that a resend never
+/// records one twice.
+#[test]
+fn an_event_whose_connection_was_lost_is_resent_once() {
+    let w = World::new();
+    w.api.inject(Fault::reset("POST", "/api/v1/namespaces/default/events", 2));
+    let cfg = w.config(&[]);
+    let host = FakeHost::new(true);
+    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
+    assert_eq!(w.event_reasons(), ["Draining", "Rebooting"], "each recorded once");
+    let posts = w.count("POST", "/namespaces/default/events");
+    assert_eq!(posts, 4, "Draining: two lost, the third recorded; Rebooting: the first");
+}
