@@ -25,7 +25,8 @@ fn fail(err: &Error) -> ExitCode {
 fn run(config: config::Config) -> Result<(), Error> {
     let stop = kured::stop::Stop::new()?;
     stop.install_signal_handlers()?;
-    let kube = kured::kube::KubeConfig::in_cluster(&env)?;
+    let mut kube = kured::kube::KubeConfig::in_cluster(&env)?;
+    kube.read_timeout = config.api_timeout;
     let client = kured::kube::Client::new(kube)?;
     kured::agent::run(config, client, stop)
 }
