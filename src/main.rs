@@ -52,6 +52,9 @@ fn main() -> ExitCode {
     for warning in &warnings {
         log::warn!("{warning}");
     }
+    if let Err(err) = kured::clock::apply_test_offset(&env) {
+        return fail(&err);
+    }
     let result = run(config);
     // No host command outlives the daemon: its leader would get SIGKILL from
     // the kernel (PR_SET_PDEATHSIG), but not the rest of its process group.
