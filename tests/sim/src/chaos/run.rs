@@ -38,6 +38,8 @@ fn run_limit_on(plan: &Plan, real: bool) -> Duration {
 /// simulation's waits are all short).
 const STOP_LIMIT: Duration = Duration::from_secs(20);
 const LOCK_DS: &str = "/apis/apps/v1/namespaces/kube-system/daemonsets/kured";
+/// kured's test-only wall-clock offset (src/clock.rs).
+const CLOCK_OFFSET_VAR: &str = "KURED_RS_TEST_CLOCK_OFFSET_MS";
 
 /// Counters of the campaign's last line, for one run.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -164,7 +166,7 @@ impl Runner<'_> {
                         }
                     }
                 }
-                Fault::StickySentinel { .. } => self.inject(f.kind()),
+                Fault::StickySentinel { .. } | Fault::ClockSkew { .. } => self.inject(f.kind()),
                 _ => {}
             }
         }
@@ -228,6 +230,13 @@ impl Runner<'_> {
             format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second())
         });
         s.extra_kured_args = plan.kured_flags(start.as_deref());
+        if self.real {
+            // the slow answers it is for are the fake server's (skipped here)
+            s.extra_kured_args.retain(|a| !a.starts_with("--api-timeout="));
+        }
+        for (node, ms) in plan.clock_offsets_ms() {
+            s.kured_env.insert(node, vec![(CLOCK_OFFSET_VAR.to_string(), ms.to_string())]);
+        }
         s.extra_kured_args.push(format!("--notify-url=generic+http://127.0.0.1:{}/chaos", notify.port()));
         for f in &plan.faults {
             if let Fault::StickySentinel { node } = f {
@@ -263,6 +272,10 @@ impl Runner<'_> {
                 Fault::Drops { per_mille } => out.push(ApiFault::new("*", "/", FaultAction::Drop).random(*per_mille, seed(i))),
                 Fault::Slow { per_mille, ms } => {
                     out.push(ApiFault::latency("*", "/", Duration::from_millis(*ms)).random(*per_mille, seed(i)))
+                }
+                // applied at once, answered after kured's --api-timeout gave up
+                Fault::SlowerThanTimeout { per_mille, late_ms, .. } => {
+                    out.push(ApiFault::late_answer("*", "/", Duration::from_millis(*late_ms)).random(*per_mille, seed(i)))
                 }
                 Fault::LockConflicts { per_mille } => {
                     out.push(ApiFault::new("PUT", LOCK_DS, FaultAction::Status(409)).random(*per_mille, seed(i)));
