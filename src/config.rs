@@ -73,6 +73,9 @@ pub struct Config {
     pub drain_delay: Duration,
     /// None = wait forever
     pub drain_timeout: Option<Duration>,
+    /// A drain refused only by PodDisruptionBudgets this long gives way to an
+    /// earlier lock holder; None = never (as upstream).
+    pub drain_stall_timeout: Option<Duration>,
     /// None = the pod's own grace period
     pub drain_grace_period: Option<i64>,
     pub drain_pod_selector: String,

@@ -163,3 +163,49 @@ fn a_leftover_lock_is_put_back_during_the_back_off() {
     assert!(!w.cordoned());
     assert_eq!(w.holders(), Vec::<String>::new());
 }
+
+/// `--concurrency=2`: node-2 took the lock first, then node-1, whose only pod
+/// a PodDisruptionBudget refuses (as when every node drains at once and the
+/// replacements cannot start anywhere; chaos seed 5257644953516760521). After
+/// `--drain-stall-timeout` node-1 gives way: uncordoned, lock released, a
+/// `GaveWay` Event, no reboot; it does not take the lock again while node-2
+/// holds it; once node-2 is done it drains again, and, first holder now,
+/// never gives way again.
+#[test]
+fn a_drain_stalled_on_budgets_gives_way_to_an_earlier_holder() {
+    use kured::clock::Clock;
+    let w = World::new();
+    w.pod("web", NODE);
+    w.api.create(json!({"apiVersion":"policy/v1","kind":"PodDisruptionBudget","metadata":{"name":"web","namespace":"default"},
+        "spec":{"minAvailable":1,"selector":{"matchLabels":{"app":"web"}}}}));
+    let host = FakeHost::new(true);
+    let earlier = LockEntry::new("node-2", LockMeta::cordoned(false), host.now() - time::Duration::minutes(1), None);
+    w.set_lock_annotation(&LockValue::Multi { max_owners: 2, locks: vec![earlier] }.to_annotation());
+    let cfg = w.config(&["--concurrency=2", "--drain-stall-timeout=20s", "--drain-timeout=2m"]);
+    let a = agent(&cfg, &w.client, &host);
+
+    assert_eq!(run_check(&a), Ended::Returned);
+    assert!(!w.cordoned(), "uncordoned after giving way");
+    assert_eq!(w.holders(), ["node-2"]);
+    assert_eq!(w.event_reasons(), ["Draining", "GaveWay"]);
+    assert_eq!((host.reboots(), w.marker_written()), (0, false));
+    let refused = w.count("POST", "/pods/web/eviction");
+    assert!(refused >= 2, "{refused} evictions tried");
+
+    // node-2 still holds: no new attempt, however often we check.
+    for _ in 0..3 {
+        run_check(&a);
+    }
+    assert!(!w.cordoned());
+    assert_eq!(w.holders(), ["node-2"]);
+    assert_eq!(w.count("POST", "/pods/web/eviction"), refused, "no eviction while giving way");
+
+    // node-2 is done: node-1 drains again, now the first holder. The budget
+    // still refuses, so the drain runs into --drain-timeout instead of giving way.
+    w.set_lock_annotation(&LockValue::Multi { max_owners: 2, locks: vec![] }.to_annotation());
+    assert_eq!(run_check(&a), Ended::Returned);
+    assert_eq!(w.event_reasons(), ["Draining", "Draining", "GaveWay"], "gave way once only");
+    assert!(w.count("POST", "/pods/web/eviction") > refused);
+    assert!(!w.cordoned(), "the failed drain put the node back");
+    assert_eq!(w.holders(), Vec::<String>::new());
+}

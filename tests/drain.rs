@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use cluster_support::{client, cluster, FakeClock};
 use fakeapi::{FakeApiServer, Fault};
 use kured::clock::{Clock, RealClock};
-use kured::drain::{drain_node, DrainOptions, SkipReason};
+use kured::drain::{drain_node, drain_node_giving_way, DrainOptions, SkipReason};
 use kured::Error;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
@@ -164,6 +164,51 @@ fn the_drain_timeout_bounds_a_blocked_eviction() {
     let refusals = evictions(&api).iter().filter(|r| r.status == 429).count();
     // retried every 100 ms of drain time until the timeout, not hammered
     assert!((2..=12).contains(&refusals), "{refusals} refusals");
+}
+
+/// Chaos campaign, seed 5257644953516760521 (3 nodes, concurrency 3): every
+/// node cordoned at once, each one's budgets waiting for replacements that
+/// could only start on another's. A drain refused only by budgets for
+/// `stall_timeout` asks whether to give way; "no" asks again a stall later,
+/// "yes" ends it with `Error::GaveWay` and the node still cordoned.
+#[test]
+fn a_drain_stalled_on_budgets_asks_whether_to_give_way() {
+    let api = cluster();
+    replicaset(&api, "db", 1);
+    assert!(api.wait_until(WAIT, |a| running(a, "db", "n1") + running(a, "db", "n2") == 1));
+    let node = if running(&api, "db", "n1") == 1 { "n1" } else { "n2" };
+    pdb(&api, "db", "db", 1);
+    let c = client(&api);
+    let t0 = OffsetDateTime::now_utc();
+    let clock = FakeClock::at(t0);
+    let stall = Duration::from_millis(500);
+    let o = DrainOptions { stall_timeout: Some(stall), ..opts() };
+    let mut asked = Vec::new();
+    let err = drain_node_giving_way(&c, node, &o, &clock, &mut || {
+        asked.push(clock.now() - t0);
+        (asked.len() == 2).then(|| vec!["n0".to_string()])
+    })
+    .unwrap_err();
+    let Error::GaveWay(to) = &err else { panic!("{err}") };
+    assert_eq!(to, &["n0"]);
+    assert_eq!(asked.len(), 2, "asked at {asked:?}");
+    assert!(asked[0] >= stall && asked[1] - asked[0] >= stall, "asked at {asked:?}: a stall apart");
+    assert!(api.get("nodes", "", node).unwrap()["spec"]["unschedulable"] == json!(true), "the caller decides about the cordon");
+    assert_eq!(running(&api, "db", node), 1, "the refused pod stays");
+    assert!(err.to_string().contains("gave way to n0"), "{err}");
+}
+
+#[test]
+fn a_drain_that_moves_never_asks_to_give_way() {
+    let api = cluster();
+    for n in ["a", "b"] {
+        pod(&api, n, "n1", json!({"status":{"phase":"Running"}}));
+    }
+    let c = client(&api);
+    let clock = FakeClock::at(OffsetDateTime::now_utc());
+    let o = DrainOptions { stall_timeout: Some(Duration::from_millis(1)), ..opts() };
+    let report = drain_node_giving_way(&c, "n1", &o, &clock, &mut || panic!("asked to give way without a budget refusal")).unwrap();
+    assert_eq!(report.deleted.len() + report.evicted.len(), 2);
 }
 
 #[test]

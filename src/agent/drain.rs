@@ -1,17 +1,18 @@
 //! The attempt's two ends: draining the node (pre-reboot labels, drain delay,
-//! notification, cordon, evictions), and giving up (uncordon if the cordon is
-//! ours, post-reboot labels, release the lock) after a failed drain, a failed
-//! or timed-out reboot, or a stop.
+//! notification, cordon, evictions, giving way to an earlier lock holder when
+//! PodDisruptionBudgets stall the drain), and giving up (uncordon if the cordon
+//! is ours, post-reboot labels, release the lock) after a failed drain, a
+//! failed or timed-out reboot, or a stop.
 
 use super::Agent;
-use crate::drain::{drain_node, DrainOptions};
+use crate::drain::{drain_node_giving_way, DrainOptions};
 use crate::error::{Error, Result};
 use crate::lock::DaemonSetLock;
 use crate::node;
 
 impl Agent<'_> {
     /// Pre-reboot labels, drain delay, notification, cordon, evictions.
-    pub(super) fn drain(&self) -> Result<()> {
+    pub(super) fn drain(&self, lock: &DaemonSetLock<'_>) -> Result<()> {
         if !self.config.pre_reboot_node_labels.is_empty() {
             node::set_labels(self.client, self.node_id(), &self.config.pre_reboot_node_labels)?;
         }
@@ -25,7 +26,8 @@ impl Agent<'_> {
         log::info!("draining node {}", self.node_id());
         self.event("Draining", "kured is draining the node for a reboot");
         self.notify(&self.config.message_template_drain);
-        let report = drain_node(self.client, self.node_id(), &DrainOptions::from_config(self.config), self.clock)?;
+        let opts = DrainOptions::from_config(self.config);
+        let report = drain_node_giving_way(self.client, self.node_id(), &opts, self.clock, &mut || self.give_way_to(lock))?;
         log::info!(
             "drained {}: {} evicted, {} deleted, {} skipped",
             self.node_id(),
@@ -34,6 +36,30 @@ impl Agent<'_> {
             report.skipped.len()
         );
         Ok(())
+    }
+
+    /// Asked when PodDisruptionBudgets have refused every pod left for
+    /// `--drain-stall-timeout`: the nodes that took the lock before us, if any.
+    /// Each may be waiting, through its budgets, for pods that cannot start
+    /// while we hold this node cordoned (all nodes draining at once, the
+    /// replacements pending): the earliest holder never gives way, so one
+    /// always goes on. Remembered: the lock is not taken again until one of
+    /// them has released it.
+    fn give_way_to(&self, lock: &DaemonSetLock<'_>) -> Option<Vec<String>> {
+        match lock.holders() {
+            Ok((earlier, _)) if !earlier.is_empty() => {
+                *self.state.gave_way_to.borrow_mut() = earlier.clone();
+                Some(earlier)
+            }
+            Ok(_) => {
+                log::info!("drain {}: this node took the lock first of its holders: waiting on", self.node_id());
+                None
+            }
+            Err(e) => {
+                log::warn!("drain {}: cannot read the lock to decide whether to give way ({e}): waiting on", self.node_id());
+                None
+            }
+        }
     }
 
     /// Uncordon the node when we cordoned it, then release the lock. If the

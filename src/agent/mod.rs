@@ -115,6 +115,9 @@ pub struct State {
     /// release checks again within a second, but a stale entry needs two looks
     /// a gap apart, so looking more than once a period only costs requests.
     pub stale_looked: Cell<Option<time::OffsetDateTime>>,
+    /// The holders a stalled drain gave way to (`--drain-stall-timeout`): the
+    /// lock is not taken again while they all still hold it.
+    pub gave_way_to: RefCell<Vec<String>>,
 }
 
 /// One kured pod's loop and what it works with. Built with [`Agent::new`];
@@ -302,8 +305,19 @@ impl Agent<'_> {
         };
         self.hold(&node);
         let drain_started = std::time::Instant::now();
-        let drained = if self.clock.stopped() { Err(Error::Drain("stopping".into())) } else { self.drain() };
+        let drained = if self.clock.stopped() { Err(Error::Drain("stopping".into())) } else { self.drain(&lock) };
         self.metrics.status.observe(Phase::Drain, drain_started.elapsed());
+        if let Err(Error::GaveWay(to)) = &drained {
+            // Not a failure: --force-reboot does not apply, and no back-off.
+            let to = crate::names::summary(to);
+            log::warn!("drain of {} stalled on PodDisruptionBudgets: giving way to {to}, which took the lock earlier", self.node_id());
+            self.event(
+                "GaveWay",
+                &format!("drain stalled on PodDisruptionBudgets; uncordoned and released the lock for {to}, which took it earlier; draining again once one of them is done"),
+            );
+            self.give_up(&lock, !meta.unschedulable);
+            return Ok(Flow::Continue);
+        }
         if let Err(e) = &drained {
             log::error!("drain of {} failed: {e}", self.node_id());
         }
@@ -329,6 +343,19 @@ impl Agent<'_> {
     /// Acquire; when the lock is full, break entries of deleted nodes and try
     /// once more. None = held by others (the taint is set meanwhile).
     fn take_lock(&self, lock: &DaemonSetLock<'_>, wanted: LockMeta) -> Result<Option<LockMeta>> {
+        if !self.state.gave_way_to.borrow().is_empty() {
+            let (_, live) = lock.holders()?;
+            let waiting_on: Vec<String> = self.state.gave_way_to.borrow().iter().filter(|n| live.contains(n)).cloned().collect();
+            if !waiting_on.is_empty() {
+                let names = crate::names::summary(&waiting_on);
+                log::info!("gave way to {names}: taking the lock again once one of them has released it");
+                self.metrics.status.lock_wait_started(self.clock.now());
+                self.report("pending", &format!("gave way to {names} (drain stalled on PodDisruptionBudgets)"), Some(Blocked::Lock));
+                self.set_taint(true);
+                return Ok(None);
+            }
+            self.state.gave_way_to.borrow_mut().clear();
+        }
         for attempt in 0..2 {
             match lock.try_acquire(wanted.clone())? {
                 Taken::Acquired(meta) => return Ok(Some(meta)),

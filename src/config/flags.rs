@@ -1,5 +1,6 @@
-//! The flag table (upstream's 43 flags plus `--api-timeout`, `--host-pid`,
-//! `--reboot-loop-limit`, `--reboot-timeout` and `--release-gate-timeout`) and the first stage of
+//! The flag table (upstream's 43 flags plus `--api-timeout`, `--drain-stall-timeout`,
+//! `--host-pid`, `--reboot-loop-limit`, `--reboot-timeout` and
+//! `--release-gate-timeout`) and the first stage of
 //! parsing: command line (pflag syntax, via lexopt) then `KURED_*` environment
 //! into [`RawFlags`]: values syntactically checked (bool, int, duration, regexp,
 //! CSV) and remembered with where they came from, so later errors can name the
@@ -66,6 +67,7 @@ pub const FLAGS: &[Spec] = &[
     f("drain-delay", Duration, "0", "wait this long before draining"),
     f("drain-grace-period", Int, "-1", "seconds given to each pod to terminate; negative = the pod's own"),
     f("drain-pod-selector", Str, "", "only drain pods matching this label selector (empty = all pods)"),
+    f("drain-stall-timeout", Duration, "1m", "when every pod left on the node has been refused eviction by PodDisruptionBudgets for this long and another node took the lock earlier, give way: uncordon, release the lock and wait until that node is done (breaks the deadlock of nodes draining at once whose budgets wait on each other; 0 = never, as upstream; kured-rs only)"),
     f("drain-timeout", Duration, "0", "abort the drain after this long (0 = no limit)"),
     f("ds-name", Str, "kured", "name of the daemonset that carries the lock"),
     f("ds-namespace", Str, "kube-system", "namespace of the daemonset that carries the lock"),

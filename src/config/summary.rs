@@ -62,6 +62,7 @@ impl Config {
             ("force-reboot", self.force_reboot.to_string()),
             ("drain-delay", format_duration(self.drain_delay)),
             ("drain-timeout", opt_duration(self.drain_timeout)),
+            ("drain-stall-timeout", opt_duration(self.drain_stall_timeout)),
             ("drain-grace-period", self.drain_grace_period.map_or("pod".into(), |n| n.to_string())),
             ("drain-pod-selector", self.drain_pod_selector.clone()),
             ("skip-wait-for-delete-timeout", opt_duration(self.skip_wait_for_delete_timeout)),

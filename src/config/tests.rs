@@ -70,6 +70,7 @@ fn table() -> Vec<(&'static str, &'static str, Value, Option<&'static str>)> {
         ("drain-delay", "30s", dur(30), Some("30")),
         ("drain-grace-period", "60", Value::Int(60), Some("1.5")),
         ("drain-pod-selector", "app!=x", s("app!=x"), None),
+        ("drain-stall-timeout", "2m", dur(120), Some("2")),
         ("drain-timeout", "10m", dur(600), Some("10min")),
         ("ds-name", "kured2", s("kured2"), Some("")),
         ("ds-namespace", "ops", s("ops"), Some("")),
@@ -116,7 +117,7 @@ fn table_covers_every_flag_and_defaults_parse() {
     let names: Vec<&str> = table().iter().map(|t| t.0).collect();
     let flags: Vec<&str> = FLAGS.iter().map(|f| f.name).collect();
     assert_eq!(names, flags);
-    assert_eq!(FLAGS.len(), 48, "43 upstream flags plus --api-timeout, --host-pid, --reboot-loop-limit, --reboot-timeout, --release-gate-timeout");
+    assert_eq!(FLAGS.len(), 49, "43 upstream flags plus --api-timeout, --host-pid, --reboot-loop-limit, --reboot-timeout, --release-gate-timeout, --drain-stall-timeout");
     let defaults = raw(&[], &[]);
     assert_eq!(defaults.get("period"), Some(&dur(3600)));
     assert_eq!(defaults.get("reboot-days"), Some(&list(&["su", "mo", "tu", "we", "th", "fr", "sa"])));

@@ -198,6 +198,7 @@ pub fn validate(raw: &RawFlags) -> Result<(Config, Vec<String>)> {
         force_reboot: raw.bool("force-reboot"),
         drain_delay: raw.duration("drain-delay"),
         drain_timeout: non_zero("drain-timeout"),
+        drain_stall_timeout: non_zero("drain-stall-timeout"),
         drain_grace_period: Some(raw.int("drain-grace-period")).filter(|n| *n >= 0),
         drain_pod_selector: checks::selector(raw, "drain-pod-selector")?,
         skip_wait_for_delete_timeout: Some(raw.int("skip-wait-for-delete-timeout"))

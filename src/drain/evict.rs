@@ -4,7 +4,9 @@
 //! kubectl), then waits for the pods' deletion on one watch of the node's pods
 //! (`fieldSelector=spec.nodeName=<node>`) until the next request is due. Where
 //! a watch cannot be had it polls each pod every second instead, as kubectl
-//! does. A pod that fails does not stop the others.
+//! does. A pod that fails does not stop the others. When nothing but
+//! PodDisruptionBudget refusals has been left for `stall_timeout`, the caller is
+//! asked whether to give way to other lock holders (`--drain-stall-timeout`).
 
 use std::ops::ControlFlow;
 use std::time::Duration;
@@ -53,6 +55,8 @@ struct Item {
     state: State,
 }
 
+/// Every pod's outcome; and the nodes the drain gave way to, if it did (the
+/// pods not yet gone are then `Failed`).
 pub(super) fn run(
     client: &Client,
     node: &str,
@@ -60,7 +64,8 @@ pub(super) fn run(
     opts: &DrainOptions,
     clock: &dyn Clock,
     deadline: Option<OffsetDateTime>,
-) -> Vec<(String, Kind, Outcome)> {
+    give_way: super::GiveWay<'_>,
+) -> (Vec<(String, Kind, Outcome)>, Option<Vec<String>>) {
     let start = clock.now();
     let mut items: Vec<Item> = work
         .into_iter()
@@ -70,10 +75,30 @@ pub(super) fn run(
         })
         .collect();
     let mut pods = if items.is_empty() { None } else { watch_pods(client, node, opts) };
+    // The stall clock: restarted whenever a pod moves on (eviction accepted,
+    // pod gone) or the caller chose to go on waiting.
+    let (mut progress, mut moved) = (progress_of(&items), start);
+    let mut gave_way = None;
     loop {
         let now = clock.now();
         if items.iter().all(|it| matches!(it.state, State::Settled(_))) {
             break;
+        }
+        if progress_of(&items) != progress {
+            (progress, moved) = (progress_of(&items), now);
+        }
+        if stalled(&items, opts.stall_timeout, moved, now) {
+            log::warn!("drain {node}: every pod left has been refused by PodDisruptionBudgets for {:?}", now - moved);
+            match give_way() {
+                Some(to) => {
+                    for it in items.iter_mut().filter(|it| !matches!(it.state, State::Settled(_))) {
+                        it.state = State::Settled(Outcome::Failed("gave way before it could be evicted".into()));
+                    }
+                    gave_way = Some(to);
+                    break;
+                }
+                None => moved = now,
+            }
         }
         // A graceful stop (SIGTERM) ends the drain at once; the caller puts the node back.
         if clock.stopped() {
@@ -140,13 +165,29 @@ pub(super) fn run(
         }
         spread(&mut items, &refused, opts.retry_after_pdb);
     }
-    items
+    let outcomes = items
         .into_iter()
         .map(|it| match it.state {
             State::Settled(o) => (it.key, it.kind, o),
             _ => (it.key, it.kind, Outcome::Failed("not finished".into())),
         })
-        .collect()
+        .collect();
+    (outcomes, gave_way)
+}
+
+/// How far the pods got: (settled, being waited for). Any change is progress.
+fn progress_of(items: &[Item]) -> (usize, usize) {
+    let settled = items.iter().filter(|it| matches!(it.state, State::Settled(_))).count();
+    let waiting = items.iter().filter(|it| matches!(it.state, State::Wait(_))).count();
+    (settled, waiting)
+}
+
+/// Nothing but refused evictions left (every pod not yet gone waits for its
+/// next try), unchanged for `stall_timeout`.
+fn stalled(items: &[Item], stall_timeout: Option<Duration>, moved: OffsetDateTime, now: OffsetDateTime) -> bool {
+    let Some(limit) = stall_timeout else { return false };
+    let open: Vec<&Item> = items.iter().filter(|it| !matches!(it.state, State::Settled(_))).collect();
+    !open.is_empty() && open.iter().all(|it| matches!(it.state, State::Send(_))) && now - moved >= limit
 }
 
 /// A watch on the node's pods, listed before any eviction so that no deletion

@@ -31,6 +31,9 @@ pub struct DrainOptions {
     /// How often a pod being evicted is checked when the node's pods cannot be
     /// watched (kubectl: 1 s).
     pub poll: Duration,
+    /// When every pod left has been refused by PodDisruptionBudgets this long
+    /// with nothing else moving, ask whether to give way; None = never.
+    pub stall_timeout: Option<Duration>,
 }
 
 impl Default for DrainOptions {
@@ -42,6 +45,7 @@ impl Default for DrainOptions {
             skip_wait_for_delete_timeout: None,
             retry_after_pdb: Duration::from_secs(5),
             poll: Duration::from_secs(1),
+            stall_timeout: None,
         }
     }
 }
@@ -53,6 +57,7 @@ impl DrainOptions {
             timeout: config.drain_timeout,
             pod_selector: config.drain_pod_selector.clone(),
             skip_wait_for_delete_timeout: config.skip_wait_for_delete_timeout,
+            stall_timeout: config.drain_stall_timeout,
             ..DrainOptions::default()
         }
     }
@@ -71,6 +76,17 @@ pub struct DrainReport {
 /// with its reason; the node stays cordoned either way (the caller decides
 /// whether to uncordon).
 pub fn drain_node(client: &Client, node: &str, opts: &DrainOptions, clock: &dyn Clock) -> Result<DrainReport> {
+    drain_node_giving_way(client, node, opts, clock, &mut || None)
+}
+
+/// Asked when the drain has stalled on PodDisruptionBudgets for
+/// `DrainOptions::stall_timeout`: the nodes to give way to (the drain then ends
+/// with `Error::GaveWay`), or None to go on waiting (asked again after another
+/// `stall_timeout`).
+pub type GiveWay<'a> = &'a mut dyn FnMut() -> Option<Vec<String>>;
+
+/// [`drain_node`], giving way when `give_way` says so after a stall.
+pub fn drain_node_giving_way(client: &Client, node: &str, opts: &DrainOptions, clock: &dyn Clock, give_way: GiveWay<'_>) -> Result<DrainReport> {
     let deadline = opts.timeout.map(|t| clock.now() + t);
     crate::node::cordon(client, node)?;
     let params = ListParams {
@@ -101,8 +117,12 @@ pub fn drain_node(client: &Client, node: &str, opts: &DrainOptions, clock: &dyn 
     }
     log::info!("drain {node}: {} pods to remove, {} skipped", work.len(), report.skipped.len());
 
+    let (outcomes, gave_way) = evict::run(client, node, work, opts, clock, deadline, give_way);
+    if let Some(to) = gave_way {
+        return Err(Error::GaveWay(to));
+    }
     let mut failures = Vec::new();
-    for (key, kind, outcome) in evict::run(client, node, work, opts, clock, deadline) {
+    for (key, kind, outcome) in outcomes {
         match (outcome, kind) {
             (Outcome::Failed(why), _) => failures.push(format!("{key}: {why}")),
             (Outcome::Gone, Kind::Evict) => report.evicted.push(key),

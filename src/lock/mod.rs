@@ -19,7 +19,7 @@ pub mod wake;
 
 use std::time::Duration;
 
-pub use decide::{acquire, holding, release, Decision};
+pub use decide::{acquire, earlier_holders, holding, live_holders, release, Decision};
 pub use value::{LockEntry, LockMeta, LockValue, GO_ZERO_TIME};
 
 use crate::clock::{jitter, Clock};
@@ -134,6 +134,15 @@ impl<'a> DaemonSetLock<'a> {
         let ds = self.client.get_daemonset(&self.namespace, &self.name)?;
         let existing = self.parse(&ds)?;
         Ok(holding(existing.as_ref(), &self.node))
+    }
+
+    /// The live holders that took the lock before us, earliest first (see
+    /// [`earlier_holders`]); and every live holder.
+    pub fn holders(&self) -> Result<(Vec<String>, Vec<String>)> {
+        let ds = self.client.get_daemonset(&self.namespace, &self.name)?;
+        let existing = self.parse(&ds)?;
+        let now = self.clock.now();
+        Ok((earlier_holders(existing.as_ref(), &self.node, now), live_holders(existing.as_ref(), now)))
     }
 
     /// Remove another holder's entry, only if it is still that same entry.

@@ -291,3 +291,20 @@ fn holding_counts_our_entry_even_expired() {
     assert_eq!(holding(Some(&LockValue::Single(entry("a", T0, 0))), "me"), None);
     assert_eq!(holding(None, "me"), None);
 }
+
+#[test]
+fn earlier_holders_are_ordered_by_creation_then_name_and_skip_expired_entries() {
+    let t = |s: i64| T0 + time::Duration::seconds(s);
+    let v = multi(3, vec![entry("c", t(5), 0), entry("a", t(10), 0), entry("b", t(5), 0), entry("old", t(0), 60)]);
+    let now = t(100);
+    // "old" expired (60 s TTL): it is free, nobody waits on it.
+    for (me, want) in [("b", vec![]), ("c", vec!["b"]), ("a", vec!["b", "c"]), ("stranger", vec![])] {
+        assert_eq!(earlier_holders(Some(&v), me, now), want, "{me}");
+    }
+    assert_eq!(earlier_holders(Some(&v), "old", now), Vec::<String>::new(), "an expired entry is not held");
+    assert_eq!(earlier_holders(Some(&v), "old", t(30)), Vec::<String>::new(), "the earliest holder gives way to nobody");
+    assert_eq!(earlier_holders(Some(&v), "b", t(30)), vec!["old"]);
+    assert_eq!(earlier_holders(None, "a", now), Vec::<String>::new());
+    assert_eq!(live_holders(Some(&v), now), vec!["c", "a", "b"]);
+    assert_eq!(live_holders(Some(&v), t(30)), vec!["c", "a", "b", "old"]);
+}

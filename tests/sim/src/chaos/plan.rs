@@ -122,6 +122,9 @@ pub struct Plan {
     pub period_ms: u64,
     pub downtime_ms: u64,
     pub drain_timeout_s: u64,
+    /// `--drain-stall-timeout`: nodes draining at once whose budgets wait on
+    /// each other give way after this long
+    pub drain_stall_timeout_s: u64,
     pub force_reboot: bool,
     pub drain_grace_period: i32,
     pub lock_ttl_s: u64,
@@ -279,9 +282,10 @@ impl Plan {
                 faults.push(Fault::Reboot { node: n, kind });
             }
         }
+        // Drawn after everything else, so that older seeds keep their plans.
         let downtime_ms = r.range(300, 1500);
-        // Drawn last, so that the seeds from before these two faults keep the
-        // rest of their plans (a failing seed fails again).
+        let drain_stall_timeout_s = r.range(3, 10);
+        // Drawn after those, for the same reason (a failing seed fails again).
         if r.chance(25) {
             // within what the other rate faults left of the 20%
             let room = MAX_RATE_PER_MILLE.saturating_sub(faults.iter().map(api_rate).sum());
@@ -303,6 +307,7 @@ impl Plan {
             period_ms,
             downtime_ms,
             drain_timeout_s,
+            drain_stall_timeout_s,
             force_reboot,
             drain_grace_period,
             lock_ttl_s,
@@ -328,6 +333,7 @@ impl Plan {
             format!("--reboot-timeout={}s", self.reboot_timeout_s),
             format!("--reboot-loop-limit={}", self.reboot_loop_limit),
             format!("--lock-ttl={}s", self.lock_ttl_s),
+            format!("--drain-stall-timeout={}s", self.drain_stall_timeout_s),
         ];
         if self.drain_timeout_s > 0 {
             f.push(format!("--drain-timeout={}s", self.drain_timeout_s));
