@@ -41,3 +41,34 @@ fn a_hung_reboot_command_is_cut_at_the_reboot_timeout() {
     let s = c.summary();
     assert!(s.violations(1).is_empty(), "{:?}\n{}", s.violations(1), c.report());
 }
+
+/// The `clock-skew` fault's hook: `KURED_RS_TEST_CLOCK_OFFSET_MS` shifts the
+/// daemon's wall clock, so the lock entry it writes is stamped with its skewed
+/// time (here an hour ahead), and the daemon says so in its log.
+#[test]
+fn a_clock_offset_shifts_what_the_daemon_stamps() {
+    let mut spec = ClusterSpec::scenario(env!("CARGO_BIN_EXE_kured"), 1, &["--reboot-delay=2s"]);
+    spec.kured_env.insert("node-1".into(), vec![("KURED_RS_TEST_CLOCK_OFFSET_MS".into(), "3600000".into())]);
+    let mut c = Cluster::start(spec).unwrap_or_else(|e| panic!("cluster: {e}"));
+    let mut created = None;
+    let ok = c.poll_until(
+        LIMIT,
+        |_| {},
+        |c| {
+            let ds = c.api().get("daemonsets", "kube-system", "kured").unwrap_or_default();
+            let lock = ds["metadata"]["annotations"]["weave.works/kured-node-lock"].as_str().unwrap_or("").to_string();
+            let value: serde_json::Value = serde_json::from_str(&lock).unwrap_or_default();
+            if let Some(t) = value["created"].as_str() {
+                created = time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok();
+            }
+            created.is_some()
+        },
+    );
+    assert!(ok, "node-1 never took the lock\n{}", c.report());
+    let ahead = created.unwrap() - time::OffsetDateTime::now_utc();
+    assert!(ahead > time::Duration::minutes(59) && ahead < time::Duration::minutes(61), "created {ahead} from now\n{}", c.report());
+    let log = std::fs::read_to_string(c.node("node-1").expect("node-1").log_path()).unwrap_or_default();
+    assert!(log.contains("WARN") && log.contains("KURED_RS_TEST_CLOCK_OFFSET_MS=3600000"), "{log}");
+    let ok = c.poll_until(LIMIT, |_| {}, |c| c.settled());
+    assert!(ok, "the skewed node did not finish its reboot\n{}", c.report());
+}
