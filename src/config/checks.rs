@@ -11,12 +11,12 @@ use super::selector;
 use crate::error::Result;
 
 /// `--api-timeout` bounds. Below a second a busy API server (or a loaded node)
-/// fails requests that were about to succeed; above five minutes a request to
-/// a server that stopped answering holds the loop (and a graceful stop, which
-/// has 60 s) for longer than any answer is worth: the real API server ends a
-/// request itself after its own `--request-timeout` (1 min by default).
+/// fails requests that were about to succeed. Above a minute nothing is
+/// gained: the API server ends a request itself after its `--request-timeout`
+/// (1 min by default), and a longer wait on a server that stopped answering
+/// only holds the loop (and a graceful stop, which has 60 s).
 pub const API_TIMEOUT_MIN: Duration = Duration::from_secs(1);
-pub const API_TIMEOUT_MAX: Duration = Duration::from_secs(300);
+pub const API_TIMEOUT_MAX: Duration = Duration::from_secs(60);
 
 pub fn api_timeout(raw: &RawFlags) -> Result<Duration> {
     let d = raw.duration("api-timeout");

@@ -1,8 +1,9 @@
 //! One API request, the way client-go sends it: bearer token (re-read and the
-//! request resent once after a 401), `Status` bodies kept on errors, and a
-//! 429/5xx carrying `Retry-After` waited out and resent, within bounds.
+//! request resent once after a 401), `Status` bodies kept on errors, a
+//! 429/5xx carrying `Retry-After` waited out and resent, and a GET that met a
+//! transport failure (reset, closed, timed out) resent, all within bounds.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ureq::Agent;
 
@@ -18,6 +19,17 @@ pub const MAX_RETRIES: u32 = 10;
 /// its own periods and must not hang on one request.
 pub const MAX_WAIT: Duration = Duration::from_secs(10);
 pub const MAX_TOTAL_WAIT: Duration = Duration::from_secs(60);
+/// A GET is resent this many times after a transport failure, a second after
+/// it, as client-go resends GETs after a connection reset or EOF: one lost
+/// packet must not fail a whole drain. A write is never resent here: it may
+/// have been applied (an answer lost, or later than `--api-timeout`), and only
+/// the caller, re-reading first, can tell.
+pub const MAX_TRANSPORT_RESENDS: u32 = 2;
+const TRANSPORT_WAIT: Duration = Duration::from_secs(1);
+/// Nothing is resent once a call has taken this long (every attempt bounded
+/// by `--api-timeout`, at most 1 min), so one call never holds the loop much
+/// longer: well inside /healthz's `STUCK_AFTER`.
+pub const CALL_BUDGET: Duration = Duration::from_secs(120);
 
 pub struct Request<'a> {
     pub method: &'static str,
@@ -81,9 +93,22 @@ impl Http {
         let mut token = self.token.get()?;
         let mut reauthenticated = false;
         let mut retries = 0;
+        let mut resends = 0;
         let mut waited = Duration::ZERO;
+        let started = Instant::now();
         loop {
-            let answer = self.send_once(req, &token)?;
+            let answer = match self.send_once(req, &token) {
+                Ok(answer) => answer,
+                Err((e, transient)) => match transport_resend(req.method, transient, resends, started.elapsed()) {
+                    Some(wait) => {
+                        log::info!("{e}: resending in {wait:?}");
+                        std::thread::sleep(wait);
+                        resends += 1;
+                        continue;
+                    }
+                    None => return Err(e),
+                },
+            };
             log::debug!("{} {} -> {}", req.method, req.path, answer.code);
             if (200..300).contains(&answer.code) {
                 return Ok(answer.body);
@@ -95,7 +120,8 @@ impl Http {
             }
             let wait = match answer.code == 429 && !req.wait_on_429 {
                 true => None,
-                false => retry_wait(answer.code, answer.retry_after, retries, waited),
+                false => retry_wait(answer.code, answer.retry_after, retries, waited)
+                    .filter(|w| started.elapsed() + *w < CALL_BUDGET),
             };
             let Some(wait) = wait else {
                 return Err(api_error(req.method, req.path, answer.code, &answer.body, answer.retry_after));
@@ -142,9 +168,11 @@ impl Http {
         }
     }
 
-    fn send_once(&self, req: &Request, token: &str) -> Result<Answer> {
+    /// One attempt; on failure the error and whether it may pass (see [`transient`]).
+    fn send_once(&self, req: &Request, token: &str) -> std::result::Result<Answer, (Error, bool)> {
         let url = format!("{}{}", self.base_url, req.path);
         let transport = |message: String| Error::Transport { method: req.method, url: url.clone(), message };
+        let lasting = |e: Error| (e, false);
         let builder = ureq::http::Request::builder()
             .method(req.method)
             .uri(&url)
@@ -157,19 +185,20 @@ impl Http {
                 .map_err(|e| transport(format!("invalid request: {e}")))
                 .map(|r| self.agent.run(r)),
             None => builder.body(()).map_err(|e| transport(format!("invalid request: {e}"))).map(|r| self.agent.run(r)),
-        }?;
-        let mut response = sent.map_err(|e| transport(self.describe(&e)))?;
+        }
+        .map_err(lasting)?;
+        let mut response = sent.map_err(|e| (transport(self.describe(&e)), transient(&e)))?;
         let code = response.status().as_u16();
         let header = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
         let body = response.body_mut().with_config().limit(req.max_body).read_to_vec().map_err(|e| match e {
-            ureq::Error::BodyExceedsLimit(_) => Error::Decode {
+            ureq::Error::BodyExceedsLimit(_) => lasting(Error::Decode {
                 what: format!("{} from {} {}", req.what, req.method, req.path),
                 message: format!(
                     "the {code} answer is larger than {} KiB, the most kured reads for it (a broken server or proxy?)",
                     req.max_body / 1024
                 ),
-            },
-            e => transport(format!("reading the {code} answer: {}", self.describe(&e))),
+            }),
+            e => (transport(format!("reading the {code} answer: {}", self.describe(&e))), transient(&e)),
         })?;
         let retry_after = match code {
             429 | 500..=599 => retry_after(header.as_deref(), &body),
@@ -191,6 +220,24 @@ impl Http {
     }
 }
 
+/// A failure that may pass on its own: the connection reset, closed or timed
+/// out, the server not answering. Not a certificate refused, a bad request or
+/// an answer too large: those come back the same.
+fn transient(e: &ureq::Error) -> bool {
+    matches!(
+        e,
+        ureq::Error::Io(_) | ureq::Error::Timeout(_) | ureq::Error::ConnectionFailed | ureq::Error::Protocol(_) | ureq::Error::BodyStalled
+    )
+}
+
+/// How long to wait before resending a `method` request whose attempt failed
+/// (`transient` or not), having resent it `resends` times, `elapsed` into the
+/// call; None = give up.
+fn transport_resend(method: &str, transient: bool, resends: u32, elapsed: Duration) -> Option<Duration> {
+    let resend = method == "GET" && transient && resends < MAX_TRANSPORT_RESENDS && elapsed + TRANSPORT_WAIT < CALL_BUDGET;
+    resend.then_some(TRANSPORT_WAIT)
+}
+
 /// How long to wait before resending after answer `code` with `retry_after`,
 /// having resent `retries` times and waited `waited` in all; None = give up.
 fn retry_wait(code: u16, retry_after: Option<Duration>, retries: u32, waited: Duration) -> Option<Duration> {
@@ -209,6 +256,36 @@ mod tests {
     fn wait(code: u16, retry_after: Option<u64>, retries: u32, waited: u64, want: Option<u64>) {
         let got = retry_wait(code, retry_after.map(Duration::from_secs), retries, Duration::from_secs(waited));
         assert_eq!(got, want.map(Duration::from_secs));
+    }
+
+    #[track_caller]
+    fn resend(method: &str, transient: bool, resends: u32, elapsed: u64, want: bool) {
+        let got = transport_resend(method, transient, resends, Duration::from_secs(elapsed));
+        assert_eq!(got, want.then_some(TRANSPORT_WAIT));
+    }
+
+    #[test]
+    fn only_gets_are_resent_after_a_transport_failure() {
+        resend("GET", true, 0, 0, true);
+        resend("GET", true, 1, 5, true);
+        resend("GET", true, 2, 5, false);
+        resend("GET", false, 0, 0, false);
+        resend("GET", true, 0, 119, false);
+        // a write may have been applied: the caller re-reads and decides
+        for method in ["PUT", "PATCH", "POST", "DELETE"] {
+            resend(method, true, 0, 0, false);
+        }
+    }
+
+    #[test]
+    fn transient_failures() {
+        use std::io::{Error as Io, ErrorKind};
+        assert!(transient(&ureq::Error::Io(Io::from(ErrorKind::ConnectionReset))));
+        assert!(transient(&ureq::Error::Io(Io::from(ErrorKind::UnexpectedEof))));
+        assert!(transient(&ureq::Error::Timeout(ureq::Timeout::Global)));
+        assert!(transient(&ureq::Error::ConnectionFailed));
+        assert!(!transient(&ureq::Error::BodyExceedsLimit(1)));
+        assert!(!transient(&ureq::Error::Tls("bad certificate")));
     }
 
     #[test]
