@@ -72,3 +72,27 @@ fn a_clock_offset_shifts_what_the_daemon_stamps() {
     let ok = c.poll_until(LIMIT, |_| {}, |c| c.settled());
     assert!(ok, "the skewed node did not finish its reboot\n{}", c.report());
 }
+
+/// `api-slower-than-client-timeout`: the lock's writes (take and release) are
+/// applied by the server but answered after kured's `--api-timeout` gave up
+/// on them. kured must find out from the next read that they happened: the
+/// node that took the lock without hearing so goes on with it, the one whose
+/// release was lost finds it released; nobody is stuck and the lock stays
+/// within the concurrency.
+#[test]
+fn lock_writes_answered_after_the_api_timeout_are_not_lost() {
+    let mut spec = ClusterSpec::scenario(env!("CARGO_BIN_EXE_kured"), 2, &["--api-timeout=1s"]);
+    spec.downtime = Duration::from_millis(300);
+    let mut c = Cluster::start(spec).unwrap_or_else(|e| panic!("cluster: {e}"));
+    let lock_ds = "/apis/apps/v1/namespaces/kube-system/daemonsets/kured";
+    c.api().inject(fakeapi::Fault::late_answer("PUT", lock_ds, Duration::from_millis(2500)).times(4));
+    let ok = c.poll_until(Duration::from_secs(60), |_| {}, |c| c.settled());
+    assert!(ok, "not settled after late answers to lock writes\n{}", c.report());
+    for n in ["node-1", "node-2"] {
+        assert_eq!(c.reboots(n), 1, "{n}\n{}", c.report());
+    }
+    let s = c.summary();
+    assert!(s.violations(1).is_empty(), "{:?}\n{}", s.violations(1), c.report());
+    let logs: String = ["node-1", "node-2"].iter().map(|n| std::fs::read_to_string(c.node(n).unwrap().log_path()).unwrap_or_default()).collect();
+    assert!(logs.contains("timeout"), "no lock write timed out: the fault did not bite\n{logs}");
+}
