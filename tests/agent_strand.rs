@@ -209,3 +209,44 @@ fn a_drain_stalled_on_budgets_gives_way_to_an_earlier_holder() {
     assert!(!w.cordoned(), "the failed drain put the node back");
     assert_eq!(w.holders(), Vec::<String>::new());
 }
+
+/// Chaos seed 10480434965161869427: node-2 was deleted while holding the lock,
+/// and no node needed the lock afterwards, so nobody broke its entry: a lock
+/// held forever by a node that is gone. A node that does not need the lock
+/// now looks at the holders once a period too, and removes the entry once its
+/// Node is missing on two looks a gap apart.
+#[test]
+fn a_deleted_holders_entry_is_removed_even_when_nobody_needs_the_lock() {
+    use kured::clock::Clock;
+    let w = World::new();
+    let host = FakeHost::new(false);
+    let gone = LockEntry::new("node-2", LockMeta::cordoned(false), host.now() - time::Duration::minutes(1), None);
+    w.set_lock_annotation(&LockValue::Multi { max_owners: 2, locks: vec![gone] }.to_annotation());
+    w.api.delete("nodes", "", "node-2").expect("node-2 existed");
+    let cfg = w.config(&["--concurrency=2"]);
+    let a = agent(&cfg, &w.client, &host);
+    run_check(&a);
+    assert_eq!(w.holders(), ["node-2"], "one look is not enough");
+    host.advance(std::time::Duration::from_secs(2));
+    run_check(&a);
+    assert_eq!(w.holders(), Vec::<String>::new(), "removed on the second look, a period later");
+    let broken = w.api.list("events").iter().filter(|e| e["reason"] == "StaleLockBroken" && e["involvedObject"]["kind"] == "DaemonSet").count();
+    assert_eq!(broken, 1);
+    assert_eq!((host.reboots(), w.cordoned()), (0, false));
+}
+
+/// Chaos seed 429265915557480406: the `RebootLoop` Warning was lost to one
+/// reset connection, so nothing said why the node stopped rebooting. Events
+/// are resent after a lost answer, and named by kured so that a resend never
+/// records one twice.
+#[test]
+fn an_event_whose_connection_was_lost_is_resent_once() {
+    let w = World::new();
+    w.api.inject(Fault::reset("POST", "/api/v1/namespaces/default/events", 2));
+    let cfg = w.config(&[]);
+    let host = FakeHost::new(true);
+    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
+    assert_eq!(w.event_reasons(), ["Draining", "Rebooting"], "each recorded once");
+    let posts = w.count("POST", "/namespaces/default/events");
+    assert_eq!(posts, 4, "Draining: two lost, the third recorded; Rebooting: the first");
+}

@@ -67,9 +67,19 @@ fn cases(uid: &str) -> Vec<Case> {
             "involvedObject": {"kind": "Node", "name": "n1", "uid": "n1", "apiVersion": "v1"},
             "reason": "Rebooting", "message": "m", "type": "Normal", "source": {"component": "kured", "host": "n1"},
             "firstTimestamp": "2026-01-01T00:00:00Z", "lastTimestamp": "2026-01-01T00:00:00Z", "count": 1}))),
+        ("named event", "POST", "/api/v1/namespaces/default/events".into(), js, Some(named_event())),
+        ("named event again (a resend after a lost answer)", "POST", "/api/v1/namespaces/default/events".into(), js, Some(named_event())),
         ("event without involved object", "POST", "/api/v1/namespaces/default/events".into(), js, Some(json!({
             "apiVersion": "v1", "kind": "Event", "metadata": {"generateName": "n1."}, "reason": "R", "message": "m", "type": "Normal"}))),
     ]
+}
+
+/// An Event as kured names them (`<object>.<hex>`): a second create of it is a 409.
+fn named_event() -> Value {
+    json!({"apiVersion": "v1", "kind": "Event", "metadata": {"name": "n1.18a2b3c4d5e6f7000001"},
+        "involvedObject": {"kind": "Node", "name": "n1", "uid": "n1", "apiVersion": "v1"},
+        "reason": "RebootLoop", "message": "m", "type": "Warning", "source": {"component": "kured", "host": "n1"},
+        "firstTimestamp": "2026-01-01T00:00:00Z", "lastTimestamp": "2026-01-01T00:00:00Z", "count": 1})
 }
 
 /// The comparable part of an answer.

@@ -1,11 +1,14 @@
 //! The loop's best-effort side effects: the PreferNoSchedule taint,
 //! notifications and Events (Normal and Warning, on the node or on kured's
-//! DaemonSet). None of them ever holds a reboot back.
+//! DaemonSet). None of them ever holds a reboot back. An Event is named by us
+//! (as client-go's recorder does), so one whose answer was lost is resent a
+//! few times without ever being recorded twice.
 
 use std::time::Duration;
 
 use super::Agent;
 use crate::clock::jitter;
+use crate::error::ApiErrorKind;
 use crate::node;
 use crate::notify::render;
 
@@ -59,7 +62,7 @@ impl Agent<'_> {
         let event = serde_json::json!({
             "apiVersion": "v1",
             "kind": "Event",
-            "metadata": { "generateName": format!("{}.", object.name), "namespace": namespace },
+            "metadata": { "name": event_name(object.name), "namespace": namespace },
             "involvedObject": involved,
             "reason": reason,
             "message": message,
@@ -69,10 +72,45 @@ impl Agent<'_> {
             "lastTimestamp": now,
             "count": 1,
         });
-        if let Err(e) = self.client.create_event(namespace, &event) {
-            log::debug!("cannot record event {reason}: {e}");
+        let mut wait = EVENT_RETRY;
+        for attempt in 1..=EVENT_TRIES {
+            match self.client.create_event(namespace, &event) {
+                Ok(_) => return,
+                // Ours, from a try whose answer was lost.
+                Err(e) if e.api_kind() == Some(ApiErrorKind::Conflict) && attempt > 1 => return,
+                Err(e) if attempt < EVENT_TRIES && transient(&e) && !self.clock.stopped() => {
+                    log::debug!("cannot record event {reason} yet ({e}), retrying in {wait:?}");
+                    self.clock.sleep(wait + jitter(wait));
+                    wait *= 2;
+                }
+                Err(e) => {
+                    let level = if kind == "Warning" { log::Level::Warn } else { log::Level::Debug };
+                    log::log!(level, "cannot record event {reason}: {e}");
+                    return;
+                }
+            }
         }
     }
+}
+
+/// How many times an Event is sent, and the first wait between tries.
+const EVENT_TRIES: u32 = 3;
+const EVENT_RETRY: Duration = Duration::from_millis(200);
+
+/// Worth another try: no answer, or the server's trouble (not a refusal).
+fn transient(e: &crate::Error) -> bool {
+    matches!(e, crate::Error::Transport { .. })
+        || matches!(e.api_kind(), Some(ApiErrorKind::Server | ApiErrorKind::TooManyRequests))
+}
+
+/// `<object>.<hex>`, unique to this process and time, as client-go's
+/// `<name>.<unix nanoseconds in hex>`.
+fn event_name(object: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static SEQ: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+    format!("{object}.{:x}{seq:04x}", nanos)
 }
 
 struct Involved<'a> {

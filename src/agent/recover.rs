@@ -86,7 +86,15 @@ impl Agent<'_> {
 
     fn try_recover(&self, after: After, done: &mut Done) -> Result<Option<Finished>> {
         let lock = self.lock();
-        let Some(meta) = lock.holding()? else {
+        let value = lock.read()?;
+        let Some(meta) = crate::lock::holding(value.as_ref(), self.node_id()) else {
+            // Not ours: an entry of a deleted node is still removed when nobody
+            // needs the lock, rather than held forever (chaos seed 10480434965161869427).
+            if let Some(v) = value.filter(|v| v.entries().iter().any(|e| e.node_id != self.node_id())) {
+                if self.stale_look_due() {
+                    self.break_stale_locks(&lock, v.entries());
+                }
+            }
             return Ok(None);
         };
         let node = self.client.get_node(self.node_id())?;

@@ -1,8 +1,9 @@
 //! Breaking lock entries of deleted nodes (see `lock::stale` for the rules):
-//! when the lock is full, each kured-written entry's Node is looked up (the
-//! entries come from the acquisition's own read, so this costs one Node GET per
-//! holder); one that is missing on two looks a gap apart is removed, with a log
-//! line and a Warning Event on kured's DaemonSet saying whose entry and why.
+//! when the lock is full, and each period when this node does not need it,
+//! each kured-written entry's Node is looked up (the entries come from a read
+//! the check makes anyway, so this costs one Node GET per holder); one that is
+//! missing on two looks a gap apart is removed, with a log line and a Warning
+//! Event on kured's DaemonSet saying whose entry and why.
 
 use super::Agent;
 use crate::lock::stale::{self, NodeSeen};

@@ -1,7 +1,10 @@
 //! One API request, the way client-go sends it: bearer token (re-read and the
-//! request resent once after a 401), `Status` bodies kept on errors, a
-//! 429/5xx carrying `Retry-After` waited out and resent, and a GET that met a
-//! transport failure (reset, closed, timed out) resent, all within bounds.
+//! request resent once after a 401), `Status` bodies kept on errors, and a
+//! 429/5xx carrying `Retry-After` waited out and resent, within bounds. A GET
+//! whose connection was lost (reset, refused, closed unanswered) is resent
+//! twice, a moment apart: one lost read must not end a whole reboot attempt.
+//! A write is not: it may have been applied (its answer lost, or later than
+//! `--api-timeout`), and only the caller, reading again, can tell.
 
 use std::time::{Duration, Instant};
 
@@ -19,16 +22,14 @@ pub const MAX_RETRIES: u32 = 10;
 /// its own periods and must not hang on one request.
 pub const MAX_WAIT: Duration = Duration::from_secs(10);
 pub const MAX_TOTAL_WAIT: Duration = Duration::from_secs(60);
-/// A GET is resent this many times after a transport failure, a second after
-/// it, as client-go resends GETs after a connection reset or EOF: one lost
-/// packet must not fail a whole drain. A write is never resent here: it may
-/// have been applied (an answer lost, or later than `--api-timeout`), and only
-/// the caller, re-reading first, can tell.
-pub const MAX_TRANSPORT_RESENDS: u32 = 2;
-const TRANSPORT_WAIT: Duration = Duration::from_secs(1);
-/// Nothing is resent once a call has taken this long (every attempt bounded
-/// by `--api-timeout`, at most 1 min), so one call never holds the loop much
-/// longer: well inside /healthz's `STUCK_AFTER`.
+/// How many times a GET whose connection was lost is resent (not after a
+/// timeout: that already took its whole `--api-timeout`).
+pub const GET_TRANSPORT_RETRIES: u32 = 2;
+/// The wait before the first resend (doubled for the next).
+const TRANSPORT_BACKOFF: Duration = Duration::from_millis(100);
+/// No Retry-After wait starts once a call has taken this long (each attempt
+/// is bounded by `--api-timeout`, at most 1 min), so one call never holds the
+/// loop for long: well inside /healthz's `STUCK_AFTER`.
 pub const CALL_BUDGET: Duration = Duration::from_secs(120);
 
 pub struct Request<'a> {
@@ -93,17 +94,18 @@ impl Http {
         let mut token = self.token.get()?;
         let mut reauthenticated = false;
         let mut retries = 0;
-        let mut resends = 0;
         let mut waited = Duration::ZERO;
+        let mut lost = 0;
         let started = Instant::now();
         loop {
             let answer = match self.send_once(req, &token) {
                 Ok(answer) => answer,
-                Err((e, transient)) => match transport_resend(req.method, transient, resends, started.elapsed()) {
+                Err((e, connection_lost)) => match resend_wait(req.method, connection_lost, lost) {
                     Some(wait) => {
-                        log::info!("{e}: resending in {wait:?}");
+                        let wait = wait + crate::clock::jitter(TRANSPORT_BACKOFF);
+                        lost += 1;
+                        log::info!("{e}; resending in {wait:?}");
                         std::thread::sleep(wait);
-                        resends += 1;
                         continue;
                     }
                     None => return Err(e),
@@ -168,7 +170,8 @@ impl Http {
         }
     }
 
-    /// One attempt; on failure the error and whether it may pass (see [`transient`]).
+    /// One attempt; on failure the error and whether the connection was lost
+    /// (see [`connection_lost`]).
     fn send_once(&self, req: &Request, token: &str) -> std::result::Result<Answer, (Error, bool)> {
         let url = format!("{}{}", self.base_url, req.path);
         let transport = |message: String| Error::Transport { method: req.method, url: url.clone(), message };
@@ -187,7 +190,7 @@ impl Http {
             None => builder.body(()).map_err(|e| transport(format!("invalid request: {e}"))).map(|r| self.agent.run(r)),
         }
         .map_err(lasting)?;
-        let mut response = sent.map_err(|e| (transport(self.describe(&e)), transient(&e)))?;
+        let mut response = sent.map_err(|e| (transport(self.describe(&e)), connection_lost(&e)))?;
         let code = response.status().as_u16();
         let header = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
         let body = response.body_mut().with_config().limit(req.max_body).read_to_vec().map_err(|e| match e {
@@ -198,7 +201,7 @@ impl Http {
                     req.max_body / 1024
                 ),
             }),
-            e => (transport(format!("reading the {code} answer: {}", self.describe(&e))), transient(&e)),
+            e => (transport(format!("reading the {code} answer: {}", self.describe(&e))), connection_lost(&e)),
         })?;
         let retry_after = match code {
             429 | 500..=599 => retry_after(header.as_deref(), &body),
@@ -220,22 +223,22 @@ impl Http {
     }
 }
 
-/// A failure that may pass on its own: the connection reset, closed or timed
-/// out, the server not answering. Not a certificate refused, a bad request or
-/// an answer too large: those come back the same.
-fn transient(e: &ureq::Error) -> bool {
-    matches!(
-        e,
-        ureq::Error::Io(_) | ureq::Error::Timeout(_) | ureq::Error::ConnectionFailed | ureq::Error::Protocol(_) | ureq::Error::BodyStalled
-    )
+/// The connection was lost (reset, refused, closed unanswered), which a resend
+/// may well get past; not a timeout (it already took its whole time, however
+/// short `--api-timeout` is), a certificate refused or an answer too large.
+fn connection_lost(e: &ureq::Error) -> bool {
+    use std::io::ErrorKind::{TimedOut, WouldBlock};
+    match e {
+        ureq::Error::Io(io) => !matches!(io.kind(), TimedOut | WouldBlock),
+        ureq::Error::ConnectionFailed | ureq::Error::Protocol(_) => true,
+        _ => false,
+    }
 }
 
-/// How long to wait before resending a `method` request whose attempt failed
-/// (`transient` or not), having resent it `resends` times, `elapsed` into the
-/// call; None = give up.
-fn transport_resend(method: &str, transient: bool, resends: u32, elapsed: Duration) -> Option<Duration> {
-    let resend = method == "GET" && transient && resends < MAX_TRANSPORT_RESENDS && elapsed + TRANSPORT_WAIT < CALL_BUDGET;
-    resend.then_some(TRANSPORT_WAIT)
+/// The wait (before jitter) before resending a `method` request whose
+/// connection was lost or not, resent `lost` times already; None = give up.
+fn resend_wait(method: &str, connection_lost: bool, lost: u32) -> Option<Duration> {
+    (method == "GET" && connection_lost && lost < GET_TRANSPORT_RETRIES).then(|| TRANSPORT_BACKOFF * 2u32.pow(lost))
 }
 
 /// How long to wait before resending after answer `code` with `retry_after`,
@@ -259,33 +262,32 @@ mod tests {
     }
 
     #[track_caller]
-    fn resend(method: &str, transient: bool, resends: u32, elapsed: u64, want: bool) {
-        let got = transport_resend(method, transient, resends, Duration::from_secs(elapsed));
-        assert_eq!(got, want.then_some(TRANSPORT_WAIT));
+    fn resend(method: &str, lost_connection: bool, lost: u32, want_ms: Option<u64>) {
+        assert_eq!(resend_wait(method, lost_connection, lost), want_ms.map(Duration::from_millis));
     }
 
     #[test]
-    fn only_gets_are_resent_after_a_transport_failure() {
-        resend("GET", true, 0, 0, true);
-        resend("GET", true, 1, 5, true);
-        resend("GET", true, 2, 5, false);
-        resend("GET", false, 0, 0, false);
-        resend("GET", true, 0, 119, false);
-        // a write may have been applied: the caller re-reads and decides
+    fn only_gets_are_resent_after_a_lost_connection() {
+        resend("GET", true, 0, Some(100));
+        resend("GET", true, 1, Some(200));
+        resend("GET", true, 2, None);
+        resend("GET", false, 0, None);
+        // a write may have been applied: the caller reads again and decides
         for method in ["PUT", "PATCH", "POST", "DELETE"] {
-            resend(method, true, 0, 0, false);
+            resend(method, true, 0, None);
         }
     }
 
     #[test]
-    fn transient_failures() {
+    fn lost_connections() {
         use std::io::{Error as Io, ErrorKind};
-        assert!(transient(&ureq::Error::Io(Io::from(ErrorKind::ConnectionReset))));
-        assert!(transient(&ureq::Error::Io(Io::from(ErrorKind::UnexpectedEof))));
-        assert!(transient(&ureq::Error::Timeout(ureq::Timeout::Global)));
-        assert!(transient(&ureq::Error::ConnectionFailed));
-        assert!(!transient(&ureq::Error::BodyExceedsLimit(1)));
-        assert!(!transient(&ureq::Error::Tls("bad certificate")));
+        assert!(connection_lost(&ureq::Error::Io(Io::from(ErrorKind::ConnectionReset))));
+        assert!(connection_lost(&ureq::Error::Io(Io::from(ErrorKind::UnexpectedEof))));
+        assert!(connection_lost(&ureq::Error::ConnectionFailed));
+        assert!(!connection_lost(&ureq::Error::Io(Io::from(ErrorKind::TimedOut))));
+        assert!(!connection_lost(&ureq::Error::Timeout(ureq::Timeout::Global)), "a timeout is not resent, even a short one");
+        assert!(!connection_lost(&ureq::Error::BodyExceedsLimit(1)));
+        assert!(!connection_lost(&ureq::Error::Tls("bad certificate")));
     }
 
     #[test]

@@ -131,9 +131,13 @@ impl<'a> DaemonSetLock<'a> {
 
     /// Our entry's metadata, if we hold one (expired or not, see [`holding`]).
     pub fn holding(&self) -> Result<Option<LockMeta>> {
+        Ok(holding(self.read()?.as_ref(), &self.node))
+    }
+
+    /// The lock as it is now (None: no annotation).
+    pub fn read(&self) -> Result<Option<LockValue>> {
         let ds = self.client.get_daemonset(&self.namespace, &self.name)?;
-        let existing = self.parse(&ds)?;
-        Ok(holding(existing.as_ref(), &self.node))
+        self.parse(&ds)
     }
 
     /// The live holders that took the lock before us, earliest first (see
