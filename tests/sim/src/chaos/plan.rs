@@ -207,7 +207,9 @@ impl Plan {
         let drain_timeout_s = if r.chance(40) { r.range(10, 20) } else { 0 };
         let force_reboot = drain_timeout_s > 0 && r.chance(50);
         let drain_grace_period = *r.pick(&[-1, 1, 2]);
-        // a TTL shorter than a node's whole turn would hand its lock to another on purpose
+        // a TTL shorter than a node's whole turn would hand its lock to another on
+        // purpose; clock skew (up to 2 x MAX_SKEW_MS between two nodes) shortens it
+        // by that much at most, still far above a turn
         let lock_ttl_s = if r.chance(30) { r.range(60, 120) } else { 0 };
         let lock_release_delay_ms = *r.pick(&[0, 0, 500, 1500]);
         let reboot_delay_ms = *r.pick(&[0, 0, 300, 1000]);
