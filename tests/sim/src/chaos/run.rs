@@ -23,11 +23,17 @@ use crate::{Cluster, ClusterSpec, Event};
 
 /// A run that has not settled by then fails (a stranded node, a held lock):
 /// a minute, plus 15 s per round of `concurrency` nodes, plus 10 s per extra
-/// reboot of a node in a reboot loop; at most 4 minutes.
+/// reboot of a node in a reboot loop; at most 4 minutes. Answers later than
+/// kured's `--api-timeout` cost it that timeout and the attempt they were part
+/// of: four timeouts more per round, and at most 5 minutes.
 pub fn run_limit(plan: &Plan) -> Duration {
     let rounds = plan.nodes.div_ceil(plan.concurrency.max(1) as usize) as u64;
     let sticky = plan.faults.iter().filter(|f| matches!(f, Fault::StickySentinel { .. })).count() as u64;
-    Duration::from_secs((60 + 15 * rounds + 10 * sticky * u64::from(plan.reboot_loop_limit)).min(240))
+    let base = 60 + 15 * rounds + 10 * sticky * u64::from(plan.reboot_loop_limit);
+    match plan.api_timeout_s() {
+        Some(t) => Duration::from_secs((base + 4 * t * rounds).min(300)),
+        None => Duration::from_secs(base.min(240)),
+    }
 }
 
 /// On the real control plane, which starts in seconds and schedules for real: a minute more.
@@ -568,6 +574,18 @@ mod tests {
         let running = format!("{before_main}INFO kured-rs starting\n");
         assert!(!term_exit_ok("signal: 15 (SIGTERM)", &running), "once started, a SIGTERM must end in exit 0");
         assert!(!term_exit_ok("exit status: 1", before_main));
+    }
+
+    #[test]
+    fn late_answers_lengthen_the_run_limit() {
+        let mut plan = Plan::generate(5);
+        plan.faults.retain(|f| !matches!(f, Fault::SlowerThanTimeout { .. } | Fault::StickySentinel { .. }));
+        (plan.nodes, plan.concurrency) = (5, 1);
+        assert_eq!(run_limit(&plan), Duration::from_secs(60 + 15 * 5));
+        plan.faults.push(Fault::SlowerThanTimeout { per_mille: 50, timeout_s: 3, late_ms: 4000 });
+        assert_eq!(run_limit(&plan), Duration::from_secs(60 + 15 * 5 + 4 * 3 * 5));
+        plan.nodes = 10;
+        assert_eq!(run_limit(&plan), Duration::from_secs(300));
     }
 
     #[test]
