@@ -577,6 +577,25 @@ mod tests {
     }
 
     #[test]
+    fn on_the_real_control_plane_late_answers_are_skipped_and_clock_skew_is_not() {
+        let mut plan = Plan::generate(5);
+        plan.faults = vec![
+            Fault::SlowerThanTimeout { per_mille: 50, timeout_s: 2, late_ms: 3000 },
+            Fault::ClockSkew { offsets_ms: (0..plan.nodes as i64).map(|i| i * 100 - 200).collect() },
+        ];
+        let notify = TinyServer::start(|_| (200, "text/plain".into(), String::new())).expect("notification endpoint");
+        for real in [false, true] {
+            let mut r = Runner { plan: &plan, problems: vec![], counts: Counts::default(), injected: BTreeMap::new(), skipped: BTreeMap::new(), notes: vec![], real };
+            let spec = r.spec(Path::new("/nonexistent/kured"), &notify);
+            let faults = r.base_faults();
+            let flag = spec.extra_kured_args.iter().any(|a| a == "--api-timeout=2s");
+            assert_eq!((flag, faults.len(), r.skipped.contains_key("api-slower-than-client-timeout")), (!real, usize::from(!real), real));
+            assert_eq!(spec.kured_env.get("node-1"), Some(&vec![(CLOCK_OFFSET_VAR.to_string(), "-200".to_string())]), "skew on both");
+            assert_eq!(spec.kured_env.len(), plan.nodes);
+        }
+    }
+
+    #[test]
     fn late_answers_lengthen_the_run_limit() {
         let mut plan = Plan::generate(5);
         plan.faults.retain(|f| !matches!(f, Fault::SlowerThanTimeout { .. } | Fault::StickySentinel { .. }));
