@@ -250,3 +250,24 @@ fn an_event_whose_connection_was_lost_is_resent_once() {
     let posts = w.count("POST", "/namespaces/default/events");
     assert_eq!(posts, 4, "Draining: two lost, the third recorded; Rebooting: the first");
 }
+
+/// Chaos seed 8975686117658740493: a hand-written entry (no `created`, here
+/// an empty name, as `{}` reads) held a slot; a node whose drain stalled gave
+/// way to it and then waited for its release forever. Nobody drains under a
+/// hand-written entry: a stalled drain does not give way to one.
+#[test]
+fn a_stalled_drain_never_gives_way_to_a_hand_written_entry() {
+    use kured::clock::Clock;
+    let w = World::new();
+    w.pod("web", NODE);
+    w.api.create(json!({"apiVersion":"policy/v1","kind":"PodDisruptionBudget","metadata":{"name":"web","namespace":"default"},
+        "spec":{"minAvailable":1,"selector":{"matchLabels":{"app":"web"}}}}));
+    let host = FakeHost::new(true);
+    let manual = LockEntry { created: kured::lock::GO_ZERO_TIME, ..LockEntry::new("", LockMeta::cordoned(false), host.now(), None) };
+    w.set_lock_annotation(&LockValue::Multi { max_owners: 2, locks: vec![manual] }.to_annotation());
+    let cfg = w.config(&["--concurrency=2", "--drain-stall-timeout=10s", "--drain-timeout=1m"]);
+    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::Returned);
+    assert_eq!(w.event_reasons(), ["Draining"], "no GaveWay: the drain ran into its timeout");
+    assert_eq!(w.holders(), [""], "the hand-written entry stays, ours is released");
+    assert!(!w.cordoned());
+}

@@ -46,10 +46,11 @@ impl Agent<'_> {
     /// always goes on. Remembered: the lock is not taken again until one of
     /// them has released it.
     fn give_way_to(&self, lock: &DaemonSetLock<'_>) -> Option<Vec<String>> {
-        match lock.holders() {
-            Ok((earlier, _)) if !earlier.is_empty() => {
-                *self.state.gave_way_to.borrow_mut() = earlier.clone();
-                Some(earlier)
+        match lock.earlier_holders() {
+            Ok(earlier) if !earlier.is_empty() => {
+                let names = earlier.iter().map(|(n, _)| n.clone()).collect();
+                *self.state.gave_way_to.borrow_mut() = earlier;
+                Some(names)
             }
             Ok(_) => {
                 log::info!("drain {}: this node took the lock first of its holders: waiting on", self.node_id());

@@ -115,9 +115,10 @@ pub struct State {
     /// release checks again within a second, but a stale entry needs two looks
     /// a gap apart, so looking more than once a period only costs requests.
     pub stale_looked: Cell<Option<time::OffsetDateTime>>,
-    /// The holders a stalled drain gave way to (`--drain-stall-timeout`): the
-    /// lock is not taken again while they all still hold it.
-    pub gave_way_to: RefCell<Vec<String>>,
+    /// The lock entries a stalled drain gave way to (`--drain-stall-timeout`):
+    /// the lock is not taken again while they all are still there (a holder
+    /// that released and took the lock again has a new entry).
+    pub gave_way_to: RefCell<Vec<crate::lock::stale::EntryKey>>,
 }
 
 /// One kured pod's loop and what it works with. Built with [`Agent::new`];
@@ -343,10 +344,18 @@ impl Agent<'_> {
     /// Acquire; when the lock is full, break entries of deleted nodes and try
     /// once more. None = held by others (the taint is set meanwhile).
     fn take_lock(&self, lock: &DaemonSetLock<'_>, wanted: LockMeta) -> Result<Option<LockMeta>> {
-        if !self.state.gave_way_to.borrow().is_empty() {
-            let (_, live) = lock.holders()?;
-            let waiting_on: Vec<String> = self.state.gave_way_to.borrow().iter().filter(|n| live.contains(n)).cloned().collect();
-            if !waiting_on.is_empty() {
+        let gave_way = self.state.gave_way_to.borrow().clone();
+        if !gave_way.is_empty() {
+            let value = lock.read()?;
+            let entries = value.as_ref().map_or(&[][..], crate::lock::LockValue::entries);
+            let now = self.clock.now();
+            let waiting_on: Vec<&str> =
+                entries.iter().filter(|e| !e.expired(now) && gave_way.contains(&crate::lock::stale::key(e))).map(|e| e.node_id.as_str()).collect();
+            if waiting_on.len() == gave_way.len() {
+                // One of them may be a node that is gone.
+                if self.stale_look_due() {
+                    self.break_stale_locks(lock, entries);
+                }
                 let names = crate::names::summary(&waiting_on);
                 log::info!("gave way to {names}: taking the lock again once one of them has released it");
                 self.metrics.status.lock_wait_started(self.clock.now());

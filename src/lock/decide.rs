@@ -106,23 +106,25 @@ pub fn holding(existing: Option<&LockValue>, me: &str) -> Option<LockMeta> {
     existing?.entries().iter().find(|e| e.node_id == me).map(LockEntry::meta)
 }
 
-/// The live holders that took the lock before `me`, earliest first: ordered by
-/// their `created` time, then by name, so that every reader of the same value
-/// agrees on the order whatever its own clock says. Empty when `me` holds no
+/// The live entries of nodes that took the lock before `me`, earliest first:
+/// ordered by their `created` time, then by name, so that every reader of the
+/// same value agrees on the order whatever its own clock says. Only entries a
+/// node wrote when it took the lock count (they carry `created` and a name):
+/// a hand-written lock such as `{"nodeID":"manual"}` drains nothing and is
+/// never released by a node, so nobody waits on it. Empty when `me` holds no
 /// live entry. A drain stalled by PodDisruptionBudgets gives way to these (see
 /// `--drain-stall-timeout`): the earliest holder never does, so one always goes on.
-pub fn earlier_holders(existing: Option<&LockValue>, me: &str, now: OffsetDateTime) -> Vec<String> {
-    let mut live: Vec<&LockEntry> = existing.map_or(&[][..], LockValue::entries).iter().filter(|e| !e.expired(now)).collect();
+pub fn earlier_holders<'v>(existing: Option<&'v LockValue>, me: &str, now: OffsetDateTime) -> Vec<&'v LockEntry> {
+    let mut live: Vec<&LockEntry> = existing
+        .map_or(&[][..], LockValue::entries)
+        .iter()
+        .filter(|e| !e.expired(now) && (e.node_id == me || super::stale::breakable(e)))
+        .collect();
     live.sort_by(|a, b| (a.created, &a.node_id).cmp(&(b.created, &b.node_id)));
     match live.iter().position(|e| e.node_id == me) {
-        Some(i) => live[..i].iter().map(|e| e.node_id.clone()).collect(),
+        Some(i) => live[..i].to_vec(),
         None => vec![],
     }
-}
-
-/// The nodes holding live entries, in the value's order.
-pub fn live_holders(existing: Option<&LockValue>, now: OffsetDateTime) -> Vec<String> {
-    existing.map_or(&[][..], LockValue::entries).iter().filter(|e| !e.expired(now)).map(|e| e.node_id.clone()).collect()
 }
 
 fn holders(locks: &[LockEntry]) -> String {

@@ -19,7 +19,7 @@ pub mod wake;
 
 use std::time::Duration;
 
-pub use decide::{acquire, earlier_holders, holding, live_holders, release, Decision};
+pub use decide::{acquire, earlier_holders, holding, release, Decision};
 pub use value::{LockEntry, LockMeta, LockValue, GO_ZERO_TIME};
 
 use crate::clock::{jitter, Clock};
@@ -140,14 +140,13 @@ impl<'a> DaemonSetLock<'a> {
         self.parse(&ds)
     }
 
-    /// The live holders that took the lock before us, earliest first (see
-    /// [`earlier_holders`]); and every live holder.
-    pub fn holders(&self) -> Result<(Vec<String>, Vec<String>)> {
-        let ds = self.client.get_daemonset(&self.namespace, &self.name)?;
-        let existing = self.parse(&ds)?;
-        let now = self.clock.now();
-        Ok((earlier_holders(existing.as_ref(), &self.node, now), live_holders(existing.as_ref(), now)))
+    /// The entries of the nodes that took the lock before us, earliest first
+    /// (see [`earlier_holders`]).
+    pub fn earlier_holders(&self) -> Result<Vec<stale::EntryKey>> {
+        let existing = self.read()?;
+        Ok(earlier_holders(existing.as_ref(), &self.node, self.clock.now()).into_iter().map(stale::key).collect())
     }
+
 
     /// Remove another holder's entry, only if it is still that same entry.
     /// True if it was removed by us.

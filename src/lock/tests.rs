@@ -293,18 +293,19 @@ fn holding_counts_our_entry_even_expired() {
 }
 
 #[test]
-fn earlier_holders_are_ordered_by_creation_then_name_and_skip_expired_entries() {
+fn earlier_holders_are_ordered_by_creation_then_name_and_skip_expired_and_hand_written_entries() {
     let t = |s: i64| T0 + time::Duration::seconds(s);
-    let v = multi(3, vec![entry("c", t(5), 0), entry("a", t(10), 0), entry("b", t(5), 0), entry("old", t(0), 60)]);
+    let manual = LockEntry { created: GO_ZERO_TIME, ..entry("manual", t(0), 0) };
+    let nobody = entry("", t(1), 0);
+    let v = multi(5, vec![entry("c", t(5), 0), entry("a", t(10), 0), manual, nobody, entry("b", t(5), 0), entry("old", t(0), 60)]);
     let now = t(100);
-    // "old" expired (60 s TTL): it is free, nobody waits on it.
-    for (me, want) in [("b", vec![]), ("c", vec!["b"]), ("a", vec!["b", "c"]), ("stranger", vec![])] {
-        assert_eq!(earlier_holders(Some(&v), me, now), want, "{me}");
+    let before = |me: &str, now| -> Vec<String> { earlier_holders(Some(&v), me, now).iter().map(|e| e.node_id.clone()).collect() };
+    // "old" expired (60 s TTL): it is free. "manual" (no `created`) and ""
+    // were written by hand: no node drains or releases them, nobody waits on them.
+    for (me, want) in [("b", vec![]), ("c", vec!["b"]), ("a", vec!["b", "c"]), ("stranger", vec![]), ("old", vec![])] {
+        assert_eq!(before(me, now), want, "{me}");
     }
-    assert_eq!(earlier_holders(Some(&v), "old", now), Vec::<String>::new(), "an expired entry is not held");
-    assert_eq!(earlier_holders(Some(&v), "old", t(30)), Vec::<String>::new(), "the earliest holder gives way to nobody");
-    assert_eq!(earlier_holders(Some(&v), "b", t(30)), vec!["old"]);
-    assert_eq!(earlier_holders(None, "a", now), Vec::<String>::new());
-    assert_eq!(live_holders(Some(&v), now), vec!["c", "a", "b"]);
-    assert_eq!(live_holders(Some(&v), t(30)), vec!["c", "a", "b", "old"]);
+    assert_eq!(before("old", t(30)), Vec::<String>::new(), "the earliest holder gives way to nobody");
+    assert_eq!(before("b", t(30)), vec!["old"]);
+    assert!(earlier_holders(None, "a", now).is_empty());
 }
