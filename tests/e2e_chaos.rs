@@ -96,3 +96,28 @@ fn lock_writes_answered_after_the_api_timeout_are_not_lost() {
     let logs: String = ["node-1", "node-2"].iter().map(|n| std::fs::read_to_string(c.node(n).unwrap().log_path()).unwrap_or_default()).collect();
     assert!(logs.contains("timeout"), "no lock write timed out: the fault did not bite\n{logs}");
 }
+
+/// Seed 13090294232347265417: after a reboot that left the sentinel set, the
+/// lock's release was applied but its answer came after `--api-timeout`. The
+/// retry found the lock no longer ours and stopped there, and with the released
+/// entry went the reboot-loop count it carried: the node was rebooted past
+/// `--reboot-loop-limit`, with no `RebootLoop` Event. Now the retry finishes
+/// with what the first try found.
+#[test]
+fn a_release_answered_after_the_api_timeout_keeps_the_reboot_loop_count() {
+    let mut spec = ClusterSpec::scenario(env!("CARGO_BIN_EXE_kured"), 1, &["--api-timeout=1s", "--reboot-loop-limit=2"]);
+    spec.downtime = Duration::from_secs(1);
+    spec.sticky_sentinel = vec!["node-1".into()];
+    let mut c = Cluster::start(spec).unwrap_or_else(|e| panic!("cluster: {e}"));
+    let lock_ds = "/apis/apps/v1/namespaces/kube-system/daemonsets/kured";
+    // the machine is down: the next lock write is the release after the reboot
+    assert!(c.poll_until(LIMIT, |_| {}, |c| c.reboots("node-1") >= 1), "no first reboot\n{}", c.report());
+    c.api().inject(fakeapi::Fault::late_answer("PUT", lock_ds, Duration::from_millis(2000)).times(1));
+    let stopped = |c: &Cluster| warnings(c, "node-1", "RebootLoop") >= 1 && c.lock_holders().is_empty();
+    assert!(c.poll_until(LIMIT, |_| {}, stopped), "no RebootLoop Event after {} reboots\n{}", c.reboots("node-1"), c.report());
+    assert_eq!(c.reboots("node-1"), 2, "--reboot-loop-limit=2\n{}", c.report());
+    let log = std::fs::read_to_string(c.node("node-1").expect("node-1").log_path()).unwrap_or_default();
+    assert!(log.contains("PUT") && log.contains("timeout"), "the release never timed out: the fault did not bite\n{log}");
+    // a few periods more: no third reboot
+    assert!(!c.poll_until(Duration::from_secs(4), |_| {}, |c| c.reboots("node-1") > 2), "rebooted past the limit\n{}", c.report());
+}
