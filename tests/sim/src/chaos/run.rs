@@ -313,6 +313,11 @@ impl Runner<'_> {
                         self.problem(format!("harness: restart kured on {node}: {err}"));
                     }
                 }
+                // A SIGTERM that raced the reboot command: the machine went
+                // down, and that kured with it (seed 12073954441394641892).
+                Event::Rebooted { node, .. } => {
+                    p.terminating.remove(node);
+                }
                 Event::LockTaken { node } => {
                     p.lock_takes += 1;
                     let nth = self.plan.faults.iter().find_map(|f| if let Fault::DeleteLockHolder { nth } = f { Some(*nth) } else { None });
