@@ -100,6 +100,7 @@ const FLAGS: &[(&str, &str, Option<&str>)] = &[
     ("alert-filter-regexp", "^Watchdog$", Some("(")),
     ("alert-firing-only", "false", Some("2")),
     ("annotate-nodes", "1", Some("nope")),
+    ("api-timeout", "10s", Some("0")),
     ("blocking-pod-selector", "app=a,tier=b", None),
     ("concurrency", "2", Some("many")),
     ("drain-delay", "30s", Some("30")),
@@ -144,7 +145,7 @@ const FLAGS: &[(&str, &str, Option<&str>)] = &[
 
 #[test]
 fn every_bad_value_is_a_usage_error_naming_the_flag() {
-    assert_eq!(FLAGS.len(), 44);
+    assert_eq!(FLAGS.len(), 45);
     for (name, _, bad) in FLAGS {
         let Some(bad) = bad else { continue };
         let arg = format!("--{name}={bad}");

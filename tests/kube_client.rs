@@ -348,5 +348,10 @@ fn a_slow_server_times_out() {
         other => panic!("want a timeout, got {other:?}"),
     }
     assert!(started.elapsed() < Duration::from_millis(1500));
+    // A timeout is not resent, however short --api-timeout is: it already took
+    // its whole time. (The server logs the request when its 2 s are up; a
+    // resend would follow within half a second.)
+    assert!(c.api.wait_until(Duration::from_secs(10), |a| !a.requests().is_empty()));
+    assert!(!c.api.wait_until(Duration::from_secs(1), |a| a.requests().len() > 1), "resent after a timeout");
     c.api.clear_faults();
 }

@@ -119,6 +119,27 @@ fn a_quiet_watch_ends_at_its_deadline_and_renews_requests_from_the_last_version(
     assert!(watches.last().unwrap().query.contains(&format!("resourceVersion={rv}")), "resumed from {rv}");
 }
 
+/// `--api-timeout` bounds each ordinary request; a watch, which the server
+/// keeps open for its `timeoutSeconds`, gets its own bound instead (longer than
+/// that): a short --api-timeout must not cut every watch into errors.
+#[test]
+fn a_short_api_timeout_does_not_cut_a_watch_short() {
+    let c = cluster();
+    c.api.create(daemonset());
+    let mut config = c.client.config().clone();
+    config.read_timeout = Duration::from_secs(1);
+    let client = kured::kube::Client::new(config).unwrap();
+    let mut w = Watch::daemonset(&client, "kube-system", "kured");
+    w.request_timeout = Duration::from_secs(3);
+    w.list().unwrap();
+    let started = Instant::now();
+    let ended = w.run(Duration::from_millis(3500), &never, |_| ControlFlow::Continue(())).unwrap();
+    assert_eq!(ended, Ended::TimedOut);
+    assert!(started.elapsed() >= Duration::from_millis(3400), "{:?}", started.elapsed());
+    let watches: Vec<_> = c.api.requests().into_iter().filter(|r| r.query.contains("watch=1")).collect();
+    assert!(watches.iter().any(|r| r.query.contains("timeoutSeconds=3")), "one request of 3 s, longer than --api-timeout");
+}
+
 #[test]
 fn gone_lists_again_and_hands_over_the_current_state() {
     let c = cluster();

@@ -33,6 +33,8 @@ pub struct SimNode {
     pub down_until: Option<Instant>,
     /// Set once kured ended on its own (a bug the summary reports).
     pub crashed: Option<String>,
+    /// Extra environment of this node's kured (see `ClusterSpec::kured_env`).
+    pub env: Vec<(String, String)>,
 }
 
 impl SimNode {
@@ -58,7 +60,7 @@ impl SimNode {
         if helper.id() <= 1 {
             return Err(io::Error::other("host helper got pid <= 1; refusing to go on"));
         }
-        Ok(SimNode { name: name.into(), dir, metrics_port, helper, kured: None, reboots: 0, down_until: None, crashed: None })
+        Ok(SimNode { name: name.into(), dir, metrics_port, helper, kured: None, reboots: 0, down_until: None, crashed: None, env: Vec::new() })
     }
 
     pub fn sentinel(&self) -> PathBuf {
@@ -133,6 +135,7 @@ impl SimNode {
             .env("KURED_SERVICE_ACCOUNT_DIR", &launch.service_account_dir)
             .env("RUST_LOG", "info")
             .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(err)
