@@ -106,6 +106,7 @@ const FLAGS: &[(&str, &str, Option<&str>)] = &[
     ("drain-delay", "30s", Some("30")),
     ("drain-grace-period", "60", Some("1.5")),
     ("drain-pod-selector", "app!=x", None),
+    ("drain-stall-timeout", "2m", Some("2")),
     ("drain-timeout", "1h30m", Some("-1s")),
     ("ds-name", "kured", Some("")),
     ("ds-namespace", "kube-system", Some("")),
@@ -145,7 +146,7 @@ const FLAGS: &[(&str, &str, Option<&str>)] = &[
 
 #[test]
 fn every_bad_value_is_a_usage_error_naming_the_flag() {
-    assert_eq!(FLAGS.len(), 45);
+    assert_eq!(FLAGS.len(), 46);
     for (name, _, bad) in FLAGS {
         let Some(bad) = bad else { continue };
         let arg = format!("--{name}={bad}");
