@@ -90,6 +90,9 @@ pub struct Config {
     /// Zero = no release gate (upstream's behaviour).
     pub release_gate_timeout: Duration,
     pub concurrency: u32,
+    /// The whole-request timeout of the Kubernetes API client (not of watches,
+    /// which have their own bound beyond their `timeoutSeconds`).
+    pub api_timeout: Duration,
     pub prometheus_url: Option<String>,
     pub alert_filter: Option<regex_lite::Regex>,
     pub alert_filter_match_only: bool,

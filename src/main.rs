@@ -25,7 +25,8 @@ fn fail(err: &Error) -> ExitCode {
 fn run(config: config::Config) -> Result<(), Error> {
     let stop = kured::stop::Stop::new()?;
     stop.install_signal_handlers()?;
-    let kube = kured::kube::KubeConfig::in_cluster(&env)?;
+    let mut kube = kured::kube::KubeConfig::in_cluster(&env)?;
+    kube.read_timeout = config.api_timeout;
     let client = kured::kube::Client::new(kube)?;
     kured::agent::run(config, client, stop)
 }
@@ -50,6 +51,9 @@ fn main() -> ExitCode {
     log::info!("kured-rs {} starting: {}", kured::VERSION, config.summary());
     for warning in &warnings {
         log::warn!("{warning}");
+    }
+    if let Err(err) = kured::clock::apply_test_offset(&env) {
+        return fail(&err);
     }
     let result = run(config);
     // No host command outlives the daemon: its leader would get SIGKILL from

@@ -74,7 +74,7 @@ impl Metrics {
 
     pub fn set_reboot_required(&self, node: &str, required: bool) {
         self.reboot_required.lock().unwrap_or_else(|e| e.into_inner()).insert(node.to_string(), required);
-        self.status.set_required(required, time::OffsetDateTime::now_utc());
+        self.status.set_required(required, crate::clock::wall_now());
     }
 
     pub fn inc(&self, series: Series, node: &str) {
@@ -107,7 +107,7 @@ impl Metrics {
             }
             out.push_str(&format!("{}{{node=\"{}\"}} {value}\n", series.name(), escape_label(node)));
         }
-        out.push_str(&self.status.render(time::OffsetDateTime::now_utc()));
+        out.push_str(&self.status.render(crate::clock::wall_now()));
         out
     }
 }

@@ -100,11 +100,13 @@ const FLAGS: &[(&str, &str, Option<&str>)] = &[
     ("alert-filter-regexp", "^Watchdog$", Some("(")),
     ("alert-firing-only", "false", Some("2")),
     ("annotate-nodes", "1", Some("nope")),
+    ("api-timeout", "10s", Some("0")),
     ("blocking-pod-selector", "app=a,tier=b", None),
     ("concurrency", "2", Some("many")),
     ("drain-delay", "30s", Some("30")),
     ("drain-grace-period", "60", Some("1.5")),
     ("drain-pod-selector", "app!=x", None),
+    ("drain-stall-timeout", "2m", Some("2")),
     ("drain-timeout", "1h30m", Some("-1s")),
     ("ds-name", "kured", Some("")),
     ("ds-namespace", "kube-system", Some("")),
@@ -144,7 +146,7 @@ const FLAGS: &[(&str, &str, Option<&str>)] = &[
 
 #[test]
 fn every_bad_value_is_a_usage_error_naming_the_flag() {
-    assert_eq!(FLAGS.len(), 44);
+    assert_eq!(FLAGS.len(), 46);
     for (name, _, bad) in FLAGS {
         let Some(bad) = bad else { continue };
         let arg = format!("--{name}={bad}");

@@ -270,6 +270,31 @@ fn a_failed_eviction_fails_that_pod_while_the_others_finish() {
     assert_eq!(pods_on(&api, "n1"), BTreeSet::from(["twice-budgeted".to_string()]));
 }
 
+/// Chaos seed 2528334876560612050: one eviction whose answer was lost ended
+/// the whole drain, and the attempt started over (uncordon, release, retake).
+/// It is sent again, 1, 2, 4, 8 s apart, five tries in all.
+#[test]
+fn an_eviction_whose_answer_was_lost_is_sent_again_a_few_times() {
+    let api = two_nodes();
+    pod(&api, "a", "n1", json!({}));
+    pod(&api, "b", "n1", json!({}));
+    let c = client(&api);
+    let clock = FakeClock::at(OffsetDateTime::now_utc());
+    api.inject(Fault::reset("POST", "/api/v1/namespaces/default/pods/a/eviction", 2));
+    api.inject(Fault::status("POST", "/api/v1/namespaces/default/pods/a/eviction", 503, 1));
+    let report = drain_node(&c, "n1", &opts(), &clock).unwrap();
+    assert_eq!(report.evicted.len(), 2, "{report:?}");
+    let tries = evictions(&api).iter().filter(|r| r.path.ends_with("/pods/a/eviction")).count();
+    assert_eq!(tries, 4, "two resets and a 503, then the eviction");
+
+    pod(&api, "c", "n2", json!({}));
+    api.inject(Fault::reset("POST", "/api/v1/namespaces/default/pods/c/eviction", 5));
+    let err = drain_node(&c, "n2", &opts(), &clock).unwrap_err().to_string();
+    assert!(err.contains("default/c"), "{err}");
+    let tries = evictions(&api).iter().filter(|r| r.path.ends_with("/pods/c/eviction")).count();
+    assert_eq!(tries, 5, "five tries, then the pod fails");
+}
+
 #[test]
 fn evictions_are_all_sent_before_any_pod_is_gone() {
     let api = two_nodes();

@@ -119,6 +119,27 @@ fn a_quiet_watch_ends_at_its_deadline_and_renews_requests_from_the_last_version(
     assert!(watches.last().unwrap().query.contains(&format!("resourceVersion={rv}")), "resumed from {rv}");
 }
 
+/// `--api-timeout` bounds each ordinary request; a watch, which the server
+/// keeps open for its `timeoutSeconds`, gets its own bound instead (longer than
+/// that): a short --api-timeout must not cut every watch into errors.
+#[test]
+fn a_short_api_timeout_does_not_cut_a_watch_short() {
+    let c = cluster();
+    c.api.create(daemonset());
+    let mut config = c.client.config().clone();
+    config.read_timeout = Duration::from_secs(1);
+    let client = kured::kube::Client::new(config).unwrap();
+    let mut w = Watch::daemonset(&client, "kube-system", "kured");
+    w.request_timeout = Duration::from_secs(3);
+    w.list().unwrap();
+    let started = Instant::now();
+    let ended = w.run(Duration::from_millis(3500), &never, |_| ControlFlow::Continue(())).unwrap();
+    assert_eq!(ended, Ended::TimedOut);
+    assert!(started.elapsed() >= Duration::from_millis(3400), "{:?}", started.elapsed());
+    let watches: Vec<_> = c.api.requests().into_iter().filter(|r| r.query.contains("watch=1")).collect();
+    assert!(watches.iter().any(|r| r.query.contains("timeoutSeconds=3")), "one request of 3 s, longer than --api-timeout");
+}
+
 #[test]
 fn gone_lists_again_and_hands_over_the_current_state() {
     let c = cluster();
@@ -225,6 +246,33 @@ mod wake {
         c.api.create(ds);
         assert_eq!(lock(&c.client, 2).wait_for_free_slot(Duration::from_secs(5), &never).unwrap(), Wake::Free);
         assert_eq!(lock(&c.client, 1).wait_for_free_slot(Duration::from_millis(1500), &never).unwrap(), Wake::TimedOut);
+    }
+
+    /// After giving way (`--drain-stall-timeout`) a node waits for one of the
+    /// holders it gave way to, not for the free slot it made itself.
+    #[test]
+    fn a_node_that_gave_way_wakes_when_that_holder_lets_go_not_for_a_free_slot() {
+        let c = cluster();
+        let mut ds = daemonset();
+        ds["metadata"]["annotations"][LOCK] = json!(r#"{"maxOwners":2,"locks":[{"nodeID":"n2","created":"2026-01-01T00:00:00Z","TTL":0}]}"#);
+        c.api.create(ds);
+        let n2 = ("n2".to_string(), time::macros::datetime!(2026-01-01 00:00:00 UTC));
+        let l = lock(&c.client, 2);
+        assert_eq!(l.wait_for_release(std::slice::from_ref(&n2), Duration::from_millis(1500), &never).unwrap(), Wake::TimedOut);
+        // n2 takes the lock again (a new entry): that is a release of the one we gave way to.
+        let api = &c.api;
+        // Its list is answered before it watches, from that list's version on:
+        // a change made once the list is in cannot be missed.
+        let lists = || api.requests().iter().filter(|r| r.path.ends_with("/daemonsets") && !r.query.contains("watch=")).count();
+        let before = lists();
+        let woke = std::thread::scope(|s| {
+            let n2 = &n2;
+            let waiter = s.spawn(move || lock(&c.client, 2).wait_for_release(std::slice::from_ref(n2), Duration::from_secs(20), &never).unwrap());
+            assert!(api.wait_until(Duration::from_secs(10), |_| lists() > before), "the waiter never listed the lock");
+            annotate_ds(api, LOCK, r#"{"maxOwners":2,"locks":[{"nodeID":"n2","created":"2026-01-01T00:01:00Z","TTL":0}]}"#);
+            waiter.join().unwrap()
+        });
+        assert_eq!(woke, Wake::Free);
     }
 
     #[test]

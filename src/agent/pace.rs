@@ -3,7 +3,8 @@
 //! waits on a watch of the lock's DaemonSet and checks again (window,
 //! sentinel, blockers, lock) within about a second of a release. If the
 //! watch cannot be used (RBAC without `watch`, a proxy that breaks streams)
-//! it says so and sleeps out the period, as upstream does.
+//! it says so and sleeps out the period, as upstream does. A node that gave
+//! way to earlier holders waits, the same way, for one of them to be done.
 
 use std::time::{Duration, Instant};
 
@@ -31,7 +32,14 @@ impl Agent<'_> {
             self.clock.beat();
             self.clock.stopped()
         };
-        match self.lock().wait_for_free_slot(left, &stop) {
+        // After giving way, the wait is for one of those holders to be done
+        // (the free slot is the one this node just released).
+        let gave_way = self.state.gave_way_to.borrow().clone();
+        let woken = match gave_way.is_empty() {
+            true => self.lock().wait_for_free_slot(left, &stop),
+            false => self.lock().wait_for_release(&gave_way, left, &stop),
+        };
+        match woken {
             Ok(Wake::Free) => {
                 log::info!("the reboot lock has a free slot: checking again");
                 let gap = MIN_GAP.saturating_sub(started.elapsed());

@@ -33,9 +33,15 @@ struct Done {
     labelled: bool,
     /// the release gate passed and kured's marks came off
     unheld: bool,
+    /// A release was sent: what the recovery found. Should its answer be lost
+    /// (a timeout, a reset) after the server applied it, the next try finds the
+    /// lock no longer ours and must still finish with this, or the reboot-loop
+    /// count riding in the released entry is lost (chaos seed 13090294232347265417).
+    release_sent: Option<Finished>,
 }
 
 /// What a finished recovery found.
+#[derive(Debug, Clone)]
 struct Finished {
     boot: Boot,
     meta: LockMeta,
@@ -95,7 +101,7 @@ impl Agent<'_> {
                     self.break_stale_locks(&lock, v.entries());
                 }
             }
-            return Ok(None);
+            return Ok(done.release_sent.take());
         };
         let node = self.client.get_node(self.node_id())?;
         let boot = match after {
@@ -136,9 +142,11 @@ impl Agent<'_> {
             log::info!("releasing the lock in {:?}", self.config.lock_release_delay);
             self.clock.sleep(self.config.lock_release_delay);
         }
-        lock.release()?;
         let in_progress_annotation = node.metadata.annotations.contains_key(REBOOT_IN_PROGRESS);
-        Ok(Some(Finished { boot, meta, in_progress_annotation }))
+        let finished = Finished { boot, meta, in_progress_annotation };
+        done.release_sent = Some(finished.clone());
+        lock.release()?;
+        Ok(Some(finished))
     }
 
     /// With the lock released: the reboot-in-progress annotation, and the

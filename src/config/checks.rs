@@ -3,9 +3,29 @@
 //! selectors and message templates. Each returns the reason, and
 //! `validate` turns it into a usage error naming the flag or variable.
 
+use std::time::Duration;
+
+use super::duration::format_duration;
 use super::flags::RawFlags;
 use super::selector;
 use crate::error::Result;
+
+/// `--api-timeout` bounds. Below a second a busy API server (or a loaded node)
+/// fails requests that were about to succeed. Above a minute nothing is
+/// gained: the API server ends a request itself after its `--request-timeout`
+/// (1 min by default), and a longer wait on a server that stopped answering
+/// only holds the loop (and a graceful stop, which has 60 s).
+pub const API_TIMEOUT_MIN: Duration = Duration::from_secs(1);
+pub const API_TIMEOUT_MAX: Duration = Duration::from_secs(60);
+
+pub fn api_timeout(raw: &RawFlags) -> Result<Duration> {
+    let d = raw.duration("api-timeout");
+    if (API_TIMEOUT_MIN..=API_TIMEOUT_MAX).contains(&d) {
+        return Ok(d);
+    }
+    let why = format!("must be from {} to {}", format_duration(API_TIMEOUT_MIN), format_duration(API_TIMEOUT_MAX));
+    Err(raw.invalid("api-timeout", &format_duration(d), &why))
+}
 
 /// The node id must be a node name the API server can have: a DNS subdomain
 /// of at most 253 characters. A `KURED_NODE_ID` that was not UTF-8 arrives

@@ -1,5 +1,6 @@
-//! The flag table (upstream's 43 flags plus `--host-pid`, `--reboot-loop-limit`,
-//! `--reboot-timeout` and `--release-gate-timeout`) and the first stage of
+//! The flag table (upstream's 43 flags plus `--api-timeout`, `--drain-stall-timeout`,
+//! `--host-pid`, `--reboot-loop-limit`, `--reboot-timeout` and
+//! `--release-gate-timeout`) and the first stage of
 //! parsing: command line (pflag syntax, via lexopt) then `KURED_*` environment
 //! into [`RawFlags`]: values syntactically checked (bool, int, duration, regexp,
 //! CSV) and remembered with where they came from, so later errors can name the
@@ -60,6 +61,7 @@ pub const FLAGS: &[Spec] = &[
     f("alert-filter-regexp", Regexp, "", "alert names to ignore when checking for active alerts"),
     f("alert-firing-only", Bool, "false", "only consider firing alerts when checking for active alerts"),
     f("annotate-nodes", Bool, "false", "annotate nodes with weave.works/kured-reboot-in-progress and weave.works/kured-most-recent-reboot-needed"),
+    f("api-timeout", Duration, "30s", "give up on a Kubernetes API request not answered in full after this long, and retry later (1s to 1m; not watches, which end after their own timeoutSeconds; kured-rs only)"),
     f("blocking-pod-selector", StringArray, "", "label selector of pods whose presence on this node blocks reboots (repeatable; commas inside are AND)"),
     f("concurrency", Int, "1", "how many nodes may reboot at the same time"),
     f("drain-delay", Duration, "0", "wait this long before draining"),

@@ -71,6 +71,7 @@ impl Config {
             ("lock-release-delay", format_duration(self.lock_release_delay)),
             ("release-gate-timeout", format_duration(self.release_gate_timeout)),
             ("concurrency", self.concurrency.to_string()),
+            ("api-timeout", format_duration(self.api_timeout)),
             ("prometheus-url", self.prometheus_url.as_deref().map_or("none".into(), without_userinfo)),
             ("alert-filter-regexp", self.alert_filter.as_ref().map_or("none".into(), |r| r.as_str().into())),
             ("alert-filter-match-only", self.alert_filter_match_only.to_string()),

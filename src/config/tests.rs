@@ -64,6 +64,7 @@ fn table() -> Vec<(&'static str, &'static str, Value, Option<&'static str>)> {
         ("alert-filter-regexp", "^Watchdog$", s("^Watchdog$"), Some("(")),
         ("alert-firing-only", "1", Value::Bool(true), Some("2")),
         ("annotate-nodes", "T", Value::Bool(true), Some("nope")),
+        ("api-timeout", "5s", dur(5), Some("0s")),
         ("blocking-pod-selector", "app=a,tier=b", list(&["app=a,tier=b"]), None),
         ("concurrency", "3", Value::Int(3), Some("many")),
         ("drain-delay", "30s", dur(30), Some("30")),
@@ -116,7 +117,7 @@ fn table_covers_every_flag_and_defaults_parse() {
     let names: Vec<&str> = table().iter().map(|t| t.0).collect();
     let flags: Vec<&str> = FLAGS.iter().map(|f| f.name).collect();
     assert_eq!(names, flags);
-    assert_eq!(FLAGS.len(), 48, "43 upstream flags plus --host-pid, --reboot-loop-limit, --reboot-timeout, --release-gate-timeout, --drain-stall-timeout");
+    assert_eq!(FLAGS.len(), 49, "43 upstream flags plus --api-timeout, --host-pid, --reboot-loop-limit, --reboot-timeout, --release-gate-timeout, --drain-stall-timeout");
     let defaults = raw(&[], &[]);
     assert_eq!(defaults.get("period"), Some(&dur(3600)));
     assert_eq!(defaults.get("reboot-days"), Some(&list(&["su", "mo", "tu", "we", "th", "fr", "sa"])));

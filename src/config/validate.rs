@@ -164,6 +164,7 @@ pub fn validate(raw: &RawFlags) -> Result<(Config, Vec<String>)> {
     let non_empty = |name: &str| Some(raw.str(name).to_string()).filter(|s| !s.is_empty());
     let non_zero = |name: &str| Some(raw.duration(name)).filter(|d| !d.is_zero());
     let notify_url = notify_url(raw, &mut warnings)?;
+    let api_timeout = checks::api_timeout(raw)?;
     let host_pid = int_in(raw, "host-pid", |n| n >= 1, "a process id must be at least 1")?;
     // Upstream takes the single lock for any value up to 1.
     let concurrency: u32 = match raw.int("concurrency") {
@@ -210,6 +211,7 @@ pub fn validate(raw: &RawFlags) -> Result<(Config, Vec<String>)> {
         lock_release_delay: raw.duration("lock-release-delay"),
         release_gate_timeout: raw.duration("release-gate-timeout"),
         concurrency,
+        api_timeout,
         prometheus_url: checks::prometheus_url(raw)?,
         alert_filter,
         alert_filter_match_only: raw.bool("alert-filter-match-only"),

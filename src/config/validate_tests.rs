@@ -22,6 +22,13 @@ fn validation_rules() {
     usage_names(&["--lock-ttl=h"], &[], &["--lock-ttl"]);
     usage_names(&["--reboot-delay=1x"], &[], &["--reboot-delay", "unknown unit"]);
     usage_names(&["--drain-delay="], &[], &["--drain-delay"]);
+    // --api-timeout: a bound every request can meet, and not one that hangs the loop
+    usage_names(&["--api-timeout=0"], &[], &["--api-timeout", "\"0s\"", "must be from 1s to 1m0s"]);
+    usage_names(&["--api-timeout=999ms"], &[], &["--api-timeout", "\"999ms\""]);
+    usage_names(&["--api-timeout=61s"], &[], &["--api-timeout", "\"1m1s\""]);
+    usage_names(&["--api-timeout=8760h"], &[], &["--api-timeout"]);
+    usage_names(&["--api-timeout=-5s"], &[], &["--api-timeout", "negative"]);
+    usage_names(&[], &[("KURED_API_TIMEOUT", "0s")], &["KURED_API_TIMEOUT", "must be from 1s"]);
     usage_names(&["--reboot-days=\"mo"], &[], &["--reboot-days", "quoted field"]);
     usage_names(&["--reboot-days=7"], &[], &["--reboot-days", "\"7\""]);
     // issue 15: what could only fail later is refused at start-up
@@ -69,7 +76,9 @@ fn defaults_resolve() {
     assert_eq!(c.slack_username, "kured");
     assert_eq!(c.message_template_uncordon, "Node %s rebooted & uncordoned successfully!");
     assert_eq!(c.log_format, LogFormat::Text);
-    assert!(!c.summary().is_empty());
+    assert_eq!(c.api_timeout, Duration::from_secs(30), "kube::config::READ_TIMEOUT, as before the flag");
+    assert_eq!(c.api_timeout, crate::kube::config::READ_TIMEOUT);
+    assert!(c.summary().contains(" api-timeout=30s "), "{}", c.summary());
 }
 
 #[test]
@@ -86,6 +95,7 @@ fn resolution_rules() {
             "--alert-filter-regexp=^Watch",
             "--pre-reboot-node-labels=a=1",
             "--reboot-method=signal",
+            "--api-timeout=1s",
         ],
         &[("KURED_HOST_PID", "4242")],
     );
@@ -98,6 +108,9 @@ fn resolution_rules() {
     assert!(c.alert_filter.as_ref().is_some_and(|r| r.is_match("Watchdog")));
     assert_eq!((&c.reboot_method, c.host_pid), (&RebootMethod::Signal, 4242));
     assert_eq!(c.pre_reboot_node_labels, [("a".to_string(), "1".to_string())]);
+    assert_eq!(c.api_timeout, Duration::from_secs(1));
+    let (c, _) = config(&[], &[("KURED_API_TIMEOUT", "1m")]);
+    assert_eq!(c.api_timeout, Duration::from_secs(60));
     assert_eq!(w.len(), 2, "{w:?}"); // slack-hook-url ignored; label keys differ
     assert!(w.iter().any(|m| m.contains("--slack-hook-url is ignored")), "{w:?}");
     assert!(w.iter().any(|m| m.contains("do not match")), "{w:?}");

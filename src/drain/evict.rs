@@ -53,7 +53,15 @@ struct Item {
     pod: Pod,
     kind: Kind,
     state: State,
+    /// Requests for it that got no usable answer (see [`LOST_TRIES`]).
+    lost: u32,
 }
+
+/// An eviction or deletion that got no answer, or a 5xx, is sent again (it is
+/// safe: a second eviction of a pod already going is accepted, of one gone a
+/// 404), this many times in all, 1, 2, 4, 8 s apart, before the pod fails.
+/// One lost answer must not end the whole drain and restart the attempt.
+const LOST_TRIES: u32 = 5;
 
 /// Every pod's outcome; and the nodes the drain gave way to, if it did (the
 /// pods not yet gone are then `Failed`).
@@ -71,7 +79,7 @@ pub(super) fn run(
         .into_iter()
         .map(|(pod, kind)| {
             let key = format!("{}/{}", pod.metadata.namespace, pod.metadata.name);
-            Item { key, pod, kind, state: State::Send(start) }
+            Item { key, pod, kind, state: State::Send(start), lost: 0 }
         })
         .collect();
     let mut pods = if items.is_empty() { None } else { watch_pods(client, node, opts) };
@@ -318,10 +326,13 @@ fn due(it: &Item, watching: bool) -> Option<OffsetDateTime> {
     }
 }
 
-fn send(client: &Client, it: &Item, opts: &DrainOptions, now: OffsetDateTime) -> State {
+fn send(client: &Client, it: &mut Item, opts: &DrainOptions, now: OffsetDateTime) -> State {
     let (ns, name, key) = (&it.pod.metadata.namespace, &it.pod.metadata.name, &it.key);
     let wait = State::Wait(now + opts.poll);
-    match it.kind {
+    let lost = |e: &Error| it.lost + 1 < LOST_TRIES && answer_lost(e);
+    let again = Duration::from_secs(1) * 2u32.pow(it.lost.min(4));
+    let mut resend = false;
+    let state = match it.kind {
         Kind::Evict => match client.evict_pod(ns, name, opts.grace_period) {
             Ok(()) => {
                 log::info!("evicting pod {key}");
@@ -346,6 +357,11 @@ fn send(client: &Client, it: &Item, opts: &DrainOptions, now: OffsetDateTime) ->
                 }
                 _ => failed(key, e),
             },
+            Err(e) if lost(&e) => {
+                log::warn!("pod {key}: eviction got no usable answer ({e}), sending it again in {again:?}");
+                resend = true;
+                State::Send(now + again)
+            }
             Err(e) => failed(key, e),
         },
         Kind::Delete { wait: and_wait } => match client.delete_pod(ns, name, opts.grace_period) {
@@ -355,9 +371,26 @@ fn send(client: &Client, it: &Item, opts: &DrainOptions, now: OffsetDateTime) ->
             }
             Ok(()) => gone(key, "deleted"),
             Err(e) if e.is_not_found() => gone(key, "was already gone"),
+            Err(e) if lost(&e) => {
+                log::warn!("pod {key}: deletion got no usable answer ({e}), sending it again in {again:?}");
+                resend = true;
+                State::Send(now + again)
+            }
             Err(e) => failed(key, e),
         },
+    };
+    if resend {
+        it.lost += 1;
     }
+    state
+}
+
+/// No answer (reset, timeout, closed), or a server or proxy in trouble (502,
+/// 503, 504): the request may or may not have been applied, and sending it
+/// again is safe. A 500 is an answer: the eviction subresource's refusal of a
+/// pod under two budgets is one, and it never changes (as kubectl).
+fn answer_lost(e: &Error) -> bool {
+    matches!(e, Error::Transport { .. } | Error::Api { code: 502..=504, .. })
 }
 
 fn poll(client: &Client, node: &str, it: &Item, opts: &DrainOptions, now: OffsetDateTime) -> State {

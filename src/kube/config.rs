@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 
 pub const DEFAULT_SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default of `--api-timeout` (main sets the flag's value).
 pub const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub fn in_cluster(env: &dyn Fn(&str) -> Option<String>) -> Result<KubeConfig> {

@@ -1,10 +1,12 @@
 //! One API request, the way client-go sends it: bearer token (re-read and the
 //! request resent once after a 401), `Status` bodies kept on errors, and a
 //! 429/5xx carrying `Retry-After` waited out and resent, within bounds. A GET
-//! whose connection failed fast (reset, refused, closed unanswered) is resent
+//! whose connection was lost (reset, refused, closed unanswered) is resent
 //! twice, a moment apart: one lost read must not end a whole reboot attempt.
+//! A write is not: it may have been applied (its answer lost, or later than
+//! `--api-timeout`), and only the caller, reading again, can tell.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ureq::Agent;
 
@@ -20,12 +22,15 @@ pub const MAX_RETRIES: u32 = 10;
 /// its own periods and must not hang on one request.
 pub const MAX_WAIT: Duration = Duration::from_secs(10);
 pub const MAX_TOTAL_WAIT: Duration = Duration::from_secs(60);
-/// How many times a GET that failed in transport is resent.
+/// How many times a GET whose connection was lost is resent (not after a
+/// timeout: that already took its whole `--api-timeout`).
 pub const GET_TRANSPORT_RETRIES: u32 = 2;
-/// Only a failure this fast is resent: a timeout already took its whole time.
-const FAST_FAILURE: Duration = Duration::from_secs(2);
 /// The wait before the first resend (doubled for the next).
 const TRANSPORT_BACKOFF: Duration = Duration::from_millis(100);
+/// No Retry-After wait starts once a call has taken this long (each attempt
+/// is bounded by `--api-timeout`, at most 1 min), so one call never holds the
+/// loop for long: well inside /healthz's `STUCK_AFTER`.
+pub const CALL_BUDGET: Duration = Duration::from_secs(120);
 
 pub struct Request<'a> {
     pub method: &'static str,
@@ -91,20 +96,20 @@ impl Http {
         let mut retries = 0;
         let mut waited = Duration::ZERO;
         let mut lost = 0;
+        let started = Instant::now();
         loop {
-            let started = std::time::Instant::now();
             let answer = match self.send_once(req, &token) {
                 Ok(answer) => answer,
-                Err(e @ Error::Transport { .. })
-                    if req.method == "GET" && lost < GET_TRANSPORT_RETRIES && started.elapsed() < FAST_FAILURE =>
-                {
-                    let wait = TRANSPORT_BACKOFF * 2u32.pow(lost) + crate::clock::jitter(TRANSPORT_BACKOFF);
-                    lost += 1;
-                    log::info!("{e}; resending in {wait:?}");
-                    std::thread::sleep(wait);
-                    continue;
-                }
-                Err(e) => return Err(e),
+                Err((e, connection_lost)) => match resend_wait(req.method, connection_lost, lost) {
+                    Some(wait) => {
+                        let wait = wait + crate::clock::jitter(TRANSPORT_BACKOFF);
+                        lost += 1;
+                        log::info!("{e}; resending in {wait:?}");
+                        std::thread::sleep(wait);
+                        continue;
+                    }
+                    None => return Err(e),
+                },
             };
             log::debug!("{} {} -> {}", req.method, req.path, answer.code);
             if (200..300).contains(&answer.code) {
@@ -117,7 +122,8 @@ impl Http {
             }
             let wait = match answer.code == 429 && !req.wait_on_429 {
                 true => None,
-                false => retry_wait(answer.code, answer.retry_after, retries, waited),
+                false => retry_wait(answer.code, answer.retry_after, retries, waited)
+                    .filter(|w| started.elapsed() + *w < CALL_BUDGET),
             };
             let Some(wait) = wait else {
                 return Err(api_error(req.method, req.path, answer.code, &answer.body, answer.retry_after));
@@ -164,9 +170,12 @@ impl Http {
         }
     }
 
-    fn send_once(&self, req: &Request, token: &str) -> Result<Answer> {
+    /// One attempt; on failure the error and whether the connection was lost
+    /// (see [`connection_lost`]).
+    fn send_once(&self, req: &Request, token: &str) -> std::result::Result<Answer, (Error, bool)> {
         let url = format!("{}{}", self.base_url, req.path);
         let transport = |message: String| Error::Transport { method: req.method, url: url.clone(), message };
+        let lasting = |e: Error| (e, false);
         let builder = ureq::http::Request::builder()
             .method(req.method)
             .uri(&url)
@@ -179,19 +188,20 @@ impl Http {
                 .map_err(|e| transport(format!("invalid request: {e}")))
                 .map(|r| self.agent.run(r)),
             None => builder.body(()).map_err(|e| transport(format!("invalid request: {e}"))).map(|r| self.agent.run(r)),
-        }?;
-        let mut response = sent.map_err(|e| transport(self.describe(&e)))?;
+        }
+        .map_err(lasting)?;
+        let mut response = sent.map_err(|e| (transport(self.describe(&e)), connection_lost(&e)))?;
         let code = response.status().as_u16();
         let header = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
         let body = response.body_mut().with_config().limit(req.max_body).read_to_vec().map_err(|e| match e {
-            ureq::Error::BodyExceedsLimit(_) => Error::Decode {
+            ureq::Error::BodyExceedsLimit(_) => lasting(Error::Decode {
                 what: format!("{} from {} {}", req.what, req.method, req.path),
                 message: format!(
                     "the {code} answer is larger than {} KiB, the most kured reads for it (a broken server or proxy?)",
                     req.max_body / 1024
                 ),
-            },
-            e => transport(format!("reading the {code} answer: {}", self.describe(&e))),
+            }),
+            e => (transport(format!("reading the {code} answer: {}", self.describe(&e))), connection_lost(&e)),
         })?;
         let retry_after = match code {
             429 | 500..=599 => retry_after(header.as_deref(), &body),
@@ -213,6 +223,24 @@ impl Http {
     }
 }
 
+/// The connection was lost (reset, refused, closed unanswered), which a resend
+/// may well get past; not a timeout (it already took its whole time, however
+/// short `--api-timeout` is), a certificate refused or an answer too large.
+fn connection_lost(e: &ureq::Error) -> bool {
+    use std::io::ErrorKind::{TimedOut, WouldBlock};
+    match e {
+        ureq::Error::Io(io) => !matches!(io.kind(), TimedOut | WouldBlock),
+        ureq::Error::ConnectionFailed | ureq::Error::Protocol(_) => true,
+        _ => false,
+    }
+}
+
+/// The wait (before jitter) before resending a `method` request whose
+/// connection was lost or not, resent `lost` times already; None = give up.
+fn resend_wait(method: &str, connection_lost: bool, lost: u32) -> Option<Duration> {
+    (method == "GET" && connection_lost && lost < GET_TRANSPORT_RETRIES).then(|| TRANSPORT_BACKOFF * 2u32.pow(lost))
+}
+
 /// How long to wait before resending after answer `code` with `retry_after`,
 /// having resent `retries` times and waited `waited` in all; None = give up.
 fn retry_wait(code: u16, retry_after: Option<Duration>, retries: u32, waited: Duration) -> Option<Duration> {
@@ -231,6 +259,35 @@ mod tests {
     fn wait(code: u16, retry_after: Option<u64>, retries: u32, waited: u64, want: Option<u64>) {
         let got = retry_wait(code, retry_after.map(Duration::from_secs), retries, Duration::from_secs(waited));
         assert_eq!(got, want.map(Duration::from_secs));
+    }
+
+    #[track_caller]
+    fn resend(method: &str, lost_connection: bool, lost: u32, want_ms: Option<u64>) {
+        assert_eq!(resend_wait(method, lost_connection, lost), want_ms.map(Duration::from_millis));
+    }
+
+    #[test]
+    fn only_gets_are_resent_after_a_lost_connection() {
+        resend("GET", true, 0, Some(100));
+        resend("GET", true, 1, Some(200));
+        resend("GET", true, 2, None);
+        resend("GET", false, 0, None);
+        // a write may have been applied: the caller reads again and decides
+        for method in ["PUT", "PATCH", "POST", "DELETE"] {
+            resend(method, true, 0, None);
+        }
+    }
+
+    #[test]
+    fn lost_connections() {
+        use std::io::{Error as Io, ErrorKind};
+        assert!(connection_lost(&ureq::Error::Io(Io::from(ErrorKind::ConnectionReset))));
+        assert!(connection_lost(&ureq::Error::Io(Io::from(ErrorKind::UnexpectedEof))));
+        assert!(connection_lost(&ureq::Error::ConnectionFailed));
+        assert!(!connection_lost(&ureq::Error::Io(Io::from(ErrorKind::TimedOut))));
+        assert!(!connection_lost(&ureq::Error::Timeout(ureq::Timeout::Global)), "a timeout is not resent, even a short one");
+        assert!(!connection_lost(&ureq::Error::BodyExceedsLimit(1)));
+        assert!(!connection_lost(&ureq::Error::Tls("bad certificate")));
     }
 
     #[test]

@@ -49,6 +49,9 @@ pub struct KubeConfig {
     /// PEM file of the only CA we trust
     pub ca_path: String,
     pub connect_timeout: Duration,
+    /// Whole-request bound (`--api-timeout`): connect, send, and read the
+    /// whole answer. Not for watches: each has its own bound, beyond the
+    /// `timeoutSeconds` it asks of the server (`watch::socket_bound`).
     pub read_timeout: Duration,
 }
 

@@ -27,7 +27,11 @@ use crate::error::{ApiErrorKind, Error, Result};
 /// this bound even on a quiet stream, well inside the pod's grace period).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Added to the socket-level bound of each request beyond `timeoutSeconds`.
-const SOCKET_SLACK: Duration = Duration::from_secs(10);
+/// A watch's bound replaces the client's `--api-timeout` (a whole-request
+/// bound, which would cut every watch longer than it short); it does not grow
+/// with that flag, so a server gone silent mid-stream holds a graceful stop
+/// (60 s) for at most `REQUEST_TIMEOUT` + this.
+pub const SOCKET_SLACK: Duration = Duration::from_secs(10);
 /// A single event larger than this is refused (a Node or Pod is a few KiB).
 const MAX_LINE: u64 = super::limits::OBJECT;
 /// This many watch requests in a row that end at once with nothing in them
@@ -67,6 +71,12 @@ pub struct Watch<'c> {
     resource_version: Option<String>,
     /// `timeoutSeconds` of each request, at most
     pub request_timeout: Duration,
+}
+
+/// The client-side bound of a watch request asking the server for `secs`:
+/// always beyond the server's own end of it.
+pub fn socket_bound(secs: u64) -> Duration {
+    Duration::from_secs(secs) + SOCKET_SLACK
 }
 
 #[derive(Deserialize)]
@@ -174,7 +184,7 @@ impl<'c> Watch<'c> {
             query.push(("resourceVersion", rv.clone()));
         }
         let path = url::with_query(&self.collection, &query);
-        let reader = match self.client.http.open_stream(&path, Duration::from_secs(secs) + SOCKET_SLACK) {
+        let reader = match self.client.http.open_stream(&path, socket_bound(secs)) {
             Ok(r) => r,
             // Some servers answer a too-old resourceVersion with a plain 410.
             Err(e) if e.api_kind() == Some(ApiErrorKind::Gone) => {
@@ -243,5 +253,19 @@ impl<'c> Watch<'c> {
 
     fn error(&self, message: &str) -> Error {
         Error::Watch { what: self.what(), message: message.to_string() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_watch_request_is_bounded_beyond_its_server_timeout() {
+        for secs in [1, 5, REQUEST_TIMEOUT.as_secs()] {
+            assert!(socket_bound(secs) > Duration::from_secs(secs), "{secs}");
+        }
+        // a silent stream still lets a graceful stop (60 s) finish its undo
+        assert!(socket_bound(REQUEST_TIMEOUT.as_secs()) < crate::agent::STOP_DEADLINE);
     }
 }

@@ -1,5 +1,6 @@
-//! Injected faults: a status code, added latency, a dropped or reset connection,
-//! or an expired `continue` token, for requests matching a method and a path
+//! Injected faults: a status code, added latency (before the request is handled,
+//! or after: a late answer to a request already applied), a dropped or reset
+//! connection, or an expired `continue` token, for requests matching a method and a path
 //! prefix, a bounded number of times or on every k-th match (deterministic, so
 //! tests can count on them), or at random with a given probability (seeded:
 //! every-k-th faults lock into step with a client's fixed request pattern and
@@ -13,6 +14,9 @@ pub enum FaultAction {
     Status(u16),
     /// wait this long before handling the request (adds up with other faults)
     Latency(Duration),
+    /// handle the request (a write is applied), then wait this long before
+    /// answering: what a client that gave up meanwhile never hears of (adds up)
+    LateAnswer(Duration),
     /// close the connection without answering
     Drop,
     /// reset the TCP connection (RST) without answering
@@ -56,6 +60,12 @@ impl Fault {
     /// Delay every matching request by `delay`.
     pub fn latency(method: &str, path_prefix: &str, delay: Duration) -> Fault {
         Fault::new(method, path_prefix, FaultAction::Latency(delay))
+    }
+
+    /// Handle every matching request at once but answer it `delay` later (a
+    /// watch starts streaming that late).
+    pub fn late_answer(method: &str, path_prefix: &str, delay: Duration) -> Fault {
+        Fault::new(method, path_prefix, FaultAction::LateAnswer(delay))
     }
 
     /// Close the connection without an answer, `times` times.
@@ -103,11 +113,12 @@ impl Fault {
     }
 }
 
-/// What the faults say about one request: total added latency and the first
-/// action that answers instead of the server.
+/// What the faults say about one request: total added latency (before and
+/// after handling it) and the first action that answers instead of the server.
 #[derive(Debug, Default, PartialEq)]
 pub struct Verdict {
     pub latency: Duration,
+    pub late: Duration,
     pub action: Option<FaultAction>,
 }
 
@@ -133,6 +144,7 @@ pub fn evaluate(faults: &mut Vec<Fault>, method: &str, path: &str, has_continue:
         }
         match &f.action {
             FaultAction::Latency(d) => v.latency += *d,
+            FaultAction::LateAnswer(d) => v.late += *d,
             a if v.action.is_none() => v.action = Some(a.clone()),
             _ => continue,
         }
@@ -156,6 +168,18 @@ mod tests {
         let hits: Vec<bool> = (0..6).map(|_| evaluate(&mut fs, "GET", "/b", false).action.is_some()).collect();
         assert_eq!(hits, [false, false, true, false, false, true]);
         assert_eq!(fs.len(), 1);
+    }
+
+    #[test]
+    fn late_answers_add_up_apart_from_latency_and_leave_the_request_handled() {
+        let mut fs = vec![
+            Fault::late_answer("PUT", "/a", Duration::from_secs(2)).times(1),
+            Fault::late_answer("*", "/", Duration::from_secs(1)),
+            Fault::latency("*", "/", Duration::from_millis(10)),
+        ];
+        let v = evaluate(&mut fs, "PUT", "/a/x", false);
+        assert_eq!(v, Verdict { latency: Duration::from_millis(10), late: Duration::from_secs(3), action: None });
+        assert_eq!(evaluate(&mut fs, "PUT", "/a/x", false).late, Duration::from_secs(1));
     }
 
     #[test]

@@ -29,7 +29,7 @@
 //! api.with_store(|s| ...);                            // raw access to the store
 //! api.pdb_violations() -> u64;                        // budgets a deletion took below their minimum
 //! api.wait_until(Duration::from_secs(5), |api| ...) -> bool; // poll a condition
-//! Fault::status_every / latency / drop_connection / reset / expired_continue; api.clear_faults();
+//! Fault::status_every / latency / late_answer / drop_connection / reset / expired_continue; api.clear_faults();
 //! ```
 //!
 //! Behaviour: pods created by a ReplicaSet/DaemonSet (or with `spec.nodeName` and

@@ -73,12 +73,7 @@ fn serve(sock: TcpStream, shared: &Shared, tls: Arc<ServerConfig>) {
             let mut st = shared.lock();
             fault::evaluate(&mut st.faults, &req.method, &req.path, req.param("continue").is_some_and(|v| !v.is_empty()))
         };
-        if !verdict.latency.is_zero() {
-            let until = Instant::now() + verdict.latency;
-            while Instant::now() < until && !shared.stop.load(Ordering::SeqCst) {
-                thread::sleep(Duration::from_millis(10).min(until.saturating_duration_since(Instant::now())));
-            }
-        }
+        pause(shared, verdict.latency);
         let reply = match verdict.action {
             Some(FaultAction::Drop) => {
                 record(shared, &req, 0);
@@ -96,7 +91,7 @@ fn serve(sock: TcpStream, shared: &Shared, tls: Arc<ServerConfig>) {
                 let e = status::expired_continue();
                 Reply::Json(e.code, e.to_status())
             }
-            Some(FaultAction::Latency(_)) | None => {
+            Some(FaultAction::Latency(_) | FaultAction::LateAnswer(_)) | None => {
                 let mut st = shared.lock();
                 let bearer = req
                     .header("authorization")
@@ -112,6 +107,8 @@ fn serve(sock: TcpStream, shared: &Shared, tls: Arc<ServerConfig>) {
             }
         };
         shared.changed.notify_all();
+        // applied (a write is visible to others), not yet answered
+        pause(shared, verdict.late);
         let ok = match reply {
             Reply::Json(code, body) => {
                 record(shared, &req, code);
@@ -130,6 +127,14 @@ fn serve(sock: TcpStream, shared: &Shared, tls: Arc<ServerConfig>) {
         if !ok || req.close {
             return;
         }
+    }
+}
+
+/// Wait `d`, or less once the server stops.
+fn pause(shared: &Shared, d: Duration) {
+    let until = Instant::now() + d;
+    while Instant::now() < until && !shared.stop.load(Ordering::SeqCst) {
+        thread::sleep(Duration::from_millis(10).min(until.saturating_duration_since(Instant::now())));
     }
 }
 

@@ -49,6 +49,30 @@ fn dropped_and_reset_connections_and_latency() {
     assert_eq!((recs[0].method.as_str(), recs[0].path.as_str()), ("GET", "/api/v1/nodes/n1"));
 }
 
+/// A slow server as a client that gave up sees it: the write is applied (others
+/// see it) before the late answer goes out.
+#[test]
+fn a_late_answer_comes_after_the_write_is_applied() {
+    let api = FakeApiServer::start();
+    nodes(&api, &["n1"]);
+    let c = Client::new(&api);
+    api.inject(Fault::late_answer("PATCH", "/api/v1/nodes/n1", Duration::from_secs(2)).times(1));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let r = c.patch("/api/v1/nodes/n1", "application/merge-patch+json", &json!({"metadata": {"labels": {"x": "1"}}}));
+            tx.send((r.status, started.elapsed())).unwrap();
+        });
+        common::wait(&api, "the patch applied", |api| api.get("nodes", "", "n1").is_some_and(|n| n["metadata"]["labels"]["x"] == "1"));
+        assert!(rx.try_recv().is_err(), "applied before it was answered");
+        let (status, took) = rx.recv_timeout(Duration::from_secs(10)).expect("the late answer");
+        assert_eq!(status, 200);
+        assert!(took >= Duration::from_secs(2), "{took:?}");
+    });
+    assert_eq!(api.requests().iter().map(|r| r.status).collect::<Vec<_>>(), [200]);
+}
+
 #[test]
 fn a_server_from_another_ca_is_refused() {
     let api = FakeApiServer::start_with(Options { use_other_ca: true, ..Options::default() });

@@ -76,7 +76,8 @@ impl Cluster {
         let mut nodes = Vec::new();
         for n in &names {
             let port = free_port().map_err(|e| format!("find a free port: {e}"))?;
-            let node = SimNode::new(n, &dir, port, !spec.no_reboot.contains(n)).map_err(|e| format!("set up {n}: {e}"))?;
+            let mut node = SimNode::new(n, &dir, port, !spec.no_reboot.contains(n)).map_err(|e| format!("set up {n}: {e}"))?;
+            node.env = spec.kured_env.get(n).cloned().unwrap_or_default();
             nodes.push(node);
         }
         let observer = Observer::new(spec.precordoned.iter().cloned());

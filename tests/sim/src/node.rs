@@ -37,6 +37,8 @@ pub struct SimNode {
     unchecked: Option<(Instant, u64)>,
     /// The slowest first check of any kured on this node (see [`crate::budget`]).
     pub slowest_first_check: Option<Duration>,
+    /// Extra environment of this node's kured (see `ClusterSpec::kured_env`).
+    pub env: Vec<(String, String)>,
 }
 
 impl SimNode {
@@ -62,7 +64,19 @@ impl SimNode {
         if helper.id() <= 1 {
             return Err(io::Error::other("host helper got pid <= 1; refusing to go on"));
         }
-        Ok(SimNode { name: name.into(), dir, metrics_port, helper, kured: None, reboots: 0, down_until: None, crashed: None, unchecked: None, slowest_first_check: None })
+        Ok(SimNode {
+            name: name.into(),
+            dir,
+            metrics_port,
+            helper,
+            kured: None,
+            reboots: 0,
+            down_until: None,
+            crashed: None,
+            unchecked: None,
+            slowest_first_check: None,
+            env: Vec::new(),
+        })
     }
 
     pub fn sentinel(&self) -> PathBuf {
@@ -138,6 +152,7 @@ impl SimNode {
             .env("KURED_SERVICE_ACCOUNT_DIR", &launch.service_account_dir)
             .env("RUST_LOG", "info")
             .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(err)

@@ -2,6 +2,7 @@
 //! and the starting state (workloads, operator-cordoned nodes, a lock planted
 //! by "another" kured, extra objects).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -27,6 +28,9 @@ pub struct ClusterSpec {
     pub workloads: bool,
     /// Passed to every kured after the harness's own flags (so they win).
     pub extra_kured_args: Vec<String>,
+    /// Extra environment of one node's kured, by node name (the chaos
+    /// campaign's per-node clock offset), on every start.
+    pub kured_env: BTreeMap<String, Vec<(String, String)>>,
     /// Nodes an operator cordoned beforehand.
     pub precordoned: Vec<String>,
     /// Nodes that start without the sentinel (no reboot needed).
@@ -58,6 +62,7 @@ impl ClusterSpec {
             downtime: Duration::from_secs(1),
             workloads: false,
             extra_kured_args: Vec::new(),
+            kured_env: BTreeMap::new(),
             precordoned: Vec::new(),
             no_reboot: Vec::new(),
             sticky_sentinel: Vec::new(),

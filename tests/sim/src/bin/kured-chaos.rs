@@ -20,8 +20,9 @@ A failed run prints its seed and `scripts/chaos --runs 1 --seed SEED`, and keeps
 its directory (kured logs, plan.txt, timeline.txt). --print-plan prints the runs'
 plans and exits without running them. --keep keeps every run's directory.
 --control-plane real runs on a real control plane (scripts/control-plane; needs Go),
-one run at a time, without the API-level faults (errors, resets, slow answers, 409s,
-unreachable), which only the fake server injects; they are listed as not injected.
+one run at a time, without the API-level faults (errors, resets, slow answers, answers
+later than kured's --api-timeout, 409s, unreachable), which only the fake server
+injects; they are listed as planned but not injected.
 The last line is:
 runs=N failed=F lock_violations=L pdb_violations=P left_cordoned=C crashes=X stranded=S seed=S0";
 

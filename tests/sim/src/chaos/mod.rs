@@ -59,11 +59,14 @@ impl Totals {
         }
     }
 
-    /// `faults injected: api-500=3 sigkill=2 ...` and the kinds not injected.
+    /// `faults injected: api-500=3 sigkill=2 ...` and the kinds not injected, if any.
     pub fn faults_line(&self) -> String {
         let injected: Vec<String> = self.injected.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let not: Vec<&str> = plan::NOT_INJECTED.iter().map(|(k, _)| *k).collect();
-        let mut line = format!("faults injected: {}; not injected (harness cannot yet): {}", injected.join(" "), not.join(", "));
+        let mut line = format!("faults injected: {}", injected.join(" "));
+        if !not.is_empty() {
+            line.push_str(&format!("; not injected (harness cannot yet): {}", not.join(", ")));
+        }
         if !self.skipped.is_empty() {
             let skipped: Vec<String> = self.skipped.iter().map(|(k, v)| format!("{k}={v}")).collect();
             line.push_str(&format!("; planned but not injected (the real control plane has no fault injection): {}", skipped.join(" ")));
@@ -105,7 +108,10 @@ mod tests {
         t.add(&ok);
         t.add(&bad);
         assert_eq!(t.to_string(), "runs=2 failed=1 lock_violations=0 pdb_violations=0 left_cordoned=1 crashes=0 stranded=2 seed=42");
-        assert!(t.faults_line().starts_with("faults injected: api-500=1 sigkill=3; not injected"), "{}", t.faults_line());
+        assert_eq!(t.faults_line(), "faults injected: api-500=1 sigkill=3");
+        let skewed = RunResult { injected: BTreeMap::from([("clock-skew", 1), ("api-slower-than-client-timeout", 1)]), ..ok };
+        t.add(&skewed);
+        assert_eq!(t.faults_line(), "faults injected: api-500=1 api-slower-than-client-timeout=1 clock-skew=1 sigkill=3");
     }
 
     #[test]

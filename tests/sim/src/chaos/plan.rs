@@ -37,6 +37,10 @@ pub enum Fault {
     Drops { per_mille: u32 },
     /// API requests wait `ms` before the answer with probability `per_mille`/1000
     Slow { per_mille: u32, ms: u64 },
+    /// kured's `--api-timeout` is `timeout_s`, and API requests are applied but
+    /// answered `late_ms` (more than that) later with probability
+    /// `per_mille`/1000: kured gives up on requests that happened
+    SlowerThanTimeout { per_mille: u32, timeout_s: u64, late_ms: u64 },
     /// writes to the lock's DaemonSet answer 409 Conflict with probability `per_mille`/1000
     LockConflicts { per_mille: u32 },
     /// from `at_s`, every API request is reset, for `for_s` seconds
@@ -49,6 +53,9 @@ pub enum Fault {
     Reboot { node: String, kind: RebootFault },
     /// the node's sentinel survives every reboot (a reboot loop)
     StickySentinel { node: String },
+    /// each node's kured reads a wall clock off by this many milliseconds
+    /// (`KURED_RS_TEST_CLOCK_OFFSET_MS`), node-1 first
+    ClockSkew { offsets_ms: Vec<i64> },
 }
 
 impl Fault {
@@ -61,6 +68,7 @@ impl Fault {
             Fault::Resets { .. } => "api-reset",
             Fault::Drops { .. } => "api-no-answer",
             Fault::Slow { .. } => "api-slow",
+            Fault::SlowerThanTimeout { .. } => "api-slower-than-client-timeout",
             Fault::LockConflicts { .. } => "lock-409",
             Fault::Unreachable { .. } => "api-unreachable",
             Fault::Signal { signal: Signal::Kill, .. } => "sigkill",
@@ -70,15 +78,17 @@ impl Fault {
             Fault::Reboot { kind: RebootFault::Hangs, .. } => "reboot-hangs",
             Fault::Reboot { kind: RebootFault::DoesNothing, .. } => "reboot-does-nothing",
             Fault::StickySentinel { .. } => "sticky-sentinel",
+            Fault::ClockSkew { .. } => "clock-skew",
         }
     }
 }
 
-/// Fault kinds the issue asks for that the harness cannot inject yet.
-pub const NOT_INJECTED: &[(&str, &str)] = &[
-    ("clock-skew", "every kured reads the host's one wall clock; no per-process clock (no libfaketime here)"),
-    ("api-slower-than-client-timeout", "kured's client timeout is 30 s, too long for runs of seconds: slow answers stay under it, and api-no-answer (closed unanswered) stands in for the timeout"),
-];
+/// Fault kinds the issue asks for that the harness cannot inject yet (none:
+/// the campaign's summary still says so, should one be added).
+pub const NOT_INJECTED: &[(&str, &str)] = &[];
+
+/// The wall-clock offsets of `clock-skew`, each node its own, within this (ms).
+pub const MAX_SKEW_MS: i64 = 5000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Budget {
@@ -144,7 +154,12 @@ fn cap_rates(faults: &mut [Fault], max: u32) {
         return;
     }
     for f in faults.iter_mut() {
-        if let Fault::ApiErrors { per_mille, .. } | Fault::Resets { per_mille } | Fault::Drops { per_mille } | Fault::Slow { per_mille, .. } = f {
+        if let Fault::ApiErrors { per_mille, .. }
+        | Fault::Resets { per_mille }
+        | Fault::Drops { per_mille }
+        | Fault::Slow { per_mille, .. }
+        | Fault::SlowerThanTimeout { per_mille, .. } = f
+        {
             *per_mille = (*per_mille * max / total).max(1);
         }
     }
@@ -152,13 +167,26 @@ fn cap_rates(faults: &mut [Fault], max: u32) {
 
 /// A fault the fake API server injects (the real control plane cannot).
 pub fn api_level(f: &Fault) -> bool {
-    matches!(f, Fault::ApiErrors { .. } | Fault::Resets { .. } | Fault::Drops { .. } | Fault::Slow { .. } | Fault::LockConflicts { .. } | Fault::Unreachable { .. })
+    matches!(
+        f,
+        Fault::ApiErrors { .. }
+            | Fault::Resets { .. }
+            | Fault::Drops { .. }
+            | Fault::Slow { .. }
+            | Fault::SlowerThanTimeout { .. }
+            | Fault::LockConflicts { .. }
+            | Fault::Unreachable { .. }
+    )
 }
 
 /// The share of all API requests a fault hits, per mille.
 pub fn api_rate(f: &Fault) -> u32 {
     match f {
-        Fault::ApiErrors { per_mille, .. } | Fault::Resets { per_mille } | Fault::Drops { per_mille } | Fault::Slow { per_mille, .. } => *per_mille,
+        Fault::ApiErrors { per_mille, .. }
+        | Fault::Resets { per_mille }
+        | Fault::Drops { per_mille }
+        | Fault::Slow { per_mille, .. }
+        | Fault::SlowerThanTimeout { per_mille, .. } => *per_mille,
         _ => 0,
     }
 }
@@ -179,7 +207,9 @@ impl Plan {
         let drain_timeout_s = if r.chance(40) { r.range(10, 20) } else { 0 };
         let force_reboot = drain_timeout_s > 0 && r.chance(50);
         let drain_grace_period = *r.pick(&[-1, 1, 2]);
-        // a TTL shorter than a node's whole turn would hand its lock to another on purpose
+        // a TTL shorter than a node's whole turn would hand its lock to another on
+        // purpose; clock skew (up to 2 x MAX_SKEW_MS between two nodes) shortens it
+        // by that much at most, still far above a turn
         let lock_ttl_s = if r.chance(30) { r.range(60, 120) } else { 0 };
         let lock_release_delay_ms = *r.pick(&[0, 0, 500, 1500]);
         let reboot_delay_ms = *r.pick(&[0, 0, 300, 1000]);
@@ -257,6 +287,24 @@ impl Plan {
         // Drawn after everything else, so that older seeds keep their plans.
         let downtime_ms = r.range(300, 1500);
         let drain_stall_timeout_s = r.range(3, 10);
+        // Drawn after those, for the same reason (a failing seed fails again).
+        if r.chance(25) {
+            // within what the other rate faults left of the 20%, and at most 8%:
+            // kured restarts a drain or a recovery after one failed request, so
+            // with n requests in a turn it needs (1 - rate)^-n tries, and at 15%
+            // a turn of a dozen requests takes minutes (seed 2528334876560612050)
+            let room = MAX_RATE_PER_MILLE.saturating_sub(faults.iter().map(api_rate).sum());
+            let per_mille = r.range(10, 80).min(u64::from(room)) as u32;
+            let timeout_s = r.range(2, 3);
+            let late_ms = timeout_s * 1000 + r.range(500, 2500);
+            if per_mille >= 10 {
+                faults.push(Fault::SlowerThanTimeout { per_mille, timeout_s, late_ms });
+            }
+        }
+        if r.chance(30) {
+            let offsets_ms = (0..nodes).map(|_| r.range(0, 2 * MAX_SKEW_MS as u64) as i64 - MAX_SKEW_MS).collect();
+            faults.push(Fault::ClockSkew { offsets_ms });
+        }
         Plan {
             seed,
             nodes,
@@ -306,7 +354,21 @@ impl Plan {
         if self.blocker.is_some() {
             f.push(format!("--blocking-pod-selector={BLOCKER_SELECTOR}"));
         }
+        if let Some(t) = self.api_timeout_s() {
+            f.push(format!("--api-timeout={t}s"));
+        }
         f
+    }
+
+    /// kured's `--api-timeout` when the plan shortens it (for answers slower than it).
+    pub fn api_timeout_s(&self) -> Option<u64> {
+        self.faults.iter().find_map(|f| if let Fault::SlowerThanTimeout { timeout_s, .. } = f { Some(*timeout_s) } else { None })
+    }
+
+    /// Each node's wall-clock offset in ms (`clock-skew`), node-1 first; empty without it.
+    pub fn clock_offsets_ms(&self) -> Vec<(String, i64)> {
+        let offsets = self.faults.iter().find_map(|f| if let Fault::ClockSkew { offsets_ms } = f { Some(offsets_ms.as_slice()) } else { None });
+        offsets.unwrap_or(&[]).iter().enumerate().map(|(i, ms)| (Plan::node_name(i + 1), *ms)).collect()
     }
 
     pub fn period(&self) -> String {
@@ -353,6 +415,18 @@ mod tests {
             assert_eq!(Plan::generate(seed).to_string(), Plan::generate(seed).to_string());
         }
         assert_ne!(Plan::generate(1).to_string(), Plan::generate(2).to_string());
+        // the new faults too: the same offsets and rates, printed
+        let with = |kind: &str| (0..200).find(|s| Plan::generate(*s).faults.iter().any(|f| f.kind() == kind)).expect(kind);
+        for kind in ["clock-skew", "api-slower-than-client-timeout"] {
+            let seed = with(kind);
+            let (a, b) = (Plan::generate(seed), Plan::generate(seed));
+            assert_eq!(a, b);
+            assert!(a.to_string().contains(&format!("fault {kind}: ")), "{a}");
+        }
+        let skewed = Plan::generate(with("clock-skew"));
+        assert!(skewed.to_string().contains("ClockSkew { offsets_ms: ["), "{skewed}");
+        let slow = Plan::generate(with("api-slower-than-client-timeout"));
+        assert!(slow.to_string().contains("--api-timeout="), "the flag is in the printed plan: {slow}");
     }
 
     #[test]
@@ -366,11 +440,23 @@ mod tests {
                 }
             }
             let sticky: Vec<&String> = p.faults.iter().filter_map(|f| if let Fault::StickySentinel { node } = f { Some(node) } else { None }).collect();
+            let flags = p.kured_flags(None);
+            assert_eq!(flags.iter().any(|f| f.starts_with("--api-timeout=")), p.api_timeout_s().is_some(), "{p}");
             for f in &p.faults {
                 match f {
                     Fault::Signal { node, .. } | Fault::Reboot { node, .. } => assert!(!sticky.contains(&node), "{p}"),
                     Fault::ApiErrors { per_mille, .. } | Fault::Resets { per_mille } | Fault::Drops { per_mille } | Fault::Slow { per_mille, .. } => {
                         assert!(*per_mille <= 200, "more than 20% of requests: {p}")
+                    }
+                    Fault::SlowerThanTimeout { per_mille, timeout_s, late_ms } => {
+                        assert!((10..=80).contains(per_mille), "{p}");
+                        assert!((2..=3).contains(timeout_s) && *late_ms >= timeout_s * 1000 + 500, "answers not later than the timeout: {p}");
+                        assert!(flags.contains(&format!("--api-timeout={timeout_s}s")), "{p}");
+                    }
+                    Fault::ClockSkew { offsets_ms } => {
+                        assert_eq!(offsets_ms.len(), p.nodes, "{p}");
+                        assert!(offsets_ms.iter().all(|ms| ms.abs() <= MAX_SKEW_MS), "{p}");
+                        assert_eq!(p.clock_offsets_ms().last().map(|(n, _)| n.clone()), Some(Plan::node_name(p.nodes)));
                     }
                     _ => {}
                 }
@@ -387,6 +473,9 @@ mod tests {
     #[test]
     fn every_kind_shows_up_across_seeds() {
         let kinds: std::collections::BTreeSet<&str> = (0..300).flat_map(|s| Plan::generate(s).faults).map(|f| f.kind()).collect();
-        assert_eq!(kinds.len(), 15, "{kinds:?}");
+        assert_eq!(kinds.len(), 17, "{kinds:?}");
+        for k in ["clock-skew", "api-slower-than-client-timeout"] {
+            assert!(kinds.contains(k), "{k} never planned: {kinds:?}");
+        }
     }
 }

@@ -23,11 +23,17 @@ use crate::{Cluster, ClusterSpec, Event};
 
 /// A run that has not settled by then fails (a stranded node, a held lock):
 /// a minute, plus 15 s per round of `concurrency` nodes, plus 10 s per extra
-/// reboot of a node in a reboot loop; at most 4 minutes.
+/// reboot of a node in a reboot loop; at most 4 minutes. Answers later than
+/// kured's `--api-timeout` cost it that timeout and the attempt they were part
+/// of: four timeouts more per round, and at most 5 minutes.
 pub fn run_limit(plan: &Plan) -> Duration {
     let rounds = plan.nodes.div_ceil(plan.concurrency.max(1) as usize) as u64;
     let sticky = plan.faults.iter().filter(|f| matches!(f, Fault::StickySentinel { .. })).count() as u64;
-    Duration::from_secs((60 + 15 * rounds + 10 * sticky * u64::from(plan.reboot_loop_limit)).min(240))
+    let base = 60 + 15 * rounds + 10 * sticky * u64::from(plan.reboot_loop_limit);
+    match plan.api_timeout_s() {
+        Some(t) => Duration::from_secs((base + 4 * t * rounds).min(300)),
+        None => Duration::from_secs(base.min(240)),
+    }
 }
 
 /// On the real control plane, which starts in seconds and schedules for real: a minute more.
@@ -38,6 +44,8 @@ fn run_limit_on(plan: &Plan, real: bool) -> Duration {
 /// simulation's waits are all short).
 const STOP_LIMIT: Duration = Duration::from_secs(20);
 const LOCK_DS: &str = "/apis/apps/v1/namespaces/kube-system/daemonsets/kured";
+/// kured's test-only wall-clock offset (src/clock.rs).
+const CLOCK_OFFSET_VAR: &str = "KURED_RS_TEST_CLOCK_OFFSET_MS";
 
 /// Counters of the campaign's last line, for one run.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -164,7 +172,7 @@ impl Runner<'_> {
                         }
                     }
                 }
-                Fault::StickySentinel { .. } => self.inject(f.kind()),
+                Fault::StickySentinel { .. } | Fault::ClockSkew { .. } => self.inject(f.kind()),
                 _ => {}
             }
         }
@@ -228,6 +236,13 @@ impl Runner<'_> {
             format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second())
         });
         s.extra_kured_args = plan.kured_flags(start.as_deref());
+        if self.real {
+            // the slow answers it is for are the fake server's (skipped here)
+            s.extra_kured_args.retain(|a| !a.starts_with("--api-timeout="));
+        }
+        for (node, ms) in plan.clock_offsets_ms() {
+            s.kured_env.insert(node, vec![(CLOCK_OFFSET_VAR.to_string(), ms.to_string())]);
+        }
         s.extra_kured_args.push(format!("--notify-url=generic+http://127.0.0.1:{}/chaos", notify.port()));
         for f in &plan.faults {
             if let Fault::StickySentinel { node } = f {
@@ -264,6 +279,10 @@ impl Runner<'_> {
                 Fault::Slow { per_mille, ms } => {
                     out.push(ApiFault::latency("*", "/", Duration::from_millis(*ms)).random(*per_mille, seed(i)))
                 }
+                // applied at once, answered after kured's --api-timeout gave up
+                Fault::SlowerThanTimeout { per_mille, late_ms, .. } => {
+                    out.push(ApiFault::late_answer("*", "/", Duration::from_millis(*late_ms)).random(*per_mille, seed(i)))
+                }
                 Fault::LockConflicts { per_mille } => {
                     out.push(ApiFault::new("PUT", LOCK_DS, FaultAction::Status(409)).random(*per_mille, seed(i)));
                     out.push(ApiFault::new("PATCH", LOCK_DS, FaultAction::Status(409)).random(*per_mille, seed(i) ^ 1));
@@ -293,6 +312,11 @@ impl Runner<'_> {
                     if let Err(err) = c.relaunch_kured(node) {
                         self.problem(format!("harness: restart kured on {node}: {err}"));
                     }
+                }
+                // A SIGTERM that raced the reboot command: the machine went
+                // down, and that kured with it (seed 12073954441394641892).
+                Event::Rebooted { node, .. } => {
+                    p.terminating.remove(node);
                 }
                 Event::LockTaken { node } => {
                     p.lock_takes += 1;
@@ -555,6 +579,37 @@ mod tests {
         let running = format!("{before_main}INFO kured-rs starting\n");
         assert!(!term_exit_ok("signal: 15 (SIGTERM)", &running), "once started, a SIGTERM must end in exit 0");
         assert!(!term_exit_ok("exit status: 1", before_main));
+    }
+
+    #[test]
+    fn on_the_real_control_plane_late_answers_are_skipped_and_clock_skew_is_not() {
+        let mut plan = Plan::generate(5);
+        plan.faults = vec![
+            Fault::SlowerThanTimeout { per_mille: 50, timeout_s: 2, late_ms: 3000 },
+            Fault::ClockSkew { offsets_ms: (0..plan.nodes as i64).map(|i| i * 100 - 200).collect() },
+        ];
+        let notify = TinyServer::start(|_| (200, "text/plain".into(), String::new())).expect("notification endpoint");
+        for real in [false, true] {
+            let mut r = Runner { plan: &plan, problems: vec![], counts: Counts::default(), injected: BTreeMap::new(), skipped: BTreeMap::new(), notes: vec![], real };
+            let spec = r.spec(Path::new("/nonexistent/kured"), &notify);
+            let faults = r.base_faults();
+            let flag = spec.extra_kured_args.iter().any(|a| a == "--api-timeout=2s");
+            assert_eq!((flag, faults.len(), r.skipped.contains_key("api-slower-than-client-timeout")), (!real, usize::from(!real), real));
+            assert_eq!(spec.kured_env.get("node-1"), Some(&vec![(CLOCK_OFFSET_VAR.to_string(), "-200".to_string())]), "skew on both");
+            assert_eq!(spec.kured_env.len(), plan.nodes);
+        }
+    }
+
+    #[test]
+    fn late_answers_lengthen_the_run_limit() {
+        let mut plan = Plan::generate(5);
+        plan.faults.retain(|f| !matches!(f, Fault::SlowerThanTimeout { .. } | Fault::StickySentinel { .. }));
+        (plan.nodes, plan.concurrency) = (5, 1);
+        assert_eq!(run_limit(&plan), Duration::from_secs(60 + 15 * 5));
+        plan.faults.push(Fault::SlowerThanTimeout { per_mille: 50, timeout_s: 3, late_ms: 4000 });
+        assert_eq!(run_limit(&plan), Duration::from_secs(60 + 15 * 5 + 4 * 3 * 5));
+        plan.nodes = 10;
+        assert_eq!(run_limit(&plan), Duration::from_secs(300));
     }
 
     #[test]
