@@ -2,7 +2,8 @@
 //! host and clock, against the fake API server: what ends up on the node (cordon,
 //! taint) and on the kured DaemonSet (the lock) after each path through a check.
 
-mod cluster_support;
+#[path = "support/kube.rs"]
+mod kube;
 #[path = "support/host.rs"]
 mod host;
 #[path = "agent/fake_host.rs"]
@@ -27,8 +28,7 @@ fn happy_path_then_recovery_after_restart() {
 
     assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
     assert_eq!(host.reboots(), 1);
-    assert!(w.cordoned());
-    assert_eq!(w.holders(), [NODE]);
+    w.assert_held();
     assert_eq!(w.pods_on(NODE), Vec::<String>::new());
     assert_eq!(w.pods_on("node-2"), ["other"]);
     assert_eq!(w.count("POST", "/eviction"), 2);
@@ -38,8 +38,7 @@ fn happy_path_then_recovery_after_restart() {
     // The pod after the reboot: a new process, the sentinel gone.
     let host = FakeHost::new(false);
     agent(&cfg, &w.client, &host).recover();
-    assert!(!w.cordoned());
-    assert_eq!(w.holders(), Vec::<String>::new());
+    w.assert_put_back();
     assert_eq!(host.reboots(), 0);
     assert_eq!(w.event_reasons(), ["Draining", "Rebooting", "Uncordoned"]);
 }
@@ -55,8 +54,7 @@ fn failed_reboot_command_puts_the_node_back() {
     let a = agent(&cfg, &w.client, &host);
     assert_eq!(run_check(&a), Ended::Returned);
     assert_eq!(host.reboots(), 1);
-    assert!(!w.cordoned());
-    assert_eq!(w.holders(), Vec::<String>::new());
+    w.assert_put_back();
 
     // Backed off: the next check does not drain again at once...
     let writes = w.api.requests().len();
@@ -86,8 +84,7 @@ fn failed_reboot_command_leaves_an_operator_cordon() {
 
     assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::Returned);
     assert_eq!(host.reboots(), 1);
-    assert!(w.cordoned());
-    assert_eq!(w.holders(), Vec::<String>::new());
+    w.assert_released_still_cordoned();
 }
 
 #[test]
@@ -99,37 +96,35 @@ fn uncertain_reboot_keeps_node_cordoned_and_lock_held() {
 
     assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
     assert_eq!(host.reboots(), 1);
-    assert!(w.cordoned());
-    assert_eq!(w.holders(), [NODE]);
+    w.assert_held();
 }
 
-#[test]
-fn failed_drain_gives_up_without_force_reboot() {
+/// Pod p1 on this node, whose first eviction fails (500).
+fn failing_eviction() -> World {
     let w = World::new();
     w.pod("p1", NODE);
     w.api.inject(Fault::status("POST", EVICT_P1, 500, 1));
-    let cfg = w.config(&[]);
-    let host = FakeHost::new(true);
-
-    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::Returned);
-    assert_eq!(host.reboots(), 0);
-    assert!(!w.cordoned());
-    assert_eq!(w.holders(), Vec::<String>::new());
-    assert_eq!(w.pods_on(NODE), ["p1"]);
+    w
 }
 
+/// A failed drain gives up (node put back, pod left) unless --force-reboot.
 #[test]
-fn failed_drain_reboots_with_force_reboot() {
-    let w = World::new();
-    w.pod("p1", NODE);
-    w.api.inject(Fault::status("POST", EVICT_P1, 500, 1));
-    let cfg = w.config(&["--force-reboot"]);
-    let host = FakeHost::new(true);
+fn failed_drain_gives_up_unless_force_reboot() {
+    for force in [false, true] {
+        let w = failing_eviction();
+        let cfg = w.config(if force { &["--force-reboot"] } else { &[] });
+        let host = FakeHost::new(true);
 
-    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
-    assert_eq!(host.reboots(), 1);
-    assert!(w.cordoned());
-    assert_eq!(w.holders(), [NODE]);
+        let ended = run_check(&agent(&cfg, &w.client, &host));
+        if force {
+            assert_eq!((ended, host.reboots()), (Ended::WaitingForReboot, 1));
+            w.assert_held();
+        } else {
+            assert_eq!((ended, host.reboots()), (Ended::Returned, 0));
+            w.assert_put_back();
+            assert_eq!(w.pods_on(NODE), ["p1"]);
+        }
+    }
 }
 
 #[test]
@@ -143,15 +138,12 @@ fn drain_timeout_on_a_budget_that_never_allows_gives_up() {
 
     assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::Returned);
     assert_eq!(host.reboots(), 0);
-    assert!(!w.cordoned());
-    assert_eq!(w.holders(), Vec::<String>::new());
+    w.assert_put_back();
 }
 
 #[test]
 fn failed_uncordon_keeps_the_lock_until_the_next_check_finishes_the_job() {
-    let w = World::new();
-    w.pod("p1", NODE);
-    w.api.inject(Fault::status("POST", EVICT_P1, 500, 1));
+    let w = failing_eviction();
     // The PATCHes of the node: the release gate's record, the cordon, the uncordon.
     w.api.inject(Fault::status("PATCH", NODE_PATH, 500, 1).every(3));
     let cfg = w.config(&[]);
@@ -166,23 +158,19 @@ fn failed_uncordon_keeps_the_lock_until_the_next_check_finishes_the_job() {
     w.api.clear_faults();
     host.set_required(Ok(false));
     assert_eq!(run_check(&a), Ended::Returned);
-    assert!(!w.cordoned());
-    assert_eq!(w.holders(), Vec::<String>::new());
+    w.assert_put_back();
 }
 
 #[test]
 fn operator_cordon_survives_a_failed_drain() {
-    let w = World::new();
+    let w = failing_eviction();
     w.set_cordoned();
-    w.pod("p1", NODE);
-    w.api.inject(Fault::status("POST", EVICT_P1, 500, 1));
     let cfg = w.config(&[]);
     let host = FakeHost::new(true);
 
     assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::Returned);
     assert_eq!(host.reboots(), 0);
-    assert!(w.cordoned());
-    assert_eq!(w.holders(), Vec::<String>::new());
+    w.assert_released_still_cordoned();
 }
 
 #[test]
@@ -197,8 +185,7 @@ fn operator_cordon_survives_a_reboot() {
 
     let host = FakeHost::new(false);
     agent(&cfg, &w.client, &host).recover();
-    assert!(w.cordoned());
-    assert_eq!(w.holders(), Vec::<String>::new());
+    w.assert_released_still_cordoned();
 }
 
 #[test]
@@ -221,36 +208,25 @@ fn lock_held_elsewhere_taints_and_waits() {
     assert_eq!(w.holders(), ["node-2"], "another node's lock is not ours to release");
 }
 
+/// Two failed reads of the lock at start-up, then the node is put back:
+/// 500 carries no Retry-After, so the client gives up at once and the agent's
+/// own retry loop (sleeping on the fake clock) tries again, once per failure;
+/// 503 carries Retry-After: 1, which the client itself waits out (for real).
 #[test]
 fn recover_retries_until_the_api_answers() {
-    let w = World::new();
-    let cfg = w.config(&[]);
-    let host = FakeHost::new(true);
-    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
+    for (status, agent_retries) in [(500, 2), (503, 0)] {
+        let w = World::new();
+        let cfg = w.config(&[]);
+        let host = FakeHost::new(true);
+        assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
 
-    // 500 carries no Retry-After: the client gives up at once and the agent's
-    // own retry loop (sleeping on the fake clock) has to try again.
-    w.api.inject(Fault::status("GET", DS_PATH, 500, 2));
-    let host = FakeHost::new(false);
-    agent(&cfg, &w.client, &host).recover();
-    assert_eq!(host.sleeps().len(), 2, "one retry per failed read: {:?}", host.sleeps());
-    assert!(!w.cordoned());
-    assert_eq!(w.holders(), Vec::<String>::new());
-}
-
-#[test]
-fn recover_through_503s() {
-    let w = World::new();
-    let cfg = w.config(&[]);
-    let host = FakeHost::new(true);
-    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
-
-    // 503 carries Retry-After: 1, which the client itself waits out (for real).
-    w.api.inject(Fault::status("GET", DS_PATH, 503, 2));
-    let host = FakeHost::new(false);
-    agent(&cfg, &w.client, &host).recover();
-    assert!(!w.cordoned());
-    assert_eq!(w.holders(), Vec::<String>::new());
+        w.api.inject(Fault::status("GET", DS_PATH, status, 2));
+        let host = FakeHost::new(false);
+        agent(&cfg, &w.client, &host).recover();
+        assert_eq!(host.sleeps().len(), agent_retries, "{status}: {:?}", host.sleeps());
+        assert!(!w.cordoned(), "{status}");
+        assert_eq!(w.holders(), Vec::<String>::new(), "{status}");
+    }
 }
 
 #[test]

@@ -3,7 +3,8 @@
 //! the step that failed, the reboot-loop guard, the clean-up of a leftover lock
 //! during the back-off after a failed reboot, and what the lock records.
 
-mod cluster_support;
+#[path = "support/kube.rs"]
+mod kube;
 #[path = "support/host.rs"]
 mod host;
 #[path = "agent/fake_host.rs"]
@@ -31,6 +32,15 @@ fn held_since(w: &World, boot: &str, streak: u32) {
     w.set_lock_annotation(&LockValue::Single(entry).to_annotation());
 }
 
+/// A world where node-1 runs on boot `now` and holds the lock taken on boot
+/// `taken_on` (see [`held_since`]).
+fn holding_the_lock(now: &str, taken_on: &str, streak: u32) -> World {
+    let w = World::new();
+    set_boot_id(&w, now);
+    held_since(&w, taken_on, streak);
+    w
+}
+
 fn recorded(w: &World) -> LockMeta {
     let v = LockValue::from_annotation(&w.lock_annotation().expect("locked")).unwrap();
     v.entries()[0].meta()
@@ -48,29 +58,23 @@ fn the_lock_records_the_boot_id() {
 
 #[test]
 fn a_restart_on_the_same_boot_puts_the_node_back_without_claiming_a_reboot() {
-    let w = World::new();
-    set_boot_id(&w, "boot-1");
-    held_since(&w, "boot-1", 0);
+    let w = holding_the_lock("boot-1", "boot-1", 0);
     let cfg = w.config(&[]);
     let host = FakeHost::new(true);
     run_recover(&agent(&cfg, &w.client, &host)).expect("recovered");
-    assert!(!w.cordoned());
-    assert_eq!(w.holders(), Vec::<String>::new());
+    w.assert_put_back();
     assert_eq!(w.event_reasons(), Vec::<String>::new(), "no reboot claimed");
 }
 
 #[test]
 fn recovery_retries_only_the_step_that_failed() {
-    let w = World::new();
-    set_boot_id(&w, "boot-2");
-    held_since(&w, "boot-1", 0);
+    let w = holding_the_lock("boot-2", "boot-1", 0);
     // the release fails twice: the uncordon, labels and Event are not redone
     w.api.inject(Fault::status("PUT", DS_PATH, 500, 2));
     let cfg = w.config(&["--post-reboot-node-labels=kured=done"]);
     let host = FakeHost::new(false);
     run_recover(&agent(&cfg, &w.client, &host)).expect("recovered");
-    assert!(!w.cordoned());
-    assert_eq!(w.holders(), Vec::<String>::new());
+    w.assert_put_back();
     assert_eq!(w.label("kured").as_deref(), Some("done"));
     assert_eq!(w.event_reasons(), ["Uncordoned"], "announced once");
     let node_patches = w.api.requests().iter().filter(|r| r.method == "PATCH" && r.path.ends_with(NODE_PATH) && !r.body.contains("kured-rs.dev/")).count();
@@ -80,24 +84,19 @@ fn recovery_retries_only_the_step_that_failed() {
 
 #[test]
 fn recovery_never_asks_the_sentinel_while_holding_the_lock() {
-    let w = World::new();
-    set_boot_id(&w, "boot-2");
-    held_since(&w, "boot-1", 0);
+    let w = holding_the_lock("boot-2", "boot-1", 0);
     let cfg = w.config(&[]);
     // A sentinel that cannot answer (a hung command, timed out): the node is
     // put back all the same.
     let host = FakeHost::new(false);
     host.set_required(Err("timed out"));
     run_recover(&agent(&cfg, &w.client, &host)).expect("recovered");
-    assert!(!w.cordoned());
-    assert_eq!(w.holders(), Vec::<String>::new());
+    w.assert_put_back();
 }
 
 #[test]
 fn the_reboot_loop_guard_stops_after_the_limit_until_the_sentinel_clears() {
-    let w = World::new();
-    set_boot_id(&w, "boot-3");
-    held_since(&w, "boot-2", 2);
+    let w = holding_the_lock("boot-3", "boot-2", 2);
     let cfg = w.config(&[]);
     let host = FakeHost::new(true); // the sentinel survived the third reboot
     let a = agent(&cfg, &w.client, &host);
@@ -122,9 +121,7 @@ fn the_reboot_loop_guard_stops_after_the_limit_until_the_sentinel_clears() {
 
 #[test]
 fn the_streak_rides_in_the_lock_across_the_reboot() {
-    let w = World::new();
-    set_boot_id(&w, "boot-2");
-    held_since(&w, "boot-1", 1);
+    let w = holding_the_lock("boot-2", "boot-1", 1);
     let cfg = w.config(&[]);
     let host = FakeHost::new(true);
     let a = agent(&cfg, &w.client, &host);
@@ -135,9 +132,7 @@ fn the_streak_rides_in_the_lock_across_the_reboot() {
 
 #[test]
 fn the_guard_is_off_with_a_zero_limit() {
-    let w = World::new();
-    set_boot_id(&w, "boot-9");
-    held_since(&w, "boot-8", 50);
+    let w = holding_the_lock("boot-9", "boot-8", 50);
     let cfg = w.config(&["--reboot-loop-limit=0"]);
     let host = FakeHost::new(true);
     let a = agent(&cfg, &w.client, &host);
@@ -160,8 +155,7 @@ fn a_leftover_lock_is_put_back_during_the_back_off() {
     // still backing off: the next check puts the node back all the same
     assert_eq!(run_check(&a), Ended::Returned);
     assert_eq!(host.reboots(), 1, "no new attempt during the back-off");
-    assert!(!w.cordoned());
-    assert_eq!(w.holders(), Vec::<String>::new());
+    w.assert_put_back();
 }
 
 /// `--concurrency=2`: node-2 took the lock first, then node-1, whose only pod

@@ -3,7 +3,7 @@
 
 #[path = "support/receiver.rs"]
 mod receiver;
-#[path = "kube_client/support.rs"]
+#[path = "support/kube.rs"]
 mod support;
 
 use kured::blockers::{AlertFilter, PrometheusBlocker};

@@ -1,12 +1,13 @@
 //! Draining against the fake API server (its controllers recreate ReplicaSet
 //! pods elsewhere and honour PodDisruptionBudgets).
 
-mod cluster_support;
+#[path = "support/kube.rs"]
+mod kube;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use cluster_support::{client, cluster, FakeClock};
+use kube::{client, two_nodes, FakeClock};
 use fakeapi::{FakeApiServer, Fault};
 use kured::clock::{Clock, RealClock};
 use kured::drain::{drain_node, drain_node_giving_way, DrainOptions, SkipReason};
@@ -87,7 +88,7 @@ fn set_unschedulable(api: &FakeApiServer, node: &str, value: bool) {
 
 #[test]
 fn skips_mirror_and_daemonset_pods_evicts_and_deletes_the_rest() {
-    let api = cluster();
+    let api = two_nodes();
     api.create(json!({"apiVersion":"apps/v1","kind":"DaemonSet","metadata":{"name":"kured","namespace":"kube-system"},
         "spec":{"selector":{"matchLabels":{"name":"kured"}},
                 "template":{"metadata":{"labels":{"name":"kured"},"annotations":{}},"spec":{"containers":[{"name":"k","image":"kured"}]}}}}));
@@ -122,7 +123,7 @@ fn skips_mirror_and_daemonset_pods_evicts_and_deletes_the_rest() {
 
 #[test]
 fn a_budget_blocks_until_replicas_run_elsewhere() {
-    let api = cluster();
+    let api = two_nodes();
     set_unschedulable(&api, "n2", true); // every replica starts on n1
     replicaset(&api, "web", 3);
     assert!(api.wait_until(WAIT, |a| running(a, "web", "n1") == 3));
@@ -140,7 +141,7 @@ fn a_budget_blocks_until_replicas_run_elsewhere() {
 
 #[test]
 fn the_drain_timeout_bounds_a_blocked_eviction() {
-    let api = cluster();
+    let api = two_nodes();
     replicaset(&api, "db", 1);
     assert!(api.wait_until(WAIT, |a| running(a, "db", "n1") + running(a, "db", "n2") == 1));
     let node = if running(&api, "db", "n1") == 1 { "n1" } else { "n2" };
@@ -173,7 +174,7 @@ fn the_drain_timeout_bounds_a_blocked_eviction() {
 /// "yes" ends it with `Error::GaveWay` and the node still cordoned.
 #[test]
 fn a_drain_stalled_on_budgets_asks_whether_to_give_way() {
-    let api = cluster();
+    let api = two_nodes();
     replicaset(&api, "db", 1);
     assert!(api.wait_until(WAIT, |a| running(a, "db", "n1") + running(a, "db", "n2") == 1));
     let node = if running(&api, "db", "n1") == 1 { "n1" } else { "n2" };
@@ -200,7 +201,7 @@ fn a_drain_stalled_on_budgets_asks_whether_to_give_way() {
 
 #[test]
 fn a_drain_that_moves_never_asks_to_give_way() {
-    let api = cluster();
+    let api = two_nodes();
     for n in ["a", "b"] {
         pod(&api, n, "n1", json!({"status":{"phase":"Running"}}));
     }
@@ -211,15 +212,26 @@ fn a_drain_that_moves_never_asks_to_give_way() {
     assert_eq!(report.deleted.len() + report.evicted.len(), 2);
 }
 
-#[test]
-fn a_pod_replaced_by_one_with_the_same_name_counts_as_gone() {
-    let api = cluster();
-    pod(&api, "st-0", "n1", json!({"spec":{"terminationGracePeriodSeconds":300}}));
+/// Drain n1, where pod `name` (grace period 300 s) is being evicted, while
+/// `change` replaces or moves it: the drain must count it as gone.
+fn drain_while(name: &str, change: impl FnOnce(&FakeApiServer)) -> Vec<String> {
+    let api = two_nodes();
+    pod(&api, name, "n1", json!({"spec":{"terminationGracePeriodSeconds":300}}));
     let c = client(&api);
     let o = DrainOptions { grace_period: None, ..opts() };
     let report = std::thread::scope(|s| {
         let drain = s.spawn(|| drain_node(&c, "n1", &o, &RealClock));
         assert!(api.wait_until(WAIT, |a| !evictions(a).is_empty()));
+        change(&api);
+        drain.join().unwrap()
+    })
+    .unwrap();
+    report.evicted
+}
+
+#[test]
+fn a_pod_replaced_by_one_with_the_same_name_counts_as_gone() {
+    let evicted = drain_while("st-0", |api| {
         // A StatefulSet-like replacement: same name, new UID, still on n1.
         api.with_store(|st| {
             let pods = fakeapi::resources::by_name("pods").unwrap();
@@ -227,33 +239,23 @@ fn a_pod_replaced_by_one_with_the_same_name_counts_as_gone() {
             let p = json!({"metadata":{"name":"st-0","namespace":"default"},"spec":{"nodeName":"n1"},"status":{"phase":"Running"}});
             st.create(pods, "default", p).unwrap();
         });
-        drain.join().unwrap()
-    })
-    .unwrap();
-    assert_eq!(report.evicted, ["default/st-0"]);
+    });
+    assert_eq!(evicted, ["default/st-0"]);
 }
 
 #[test]
 fn a_pod_that_moved_to_another_node_counts_as_gone() {
-    let api = cluster();
-    pod(&api, "sticky", "n1", json!({"spec":{"terminationGracePeriodSeconds":300}}));
-    let c = client(&api);
-    let o = DrainOptions { grace_period: None, ..opts() };
-    let report = std::thread::scope(|s| {
-        let drain = s.spawn(|| drain_node(&c, "n1", &o, &RealClock));
-        assert!(api.wait_until(WAIT, |a| !evictions(a).is_empty()));
+    let evicted = drain_while("sticky", |api| {
         let mut p = api.get("pods", "default", "sticky").unwrap();
         p["spec"]["nodeName"] = json!("n2");
         api.update(p).unwrap();
-        drain.join().unwrap()
-    })
-    .unwrap();
-    assert_eq!(report.evicted, ["default/sticky"]);
+    });
+    assert_eq!(evicted, ["default/sticky"]);
 }
 
 #[test]
 fn a_failed_eviction_fails_that_pod_while_the_others_finish() {
-    let api = cluster();
+    let api = two_nodes();
     pod(&api, "twice-budgeted", "n1", json!({"metadata":{"labels":{"tier":"x"}}}));
     pod(&api, "fine", "n1", json!({}));
     assert!(api.wait_until(WAIT, |a| running(a, "twice-budgeted", "n1") == 1));
@@ -273,7 +275,7 @@ fn a_failed_eviction_fails_that_pod_while_the_others_finish() {
 /// It is sent again, 1, 2, 4, 8 s apart, five tries in all.
 #[test]
 fn an_eviction_whose_answer_was_lost_is_sent_again_a_few_times() {
-    let api = cluster();
+    let api = two_nodes();
     pod(&api, "a", "n1", json!({}));
     pod(&api, "b", "n1", json!({}));
     let c = client(&api);
@@ -295,7 +297,7 @@ fn an_eviction_whose_answer_was_lost_is_sent_again_a_few_times() {
 
 #[test]
 fn evictions_are_all_sent_before_any_pod_is_gone() {
-    let api = cluster();
+    let api = two_nodes();
     for name in ["a", "b", "c"] {
         pod(&api, name, "n1", json!({"spec":{"terminationGracePeriodSeconds":1}}));
     }
@@ -313,7 +315,7 @@ fn evictions_are_all_sent_before_any_pod_is_gone() {
 
 #[test]
 fn the_deletions_are_awaited_on_one_watch_of_the_node_not_by_polling_each_pod() {
-    let api = cluster();
+    let api = two_nodes();
     for i in 0..20 {
         pod(&api, &format!("p{i}"), "n1", json!({"spec":{"terminationGracePeriodSeconds":1}}));
     }
@@ -332,7 +334,7 @@ fn the_deletions_are_awaited_on_one_watch_of_the_node_not_by_polling_each_pod() 
 
 #[test]
 fn without_a_watch_the_drain_polls_each_pod() {
-    let api = cluster();
+    let api = two_nodes();
     for name in ["a", "b"] {
         pod(&api, name, "n1", json!({"spec":{"terminationGracePeriodSeconds":1}}));
     }
@@ -349,7 +351,7 @@ fn without_a_watch_the_drain_polls_each_pod() {
 
 #[test]
 fn a_failing_daemonset_lookup_aborts_before_any_eviction() {
-    let api = cluster();
+    let api = two_nodes();
     pod(&api, "bare", "n1", json!({}));
     pod(&api, "agent", "n1", json!({"metadata":{"ownerReferences":[{"apiVersion":"apps/v1","kind":"DaemonSet","name":"agent","uid":"u1","controller":true}]}}));
     api.inject(Fault::status("GET", "/apis/apps/v1/namespaces/default/daemonsets/agent", 500, 100));
@@ -362,7 +364,7 @@ fn a_failing_daemonset_lookup_aborts_before_any_eviction() {
 
 #[test]
 fn the_pod_selector_limits_the_drain() {
-    let api = cluster();
+    let api = two_nodes();
     pod(&api, "chosen", "n1", json!({"metadata":{"labels":{"drain":"yes"}}}));
     pod(&api, "spared", "n1", json!({}));
     let c = client(&api);

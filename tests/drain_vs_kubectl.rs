@@ -7,10 +7,9 @@
 //! figures; `DRAIN_BENCH_DETAIL=1` lists the requests by kind. kubectl must
 //! be on PATH: without it this fails.
 
-mod cluster_support;
+#[path = "support/kube.rs"]
+mod kube;
 
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fakeapi::FakeApiServer;
@@ -62,7 +61,7 @@ struct Run {
 
 fn kured_drain() -> Run {
     let api = seeded();
-    let client = cluster_support::client(&api);
+    let client = kube::client(&api);
     let before = api.requests().len();
     let started = Instant::now();
     let opts = DrainOptions { timeout: Some(Duration::from_secs(120)), ..DrainOptions::default() };
@@ -91,32 +90,8 @@ fn summarize(who: &str, api: &FakeApiServer, before: usize) {
 
 fn kubectl_drain() -> Run {
     let api = seeded();
-    let dir = cluster_support::temp_dir("kubectl");
-    let _cleanup = RemoveOnDrop(dir.clone());
-    api.write_kubeconfig(dir.join("kubeconfig")).unwrap();
-    let kubectl = |args: &[&str]| {
-        let mut child = Command::new("kubectl")
-            .arg(format!("--kubeconfig={}", dir.join("kubeconfig").display()))
-            .arg(format!("--cache-dir={}", dir.join("cache").display()))
-            .args(args)
-            .env("HOME", &dir)
-            .env_remove("KUBECONFIG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("kubectl must be on PATH for this comparison: {e}"));
-        let end = Instant::now() + Duration::from_secs(180);
-        while child.try_wait().unwrap().is_none() {
-            if Instant::now() > end {
-                let _ = child.kill();
-                panic!("kubectl {args:?} still running after 180 s");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    };
+    let k = fakeapi::kubectl::Kubectl::new(&api, "drain-vs-kubectl");
+    let kubectl = |args: &[&str]| k.ok(args, Duration::from_secs(180));
     // Warm kubectl's discovery cache first, so its count is the lower, steady one.
     kubectl(&["get", "nodes"]);
     let before = api.requests().len();
@@ -126,14 +101,6 @@ fn kubectl_drain() -> Run {
     assert_eq!(left_on_n1(&api), 0);
     summarize("kubectl", &api, before);
     Run { requests: api.requests().len() - before, secs }
-}
-
-struct RemoveOnDrop(PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 #[test]

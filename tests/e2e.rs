@@ -15,13 +15,15 @@ use serde_json::{json, Value};
 use sim::http::{alerts_answer, get, TinyServer};
 use sim::lockview::{holders, upstream_single};
 use sim::objects::{bare_pod, deployment, pdb};
-use sim::{Cluster, ClusterSpec, ControlPlaneKind, Event};
+use sim::{Cluster, ClusterSpec, ControlPlaneKind, Event, Limit};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-const LIMIT: Duration = Duration::from_secs(20);
+/// One node's reboot: checks, lock, drain, reboot, back (sim::budget turns
+/// cycles into seconds on this machine, and gives the real server more).
+const LIMIT: Limit = Limit::Cycles(5);
 /// Several nodes one after the other.
-const LONG_LIMIT: Duration = Duration::from_secs(45);
+const LONG_LIMIT: Limit = Limit::Cycles(12);
 
 /// Each scenario on both servers: `NAME::fake` and `NAME::real`.
 macro_rules! both {
@@ -56,16 +58,6 @@ both!(
     metrics_report_reboot_required,
 );
 
-/// The real server schedules, starts and finalizes pods through controllers
-/// and the simulated kubelet: give it more time.
-fn lim(c: &Cluster, d: Duration) -> Duration {
-    if c.api().is_real() {
-        d * 3
-    } else {
-        d
-    }
-}
-
 fn spec(cp: ControlPlaneKind, nodes: usize, args: &[&str]) -> ClusterSpec {
     let mut s = ClusterSpec::scenario(env!("CARGO_BIN_EXE_kured"), nodes, args);
     s.control_plane = cp;
@@ -95,7 +87,7 @@ fn cordoned(node: &Value) -> bool {
 /// Poll until the request log has `n` requests matching `pred`.
 #[track_caller]
 fn wait_requests(c: &mut Cluster, n: usize, pred: impl Fn(&fakeapi::RequestRecord) -> bool) {
-    let ok = c.poll_until(lim(c, LIMIT), |_| {}, |c| c.api().requests().iter().filter(|r| pred(r)).count() >= n);
+    let ok = c.poll_until(LIMIT, |_| {}, |c| c.api().requests().iter().filter(|r| pred(r)).count() >= n);
     assert!(ok, "fewer than {n} matching requests\n{}", c.report());
 }
 
@@ -107,7 +99,7 @@ fn one_node_full_cycle(cp: ControlPlaneKind) {
     let mut s = spec(cp, 1, &["--annotate-nodes", "--pre-reboot-node-labels=kured=rebooting", "--post-reboot-node-labels=kured=done"]);
     s.extra_objects = vec![bare_pod("default", "lonely", "node-1", "lonely", true)];
     let mut c = start(s);
-    c.wait_for(lim(&c, LIMIT), |e| matches!(e, Event::Rebooted { .. })).unwrap();
+    c.wait_for(LIMIT, |e| matches!(e, Event::Rebooted { .. })).unwrap();
 
     // while the machine is down
     let node = c.get_node("node-1").unwrap();
@@ -122,7 +114,7 @@ fn one_node_full_cycle(cp: ControlPlaneKind) {
     let cordon = first_at(&c, |e| matches!(e, Event::Cordoned { .. })).unwrap();
     assert!(labelled <= cordon, "pre-reboot labels come before the cordon\n{}", c.report());
 
-    let s = c.run_until_all_rebooted(lim(&c, LIMIT));
+    let s = c.run_until_all_rebooted(LIMIT);
     assert!(s.violations(1).is_empty(), "{:?}\n{}", s.violations(1), c.report());
     let node = c.get_node("node-1").unwrap();
     assert!(!cordoned(&node), "uncordoned after the reboot");
@@ -138,7 +130,7 @@ fn one_node_full_cycle(cp: ControlPlaneKind) {
 
 fn three_nodes_one_at_a_time(cp: ControlPlaneKind) {
     let mut c = start(spec(cp, 3, &[]));
-    let s = c.run_until_all_rebooted(lim(&c, LONG_LIMIT));
+    let s = c.run_until_all_rebooted(LONG_LIMIT);
     assert!(s.violations(1).is_empty(), "{:?}\n{}", s.violations(1), c.report());
     assert_eq!((s.nodes_rebooted, s.max_lock_holders, s.max_cordoned), (3, 1, 1), "{s}");
 }
@@ -147,7 +139,7 @@ fn three_nodes_two_at_a_time(cp: ControlPlaneKind) {
     let mut s = spec(cp, 3, &[]);
     s.concurrency = 2;
     let mut c = start(s);
-    let s = c.run_until_all_rebooted(lim(&c, LONG_LIMIT));
+    let s = c.run_until_all_rebooted(LONG_LIMIT);
     assert!(s.violations(2).is_empty(), "{:?}\n{}", s.violations(2), c.report());
     assert_eq!(s.nodes_rebooted, 3);
     assert!(s.max_lock_holders <= 2 && s.max_cordoned <= 2, "{s}");
@@ -157,12 +149,12 @@ fn operator_cordon_survives_the_reboot(cp: ControlPlaneKind) {
     let mut s = spec(cp, 1, &[]);
     s.precordoned = vec!["node-1".into()];
     let mut c = start(s);
-    c.wait_for(lim(&c, LIMIT), |e| matches!(e, Event::Rebooted { .. })).unwrap();
+    c.wait_for(LIMIT, |e| matches!(e, Event::Rebooted { .. })).unwrap();
     let ds = c.api().get("daemonsets", "kube-system", "kured").unwrap();
     let lock = ds["metadata"]["annotations"]["weave.works/kured-node-lock"].as_str().unwrap_or_default().to_string();
     let h = holders(&lock).unwrap();
     assert!(h.len() == 1 && h[0].was_cordoned, "the lock records the operator's cordon: {lock}");
-    let s = c.run_until_all_rebooted(lim(&c, LIMIT));
+    let s = c.run_until_all_rebooted(LIMIT);
     assert!(s.violations(1).is_empty(), "{:?}\n{}", s.violations(1), c.report());
     assert!(cordoned(&c.get_node("node-1").unwrap()), "still cordoned\n{}", c.report());
 }
@@ -177,7 +169,7 @@ fn blocking_pod_holds_the_reboot_until_deleted(cp: ControlPlaneKind) {
     assert!(c.lock_holders().is_empty() && c.reboots("node-1") == 0, "blocked\n{}", c.report());
     assert!(!has(&c, &Event::Cordoned { node: "node-1".into() }));
     c.api().delete("pods", "default", "blocker").expect("blocker existed");
-    c.wait_for(lim(&c, LIMIT), |e| matches!(e, Event::Rebooted { .. })).unwrap();
+    c.wait_for(LIMIT, |e| matches!(e, Event::Rebooted { .. })).unwrap();
 }
 
 fn prometheus(firing: Arc<AtomicBool>, alert: &'static str) -> TinyServer {
@@ -193,19 +185,19 @@ fn firing_alert_holds_the_reboot_until_resolved(cp: ControlPlaneKind) {
     let prom = prometheus(firing.clone(), "NodeOnFire");
     let url = format!("--prometheus-url={}", prom.url());
     let mut c = start(spec(cp, 1, &[&url]));
-    let ok = c.poll_until(lim(&c, LIMIT), |_| {}, |_| prom.received().iter().filter(|r| r.target.starts_with("/api/v1/query")).count() >= 2);
+    let ok = c.poll_until(LIMIT, |_| {}, |_| prom.received().iter().filter(|r| r.target.starts_with("/api/v1/query")).count() >= 2);
     assert!(ok, "kured asked prometheus twice\n{}", c.report());
     c.poll();
     assert!(c.lock_holders().is_empty() && c.reboots("node-1") == 0, "blocked by the alert\n{}", c.report());
     firing.store(false, Ordering::Relaxed);
-    c.wait_for(lim(&c, LIMIT), |e| matches!(e, Event::Rebooted { .. })).unwrap();
+    c.wait_for(LIMIT, |e| matches!(e, Event::Rebooted { .. })).unwrap();
 }
 
 fn filtered_alert_does_not_hold_the_reboot(cp: ControlPlaneKind) {
     let prom = prometheus(Arc::new(AtomicBool::new(true)), "Watchdog");
     let url = format!("--prometheus-url={}", prom.url());
     let mut c = start(spec(cp, 1, &[&url, "--alert-filter-regexp=^Watchdog$"]));
-    c.wait_for(lim(&c, LIMIT), |e| matches!(e, Event::Rebooted { .. })).unwrap();
+    c.wait_for(LIMIT, |e| matches!(e, Event::Rebooted { .. })).unwrap();
     assert!(!prom.received().is_empty(), "prometheus was asked");
 }
 
@@ -213,7 +205,7 @@ fn deployment_with_a_budget_drains_without_violation(cp: ControlPlaneKind) {
     let mut s = spec(cp, 2, &[]);
     s.extra_objects = vec![deployment("default", "web", 2), pdb("default", "web", json!({"minAvailable": 1}))];
     let mut c = start(s);
-    let s = c.run_until_all_rebooted(lim(&c, LONG_LIMIT));
+    let s = c.run_until_all_rebooted(LONG_LIMIT);
     assert!(s.violations(1).is_empty(), "{:?}\n{}", s.violations(1), c.report());
     assert_eq!(s.pdb_violations, 0);
     assert!(c.timeline().iter().any(|e| matches!(&e.event, Event::Evicted { pod } if pod.starts_with("default/web-"))), "{}", c.report());
@@ -228,8 +220,8 @@ fn stuck(cp: ControlPlaneKind, args: &[&str]) -> Cluster {
 
 fn drain_timeout_releases_the_lock_and_uncordons(cp: ControlPlaneKind) {
     let mut c = stuck(cp, &["--drain-timeout=3s"]);
-    c.wait_for(lim(&c, LIMIT), |e| matches!(e, Event::EvictionBlocked { .. })).unwrap();
-    c.wait_for(lim(&c, LIMIT), |e| matches!(e, Event::LockReleased { .. })).unwrap();
+    c.wait_for(LIMIT, |e| matches!(e, Event::EvictionBlocked { .. })).unwrap();
+    c.wait_for(LIMIT, |e| matches!(e, Event::LockReleased { .. })).unwrap();
     // The next attempt may cordon again within milliseconds (a period has
     // passed during the drain), so look for the uncordon in the request log.
     let uncordoned = c.api().requests().iter().any(|r| r.path == "/api/v1/nodes/node-1" && r.status < 300 && uncordons(&r.method, &r.body));
@@ -253,8 +245,8 @@ fn uncordons(method: &str, body: &str) -> bool {
 
 fn drain_timeout_with_force_reboots_anyway(cp: ControlPlaneKind) {
     let mut c = stuck(cp, &["--drain-timeout=3s", "--force-reboot"]);
-    c.wait_for(lim(&c, LIMIT), |e| matches!(e, Event::EvictionBlocked { .. })).unwrap();
-    c.wait_for(lim(&c, LIMIT), |e| matches!(e, Event::Rebooted { .. })).unwrap();
+    c.wait_for(LIMIT, |e| matches!(e, Event::EvictionBlocked { .. })).unwrap();
+    c.wait_for(LIMIT, |e| matches!(e, Event::Rebooted { .. })).unwrap();
 }
 
 fn lock_held_by_another_node_makes_this_one_wait(cp: ControlPlaneKind) {
@@ -274,7 +266,7 @@ fn expired_lock_is_taken_over(cp: ControlPlaneKind) {
     let an_hour_ago = OffsetDateTime::now_utc() - time::Duration::hours(1);
     s.lock = Some(upstream_single("node-9", &rfc3339(an_hour_ago), 30 * 60 * 1_000_000_000));
     let mut c = start(s);
-    c.wait_for(lim(&c, LIMIT), |e| matches!(e, Event::Rebooted { .. })).unwrap();
+    c.wait_for(LIMIT, |e| matches!(e, Event::Rebooted { .. })).unwrap();
     assert_eq!(c.lock_holders(), ["node-1"], "{}", c.report());
 }
 
@@ -282,9 +274,9 @@ fn notifications_reach_the_receiver(cp: ControlPlaneKind) {
     let hook = TinyServer::start(|_| (200, "text/plain".into(), String::new())).expect("receiver");
     let url = format!("--notify-url=generic+http://127.0.0.1:{}/hook", hook.port());
     let mut c = start(spec(cp, 1, &[&url, "--message-template-drain=Draining %s now"]));
-    let s = c.run_until_all_rebooted(lim(&c, LIMIT));
+    let s = c.run_until_all_rebooted(LIMIT);
     assert!(s.violations(1).is_empty(), "{:?}\n{}", s.violations(1), c.report());
-    let ok = c.poll_until(lim(&c, LIMIT), |_| {}, |_| hook.received().len() >= 3);
+    let ok = c.poll_until(LIMIT, |_| {}, |_| hook.received().len() >= 3);
     let bodies: Vec<String> = hook.received().into_iter().map(|r| r.body).collect();
     assert!(ok, "three notifications, got {bodies:?}");
     for want in ["Draining node-1 now", "Rebooting node node-1", "Node node-1 rebooted & uncordoned successfully!"] {
@@ -302,7 +294,7 @@ fn metrics_report_reboot_required(cp: ControlPlaneKind) {
     for (node, want) in [("node-1", "kured_reboot_required{node=\"node-1\"} 1"), ("node-2", "kured_reboot_required{node=\"node-2\"} 0")] {
         let port = c.metrics_port(node).unwrap();
         let mut last = String::new();
-        let ok = c.poll_until(lim(&c, LIMIT), |_| {}, |_| {
+        let ok = c.poll_until(LIMIT, |_| {}, |_| {
             last = get(port, "/metrics").map(|(_, body)| body).unwrap_or_default();
             last.lines().any(|l| l == want)
         });

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use sim::objects::{deployment, pdb};
-use sim::{Cluster, ClusterSpec, Event};
+use sim::{cycles, Cluster, ClusterSpec, Event, Limit};
 
 fn spec(nodes: usize, period: &str, args: &[&str]) -> ClusterSpec {
     let mut s = ClusterSpec::scenario(env!("CARGO_BIN_EXE_kured"), nodes, args);
@@ -27,13 +27,17 @@ fn log_of(c: &Cluster, node: &str) -> String {
     std::fs::read_to_string(c.node(node).expect("node").log_path()).unwrap_or_default()
 }
 
-/// From each release to the next take, in the timeline.
+/// From each release to the next take by another node, in the timeline. A
+/// hand-over within one look of the harness shows as 0: the look lists that
+/// take before that release (takes first, releases last, see sim's observer).
 fn handovers(c: &Cluster) -> Vec<Duration> {
     let tl = c.timeline();
     let mut out = Vec::new();
     for (i, e) in tl.iter().enumerate() {
-        if let Event::LockReleased { .. } = e.event {
-            if let Some(next) = tl[i..].iter().find(|n| matches!(n.event, Event::LockTaken { .. })) {
+        if let Event::LockReleased { node: from } = &e.event {
+            let taken = |(j, n): &(usize, &sim::Timed)| n.at >= e.at && matches!(&n.event, Event::LockTaken { node } if node != from || *j > i);
+            let next = tl.iter().enumerate().find(taken).map(|(_, n)| n);
+            if let Some(next) = next {
                 out.push(next.at - e.at);
             }
         }
@@ -48,15 +52,14 @@ fn waiting_nodes_take_the_lock_within_seconds_of_its_release() {
     s.lock = Some(r#"{"nodeID":"manual"}"#.into());
     let mut c = start(s);
     let names = c.spec().node_names();
-    // The first check comes after 15-45 s (upstream's random initial delay).
-    let all_waiting = c.poll_until(Duration::from_secs(90), |_| {}, |c| names.iter().all(|n| log_of(c, n).contains("waiting for the reboot lock")));
+    // The first check comes after 15-45 s (upstream's random initial delay):
+    // one cycle (sim::budget gives each cycle 4 times its length).
+    let all_waiting = c.poll_until(cycles(1), |_| {}, |c| names.iter().all(|n| log_of(c, n).contains("waiting for the reboot lock")));
     assert!(all_waiting, "not every node waits for the lock\n{}", c.report());
-    let api = c.api();
-    let mut ds = api.get("daemonsets", "kube-system", "kured").unwrap();
-    ds["metadata"]["annotations"].as_object_mut().unwrap().remove("weave.works/kured-node-lock");
-    api.update(ds).unwrap();
-    // Five reboots one after the other; with the period alone this takes minutes.
-    let summary = c.run_until_all_rebooted(Duration::from_secs(90));
+    unlock(&c);
+    // Five reboots one after the other; with the period alone this takes five
+    // periods (the hand-over times below tell the two apart).
+    let summary = c.run_until_all_rebooted(cycles(1));
     assert!(summary.violations(1).is_empty(), "{summary}\n{}", c.report());
     let h = handovers(&c);
     let shown: Vec<String> = h.iter().map(|d| format!("{:.2}", d.as_secs_f64())).collect();
@@ -83,14 +86,7 @@ fn gated_cluster(args: &[&str]) -> Cluster {
 
 /// Change node-1 (retrying on conflicts with kured's own writes).
 fn edit_node(c: &Cluster, f: impl Fn(&mut Value)) {
-    for _ in 0..50 {
-        let mut n = c.get_node("node-1").unwrap();
-        f(&mut n);
-        if c.api().update(n).is_ok() {
-            return;
-        }
-    }
-    panic!("could not update node-1");
+    edit_node_named(c, "node-1", f)
 }
 
 /// While the machine is down, taint it so the evicted replica cannot come back.
@@ -99,7 +95,8 @@ fn hold_the_replica_off(c: &mut Cluster) {
     edit_node(c, |n| n["spec"]["taints"] = json!([{"key": "test/hold", "value": "1", "effect": "NoSchedule"}]));
 }
 
-const LIMIT: Duration = Duration::from_secs(30);
+/// A scenario's waits, in kured cycles (sim::budget turns them into seconds here).
+const LIMIT: Limit = Limit::Cycles(8);
 
 #[test]
 fn the_lock_is_released_only_once_the_drained_budget_recovers() {
@@ -107,7 +104,7 @@ fn the_lock_is_released_only_once_the_drained_budget_recovers() {
     hold_the_replica_off(&mut c);
     c.wait_for(LIMIT, |e| matches!(e, Event::Uncordoned { .. })).unwrap();
     // Back, Ready and uncordoned, but the budget allows nothing: the lock stays.
-    let released = c.poll_until(Duration::from_secs(4), |_| {}, |c| c.lock_holders().is_empty());
+    let released = c.poll_until(cycles(1), |_| {}, |c| c.lock_holders().is_empty());
     assert!(!released, "released while the budget was short\n{}", c.report());
     assert!(log_of(&c, "node-1").contains("release gate: waiting: PodDisruptionBudget default/gated allows 0"), "{}", log_of(&c, "node-1"));
     edit_node(&c, |n| n["spec"]["taints"] = json!([]));
@@ -159,7 +156,7 @@ fn the_autoscaler_is_kept_off_a_held_node_and_an_operators_setting_is_kept() {
     let mut held_with_annotation = std::collections::BTreeSet::new();
     let mut states = std::collections::BTreeSet::new();
     let settled = c.poll_until(
-        Duration::from_secs(60),
+        cycles(15),
         |_| {},
         |c| {
             for n in ["node-1", "node-2"] {
@@ -186,14 +183,15 @@ fn the_autoscaler_is_kept_off_a_held_node_and_an_operators_setting_is_kept() {
 }
 
 fn edit_node_named(c: &Cluster, name: &str, f: impl Fn(&mut Value)) {
-    for _ in 0..50 {
-        let mut n = c.get_node(name).unwrap();
-        f(&mut n);
-        if c.api().update(n).is_ok() {
-            return;
-        }
-    }
-    panic!("could not update {name}");
+    c.api().edit("nodes", "", name, f).unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// Remove the lock annotation (an operator lifting a pause), whatever the daemons write meanwhile.
+fn unlock(c: &Cluster) {
+    let remove = |ds: &mut Value| {
+        ds["metadata"]["annotations"].as_object_mut().unwrap().remove("weave.works/kured-node-lock");
+    };
+    c.api().edit("daemonsets", "kube-system", "kured", remove).unwrap_or_else(|e| panic!("{e}"));
 }
 
 fn scrape(c: &Cluster, node: &str) -> String {
@@ -241,10 +239,7 @@ fn metrics_and_the_status_annotation_say_why_a_node_waits_and_what_it_did() {
     let pending: f64 = m.lines().find_map(|l| l.strip_prefix(r#"kured_reboot_pending_seconds{node="node-1"} "#)).unwrap().parse().unwrap();
     assert!(pending > 0.0, "{m}");
 
-    let api = c.api();
-    let mut ds = api.get("daemonsets", "kube-system", "kured").unwrap();
-    ds["metadata"]["annotations"].as_object_mut().unwrap().remove("weave.works/kured-node-lock");
-    api.update(ds).unwrap();
+    unlock(&c);
     let summary = c.run_until_all_rebooted(LIMIT);
     assert!(summary.violations(1).is_empty(), "{summary}\n{}", c.report());
     // The kured that runs after the reboot timed the reboot and the gate.
@@ -267,10 +262,7 @@ fn without_a_watch_a_waiting_node_falls_back_to_its_period() {
     let fell_back = c.poll_until(LIMIT, |_| {}, |c| log_of(c, "node-1").contains("cannot watch the reboot lock"));
     assert!(fell_back, "{}", c.report());
     assert!(log_of(&c, "node-1").contains("(--period)"));
-    let api = c.api();
-    let mut ds = api.get("daemonsets", "kube-system", "kured").unwrap();
-    ds["metadata"]["annotations"].as_object_mut().unwrap().remove("weave.works/kured-node-lock");
-    api.update(ds).unwrap();
+    unlock(&c);
     // taken at a periodic check instead
     c.wait_for(LIMIT, |e| matches!(e, Event::LockTaken { .. })).unwrap();
 }

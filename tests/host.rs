@@ -15,6 +15,8 @@ use kured::Error;
 
 #[path = "support/host.rs"]
 mod host;
+#[path = "support/poll.rs"]
+mod poll;
 #[path = "support/tempdir.rs"]
 mod tempdir;
 use host::{live_with, unique_sleep, HostStandIn};
@@ -29,13 +31,14 @@ fn sh(script: &str) -> Vec<String> {
     vec!["sh".into(), "-c".into(), script.into()]
 }
 
+/// Host commands here end within their own timeouts (under a second): this
+/// only bounds a wait for processes to start or be reaped. No daemon runs, so
+/// there is no period to count in.
+const PROCESS_WAIT: Duration = Duration::from_secs(10);
+
 #[track_caller]
-fn poll_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+fn poll_until(what: &str, done: impl FnMut() -> bool) {
+    poll::poll(PROCESS_WAIT, what, done)
 }
 
 /// A file sentinel never runs anything on the host, but it still gets a host

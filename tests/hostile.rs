@@ -17,17 +17,21 @@ use serde_json::{json, Value};
 use sim::http::TinyServer;
 use sim::lockview::upstream_single;
 use sim::objects::bare_pod;
-use sim::{Cluster, ClusterSpec, Event};
+use sim::{cycles, Budget, Cluster, ClusterSpec, Event, Limit};
 
 #[path = "support/host.rs"]
 mod host;
+#[path = "support/poll.rs"]
+mod poll;
 #[path = "support/tempdir.rs"]
 mod tempdir;
+use poll::poll;
 use host::{live_with, unique_sleep, HostStandIn};
 use tempdir::TempDir;
 
-/// Generous: waits end as soon as their condition holds, and the machine is shared.
-const LIMIT: Duration = Duration::from_secs(45);
+/// A scenario's waits, in kured cycles (sim::budget turns them into seconds on
+/// this machine); waits end as soon as their condition holds.
+const LIMIT: Limit = Limit::Cycles(12);
 
 // ---- the command line -------------------------------------------------------
 
@@ -170,13 +174,10 @@ fn case1_large_template_completes_the_cycle() {
     assert!(hook.received().iter().any(|r| r.body.contains(&format!("[node-1{}]", " ".repeat(3794)))), "uncordon message");
 }
 
-#[track_caller]
-fn poll(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+/// Waits without a simulated cluster to measure kured's first check: cycles of
+/// the `--period=1s` these tests give kured (and the host commands it runs).
+fn by_hand() -> Budget {
+    Budget::of_period(Duration::from_secs(1))
 }
 
 /// Case 2: the lock held by this node, the node cordoned, and a sentinel
@@ -202,10 +203,10 @@ fn hung_sentinel_command(flag: impl Fn(&str) -> String) {
     s.lock = Some(upstream_single("node-1", "2026-01-01T00:00:00Z", 0));
     let mut c = start(s);
     let ok = c.poll_until(LIMIT, |_| {}, |c| c.lock_holders().is_empty() && !cordoned(c, "node-1"));
-    assert!(ok, "lock released and node uncordoned within {LIMIT:?}\n{}\n{}", c.report(), log_of(&c, "node-1"));
+    assert!(ok, "lock released and node uncordoned\n{}\n{}", c.report(), log_of(&c, "node-1"));
     let told = |c: &Cluster| log_of(c, "node-1").contains("cannot tell whether a reboot is required");
     assert!(c.poll_until(LIMIT, |_| {}, told), "the periodic check says it cannot tell\n{}", log_of(&c, "node-1"));
-    poll(LIMIT, "a sentinel command to run again", || !live_with(&token).is_empty());
+    poll(c.allows(LIMIT), "a sentinel command to run again", || !live_with(&token).is_empty());
     let log = log_of(&c, "node-1");
     assert!(log.contains("no answer within 1s, killed with its process group"), "{log}");
     assert_eq!(c.reboots("node-1"), 0, "a hung sentinel never means 'reboot required'");
@@ -214,8 +215,8 @@ fn hung_sentinel_command(flag: impl Fn(&str) -> String) {
     assert!(pid > 1);
     // SAFETY: kill(2) on the kured child this test started (pid > 1).
     unsafe { libc::kill(pid, libc::SIGTERM) };
-    poll(LIMIT, "kured to exit", || std::fs::metadata(format!("/proc/{pid}/cmdline")).is_err() || is_zombie(pid));
-    poll(Duration::from_secs(10), "every sentinel sleep to be gone", || live_with(&token).is_empty());
+    poll(c.allows(LIMIT), "kured to exit", || std::fs::metadata(format!("/proc/{pid}/cmdline")).is_err() || is_zombie(pid));
+    poll(c.allows(cycles(2)), "every sentinel sleep to be gone", || live_with(&token).is_empty());
 }
 
 fn is_zombie(pid: i32) -> bool {
@@ -283,9 +284,9 @@ fn case6_huge_node_object_is_refused_in_bounded_memory() {
     let mut s = spec(&[]);
     s.no_reboot = vec!["node-1".into()];
     let mut c = start(s);
-    let mut node = c.get_node("node-1").expect("node");
-    node["metadata"]["annotations"]["bloat"] = json!("x".repeat(61_000_000));
-    c.api().update(node).expect("bloat the node");
+    let bloat = json!("x".repeat(61_000_000));
+    // (kured writes the node at start-up too: edit re-reads on a conflict)
+    c.api().edit("nodes", "", "node-1", |node| node["metadata"]["annotations"]["bloat"] = bloat.clone()).expect("bloat the node");
     std::fs::write(c.node("node-1").unwrap().sentinel(), "").expect("reboot needed now");
     let want = "larger than 4096 KiB";
     let seen = |c: &Cluster| log_of(c, "node-1").contains(want);
@@ -356,7 +357,8 @@ fn trace_logging_never_prints_secrets() {
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .expect("start kured");
-    let deadline = Instant::now() + LIMIT;
+    // no cluster to measure a first check: the --period alone
+    let deadline = Instant::now() + by_hand().allows(LIMIT);
     while !(dir.join("marker").exists() && hook.received().len() >= 2) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -381,10 +383,10 @@ fn kill_running_ends_every_host_command_group() {
     let argv: Vec<String> = vec!["/bin/sh".into(), "-c".into(), format!("sleep {token} & sleep {token}; wait")];
     let pid = host.pid();
     let runner = std::thread::spawn(move || kured::hostcmd::run_in_host(&argv, pid));
-    poll(LIMIT, "both sleeps to start", || live_with(&token).len() >= 3);
+    poll(by_hand().allows(LIMIT), "both sleeps to start", || live_with(&token).len() >= 3);
     kured::hostcmd::kill_running();
-    poll(LIMIT, "the command to return", || runner.is_finished());
+    poll(by_hand().allows(LIMIT), "the command to return", || runner.is_finished());
     let out = runner.join().expect("runner").expect("ran");
     assert_eq!(out.signal, Some(libc::SIGKILL), "{out:?}");
-    poll(Duration::from_secs(10), "every sleep to be gone", || live_with(&token).is_empty());
+    poll(by_hand().allows(cycles(2)), "every sleep to be gone", || live_with(&token).is_empty());
 }

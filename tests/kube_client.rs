@@ -1,7 +1,7 @@
 //! The REST client against real sockets: the fake API server (real HTTPS with a
 //! test CA, real HTTP semantics, fault injection) and plain failure cases.
 
-#[path = "kube_client/support.rs"]
+#[path = "support/kube.rs"]
 mod support;
 
 use std::net::TcpListener;
@@ -347,7 +347,9 @@ fn a_slow_server_times_out() {
         Err(Error::Transport { message, .. }) => assert!(message.contains("timeout"), "{message}"),
         other => panic!("want a timeout, got {other:?}"),
     }
-    assert!(started.elapsed() < Duration::from_millis(1500));
+    // before the server's answer, however loaded the machine
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(2), "gave up after {took:?}, not before the server's answer at 2 s");
     // A timeout is not resent, however short --api-timeout is: it already took
     // its whole time. (The server logs the request when its 2 s are up; a
     // resend would follow within half a second.)

@@ -2,7 +2,7 @@
 //! a proxy. Its own test binary: it sets process environment variables, which is
 //! only sound while no other thread of the process reads them.
 
-#[path = "kube_client/support.rs"]
+#[path = "support/kube.rs"]
 mod support;
 
 use std::net::TcpListener;

@@ -1,11 +1,12 @@
 //! The DaemonSet lock against the fake API server: whole-object PUTs, 409 races,
 //! TTL takeover, both annotation formats, and nothing else in the DaemonSet touched.
 
-mod cluster_support;
+#[path = "support/kube.rs"]
+mod kube;
 
 use std::time::Duration;
 
-use cluster_support::{client, FakeClock};
+use kube::{client, FakeClock};
 use fakeapi::{Fault, FakeApiServer};
 use kured::clock::{Clock, RealClock};
 use kured::kube::Client;

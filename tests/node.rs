@@ -2,9 +2,10 @@
 //! labels and annotations, and the PreferNoSchedule taint edited without losing
 //! anyone else's taints.
 
-mod cluster_support;
+#[path = "support/kube.rs"]
+mod kube;
 
-use cluster_support::{client, cluster};
+use kube::{client, two_nodes};
 use fakeapi::{FakeApiServer, Fault};
 use kured::node;
 use serde_json::{json, Value};
@@ -15,7 +16,7 @@ fn patches(api: &FakeApiServer) -> Vec<fakeapi::RequestRecord> {
 
 #[test]
 fn cordon_and_uncordon_as_kubectl() {
-    let api = cluster();
+    let api = two_nodes();
     let c = client(&api);
     node::cordon(&c, "n1").unwrap();
     node::cordon(&c, "n1").unwrap();
@@ -31,7 +32,7 @@ fn cordon_and_uncordon_as_kubectl() {
 
 #[test]
 fn labels_and_annotations_touch_only_their_keys() {
-    let api = cluster();
+    let api = two_nodes();
     let mut n = api.get("nodes", "", "n1").unwrap();
     n["metadata"]["labels"] = json!({"keep":"me"});
     api.update(n).unwrap();
@@ -49,7 +50,7 @@ fn labels_and_annotations_touch_only_their_keys() {
 
 #[test]
 fn the_prefer_no_schedule_taint_is_idempotent_and_keeps_other_taints() {
-    let api = cluster();
+    let api = two_nodes();
     let mut n = api.get("nodes", "", "n1").unwrap();
     n["spec"]["taints"] = json!([{"key":"dedicated","value":"gpu","effect":"NoSchedule"},
                                  {"key":"node.kubernetes.io/not-ready","effect":"NoExecute","timeAdded":"2024-03-01T03:00:00Z"}]);
@@ -76,7 +77,7 @@ fn the_prefer_no_schedule_taint_is_idempotent_and_keeps_other_taints() {
 
 #[test]
 fn a_stale_taint_removal_is_refused_by_the_server() {
-    let api = cluster();
+    let api = two_nodes();
     let mut n = api.get("nodes", "", "n1").unwrap();
     n["spec"]["taints"] = json!([{"key":"a","effect":"NoSchedule"},{"key":"kured","effect":"PreferNoSchedule"}]);
     api.update(n).unwrap();

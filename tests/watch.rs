@@ -3,7 +3,7 @@
 //! resourceVersion, re-listing on 410 Gone, bounded waits, the stop check, and
 //! errors that make the caller fall back to polling.
 
-#[path = "kube_client/support.rs"]
+#[path = "support/kube.rs"]
 mod support;
 
 use std::ops::ControlFlow;

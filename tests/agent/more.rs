@@ -32,8 +32,7 @@ fn taint_set_while_waiting_is_gone_after_the_reboot() {
     let host = FakeHost::new(false);
     agent(&cfg, &w.client, &host).recover();
     assert_eq!(w.taints(), Vec::<String>::new());
-    assert!(!w.cordoned());
-    assert_eq!(w.holders(), Vec::<String>::new());
+    w.assert_put_back();
 }
 
 #[test]
@@ -57,8 +56,7 @@ fn annotations_and_labels_around_a_reboot() {
     assert!(!annotations.iter().any(|a| a == IN_PROGRESS), "{annotations:?}");
     assert!(annotations.iter().any(|a| a == MOST_RECENT), "{annotations:?}");
     assert_eq!(w.label("kured").as_deref(), Some("done"));
-    assert!(!w.cordoned());
-    assert_eq!(w.holders(), Vec::<String>::new());
+    w.assert_put_back();
 }
 
 #[test]

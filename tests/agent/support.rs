@@ -3,7 +3,6 @@
 //! reading the server's state.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
 
 use fakeapi::{FakeApiServer, Options};
 use kured::agent::Agent;
@@ -12,7 +11,7 @@ use kured::kube::Client;
 use kured::lock::LockValue;
 use serde_json::{json, Value};
 
-use crate::cluster_support::{client, temp_dir};
+use crate::kube::{client, TempDir, TestClient};
 use crate::host::HostStandIn;
 pub use crate::fake_host::{run_check, run_recover, Ended, FakeHost, RebootResult};
 
@@ -25,9 +24,9 @@ pub const NODE_PATH: &str = "/api/v1/nodes/node-1";
 /// the harmless host process and reboot command every Config must name.
 pub struct World {
     pub api: FakeApiServer,
-    pub client: Client,
+    pub client: TestClient,
     host: HostStandIn,
-    pub dir: PathBuf,
+    pub dir: TempDir,
 }
 
 impl World {
@@ -42,7 +41,7 @@ impl World {
             "spec":{"selector":{"matchLabels":{"name":"kured"}},
                     "template":{"metadata":{"labels":{"name":"kured"}},"spec":{"containers":[{"name":"kured","image":"kured"}]}}}}));
         let client = client(&api);
-        World { api, client, host: HostStandIn::new(), dir: temp_dir("agent") }
+        World { api, client, host: HostStandIn::new(), dir: TempDir::new("agent") }
     }
 
     /// `--node-id=node-1 --period=1s --drain-grace-period=0` plus `extra`.
@@ -139,14 +138,26 @@ impl World {
         self.api.requests().iter().filter(|r| r.method == method && r.path.ends_with(path_end)).count()
     }
 
+    /// Not cordoned, and nobody holds the lock: the node is back in service.
+    #[track_caller]
+    pub fn assert_put_back(&self) {
+        assert_eq!((self.cordoned(), self.holders()), (false, Vec::<String>::new()), "put back");
+    }
+
+    /// The lock released, the node left cordoned (the operator's cordon).
+    #[track_caller]
+    pub fn assert_released_still_cordoned(&self) {
+        assert_eq!((self.cordoned(), self.holders()), (true, Vec::<String>::new()), "released, still cordoned");
+    }
+
+    /// Cordoned, and node-1 holds the lock: the reboot is under way.
+    #[track_caller]
+    pub fn assert_held(&self) {
+        assert_eq!((self.cordoned(), self.holders()), (true, vec![NODE.to_string()]), "held for the reboot");
+    }
+
     pub fn marker_written(&self) -> bool {
         self.dir.join("marker").exists()
-    }
-}
-
-impl Drop for World {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

@@ -47,6 +47,7 @@ pub mod fault;
 mod files;
 mod handlers;
 mod http;
+pub mod kubectl;
 mod list;
 mod ops;
 mod patch;

@@ -39,12 +39,18 @@ fn evict(c: &Client, pod: &str) -> common::Resp {
         &json!({"apiVersion":"policy/v1","kind":"Eviction","metadata":{"name":pod,"namespace":"default"}}))
 }
 
-#[test]
-fn eviction_honours_the_budget_until_replacements_run() {
+/// Nodes n1 and n2, a Deployment "web" of 2 and a budget keeping 1 available.
+fn web_behind_a_budget() -> FakeApiServer {
     let api = FakeApiServer::start();
     nodes(&api, &["n1", "n2"]);
     api.create(deployment("web", 2));
     api.create(pdb("web", "web", json!({"minAvailable": 1})));
+    api
+}
+
+#[test]
+fn eviction_honours_the_budget_until_replacements_run() {
+    let api = web_behind_a_budget();
     wait(&api, "2 running web pods", |a| running(a, "web").len() == 2);
     let c = Client::new(&api);
     // no room for replacements yet, so the budget stays tight however slow this test runs
@@ -169,10 +175,7 @@ fn daemonsets_place_one_pod_per_node_even_cordoned() {
 
 #[test]
 fn controllers_are_quiet_once_settled_and_can_be_off() {
-    let api = FakeApiServer::start();
-    nodes(&api, &["n1", "n2"]);
-    api.create(deployment("web", 2));
-    api.create(pdb("web", "web", json!({"minAvailable": 1})));
+    let api = web_behind_a_budget();
     api.create(json!({"apiVersion":"apps/v1","kind":"DaemonSet","metadata":{"name":"kured","namespace":"kube-system"},
         "spec":{"selector":{"matchLabels":{"app":"kured"}},"template":{"metadata":{"labels":{"app":"kured"}},"spec":{"containers":[]}}}}));
     wait(&api, "everything running", |a| a.list("pods").iter().filter(|p| p["status"]["phase"] == "Running").count() == 4

@@ -4,59 +4,25 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
 
 use common::{nodes, wait};
 use fakeapi::{FakeApiServer, Options};
 use serde_json::{json, Value};
 
-struct Kubectl {
-    dir: PathBuf,
-}
-
-struct Out {
-    ok: bool,
-    stdout: String,
-    stderr: String,
-}
+/// The real kubectl with a request timeout, each run bounded.
+struct Kubectl(fakeapi::kubectl::Kubectl);
 
 impl Kubectl {
     fn new(api: &FakeApiServer, test: &str) -> Kubectl {
-        let dir = std::env::temp_dir().join(format!("fakeapi-kubectl-{test}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        api.write_kubeconfig(dir.join("kubeconfig")).unwrap();
-        Kubectl { dir }
+        Kubectl(fakeapi::kubectl::Kubectl::new(api, test))
     }
 
-    /// Run kubectl with a request timeout, killed if it outlives `deadline`.
     #[track_caller]
-    fn run(&self, args: &[&str], deadline: Duration) -> Out {
-        let kubeconfig = self.dir.join("kubeconfig");
-        let mut child = Command::new("kubectl")
-            .arg(format!("--kubeconfig={}", kubeconfig.display()))
-            .arg("--request-timeout=10s")
-            .arg(format!("--cache-dir={}", self.dir.join("cache").display()))
-            .args(args)
-            .env("HOME", &self.dir)
-            .env_remove("KUBECONFIG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("kubectl must be on PATH for these tests (apt or /usr/bin/kubectl): {e}"));
-        let end = Instant::now() + deadline;
-        while child.try_wait().unwrap().is_none() {
-            if Instant::now() > end {
-                let _ = child.kill();
-                let out = child.wait_with_output().unwrap();
-                panic!("kubectl {args:?} still running after {deadline:?}; stderr: {}", String::from_utf8_lossy(&out.stderr));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let out = child.wait_with_output().unwrap();
-        Out { ok: out.status.success(), stdout: String::from_utf8_lossy(&out.stdout).into(), stderr: String::from_utf8_lossy(&out.stderr).into() }
+    fn run(&self, args: &[&str], deadline: Duration) -> fakeapi::kubectl::Out {
+        self.0.run(&[&["--request-timeout=10s"], args].concat(), deadline)
     }
 
     #[track_caller]
@@ -64,12 +30,6 @@ impl Kubectl {
         let o = self.run(args, Duration::from_secs(20));
         assert!(o.ok, "kubectl {args:?} failed:\n{}\n{}", o.stdout, o.stderr);
         o.stdout
-    }
-}
-
-impl Drop for Kubectl {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

@@ -117,6 +117,21 @@ impl Api {
             Api::Real(r) => r.update(obj),
         }
     }
+    /// Read-modify-write `plural/namespace/name` with `change`, read again on a
+    /// conflict (the daemons write the same objects meanwhile). The object as
+    /// written, or why not.
+    pub fn edit(&self, plural: &str, namespace: &str, name: &str, change: impl Fn(&mut Value)) -> Result<Value, String> {
+        for _ in 0..50 {
+            let mut obj = self.get(plural, namespace, name).ok_or_else(|| format!("no {plural} {namespace}/{name}"))?;
+            change(&mut obj);
+            match self.update(obj) {
+                Ok(written) => return Ok(written),
+                Err(status) if status["code"] == 409 => continue,
+                Err(status) => return Err(format!("update {plural} {namespace}/{name}: {status}")),
+            }
+        }
+        Err(format!("update {plural} {namespace}/{name}: 50 conflicts in a row"))
+    }
     /// Remove at once (no grace period).
     pub fn delete(&self, plural: &str, namespace: &str, name: &str) -> Option<Value> {
         match self {

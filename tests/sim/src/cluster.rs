@@ -16,9 +16,9 @@ use crate::node::{free_port, Launch, SimNode};
 use crate::objects;
 use crate::observer::{Observer, Snapshot};
 use crate::spec::ClusterSpec;
-use crate::summary::Summary;
 
 mod outcome;
+mod wait;
 
 /// How often the harness looks at the machines and the server.
 pub const POLL_EVERY: Duration = Duration::from_millis(50);
@@ -38,6 +38,8 @@ pub struct Cluster {
     timeline: Vec<Timed>,
     /// The largest VmHWM of a kured seen so far (sampled before each "reboot").
     peak_kib: u64,
+    /// The last wait that gave up, in words (for the report).
+    gave_up: Option<String>,
 }
 
 impl Cluster {
@@ -80,7 +82,7 @@ impl Cluster {
         }
         let observer = Observer::new(spec.precordoned.iter().cloned());
         let kured_ds = api.get("daemonsets", "kube-system", "kured").ok_or("the kured DaemonSet vanished")?;
-        let mut c = Cluster { nodes, api, spec, dir, launch, observer, kured_ds, requests_seen: 0, started: Instant::now(), timeline: Vec::new(), peak_kib: 0 };
+        let mut c = Cluster { nodes, api, spec, dir, launch, observer, kured_ds, requests_seen: 0, started: Instant::now(), timeline: Vec::new(), peak_kib: 0, gave_up: None };
         c.poll(); // the starting state, before any kured acts
         for node in &mut c.nodes {
             node.start_kured(&c.launch).map_err(|e| format!("{}: {e}", node.name))?;
@@ -207,6 +209,7 @@ impl Cluster {
                 }
             }
         }
+        self.nodes.iter_mut().for_each(SimNode::note_first_check);
         let snap = self.snapshot();
         ev.extend(self.observer.observe(&snap));
         let at = self.started.elapsed();
@@ -254,59 +257,6 @@ impl Cluster {
     pub fn all_dead(&self) -> bool {
         self.nodes.iter().all(|n| n.crashed.is_some() && !n.kured_running())
     }
-
-    /// Poll until `done` says so or `limit` (from now) passes; `on_event` sees
-    /// each event as it happens. True if `done`.
-    pub fn poll_until(&mut self, limit: Duration, mut on_event: impl FnMut(&Timed), mut done: impl FnMut(&Cluster) -> bool) -> bool {
-        let deadline = Instant::now() + limit;
-        loop {
-            for e in self.poll() {
-                on_event(&e);
-            }
-            if done(self) {
-                return true;
-            }
-            if Instant::now() >= deadline {
-                return false;
-            }
-            std::thread::sleep(self.poll_every());
-        }
-    }
-
-    /// The real server is asked over HTTPS (several requests a look): look less often.
-    pub fn poll_every(&self) -> Duration {
-        if self.api.is_real() {
-            POLL_EVERY * 4
-        } else {
-            POLL_EVERY
-        }
-    }
-
-    /// Poll until an event matching `want` happens (after this call), or `limit` passes.
-    pub fn wait_for(&mut self, limit: Duration, want: impl Fn(&Event) -> bool) -> Result<Timed, String> {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(e) = self.poll().into_iter().find(|e| want(&e.event)) {
-                return Ok(e);
-            }
-            if self.all_dead() {
-                return Err(format!("every kured exited\n{}", self.report()));
-            }
-            if Instant::now() >= deadline {
-                return Err(format!("no matching event within {limit:?}\n{}", self.report()));
-            }
-            std::thread::sleep(self.poll_every());
-        }
-    }
-
-    pub fn run_until_all_rebooted(&mut self, limit: Duration) -> Summary {
-        self.run_until_all_rebooted_with(limit, |_| {})
-    }
-
-    pub fn run_until_all_rebooted_with(&mut self, limit: Duration, on_event: impl FnMut(&Timed)) -> Summary {
-        self.poll_until(limit, on_event, |c| c.settled() || c.all_dead());
-        self.summary()
-    }
 }
 
 impl Drop for Cluster {
@@ -326,13 +276,7 @@ impl Drop for Cluster {
 
 /// Set `status.nodeInfo.bootID`, re-reading on a conflict with kured's writes.
 fn set_boot_id(api: &Api, name: &str, boot_id: &str) {
-    for _ in 0..20 {
-        let Some(mut node) = api.get("nodes", "", name) else { return };
-        node["status"]["nodeInfo"]["bootID"] = Value::String(boot_id.to_string());
-        if api.update(node).is_ok() {
-            return;
-        }
-    }
+    let _ = api.edit("nodes", "", name, |node| node["status"]["nodeInfo"]["bootID"] = Value::String(boot_id.to_string()));
 }
 
 fn create(api: &Api, obj: Value) -> Result<(), String> {

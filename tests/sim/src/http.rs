@@ -22,6 +22,13 @@ pub struct Received {
     pub body: String,
 }
 
+impl Received {
+    /// A header's value (names are kept lowercase).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
 /// (status, content type, body)
 pub type Answer = (u16, String, String);
 type Handler = dyn Fn(&Received) -> Answer + Send + Sync;

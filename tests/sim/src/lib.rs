@@ -9,11 +9,12 @@
 //! let mut spec = sim::ClusterSpec::new(env!("CARGO_BIN_EXE_kured"));
 //! spec.nodes = 3;
 //! let mut cluster = sim::Cluster::start(spec)?;
-//! let summary = cluster.run_until_all_rebooted(Duration::from_secs(60));
+//! let summary = cluster.run_until_all_rebooted(sim::cycles(10));
 //! assert!(summary.violations(1).is_empty(), "{}", cluster.report());
 //! ```
 
 pub mod backend;
+pub mod budget;
 pub mod chaos;
 pub mod cluster;
 pub mod events;
@@ -27,6 +28,7 @@ pub mod spec;
 pub mod summary;
 
 pub use backend::{Api, ControlPlaneKind};
+pub use budget::{cycles, Budget, Limit};
 pub use cluster::Cluster;
 pub use events::{Event, Timed};
 pub use spec::ClusterSpec;

@@ -4,11 +4,11 @@
 //! "Rebooting" kills kured (and its children) as the machine would.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// How to start kured on any node: everything but the node's own paths and port.
 #[derive(Debug, Clone)]
@@ -33,6 +33,10 @@ pub struct SimNode {
     pub down_until: Option<Instant>,
     /// Set once kured ended on its own (a bug the summary reports).
     pub crashed: Option<String>,
+    /// The running kured's start and where its log began, until its first check.
+    unchecked: Option<(Instant, u64)>,
+    /// The slowest first check of any kured on this node (see [`crate::budget`]).
+    pub slowest_first_check: Option<Duration>,
     /// Extra environment of this node's kured (see `ClusterSpec::kured_env`).
     pub env: Vec<(String, String)>,
 }
@@ -60,7 +64,19 @@ impl SimNode {
         if helper.id() <= 1 {
             return Err(io::Error::other("host helper got pid <= 1; refusing to go on"));
         }
-        Ok(SimNode { name: name.into(), dir, metrics_port, helper, kured: None, reboots: 0, down_until: None, crashed: None, env: Vec::new() })
+        Ok(SimNode {
+            name: name.into(),
+            dir,
+            metrics_port,
+            helper,
+            kured: None,
+            reboots: 0,
+            down_until: None,
+            crashed: None,
+            unchecked: None,
+            slowest_first_check: None,
+            env: Vec::new(),
+        })
     }
 
     pub fn sentinel(&self) -> PathBuf {
@@ -118,6 +134,7 @@ impl SimNode {
     /// Start kured; its output is appended to `kured.log`.
     pub fn start_kured(&mut self, launch: &Launch) -> io::Result<()> {
         let mut log = OpenOptions::new().create(true).append(true).open(self.log_path())?;
+        let log_start = log.metadata()?.len();
         writeln!(log, "--- kured starts on {} (boot {}) ---", self.name, self.reboots)?;
         let err = log.try_clone()?;
         let mut cmd = match launch.runner.split_first() {
@@ -147,7 +164,21 @@ impl SimNode {
             .spawn()
             .map_err(|e| io::Error::new(e.kind(), format!("start {}: {e}", launch.kured_bin.display())))?;
         self.kured = Some(child);
+        self.unchecked = Some((Instant::now(), log_start));
         Ok(())
+    }
+
+    /// Note the running kured's first check once its line is in the log
+    /// (called on each look until then).
+    pub fn note_first_check(&mut self) {
+        let Some((started, log_start)) = self.unchecked else { return };
+        if self.kured.is_none() {
+            self.unchecked = None;
+        } else if log_has_a_check(&self.log_path(), log_start) {
+            let took = started.elapsed();
+            self.unchecked = None;
+            self.slowest_first_check = Some(self.slowest_first_check.map_or(took, |d| d.max(took)));
+        }
     }
 
     /// The machine goes down: kured and its children die at once.
@@ -182,6 +213,21 @@ impl SimNode {
         let all: Vec<&str> = text.lines().collect();
         all[all.len().saturating_sub(lines)..].join("\n")
     }
+}
+
+/// The log, from byte `from`, has the line of a finished check: "reboot required"
+/// or "reboot not required" (text or JSON logs).
+fn log_has_a_check(path: &Path, from: u64) -> bool {
+    let mut bytes = Vec::new();
+    let read = File::open(path).and_then(|mut f| {
+        f.seek(SeekFrom::Start(from))?;
+        f.read_to_end(&mut bytes)
+    });
+    read.is_ok()
+        && String::from_utf8_lossy(&bytes).lines().any(|l| {
+            let l = l.trim_end();
+            l.ends_with(" reboot required") || l.ends_with(" reboot not required") || l.contains("\"reboot required\"") || l.contains("\"reboot not required\"")
+        })
 }
 
 impl Drop for SimNode {

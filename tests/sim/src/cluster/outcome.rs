@@ -61,7 +61,11 @@ impl Cluster {
 
     /// The timeline and the tail of every kured log: for a failing test's message.
     pub fn report(&self) -> String {
-        let mut out = String::from("--- timeline\n");
+        let mut out = String::from("--- time\n");
+        if let Some(why) = &self.gave_up {
+            out.push_str(&format!("{why}\n"));
+        }
+        out.push_str(&format!("after {:?}: {}\n--- timeline\n", self.started.elapsed(), self.budget()));
         for e in &self.timeline {
             out.push_str(&format!("{e}\n"));
         }
