@@ -158,6 +158,16 @@ fn a_leftover_lock_is_put_back_during_the_back_off() {
     w.assert_put_back();
 }
 
+/// node-1 needs a reboot; its only pod, "web", is behind a budget that never
+/// lets it go.
+fn a_pod_no_budget_lets_go() -> (World, FakeHost) {
+    let w = World::new();
+    w.pod("web", NODE);
+    w.api.create(json!({"apiVersion":"policy/v1","kind":"PodDisruptionBudget","metadata":{"name":"web","namespace":"default"},
+        "spec":{"minAvailable":1,"selector":{"matchLabels":{"app":"web"}}}}));
+    (w, FakeHost::new(true))
+}
+
 /// `--concurrency=2`: node-2 took the lock first, then node-1, whose only pod
 /// a PodDisruptionBudget refuses (as when every node drains at once and the
 /// replacements cannot start anywhere; chaos seed 5257644953516760521). After
@@ -168,11 +178,7 @@ fn a_leftover_lock_is_put_back_during_the_back_off() {
 #[test]
 fn a_drain_stalled_on_budgets_gives_way_to_an_earlier_holder() {
     use kured::clock::Clock;
-    let w = World::new();
-    w.pod("web", NODE);
-    w.api.create(json!({"apiVersion":"policy/v1","kind":"PodDisruptionBudget","metadata":{"name":"web","namespace":"default"},
-        "spec":{"minAvailable":1,"selector":{"matchLabels":{"app":"web"}}}}));
-    let host = FakeHost::new(true);
+    let (w, host) = a_pod_no_budget_lets_go();
     let earlier = LockEntry::new("node-2", LockMeta::cordoned(false), host.now() - time::Duration::minutes(1), None);
     w.set_lock_annotation(&LockValue::Multi { max_owners: 2, locks: vec![earlier] }.to_annotation());
     let cfg = w.config(&["--concurrency=2", "--drain-stall-timeout=20s", "--drain-timeout=2m"]);
@@ -252,11 +258,7 @@ fn an_event_whose_connection_was_lost_is_resent_once() {
 #[test]
 fn a_stalled_drain_never_gives_way_to_a_hand_written_entry() {
     use kured::clock::Clock;
-    let w = World::new();
-    w.pod("web", NODE);
-    w.api.create(json!({"apiVersion":"policy/v1","kind":"PodDisruptionBudget","metadata":{"name":"web","namespace":"default"},
-        "spec":{"minAvailable":1,"selector":{"matchLabels":{"app":"web"}}}}));
-    let host = FakeHost::new(true);
+    let (w, host) = a_pod_no_budget_lets_go();
     let manual = LockEntry { created: kured::lock::GO_ZERO_TIME, ..LockEntry::new("", LockMeta::cordoned(false), host.now(), None) };
     w.set_lock_annotation(&LockValue::Multi { max_owners: 2, locks: vec![manual] }.to_annotation());
     let cfg = w.config(&["--concurrency=2", "--drain-stall-timeout=10s", "--drain-timeout=1m"]);

@@ -139,13 +139,20 @@ fn a_budget_blocks_until_replicas_run_elsewhere() {
     assert!(api.wait_until(WAIT, |a| running(a, "web", "n2") == 3));
 }
 
-#[test]
-fn the_drain_timeout_bounds_a_blocked_eviction() {
+/// One "db" replica, on the node returned, behind a budget that needs it:
+/// never satisfiable while the replica is on that node.
+fn one_replica_behind_a_budget() -> (FakeApiServer, &'static str) {
     let api = two_nodes();
     replicaset(&api, "db", 1);
     assert!(api.wait_until(WAIT, |a| running(a, "db", "n1") + running(a, "db", "n2") == 1));
     let node = if running(&api, "db", "n1") == 1 { "n1" } else { "n2" };
-    pdb(&api, "db", "db", 1); // never satisfiable while the only replica is on the node
+    pdb(&api, "db", "db", 1);
+    (api, node)
+}
+
+#[test]
+fn the_drain_timeout_bounds_a_blocked_eviction() {
+    let (api, node) = one_replica_behind_a_budget();
     let c = client(&api);
     // The drain's own time is a fake clock (its sleeps advance it), so the
     // count of retries and the moment it gives up do not depend on how loaded
@@ -174,11 +181,7 @@ fn the_drain_timeout_bounds_a_blocked_eviction() {
 /// "yes" ends it with `Error::GaveWay` and the node still cordoned.
 #[test]
 fn a_drain_stalled_on_budgets_asks_whether_to_give_way() {
-    let api = two_nodes();
-    replicaset(&api, "db", 1);
-    assert!(api.wait_until(WAIT, |a| running(a, "db", "n1") + running(a, "db", "n2") == 1));
-    let node = if running(&api, "db", "n1") == 1 { "n1" } else { "n2" };
-    pdb(&api, "db", "db", 1);
+    let (api, node) = one_replica_behind_a_budget();
     let c = client(&api);
     let t0 = OffsetDateTime::now_utc();
     let clock = FakeClock::at(t0);
