@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use fakeapi::Fault;
 use kured::kube::watch::{Ended, Event, Watch};
 use serde_json::{json, Value};
-use support::{cluster, daemonset, node, pod};
+use support::{cluster, daemonset, node, pod, Cluster};
 
 fn never() -> bool {
     false
@@ -238,12 +238,18 @@ mod wake {
         assert!(started.elapsed() >= Duration::from_millis(600) && started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
     }
 
-    #[test]
-    fn a_slot_free_already_wakes_at_once_and_a_full_one_times_out() {
+    /// A multi lock of two slots, n2 holding one since 2026-01-01.
+    fn held_by_n2_of_two() -> Cluster {
         let c = cluster();
         let mut ds = daemonset();
         ds["metadata"]["annotations"][LOCK] = json!(r#"{"maxOwners":2,"locks":[{"nodeID":"n2","created":"2026-01-01T00:00:00Z","TTL":0}]}"#);
         c.api.create(ds);
+        c
+    }
+
+    #[test]
+    fn a_slot_free_already_wakes_at_once_and_a_full_one_times_out() {
+        let c = held_by_n2_of_two();
         assert_eq!(lock(&c.client, 2).wait_for_free_slot(Duration::from_secs(5), &never).unwrap(), Wake::Free);
         assert_eq!(lock(&c.client, 1).wait_for_free_slot(Duration::from_millis(1500), &never).unwrap(), Wake::TimedOut);
     }
@@ -252,10 +258,7 @@ mod wake {
     /// holders it gave way to, not for the free slot it made itself.
     #[test]
     fn a_node_that_gave_way_wakes_when_that_holder_lets_go_not_for_a_free_slot() {
-        let c = cluster();
-        let mut ds = daemonset();
-        ds["metadata"]["annotations"][LOCK] = json!(r#"{"maxOwners":2,"locks":[{"nodeID":"n2","created":"2026-01-01T00:00:00Z","TTL":0}]}"#);
-        c.api.create(ds);
+        let c = held_by_n2_of_two();
         let n2 = ("n2".to_string(), time::macros::datetime!(2026-01-01 00:00:00 UTC));
         let l = lock(&c.client, 2);
         assert_eq!(l.wait_for_release(std::slice::from_ref(&n2), Duration::from_millis(1500), &never).unwrap(), Wake::TimedOut);
