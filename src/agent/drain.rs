@@ -8,6 +8,7 @@ use super::Agent;
 use crate::drain::{drain_node_giving_way, DrainOptions};
 use crate::error::{Error, Result};
 use crate::lock::DaemonSetLock;
+use crate::status::Blocked;
 use crate::node;
 
 impl Agent<'_> {
@@ -61,6 +62,35 @@ impl Agent<'_> {
                 None
             }
         }
+    }
+
+    /// After giving way: true (the wait reported, the taint set) while every
+    /// entry this node gave way to is still in the lock; once one is gone they
+    /// are forgotten and the lock may be taken again.
+    pub(super) fn still_giving_way(&self, lock: &DaemonSetLock<'_>) -> Result<bool> {
+        let gave_way = self.state.gave_way_to.borrow().clone();
+        if gave_way.is_empty() {
+            return Ok(false);
+        }
+        let value = lock.read()?;
+        let entries = value.as_ref().map_or(&[][..], crate::lock::LockValue::entries);
+        let now = self.clock.now();
+        let waiting_on: Vec<&str> =
+            entries.iter().filter(|e| !e.expired(now) && gave_way.contains(&crate::lock::stale::key(e))).map(|e| e.node_id.as_str()).collect();
+        if waiting_on.len() < gave_way.len() {
+            self.state.gave_way_to.borrow_mut().clear();
+            return Ok(false);
+        }
+        // One of them may be a node that is gone.
+        if self.stale_look_due() {
+            self.break_stale_locks(lock, entries);
+        }
+        let names = crate::names::summary(&waiting_on);
+        log::info!("gave way to {names}: taking the lock again once one of them has released it");
+        self.metrics.status.lock_wait_started(now);
+        self.report("pending", &format!("gave way to {names} (drain stalled on PodDisruptionBudgets)"), Some(Blocked::Lock));
+        self.set_taint(true);
+        Ok(true)
     }
 
     /// Uncordon the node when we cordoned it, then release the lock. If the

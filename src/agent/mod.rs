@@ -344,26 +344,8 @@ impl Agent<'_> {
     /// Acquire; when the lock is full, break entries of deleted nodes and try
     /// once more. None = held by others (the taint is set meanwhile).
     fn take_lock(&self, lock: &DaemonSetLock<'_>, wanted: LockMeta) -> Result<Option<LockMeta>> {
-        let gave_way = self.state.gave_way_to.borrow().clone();
-        if !gave_way.is_empty() {
-            let value = lock.read()?;
-            let entries = value.as_ref().map_or(&[][..], crate::lock::LockValue::entries);
-            let now = self.clock.now();
-            let waiting_on: Vec<&str> =
-                entries.iter().filter(|e| !e.expired(now) && gave_way.contains(&crate::lock::stale::key(e))).map(|e| e.node_id.as_str()).collect();
-            if waiting_on.len() == gave_way.len() {
-                // One of them may be a node that is gone.
-                if self.stale_look_due() {
-                    self.break_stale_locks(lock, entries);
-                }
-                let names = crate::names::summary(&waiting_on);
-                log::info!("gave way to {names}: taking the lock again once one of them has released it");
-                self.metrics.status.lock_wait_started(self.clock.now());
-                self.report("pending", &format!("gave way to {names} (drain stalled on PodDisruptionBudgets)"), Some(Blocked::Lock));
-                self.set_taint(true);
-                return Ok(None);
-            }
-            self.state.gave_way_to.borrow_mut().clear();
+        if self.still_giving_way(lock)? {
+            return Ok(None);
         }
         for attempt in 0..2 {
             match lock.try_acquire(wanted.clone())? {
