@@ -47,5 +47,10 @@ if command -v go >/dev/null || [[ -x /usr/local/go/bin/go ]]; then
 else
   echo "setup: WARNING: Go not found; the real-control-plane tests need Go 1.24+ (https://go.dev/dl/)" >&2
 fi
+# helm v3.21.4 for the chart's tests (scripts/helm: built from the Go module
+# proxy once, about 4-5 min, and cached like the control plane).
+if command -v go >/dev/null || [[ -x /usr/local/go/bin/go ]]; then
+  scripts/helm build >/dev/null || echo "setup: WARNING: could not build helm (scripts/helm build)" >&2
+fi
 cargo fetch --locked -q
 echo "setup: done"

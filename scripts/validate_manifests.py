@@ -1,16 +1,21 @@
 #!/usr/bin/env python3
 """Offline checks of one rendered kustomization (multi-document YAML).
 
-Used by scripts/check-manifests.sh, inside a venv holding kubernetes-validate,
-which ships the Kubernetes JSON schemas, so nothing is fetched at check time.
+Used by scripts/check-manifests.sh (for each kustomization and each render of
+the Helm chart), inside a venv holding kubernetes-validate, which ships the
+Kubernetes JSON schemas, so nothing is fetched at check time.
 
 1. Every object validates against the strict schemas (unknown fields are
-   errors) of each Kubernetes version given; a kind with no schema is an error.
+   errors) of each Kubernetes version given; a kind with no schema is an error,
+   except the ServiceMonitor, checked against the Service it must select.
 2. RBAC rules carry no `*` in apiGroups, resources, verbs or resourceNames.
-3. The kured DaemonSet keeps what the binary relies on (node id from
-   spec.nodeName, hostPID, the metrics port, a read-only root file system).
+3. The kured DaemonSet keeps what the binary relies on: its name and namespace
+   are the --ds-name/--ds-namespace it passes, its ServiceAccount is the one
+   rendered and bound, the Role lets it update that DaemonSet (the lock), node
+   id from spec.nodeName, hostPID, the --metrics-port, a read-only root.
 4. The kured container's command + args are written NUL-separated to
-   --argv-out, for the shell to run the real binary with.
+   --argv-out (and its environment to --env-out), for the shell to run the
+   real binary with.
 
 On success prints the number of objects validated; on failure names every
 problem on stderr and exits 1.
@@ -55,8 +60,10 @@ def check_rbac(objects):
 
 
 def kured_container(objects):
+    """The DaemonSet with a container named kured (the chart names the
+    DaemonSet after its release), its pod spec and that container."""
     for obj in objects:
-        if obj.get("kind") == "DaemonSet" and obj["metadata"].get("name") == "kured":
+        if obj.get("kind") == "DaemonSet":
             spec = obj["spec"]["template"]["spec"]
             for c in spec.get("containers") or []:
                 if c.get("name") == "kured":
@@ -64,28 +71,101 @@ def kured_container(objects):
     return None, None, None
 
 
-def check_daemonset(ds, spec, c):
+def flag(args, name, default):
+    """The value of --name=VALUE in args (the last one wins, as with pflag)."""
+    value = default
+    for a in args:
+        if a.startswith("--%s=" % name):
+            value = a.split("=", 1)[1]
+    return value
+
+
+def check_daemonset(objects, ds, spec, c, writable_root_ok):
     if ds is None:
-        return ["no DaemonSet kured with a container kured"]
+        return ["no DaemonSet with a container kured"]
     problems = []
+    name = ds["metadata"].get("name")
 
     def want(ok, what):
         if not ok:
-            problems.append("DaemonSet/kured: " + what)
+            problems.append("DaemonSet/%s: %s" % (name, what))
 
-    want(ds["metadata"].get("namespace") == "kube-system", "namespace must be kube-system (--ds-namespace)")
+    args = c.get("args") or []
+    ds_name, ds_namespace = flag(args, "ds-name", "kured"), flag(args, "ds-namespace", "kube-system")
+    want(name == ds_name, "name must equal --ds-name %r (the lock lives on this object)" % ds_name)
+    want(ds["metadata"].get("namespace") == ds_namespace,
+         "namespace must equal --ds-namespace %r" % ds_namespace)
     want(spec.get("hostPID") is True, "hostPID must be true (the host's PID 1 is the reboot target)")
-    want(spec.get("serviceAccountName") == "kured", "serviceAccountName must be kured")
+    sa = spec.get("serviceAccountName")
+    accounts = [o["metadata"]["name"] for o in objects if o.get("kind") == "ServiceAccount"]
+    want(sa and (not accounts or sa in accounts),
+         "serviceAccountName %r must be the ServiceAccount rendered beside it %r" % (sa, accounts))
+    for o in objects:
+        if o.get("kind") in ("ClusterRoleBinding", "RoleBinding"):
+            subjects = [(s.get("name"), s.get("namespace")) for s in o.get("subjects") or []]
+            want((sa, ds_namespace) in subjects, "%s/%s must bind %s/%s, not %r"
+                 % (o["kind"], o["metadata"]["name"], ds_namespace, sa, subjects))
+        if o.get("kind") == "Role":
+            writes = [r for r in o.get("rules") or [] if "update" in (r.get("verbs") or [])]
+            want(o["metadata"].get("namespace") == ds_namespace
+                 and any(ds_name in (r.get("resourceNames") or []) for r in writes),
+                 "Role/%s must let kured update the DaemonSet %s/%s" % (o["metadata"]["name"], ds_namespace, ds_name))
     node_id = [e for e in c.get("env") or [] if e.get("name") == "KURED_NODE_ID"]
     want(len(node_id) == 1 and node_id[0].get("valueFrom", {}).get("fieldRef", {}).get("fieldPath")
          == "spec.nodeName", "env KURED_NODE_ID must come from fieldRef spec.nodeName")
-    want({"name": "metrics", "containerPort": 8080} in
+    port = int(flag(args, "metrics-port", "8080"))
+    want({"name": "metrics", "containerPort": port} in
          [{k: p.get(k) for k in ("name", "containerPort")} for p in c.get("ports") or []],
-         "container port 8080 named metrics is missing")
-    want((c.get("securityContext") or {}).get("readOnlyRootFilesystem") is True,
-         "securityContext.readOnlyRootFilesystem must be true")
+         "container port %d (--metrics-port) named metrics is missing" % port)
+    if not writable_root_ok:
+        want((c.get("securityContext") or {}).get("readOnlyRootFilesystem") is True,
+             "securityContext.readOnlyRootFilesystem must be true")
     want(c.get("command") == ["/usr/bin/kured"], "command must be [/usr/bin/kured]")
     return problems
+
+
+# Kinds of custom resources: no schema in kubernetes-validate, checked here.
+CUSTOM_KINDS = {("monitoring.coreos.com/v1", "ServiceMonitor")}
+
+
+def check_service_monitors(objects):
+    """A ServiceMonitor must select a rendered Service by its labels and name
+    one of its ports (else Prometheus silently scrapes nothing)."""
+    problems = []
+    services = [o for o in objects if o.get("kind") == "Service"]
+    for sm in objects:
+        if (sm.get("apiVersion"), sm.get("kind")) not in CUSTOM_KINDS:
+            continue
+        name = "ServiceMonitor/%s" % sm["metadata"].get("name")
+        spec = sm.get("spec") or {}
+        selector = (spec.get("selector") or {}).get("matchLabels") or {}
+        ports = [e.get("port") for e in spec.get("endpoints") or []]
+        hit = [svc for svc in services
+               if selector and all((svc["metadata"].get("labels") or {}).get(k) == v for k, v in selector.items())]
+        if not hit:
+            problems.append("%s: selects no rendered Service (matchLabels %r)" % (name, selector))
+        for svc in hit:
+            names = [p.get("name") for p in (svc.get("spec") or {}).get("ports") or []]
+            for p in ports:
+                if p not in names:
+                    problems.append("%s: endpoint port %r is not a port of Service/%s %r"
+                                    % (name, p, svc["metadata"]["name"], names))
+        if not ports:
+            problems.append("%s: no endpoints" % name)
+    return problems
+
+
+def container_env(c):
+    """The container's environment as the kubelet would set it, where that can
+    be known offline: literal values, and spec.nodeName as node-1. Values from
+    Secrets or ConfigMaps are left out (there is no cluster to read them from)."""
+    env = []
+    for e in c.get("env") or []:
+        if "value" in e:
+            env.append("%s=%s" % (e["name"], e["value"]))
+        elif (e.get("valueFrom") or {}).get("fieldRef", {}).get("fieldPath") == "spec.nodeName":
+            env.append("%s=node-1" % e["name"])
+    return env
 
 
 def main():
@@ -94,6 +174,9 @@ def main():
     ap.add_argument("--kube-version", action="append", required=True,
                     help="Kubernetes version whose schemas to validate against (repeatable)")
     ap.add_argument("--argv-out", required=True, help="file to write the container argv to")
+    ap.add_argument("--env-out", help="file to write the container's environment to (NAME=VALUE)")
+    ap.add_argument("--writable-root-ok", action="store_true",
+                    help="do not require readOnlyRootFilesystem (a values file that turns it off on purpose)")
     opts = ap.parse_args()
 
     with open(opts.rendered) as f:
@@ -103,8 +186,9 @@ def main():
         return 1
 
     ds, spec, c = kured_container(objects)
-    problems = validate_schemas(objects, opts.kube_version) + check_rbac(objects) \
-        + check_daemonset(ds, spec, c)
+    known = [o for o in objects if (o.get("apiVersion"), o.get("kind")) not in CUSTOM_KINDS]
+    problems = validate_schemas(known, opts.kube_version) + check_rbac(objects) \
+        + check_daemonset(objects, ds, spec, c, opts.writable_root_ok) + check_service_monitors(objects)
     if problems:
         for p in problems:
             print("%s: %s" % (opts.rendered, p), file=sys.stderr)
@@ -113,6 +197,9 @@ def main():
     argv = list(c.get("command") or []) + list(c.get("args") or [])
     with open(opts.argv_out, "wb") as f:
         f.write(b"".join(a.encode() + b"\0" for a in argv))
+    if opts.env_out:
+        with open(opts.env_out, "wb") as f:
+            f.write(b"".join(e.encode() + b"\0" for e in container_env(c)))
     print(len(objects))
     return 0
 
