@@ -12,7 +12,7 @@ use std::time::Duration;
 pub use decide::{decide, Budget, Seen, Verdict};
 
 use crate::clock::Clock;
-use crate::error::{Error, Result};
+use crate::error::{ApiErrorKind, Error, Result};
 use crate::kube::{Client, ListParams};
 use crate::node;
 
@@ -63,13 +63,18 @@ pub enum Outcome {
 
 /// Wait until the gate opens, `timeout` passes, or `stop()`. Errors reading
 /// the node or a budget keep the gate shut (and are retried): an API
-/// hiccup must not let the next node go early.
+/// hiccup must not let the next node go early. A budget we may not read
+/// (403: the RBAC lacks `get` on poddisruptionbudgets, e.g. upstream's chart,
+/// or the permission was taken away since the record) is different: no retry
+/// can tell, so it is logged once, not asked again, and the gate opens on the
+/// node's readiness (and the budgets it can read), as without a record.
 pub fn wait(client: &Client, node_name: &str, budgets: &[Budget], timeout: Duration, clock: &dyn Clock, stop: &dyn Fn() -> bool) -> Outcome {
     let started = clock.now();
     let elapsed = || Duration::try_from(clock.now() - started).unwrap_or(Duration::ZERO);
     let mut last_reason = String::new();
+    let mut refused = vec![false; budgets.len()];
     loop {
-        let verdict = match observe(client, node_name, budgets) {
+        let verdict = match observe(client, node_name, budgets, &mut refused) {
             Ok((ready, now)) => {
                 let seen: Vec<Seen> = budgets.iter().zip(now).map(|(budget, now)| Seen { budget, now }).collect();
                 decide(ready, &seen)
@@ -95,13 +100,30 @@ pub fn wait(client: &Client, node_name: &str, budgets: &[Budget], timeout: Durat
     }
 }
 
-fn observe(client: &Client, node_name: &str, budgets: &[Budget]) -> Result<(bool, Vec<Option<i64>>)> {
+/// The node's readiness and each budget's `disruptionsAllowed` now (None: gone,
+/// or refused with 403, which `refused` remembers so it is asked only once;
+/// the first refusal is a warning, the permission being the same for all).
+fn observe(client: &Client, node_name: &str, budgets: &[Budget], refused: &mut [bool]) -> Result<(bool, Vec<Option<i64>>)> {
     let ready = client.node_ready(node_name)?;
     let mut now = Vec::with_capacity(budgets.len());
-    for b in budgets {
+    for (i, b) in budgets.iter().enumerate() {
+        if refused[i] {
+            now.push(None);
+            continue;
+        }
         now.push(match client.get_pdb(&b.namespace, &b.name) {
             Ok(p) => Some(p.status.disruptions_allowed),
             Err(e) if e.is_not_found() => None,
+            Err(e) if e.api_kind() == Some(ApiErrorKind::Forbidden) => {
+                let level = if refused.contains(&true) { log::Level::Debug } else { log::Level::Warn };
+                refused[i] = true;
+                log::log!(
+                    level,
+                    "release gate: may not get PodDisruptionBudget {}/{} ({e}): the RBAC lacks get on poddisruptionbudgets (policy); cannot tell whether it recovered, so the gate waits only for the node's readiness (and the budgets it can read)",
+                    b.namespace, b.name
+                );
+                None
+            }
             Err(e) => return Err(e),
         });
     }
