@@ -36,6 +36,21 @@ pub fn format_line(format: &LogFormat, ts: &str, level: log::Level, target: &str
     }
 }
 
+/// WARN the first time `key` comes up in this process, DEBUG after: for a
+/// condition that stays as it is until an operator acts, such as a permission
+/// the RBAC lacks (a 403 is answered the same way every time; upstream's chart
+/// lacks five of the permissions kured-rs uses), which would otherwise repeat
+/// every `--period`.
+pub fn warn_once(key: &str) -> log::Level {
+    static SEEN: std::sync::Mutex<std::collections::BTreeSet<String>> = std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let mut seen = SEEN.lock().unwrap_or_else(|p| p.into_inner());
+    if seen.insert(key.to_string()) {
+        log::Level::Warn
+    } else {
+        log::Level::Debug
+    }
+}
+
 /// The most bytes of message one line carries; the rest is cut and counted.
 pub const MAX_LINE: usize = 4096;
 
@@ -106,6 +121,13 @@ pub fn init(format: LogFormat) {
 mod tests {
     use super::*;
     use log::Level;
+
+    #[test]
+    fn warn_once_warns_once_per_key() {
+        assert_eq!(warn_once("test: a"), Level::Warn);
+        assert_eq!(warn_once("test: a"), Level::Debug);
+        assert_eq!(warn_once("test: b"), Level::Warn);
+    }
 
     #[test]
     fn text_lines() {

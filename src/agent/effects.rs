@@ -84,7 +84,12 @@ impl Agent<'_> {
                     wait *= 2;
                 }
                 Err(e) => {
-                    let level = if kind == "Warning" { log::Level::Warn } else { log::Level::Debug };
+                    // 403: the RBAC lacks create on events (upstream's chart): said once.
+                    let level = match (e.api_kind(), kind) {
+                        (Some(ApiErrorKind::Forbidden), _) => crate::logging::warn_once("create events"),
+                        (_, "Warning") => log::Level::Warn,
+                        _ => log::Level::Debug,
+                    };
                     log::log!(level, "cannot record event {reason}: {e}");
                     return;
                 }

@@ -48,7 +48,12 @@ impl Agent<'_> {
             Ok(Wake::TimedOut | Wake::Stopped) => {}
             Err(e) => {
                 let left = self.config.period.saturating_sub(started.elapsed());
-                log::warn!("cannot watch the reboot lock ({e}): checking again in {left:?} (--period)");
+                // 403: the RBAC lacks list/watch on the DaemonSet (upstream's chart): once is enough.
+                let level = match e.api_kind() {
+                    Some(crate::error::ApiErrorKind::Forbidden) => crate::logging::warn_once("watch the reboot lock"),
+                    _ => log::Level::Warn,
+                };
+                log::log!(level, "cannot watch the reboot lock ({e}): checking again in {left:?} (--period)");
                 self.clock.sleep(left);
             }
         }

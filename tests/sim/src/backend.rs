@@ -79,11 +79,13 @@ impl Api {
             Api::Real(r) => r.port(),
         }
     }
-    /// kured's credentials (`token`, `ca.crt`, `namespace`) in `dir`.
-    pub fn write_service_account(&self, dir: &Path, namespace: &str) -> Result<(), String> {
+    /// kured's credentials (`token`, `ca.crt`, `namespace`) in `dir`; on the
+    /// real server `apply_rbac` first applies manifests/base's ServiceAccount
+    /// and RBAC (false: something else installed them).
+    pub fn write_service_account(&self, dir: &Path, namespace: &str, apply_rbac: bool) -> Result<(), String> {
         match self {
             Api::Fake(f) => f.write_service_account(dir, namespace).map_err(|e| e.to_string()),
-            Api::Real(r) => r.write_service_account(dir, namespace),
+            Api::Real(r) => r.write_service_account(dir, namespace, apply_rbac),
         }
     }
     /// A cluster-admin kubeconfig at `path`.

@@ -54,10 +54,14 @@ impl Cluster {
 
     fn start_in(dir: PathBuf, spec: ClusterSpec) -> Result<Cluster, String> {
         let api = Api::start(spec.control_plane, &dir)?;
+        api.write_kubeconfig(&dir.join("kubeconfig")).map_err(|e| format!("write kubeconfig: {e}"))?;
+        if let Some(command) = &spec.install_command {
+            install(&api, command, &dir)?;
+        }
         let sa = dir.join("serviceaccount");
         std::fs::create_dir_all(&sa).map_err(|e| format!("create {}: {e}", sa.display()))?;
-        api.write_service_account(&sa, "kube-system").map_err(|e| format!("write service account: {e}"))?;
-        api.write_kubeconfig(&dir.join("kubeconfig")).map_err(|e| format!("write kubeconfig: {e}"))?;
+        let apply_rbac = spec.install_command.is_none();
+        api.write_service_account(&sa, "kube-system", apply_rbac).map_err(|e| format!("write service account: {e}"))?;
         let api_port = port_of(&api.url())?;
 
         let names = spec.node_names();
@@ -65,7 +69,9 @@ impl Cluster {
             create(&api, objects::node(n, spec.precordoned.contains(n)))?;
         }
         let lock = spec.lock.as_deref().map(|v| (spec.lock_annotation.as_str(), v));
-        create(&api, objects::kured_daemonset("kube-system", "kured", lock))?;
+        if spec.install_command.is_none() {
+            create(&api, objects::kured_daemonset("kube-system", "kured", lock))?;
+        }
         let mut extra = if spec.workloads { objects::workloads(&names) } else { Vec::new() };
         extra.extend(spec.extra_objects.iter().cloned());
         for obj in extra {
@@ -277,6 +283,31 @@ impl Drop for Cluster {
 /// Set `status.nodeInfo.bootID`, re-reading on a conflict with kured's writes.
 fn set_boot_id(api: &Api, name: &str, boot_id: &str) {
     let _ = api.edit("nodes", "", name, |node| node["status"]["nodeInfo"]["bootID"] = Value::String(boot_id.to_string()));
+}
+
+/// Run `spec.install_command` (real mode only) as a cluster admin; its output
+/// goes to `install.log` in the cluster's directory.
+fn install(api: &Api, command: &[String], dir: &Path) -> Result<(), String> {
+    if !api.is_real() {
+        return Err("an install command needs the real control plane (control_plane = Real)".into());
+    }
+    let (program, args) = command.split_first().ok_or("the install command is empty")?;
+    let log_path = dir.join("install.log");
+    let log = std::fs::File::create(&log_path).map_err(|e| format!("create {}: {e}", log_path.display()))?;
+    let err = log.try_clone().map_err(|e| e.to_string())?;
+    let status = std::process::Command::new(program)
+        .args(args)
+        .env("KUBECONFIG", dir.join("kubeconfig"))
+        .stdin(std::process::Stdio::null())
+        .stdout(log)
+        .stderr(err)
+        .status()
+        .map_err(|e| format!("run {program}: {e}"))?;
+    if !status.success() {
+        let said = std::fs::read_to_string(&log_path).unwrap_or_default();
+        return Err(format!("install command {command:?} failed ({status}):\n{}", said.trim()));
+    }
+    Ok(())
 }
 
 fn create(api: &Api, obj: Value) -> Result<(), String> {

@@ -49,6 +49,13 @@ pub struct ClusterSpec {
     pub keep_dir: bool,
     /// The fake API server (default) or a real control plane.
     pub control_plane: ControlPlaneKind,
+    /// Real mode: a command that installs kured's ServiceAccount
+    /// `kube-system/kured`, its RBAC and the DaemonSet `kube-system/kured`
+    /// (e.g. `helm install kured <chart> -n kube-system`), run once with
+    /// `KUBECONFIG` set to a cluster-admin kubeconfig, before the nodes exist.
+    /// None: the harness applies manifests/base's ServiceAccount and RBAC and
+    /// creates the DaemonSet itself (with `lock`, which an install ignores).
+    pub install_command: Option<Vec<String>>,
 }
 
 impl ClusterSpec {
@@ -72,6 +79,7 @@ impl ClusterSpec {
             extra_objects: Vec::new(),
             keep_dir: false,
             control_plane: ControlPlaneKind::default(),
+            install_command: None,
         }
     }
 

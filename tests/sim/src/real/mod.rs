@@ -82,14 +82,17 @@ impl RealApi {
     }
 
     /// kured's identity, as a cluster operator would set it up: the
-    /// ServiceAccount and RBAC from manifests/base applied unchanged, and a
+    /// ServiceAccount and RBAC from manifests/base applied unchanged (unless
+    /// `apply_rbac` is false: an install command made them), and a
     /// TokenRequest token for `kube-system/kured` in `dir` (`token`, `ca.crt`,
     /// `namespace`, as in a pod).
-    pub fn write_service_account(&self, dir: impl AsRef<Path>, namespace: &str) -> Result<(), String> {
-        let base = repo_root().join("manifests/base");
-        let sa = base.join("serviceaccount.yaml");
-        let rbac = base.join("rbac.yaml");
-        self.kubectl(&["apply", "-f", &sa.to_string_lossy(), "-f", &rbac.to_string_lossy()])?;
+    pub fn write_service_account(&self, dir: impl AsRef<Path>, namespace: &str, apply_rbac: bool) -> Result<(), String> {
+        if apply_rbac {
+            let base = repo_root().join("manifests/base");
+            let sa = base.join("serviceaccount.yaml");
+            let rbac = base.join("rbac.yaml");
+            self.kubectl(&["apply", "-f", &sa.to_string_lossy(), "-f", &rbac.to_string_lossy()])?;
+        }
         let token = self.kubectl(&["create", "token", "kured", "-n", "kube-system", "--duration=2h"])?;
         let dir = dir.as_ref();
         let write = |name: &str, data: &[u8]| std::fs::write(dir.join(name), data).map_err(|e| format!("write {name}: {e}"));
