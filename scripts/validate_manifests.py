@@ -173,7 +173,9 @@ def main():
     ap.add_argument("rendered", help="output of kubectl kustomize")
     ap.add_argument("--kube-version", action="append", required=True,
                     help="Kubernetes version whose schemas to validate against (repeatable)")
-    ap.add_argument("--argv-out", required=True, help="file to write the container argv to")
+    ap.add_argument("--argv-out", help="file to write the container argv to (required unless --rbac-only)")
+    ap.add_argument("--rbac-only", action="store_true",
+                    help="a file of RBAC objects only (no DaemonSet): schemas and wildcards")
     ap.add_argument("--env-out", help="file to write the container's environment to (NAME=VALUE)")
     ap.add_argument("--writable-root-ok", action="store_true",
                     help="do not require readOnlyRootFilesystem (a values file that turns it off on purpose)")
@@ -185,15 +187,24 @@ def main():
         print("%s: no objects rendered" % opts.rendered, file=sys.stderr)
         return 1
 
-    ds, spec, c = kured_container(objects)
     known = [o for o in objects if (o.get("apiVersion"), o.get("kind")) not in CUSTOM_KINDS]
-    problems = validate_schemas(known, opts.kube_version) + check_rbac(objects) \
-        + check_daemonset(objects, ds, spec, c, opts.writable_root_ok) + check_service_monitors(objects)
+    problems = validate_schemas(known, opts.kube_version) + check_rbac(objects)
+    if opts.rbac_only:
+        problems += ["%s/%s: not RBAC" % (o.get("kind"), o["metadata"].get("name")) for o in objects
+                     if o.get("apiVersion") != "rbac.authorization.k8s.io/v1"]
+    else:
+        if not opts.argv_out:
+            ap.error("--argv-out is required")
+        ds, spec, c = kured_container(objects)
+        problems += check_daemonset(objects, ds, spec, c, opts.writable_root_ok) + check_service_monitors(objects)
     if problems:
         for p in problems:
             print("%s: %s" % (opts.rendered, p), file=sys.stderr)
         return 1
 
+    if opts.rbac_only:
+        print(len(objects))
+        return 0
     argv = list(c.get("command") or []) + list(c.get("args") or [])
     with open(opts.argv_out, "wb") as f:
         f.write(b"".join(a.encode() + b"\0" for a in argv))

@@ -200,6 +200,25 @@ fn under_the_upstream_charts_rbac_the_rollout_completes_and_each_refusal_is_one_
 }
 
 #[test]
+fn upstream_chart_plus_the_readmes_extra_rbac_meets_no_403() {
+    let extra = repo_root().join("manifests/helm/upstream-chart-extra-rbac.yaml");
+    let helm = repo_root().join("scripts/helm");
+    // helm install, then kubectl apply, as an operator staying on upstream's chart would
+    let script = format!(
+        "set -e; '{}' install kured '{}' --namespace kube-system; kubectl apply -f '{}'",
+        helm.display(),
+        upstream_chart().display(),
+        extra.display()
+    );
+    helm_bin();
+    let mut c = Cluster::start(spec(vec!["/bin/sh".into(), "-c".into(), script])).unwrap_or_else(|e| panic!("cluster: {e}"));
+    let s = c.run_until_all_rebooted(ROLLOUT);
+    assert!(s.violations(1).is_empty(), "{:?}\n{}", s.violations(1), c.report());
+    let refused = forbidden(&c);
+    assert!(refused.is_empty(), "upstream's RBAC plus {} still lacks: {refused:?}", extra.display());
+}
+
+#[test]
 fn helm_upgrade_over_an_upstream_release_keeps_the_daemonset_and_its_lock() {
     let dir = TempDir::new("helm-upgrade");
     let cp = ControlPlane::start(&dir.0.join("control-plane")).unwrap_or_else(|e| panic!("control plane: {e}"));
