@@ -225,15 +225,24 @@ fn helm_upgrade_over_an_upstream_release_keeps_the_daemonset_and_its_lock() {
     let kc = cp.kubeconfig();
     let ns = ["--namespace", "kube-system"];
     let up = upstream_chart();
-    helm(&kc, &[&["install", "kured", &*up.to_string_lossy()][..], &ns].concat()).unwrap_or_else(|e| panic!("{e}"));
+    // an operator's own value on the upstream release, to be carried over
+    helm(&kc, &[&["install", "kured", &*up.to_string_lossy(), "--set", "configuration.concurrency=2"][..], &ns].concat()).unwrap_or_else(|e| panic!("{e}"));
     // A node holds the lock, as the upstream daemon writes it.
     let lock = r#"{"nodeID":"node-2","metadata":{"unschedulable":false},"created":"2026-01-01T00:00:00Z","TTL":0}"#;
     kubectl(&kc, &["-n", "kube-system", "annotate", "daemonset", "kured", &format!("{LOCK}={lock}")]).unwrap_or_else(|e| panic!("{e}"));
     let before = json(&kc, &["-n", "kube-system", "get", "daemonset", "kured"]);
 
+    // README "Switch from the upstream chart": the operator's values, our chart's defaults
     let ours = chart();
-    helm(&kc, &[&["upgrade", "kured", &*ours.to_string_lossy()][..], &ns].concat()).unwrap_or_else(|e| panic!("helm upgrade over the upstream release: {e}"));
+    let upgrade = ["upgrade", "kured", &*ours.to_string_lossy(), "--reset-then-reuse-values", "--set", "image.repository=registry.example.org/kured-rs", "--set", "image.tag=0.1.0"];
+    helm(&kc, &[&upgrade[..], &ns].concat()).unwrap_or_else(|e| panic!("helm upgrade over the upstream release: {e}"));
     let after = json(&kc, &["-n", "kube-system", "get", "daemonset", "kured"]);
+    let container = &after["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["image"], "registry.example.org/kured-rs:0.1.0");
+    let args: Vec<&str> = container["args"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    assert!(args.contains(&"--concurrency=2"), "the operator's value carried over: {args:?}");
+    assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/healthz", "our defaults, not upstream's");
+    assert!(container["securityContext"]["privileged"] != true, "least privilege by default: {}", container["securityContext"]);
     assert_eq!(after["metadata"]["uid"], before["metadata"]["uid"], "the same DaemonSet, updated in place");
     assert_eq!(after["spec"]["selector"], before["spec"]["selector"]);
     assert_eq!(after["metadata"]["annotations"][LOCK], lock, "the lock carried over: {}", after["metadata"]["annotations"]);
