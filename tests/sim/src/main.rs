@@ -12,13 +12,16 @@ use sim::{Cluster, ClusterSpec};
 const USAGE: &str = "usage: kured-sim [--nodes N] [--concurrency C] [--seconds LIMIT] [--downtime SECS]
                  [--control-plane fake|real] [--kured PATH] [--arch aarch64|armv7]
                  [--workloads=false] [--keep] [--steady-state SECS]
-                 [KURED FLAGS...]
+                 [--install 'SHELL COMMAND'] [KURED FLAGS...]
 
 Starts an API server, N nodes that all need a reboot and one kured per node,
 then plays the machines until every node rebooted or LIMIT seconds passed.
 --control-plane fake (default) is the in-process fake API server; real is a real
 Kubernetes control plane (scripts/control-plane; needs Go and kubectl) where kured
-uses the kube-system/kured service account's token with manifests/base's RBAC.
+uses the kube-system/kured service account's token with manifests/base's RBAC,
+or with what --install made: a shell command run once with KUBECONFIG set, that
+creates that ServiceAccount, its RBAC and the DaemonSet kube-system/kured, e.g.
+--install 'scripts/helm install kured manifests/helm/kured -n kube-system' (real only).
 --steady-state SECS: no node needs a reboot; run SECS and report the API load.
 The last lines give the API requests per node per hour (at the run's --period) and
 the largest peak memory (VmHWM) of one kured; KURED_SIM_REQUESTS=1 lists them by kind.
@@ -185,6 +188,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
             "--arch" => arch = Some(value("aarch64 or armv7")?),
             "--workloads" => spec.workloads = inline.as_deref() != Some("false"),
             "--keep" => spec.keep_dir = true,
+            "--install" => spec.install_command = Some(vec!["/bin/sh".into(), "-c".into(), value("a shell command")?]),
             _ if arg.starts_with("--") => spec.extra_kured_args.push(arg.clone()),
             _ => match spec.extra_kured_args.last() {
                 // the value of a passed-through `--flag value`
