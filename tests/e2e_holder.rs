@@ -170,3 +170,29 @@ fn sigterm_in_the_release_gate_keeps_the_lock_for_the_next_start() {
     assert_eq!(uncordoned, 1, "the reboot announced once");
     assert_one_at_a_time(&c);
 }
+
+/// The lock's DaemonSet deleted and created again (a re-install) while a node
+/// waits on its watch: the node watches again at once and takes the lock when
+/// the DaemonSet is back, instead of sleeping out its `--period` (30 s here).
+#[test]
+fn a_daemonset_created_again_is_watched_again_at_once() {
+    let mut s = ClusterSpec::scenario(env!("CARGO_BIN_EXE_kured"), 1, &[]);
+    s.period = "30s".into();
+    s.lock = Some(r#"{"nodeID":"manual"}"#.into());
+    let mut c = start(s);
+    let waiting = |c: &Cluster| log_of(c, "node-1").contains("waiting for the reboot lock, held by manual");
+    assert!(c.poll_until(sim::cycles(1), |_| {}, waiting), "node-1 never waited\n{}", c.report());
+    let ds = c.api().delete("daemonsets", "kube-system", "kured").expect("the kured DaemonSet");
+    let mut again = ds.clone();
+    for k in ["resourceVersion", "uid", "creationTimestamp"] {
+        again["metadata"].as_object_mut().unwrap().remove(k);
+    }
+    again["metadata"]["annotations"].as_object_mut().unwrap().remove(sim::lockview::DEFAULT_LOCK_ANNOTATION);
+    // a moment without it: the node's wake-up finds no DaemonSet
+    c.poll_until(Duration::from_secs(2), |_| {}, |_| false);
+    c.api().try_create(again).expect("the DaemonSet created again");
+    let created = c.elapsed();
+    let taken = c.wait_for(LIMIT, |e| matches!(e, Event::LockTaken { .. })).unwrap_or_else(|e| panic!("{e}\n{}", c.report()));
+    let after = taken.at - created;
+    assert!(after < Duration::from_secs(10), "took the lock {after:?} after the DaemonSet was back, not at once\n{}", c.report());
+}

@@ -404,7 +404,17 @@ impl Agent<'_> {
             return Ok(None);
         }
         for attempt in 0..2 {
-            match lock.try_acquire(wanted.clone())? {
+            let taken = match lock.try_acquire(wanted.clone()) {
+                Ok(taken) => taken,
+                // Deleted (a re-install): wait on its watch for it to be back.
+                Err(e) if e.is_not_found() => {
+                    log::warn!("the lock's DaemonSet {}/{} does not exist: waiting for it to be created again", lock.namespace, lock.name);
+                    self.report("pending", "the lock's DaemonSet does not exist", Some(Blocked::Lock));
+                    return Ok(None);
+                }
+                Err(e) => return Err(e),
+            };
+            match taken {
                 Taken::Acquired(held) => return Ok(Some(held)),
                 Taken::Full { holders, entries } => {
                     if attempt == 0 && self.stale_look_due() && self.break_stale_locks(lock, &entries) {
