@@ -69,6 +69,9 @@ pub struct Config {
     /// Stop rebooting after this many consecutive confirmed reboots that left
     /// the sentinel set; 0 = no limit (as upstream).
     pub reboot_loop_limit: u32,
+    /// Also stop once this many confirmed reboots fall within this window,
+    /// whenever the sentinel reappeared; None = only reboots in a row count.
+    pub reboot_loop_window: Option<Duration>,
     pub force_reboot: bool,
     pub drain_delay: Duration,
     /// None = wait forever

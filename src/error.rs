@@ -88,9 +88,6 @@ pub enum Error {
     Lock(String),
     /// Draining the node did not finish.
     Drain(String),
-    /// The drain stalled on PodDisruptionBudgets and gave way to the lock
-    /// holders named (`--drain-stall-timeout`): not a failure of the node.
-    GaveWay(Vec<String>),
     /// A notification could not be delivered.
     Notify { url: String, message: String },
     /// Prometheus could not be queried.
@@ -157,7 +154,6 @@ impl fmt::Display for Error {
             Error::Watch { what, message } => write!(f, "watch {what}: {message}"),
             Error::Lock(m) => write!(f, "lock: {m}"),
             Error::Drain(m) => write!(f, "drain: {m}"),
-            Error::GaveWay(to) => write!(f, "drain: gave way to {}, which took the lock earlier", crate::names::summary(to)),
             Error::Notify { url, message } => write!(f, "notification to {url}: {message}"),
             Error::Prometheus { url, message } => write!(f, "prometheus {url}: {message}"),
             Error::Startup(m) => write!(f, "{m}"),

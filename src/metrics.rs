@@ -42,6 +42,9 @@ pub enum Series {
     RebootLoopStopped,
     /// counter: lock entries of deleted nodes this node removed
     StaleLocksBroken,
+    /// counter: attempts stopped before the reboot because this node's lock
+    /// entry or its Node was gone
+    LockLost,
 }
 
 impl Series {
@@ -50,6 +53,7 @@ impl Series {
             Series::RebootTimeouts => "kured_reboot_timeouts_total",
             Series::RebootLoopStopped => "kured_reboot_loop_stopped",
             Series::StaleLocksBroken => "kured_stale_locks_broken_total",
+            Series::LockLost => "kured_lock_lost_total",
         }
     }
     fn help(self) -> &'static str {
@@ -57,6 +61,7 @@ impl Series {
             Series::RebootTimeouts => "Reboot commands after which the node's boot ID did not change within --reboot-timeout.",
             Series::RebootLoopStopped => "1 while reboots of this node are stopped by --reboot-loop-limit.",
             Series::StaleLocksBroken => "Lock entries of deleted nodes removed by this node.",
+            Series::LockLost => "Reboot attempts stopped before the reboot because this node's lock entry or Node was gone.",
         }
     }
     fn kind(self) -> &'static str {

@@ -213,8 +213,8 @@ fn a_drain_stalled_on_budgets_gives_way_to_an_earlier_holder() {
 /// Chaos seed 10480434965161869427: node-2 was deleted while holding the lock,
 /// and no node needed the lock afterwards, so nobody broke its entry: a lock
 /// held forever by a node that is gone. A node that does not need the lock
-/// now looks at the holders once a period too, and removes the entry once its
-/// Node is missing on two looks a gap apart.
+/// now looks at the holders once a period too, and breaks the entry once its
+/// Node is missing on looks a gap apart, then sweeps it after the grace.
 #[test]
 fn a_deleted_holders_entry_is_removed_even_when_nobody_needs_the_lock() {
     use kured::clock::Clock;
@@ -227,9 +227,13 @@ fn a_deleted_holders_entry_is_removed_even_when_nobody_needs_the_lock() {
     let a = agent(&cfg, &w.client, &host);
     run_check(&a);
     assert_eq!(w.holders(), ["node-2"], "one look is not enough");
-    host.advance(std::time::Duration::from_secs(2));
+    host.advance(kured::lock::stale::MIN_GAP);
     run_check(&a);
-    assert_eq!(w.holders(), Vec::<String>::new(), "removed on the second look, a period later");
+    let v = LockValue::from_annotation(&w.lock_annotation().expect("still there")).unwrap();
+    assert_eq!(v.entries()[0].broken_by(), Some(NODE), "broken on a look the gap later, kept for the grace");
+    host.advance(kured::lock::stale::GRACE);
+    run_check(&a);
+    assert_eq!(w.holders(), Vec::<String>::new(), "swept once the grace is over");
     let broken = w.api.list("events").iter().filter(|e| e["reason"] == "StaleLockBroken" && e["involvedObject"]["kind"] == "DaemonSet").count();
     assert_eq!(broken, 1);
     assert_eq!((host.reboots(), w.cordoned()), (0, false));

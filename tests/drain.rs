@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use kube::{client, two_nodes, FakeClock};
 use fakeapi::{FakeApiServer, Fault};
 use kured::clock::{Clock, RealClock};
-use kured::drain::{drain_node, drain_node_giving_way, DrainOptions, SkipReason};
+use kured::drain::{drain_node, drain_node_guided, DrainOptions, Drained, Guide, SkipReason};
 use kured::Error;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
@@ -174,11 +174,31 @@ fn the_drain_timeout_bounds_a_blocked_eviction() {
     assert!((2..=12).contains(&refusals), "{refusals} refusals");
 }
 
+/// A guide that answers the give-way question with `answer` and halts when
+/// `halt` says so, counting its questions.
+struct Asked<'f> {
+    give_way: &'f mut dyn FnMut() -> Option<Vec<String>>,
+    halt: &'f mut dyn FnMut() -> Option<String>,
+    every: Option<Duration>,
+}
+
+impl Guide for Asked<'_> {
+    fn check_every(&self) -> Option<Duration> {
+        self.every
+    }
+    fn halt(&mut self) -> Option<String> {
+        (self.halt)()
+    }
+    fn give_way(&mut self) -> Option<Vec<String>> {
+        (self.give_way)()
+    }
+}
+
 /// Chaos campaign, seed 5257644953516760521 (3 nodes, concurrency 3): every
 /// node cordoned at once, each one's budgets waiting for replacements that
 /// could only start on another's. A drain refused only by budgets for
 /// `stall_timeout` asks whether to give way; "no" asks again a stall later,
-/// "yes" ends it with `Error::GaveWay` and the node still cordoned.
+/// "yes" ends it with `Drained::GaveWay` and the node still cordoned.
 #[test]
 fn a_drain_stalled_on_budgets_asks_whether_to_give_way() {
     let (api, node) = one_replica_behind_a_budget();
@@ -188,18 +208,17 @@ fn a_drain_stalled_on_budgets_asks_whether_to_give_way() {
     let stall = Duration::from_millis(500);
     let o = DrainOptions { stall_timeout: Some(stall), ..opts() };
     let mut asked = Vec::new();
-    let err = drain_node_giving_way(&c, node, &o, &clock, &mut || {
+    let mut give_way = || {
         asked.push(clock.now() - t0);
         (asked.len() == 2).then(|| vec!["n0".to_string()])
-    })
-    .unwrap_err();
-    let Error::GaveWay(to) = &err else { panic!("{err}") };
-    assert_eq!(to, &["n0"]);
+    };
+    let mut guide = Asked { give_way: &mut give_way, halt: &mut || None, every: None };
+    let end = drain_node_guided(&c, node, &o, &clock, &mut guide).unwrap();
+    assert_eq!(end, Drained::GaveWay(vec!["n0".to_string()]));
     assert_eq!(asked.len(), 2, "asked at {asked:?}");
     assert!(asked[0] >= stall && asked[1] - asked[0] >= stall, "asked at {asked:?}: a stall apart");
     assert!(api.get("nodes", "", node).unwrap()["spec"]["unschedulable"] == json!(true), "the caller decides about the cordon");
     assert_eq!(running(&api, "db", node), 1, "the refused pod stays");
-    assert!(err.to_string().contains("gave way to n0"), "{err}");
 }
 
 #[test]
@@ -211,8 +230,37 @@ fn a_drain_that_moves_never_asks_to_give_way() {
     let c = client(&api);
     let clock = FakeClock::at(OffsetDateTime::now_utc());
     let o = DrainOptions { stall_timeout: Some(Duration::from_millis(1)), ..opts() };
-    let report = drain_node_giving_way(&c, "n1", &o, &clock, &mut || panic!("asked to give way without a budget refusal")).unwrap();
+    let mut guide = Asked { give_way: &mut || panic!("asked to give way without a budget refusal"), halt: &mut || None, every: None };
+    let Drained::Done(report) = drain_node_guided(&c, "n1", &o, &clock, &mut guide).unwrap() else { panic!("not done") };
     assert_eq!(report.deleted.len() + report.evicted.len(), 2);
+}
+
+/// The lock holder's checks (issue 24): asked before the cordon, so a holder
+/// that lost its lock never cordons; and asked again while budgets refuse,
+/// at least `check_every`, so a drain that lost its lock stops at once.
+#[test]
+fn a_halted_drain_stops_before_the_cordon_or_between_rounds() {
+    let (api, node) = one_replica_behind_a_budget();
+    let c = client(&api);
+    let clock = FakeClock::at(OffsetDateTime::now_utc());
+    let mut never = || None;
+    let mut guide = Asked { give_way: &mut never, halt: &mut || Some("lost".to_string()), every: None };
+    assert_eq!(drain_node_guided(&c, node, &opts(), &clock, &mut guide).unwrap(), Drained::Halted("lost".into()));
+    assert!(api.get("nodes", "", node).unwrap()["spec"]["unschedulable"] != json!(true), "never cordoned");
+
+    let t0 = clock.now();
+    let mut asked = Vec::new();
+    let mut halt = || {
+        asked.push(clock.now() - t0);
+        (asked.len() == 4).then(|| "lost".to_string())
+    };
+    let mut never = || None;
+    let every = Duration::from_secs(2);
+    let mut guide = Asked { give_way: &mut never, halt: &mut halt, every: Some(every) };
+    assert_eq!(drain_node_guided(&c, node, &opts(), &clock, &mut guide).unwrap(), Drained::Halted("lost".into()));
+    assert_eq!(asked.len(), 4, "asked at {asked:?}");
+    assert!(asked.windows(2).all(|w| w[1] - w[0] <= every + Duration::from_millis(500)), "asked at {asked:?}: at least every {every:?}");
+    assert_eq!(running(&api, "db", node), 1, "the refused pod stays");
 }
 
 /// Drain n1, where pod `name` (grace period 300 s) is being evicted, while

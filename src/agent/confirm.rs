@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use super::holder::Holding;
 use super::plan::{self, RebootVerdict, RebootWait};
 use super::{Agent, Flow};
 use crate::error::Result;
@@ -18,7 +19,10 @@ use crate::metrics::Series;
 impl Agent<'_> {
     /// Reboot delay, notification, the reboot command, then the wait.
     /// `boot_before`: the node's boot ID read before the drain.
-    pub(super) fn reboot(&self, lock: &DaemonSetLock<'_>, meta: LockMeta, boot_before: Option<String>) -> Result<Flow> {
+    /// The command runs only after a look just now found this node's lock
+    /// entry and Node still its own (see `holder`).
+    pub(super) fn reboot(&self, lock: &DaemonSetLock<'_>, holding: &mut Holding, boot_before: Option<String>) -> Result<Flow> {
+        let meta = holding.held.meta.clone();
         if !self.config.reboot_delay.is_zero() {
             log::info!("rebooting in {:?}", self.config.reboot_delay);
             self.clock.sleep(self.config.reboot_delay);
@@ -27,6 +31,18 @@ impl Agent<'_> {
             log::info!("stopping before the reboot command: putting the node back");
             self.give_up(lock, !meta.unschedulable);
             return Ok(Flow::Continue);
+        }
+        match self.confirm_before_reboot(lock, holding) {
+            Ok(()) => {}
+            Err(Some(lost)) => {
+                self.lock_lost(lock, holding, &lost);
+                return Ok(Flow::LockFull);
+            }
+            Err(None) => {
+                log::error!("not rebooting {}: its lock could not be confirmed; putting the node back", self.node_id());
+                self.give_up(lock, !meta.unschedulable);
+                return Ok(Flow::Continue);
+            }
         }
         log::info!("rebooting node {}", self.node_id());
         self.event("Rebooting", "kured is rebooting the node");

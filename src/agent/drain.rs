@@ -1,19 +1,29 @@
 //! The attempt's two ends: draining the node (pre-reboot labels, drain delay,
 //! notification, cordon, evictions, giving way to an earlier lock holder when
-//! PodDisruptionBudgets stall the drain), and giving up (uncordon if the cordon
+//! PodDisruptionBudgets stall the drain, halting when the lock is lost: see
+//! `holder`), and giving up (uncordon if the cordon
 //! is ours, post-reboot labels, release the lock) after a failed drain, a
 //! failed or timed-out reboot, or a stop.
 
+use super::holder::{HolderGuide, Holding, Lost};
 use super::Agent;
-use crate::drain::{drain_node_giving_way, DrainOptions};
+use crate::drain::{drain_node_guided, DrainOptions, Drained};
 use crate::error::{Error, Result};
 use crate::lock::DaemonSetLock;
 use crate::status::Blocked;
 use crate::node;
 
+/// How the drain step ended, short of a failure.
+pub(super) enum DrainStep {
+    Drained,
+    GaveWay(Vec<String>),
+    Lost(Lost),
+}
+
 impl Agent<'_> {
-    /// Pre-reboot labels, drain delay, notification, cordon, evictions.
-    pub(super) fn drain(&self, lock: &DaemonSetLock<'_>) -> Result<()> {
+    /// Pre-reboot labels, drain delay, notification, cordon, evictions; the
+    /// holder's checks before the cordon and as the drain goes.
+    pub(super) fn drain(&self, lock: &DaemonSetLock<'_>, holding: &mut Holding) -> Result<DrainStep> {
         if !self.config.pre_reboot_node_labels.is_empty() {
             node::set_labels(self.client, self.node_id(), &self.config.pre_reboot_node_labels)?;
         }
@@ -28,7 +38,15 @@ impl Agent<'_> {
         self.event("Draining", "kured is draining the node for a reboot");
         self.notify(&self.config.message_template_drain);
         let opts = DrainOptions::from_config(self.config);
-        let report = drain_node_giving_way(self.client, self.node_id(), &opts, self.clock, &mut || self.give_way_to(lock))?;
+        let mut guide = HolderGuide { agent: self, lock, holding, lost: None };
+        let drained = drain_node_guided(self.client, self.node_id(), &opts, self.clock, &mut guide);
+        let lost = guide.lost.take();
+        let report = match drained {
+            Ok(Drained::Done(report)) => report,
+            Ok(Drained::GaveWay(to)) => return Ok(DrainStep::GaveWay(to)),
+            Ok(Drained::Halted(_)) => return Ok(DrainStep::Lost(lost.unwrap_or(Lost::Removed))),
+            Err(e) => return Err(e),
+        };
         log::info!(
             "drained {}: {} evicted, {} deleted, {} skipped",
             self.node_id(),
@@ -36,7 +54,7 @@ impl Agent<'_> {
             report.deleted.len(),
             report.skipped.len()
         );
-        Ok(())
+        Ok(DrainStep::Drained)
     }
 
     /// Asked when PodDisruptionBudgets have refused every pod left for
@@ -46,7 +64,7 @@ impl Agent<'_> {
     /// replacements pending): the earliest holder never gives way, so one
     /// always goes on. Remembered: the lock is not taken again until one of
     /// them has released it.
-    fn give_way_to(&self, lock: &DaemonSetLock<'_>) -> Option<Vec<String>> {
+    pub(super) fn give_way_to(&self, lock: &DaemonSetLock<'_>) -> Option<Vec<String>> {
         match lock.earlier_holders() {
             Ok(earlier) if !earlier.is_empty() => {
                 let names = earlier.iter().map(|(n, _)| n.clone()).collect();

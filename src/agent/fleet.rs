@@ -52,15 +52,23 @@ impl Agent<'_> {
 
     /// Before the lock is released: after a reboot, time it and pass the
     /// release gate; then take the marks off (only the autoscaler annotation
-    /// we set) and report "ok", in one PATCH.
-    pub(super) fn unhold(&self, annotations: &BTreeMap<String, String>, after_reboot: bool) {
+    /// we set), record the reboot (`history`) and report "ok", in one PATCH.
+    /// False when a stop came during the release gate: nothing is taken off,
+    /// and the lock must be kept.
+    pub(super) fn unhold(&self, annotations: &BTreeMap<String, String>, after_reboot: bool) -> bool {
         if after_reboot {
             if let Some(took) = rebooting_for(annotations, self.clock.now()) {
                 self.metrics.status.observe(Phase::Reboot, took);
             }
-            self.release_gate(annotations);
+            if !self.release_gate(annotations) {
+                return false;
+            }
         }
         let mut map = Map::new();
+        if after_reboot {
+            let recent = super::history::with_reboot(annotations, self.clock.now(), self.config.reboot_loop_window);
+            map.insert(super::history::ANNOTATION.into(), recent.into());
+        }
         for (k, v) in autoscaler::on_release(annotations) {
             map.insert(k.into(), v.map_or(Value::Null, Value::from));
         }
@@ -73,12 +81,15 @@ impl Agent<'_> {
         self.metrics.status.set_lock_held(false);
         self.metrics.status.set_blocked(None);
         self.patch_annotations(map);
+        true
     }
 
     /// Take the marks off after a give-up (the node is not rebooting).
     pub(super) fn unhold_now(&self) {
         match self.client.get_node(self.node_id()) {
-            Ok(node) => self.unhold(&node.metadata.annotations, false),
+            Ok(node) => {
+                self.unhold(&node.metadata.annotations, false);
+            }
             Err(e) => log::warn!("cannot read the node to take kured's marks off: {e}"),
         }
     }
@@ -99,6 +110,15 @@ impl Agent<'_> {
     pub(super) fn report_rebooting(&self) {
         self.report("rebooting", "", None);
     }
+}
+
+/// Whether the status annotation says the release gate was under way (a
+/// previous pod announced the reboot, then was stopped in the gate).
+pub(super) fn in_release_gate(annotations: &BTreeMap<String, String>) -> bool {
+    annotations
+        .get(status::ANNOTATION)
+        .and_then(|a| serde_json::from_str::<status::State>(a).ok())
+        .is_some_and(|s| s.state == "release-gate")
 }
 
 /// How long since the status annotation said "rebooting".

@@ -29,11 +29,14 @@ impl Agent<'_> {
     }
 
     /// After the reboot, before the lock is released: wait until the node is
-    /// Ready and its budgets recovered, at most --release-gate-timeout.
-    pub(super) fn release_gate(&self, annotations: &BTreeMap<String, String>) {
+    /// Ready and its budgets recovered, at most --release-gate-timeout. False
+    /// when a stop (SIGTERM) came first: the lock is then kept, and the gate's
+    /// record with it, so the next start passes the gate before releasing
+    /// (released now, the next node could start while the budgets are short).
+    pub(super) fn release_gate(&self, annotations: &BTreeMap<String, String>) -> bool {
         let timeout = self.config.release_gate_timeout;
         if timeout.is_zero() {
-            return;
+            return true;
         }
         self.report("release-gate", "waiting for the node and its PodDisruptionBudgets to recover", None);
         let budgets = gate::recorded(annotations);
@@ -48,7 +51,12 @@ impl Agent<'_> {
                 self.event("ReleaseGateTimedOut", &message);
                 self.metrics.status.observe(Phase::ReleaseGate, timeout);
             }
-            Outcome::Stopped => {}
+            Outcome::Stopped => {
+                log::info!("stopping during the release gate: keeping the lock; the next start of kured passes the gate, then releases it");
+                self.state.keep_lock_on_stop.set(true);
+                return false;
+            }
         }
+        true
     }
 }

@@ -12,6 +12,8 @@ mod drain;
 mod effects;
 mod fleet;
 mod gate;
+mod history;
+mod holder;
 mod pace;
 pub mod plan;
 mod recover;
@@ -26,7 +28,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::host::{Host, RealHost};
 use crate::kube::Client;
-use crate::lock::{stale::Sightings, DaemonSetLock, LockMeta, Taken};
+use crate::lock::{stale::Sightings, DaemonSetLock, Held, LockMeta, Taken};
 use crate::metrics::{self, Metrics};
 use crate::node;
 use crate::notify::Notifier;
@@ -119,6 +121,13 @@ pub struct State {
     /// the lock is not taken again while they all are still there (a holder
     /// that released and took the lock again has a new entry).
     pub gave_way_to: RefCell<Vec<crate::lock::stale::EntryKey>>,
+    /// When a slot of the full lock frees itself (a TTL, a broken entry's
+    /// grace), which no watch event announces: the wait ends then.
+    pub lock_frees_at: Cell<Option<std::time::Instant>>,
+    /// The count-in-time guard's Warning Event was posted for this stop.
+    pub window_loop_reported: Cell<bool>,
+    /// A stop came during the release gate: the lock stays for the next start.
+    pub keep_lock_on_stop: Cell<bool>,
 }
 
 /// One kured pod's loop and what it works with. Built with [`Agent::new`];
@@ -200,6 +209,10 @@ impl Agent<'_> {
     /// A stop before any reboot command ran: whatever this node still holds
     /// (a lock, our cordon) is put back, so no node is stranded.
     fn stop_gracefully(&self) {
+        if self.state.keep_lock_on_stop.get() {
+            log::info!("stopped in the release gate: the lock stays until the next start has passed the gate");
+            return;
+        }
         log::info!("stopping: putting the node back if kured holds it");
         self.release_leftover_lock();
         self.set_taint(false);
@@ -274,6 +287,9 @@ impl Agent<'_> {
 
     fn reboot_if_allowed(&self) -> Result<Flow> {
         let node = self.client.get_node(self.node_id())?;
+        if self.reboots_too_often(&node.metadata.annotations) {
+            return Ok(Flow::Continue);
+        }
         if self.config.annotate_nodes && !node.metadata.annotations.contains_key(REBOOT_IN_PROGRESS) {
             let stamp = rfc3339(self.clock.now());
             node::set_annotations(
@@ -301,28 +317,38 @@ impl Agent<'_> {
             boot_id: boot_id.clone(),
             reboot_streak: self.state.streak.get(),
         };
-        let Some(meta) = self.take_lock(&lock, wanted)? else {
+        let Some(held) = self.take_lock(&lock, wanted)? else {
             return Ok(Flow::LockFull);
         };
+        let was_cordoned = held.meta.unschedulable;
+        let mut holding = holder::Holding::new(held, node.metadata.uid.clone());
         self.hold(&node);
         let drain_started = std::time::Instant::now();
-        let drained = if self.clock.stopped() { Err(Error::Drain("stopping".into())) } else { self.drain(&lock) };
+        let drained = if self.clock.stopped() { Err(Error::Drain("stopping".into())) } else { self.drain(&lock, &mut holding) };
         self.metrics.status.observe(Phase::Drain, drain_started.elapsed());
-        if let Err(Error::GaveWay(to)) = &drained {
-            // Not a failure: --force-reboot does not apply, and no back-off.
-            let to = crate::names::summary(to);
-            log::warn!("drain of {} stalled on PodDisruptionBudgets: giving way to {to}, which took the lock earlier", self.node_id());
-            self.event(
-                "GaveWay",
-                &format!("drain stalled on PodDisruptionBudgets; uncordoned and released the lock for {to}, which took it earlier; draining again once one of them is done"),
-            );
-            self.give_up(&lock, !meta.unschedulable);
-            return Ok(Flow::Continue);
-        }
-        if let Err(e) = &drained {
-            log::error!("drain of {} failed: {e}", self.node_id());
-        }
-        match plan::after_drain(drained.is_ok(), self.config.force_reboot, meta.unschedulable, self.clock.stopped()) {
+        let drained = match drained {
+            Ok(drain::DrainStep::Drained) => Ok(()),
+            Ok(drain::DrainStep::GaveWay(to)) => {
+                // Not a failure: --force-reboot does not apply, and no back-off.
+                let to = crate::names::summary(&to);
+                log::warn!("drain of {} stalled on PodDisruptionBudgets: giving way to {to}, which took the lock earlier", self.node_id());
+                self.event(
+                    "GaveWay",
+                    &format!("drain stalled on PodDisruptionBudgets; uncordoned and released the lock for {to}, which took it earlier; draining again once one of them is done"),
+                );
+                self.give_up(&lock, !was_cordoned);
+                return Ok(Flow::Continue);
+            }
+            Ok(drain::DrainStep::Lost(lost)) => {
+                self.lock_lost(&lock, &holding, &lost);
+                return Ok(Flow::LockFull);
+            }
+            Err(e) => {
+                log::error!("drain of {} failed: {e}", self.node_id());
+                Err(e)
+            }
+        };
+        match plan::after_drain(drained.is_ok(), self.config.force_reboot, was_cordoned, self.clock.stopped()) {
             AfterDrain::GiveUp { uncordon } => {
                 if self.clock.stopped() {
                     log::info!("stopping: putting the node back");
@@ -336,23 +362,66 @@ impl Agent<'_> {
                 if drained.is_err() {
                     log::warn!("rebooting anyway (--force-reboot)");
                 }
-                self.reboot(&lock, meta, boot_id)
+                self.reboot(&lock, &mut holding, boot_id)
             }
         }
     }
 
+    /// The reboot-loop guard's count in time: `--reboot-loop-limit` confirmed
+    /// reboots within `--reboot-loop-window` stop the next one, however late
+    /// after each boot the sentinel came back. True = stopped (reported).
+    fn reboots_too_often(&self, annotations: &std::collections::BTreeMap<String, String>) -> bool {
+        let (limit, window) = (self.config.reboot_loop_limit, self.config.reboot_loop_window);
+        let times = history::recorded(annotations);
+        let Some(until) = history::stopped_until(&times, self.clock.now(), window, limit) else {
+            if self.state.window_loop_reported.replace(false) {
+                log::info!("fewer than {limit} reboots within --reboot-loop-window now: reboots resume");
+                self.metrics.set(metrics::Series::RebootLoopStopped, self.node_id(), 0);
+            }
+            return false;
+        };
+        let why = format!(
+            "kured stopped rebooting the node: {limit} reboots within --reboot-loop-window={}s (--reboot-loop-limit={limit}), \
+             the sentinel set again after each; reboots resume at {}, or once the annotation {} is removed",
+            window.map_or(0, |w| w.as_secs()),
+            rfc3339(until),
+            history::ANNOTATION
+        );
+        log::warn!("reboot required, but not rebooting: {why}");
+        self.report("pending", "reboot loop: too many reboots within --reboot-loop-window", Some(Blocked::RebootLoop));
+        if !self.state.window_loop_reported.replace(true) {
+            self.warning("RebootLoop", &why);
+            self.metrics.set(metrics::Series::RebootLoopStopped, self.node_id(), 1);
+        }
+        self.set_taint(false);
+        true
+    }
+
     /// Acquire; when the lock is full, break entries of deleted nodes and try
     /// once more. None = held by others (the taint is set meanwhile).
-    fn take_lock(&self, lock: &DaemonSetLock<'_>, wanted: LockMeta) -> Result<Option<LockMeta>> {
+    fn take_lock(&self, lock: &DaemonSetLock<'_>, wanted: LockMeta) -> Result<Option<Held>> {
         if self.still_giving_way(lock)? {
             return Ok(None);
         }
         for attempt in 0..2 {
-            match lock.try_acquire(wanted.clone())? {
-                Taken::Acquired(meta) => return Ok(Some(meta)),
+            let taken = match lock.try_acquire(wanted.clone()) {
+                Ok(taken) => taken,
+                // Deleted (a re-install): wait on its watch for it to be back.
+                Err(e) if e.is_not_found() => {
+                    log::warn!("the lock's DaemonSet {}/{} does not exist: waiting for it to be created again", lock.namespace, lock.name);
+                    self.report("pending", "the lock's DaemonSet does not exist", Some(Blocked::Lock));
+                    return Ok(None);
+                }
+                Err(e) => return Err(e),
+            };
+            match taken {
+                Taken::Acquired(held) => return Ok(Some(held)),
                 Taken::Full { holders, entries } => {
                     if attempt == 0 && self.stale_look_due() && self.break_stale_locks(lock, &entries) {
                         continue;
+                    }
+                    if let Some(d) = crate::lock::next_expiry(&entries, self.clock.now()) {
+                        self.note_lock_frees_in(d);
                     }
                     // A hand-written lock may name nobody ({} holds it as "").
                     let names: Vec<&str> = holders.iter().map(|h| if h.is_empty() { "\"\"" } else { h.as_str() }).collect();

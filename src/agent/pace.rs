@@ -23,7 +23,12 @@ impl Agent<'_> {
     /// The watch sees a stop between events and between its requests (30 s
     /// at most), and beats /healthz there.
     pub(super) fn pace(&self, flow: Flow, started: Instant) {
-        let left = self.config.period.saturating_sub(started.elapsed());
+        let mut left = self.config.period.saturating_sub(started.elapsed());
+        // A slot that frees itself (a TTL, a broken entry's grace) sends no
+        // watch event: look again then.
+        if let Some(at) = self.state.lock_frees_at.take() {
+            left = left.min(at.saturating_duration_since(Instant::now()) + Duration::from_millis(100));
+        }
         if flow != Flow::LockFull || left.is_zero() {
             self.clock.sleep(left);
             return;
@@ -47,7 +52,12 @@ impl Agent<'_> {
             }
             Ok(Wake::TimedOut | Wake::Stopped) => {}
             Err(e) => {
-                let left = self.config.period.saturating_sub(started.elapsed());
+                let mut left = self.config.period.saturating_sub(started.elapsed());
+        // A slot that frees itself (a TTL, a broken entry's grace) sends no
+        // watch event: look again then.
+        if let Some(at) = self.state.lock_frees_at.take() {
+            left = left.min(at.saturating_duration_since(Instant::now()) + Duration::from_millis(100));
+        }
                 // 403: the RBAC lacks list/watch on the DaemonSet (upstream's chart): once is enough.
                 let level = match e.api_kind() {
                     Some(crate::error::ApiErrorKind::Forbidden) => crate::logging::warn_once("watch the reboot lock"),

@@ -125,6 +125,10 @@ impl Agent<'_> {
         } else if !steps.uncordon {
             log::info!("{} was cordoned before kured took it: leaving it cordoned", self.node_id());
         }
+        // A pod stopped in the release gate announced this reboot already.
+        if super::fleet::in_release_gate(&node.metadata.annotations) {
+            done.announced = true;
+        }
         if steps.announce && after == After::Start && !done.announced {
             done.announced = true;
             self.event("Uncordoned", "kured uncordoned the node after its reboot");
@@ -135,7 +139,9 @@ impl Agent<'_> {
             done.labelled = true;
         }
         if !done.unheld {
-            self.unhold(&node.metadata.annotations, after == After::Start && boot != Boot::SameBoot);
+            if !self.unhold(&node.metadata.annotations, after == After::Start && boot != Boot::SameBoot) {
+                return Ok(None);
+            }
             done.unheld = true;
         }
         if !self.config.lock_release_delay.is_zero() && !self.clock.stopped() {

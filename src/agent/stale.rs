@@ -2,8 +2,9 @@
 //! when the lock is full, and each period when this node does not need it,
 //! each kured-written entry's Node is looked up (the entries come from a read
 //! the check makes anyway, so this costs one Node GET per holder); one that is
-//! missing on two looks a gap apart is removed, with a log line and a Warning
-//! Event on kured's DaemonSet saying whose entry and why.
+//! missing on looks a gap apart is broken (marked, its slot free after a
+//! grace), with a log line and a Warning Event on kured's DaemonSet saying
+//! whose entry and why. Broken entries whose grace is over are swept.
 
 use super::Agent;
 use crate::lock::stale::{self, NodeSeen};
@@ -11,7 +12,6 @@ use crate::lock::{DaemonSetLock, LockEntry};
 use crate::metrics::Series;
 
 impl Agent<'_> {
-    /// True if an entry was removed (the lock may have a free slot now).
     /// Whether the lock holders' Nodes may be looked up now: once per period,
     /// as before waking on the lock's release brought checks sooner (a look
     /// per holder per waiter per release, at 200 nodes most of the requests).
@@ -24,12 +24,23 @@ impl Agent<'_> {
         due
     }
 
+    /// True if a slot may be free now (a broken entry's grace was over).
     pub(super) fn break_stale_locks(&self, lock: &DaemonSetLock<'_>, entries: &[LockEntry]) -> bool {
         let now = self.clock.now();
+        let mut broke = false;
+        if entries.iter().any(|e| e.broken_by().is_some() && e.expired(now)) {
+            match lock.sweep() {
+                Ok(true) => {
+                    log::info!("removed broken lock entries whose grace ({}s) is over", stale::GRACE.as_secs());
+                    broke = true;
+                }
+                Ok(false) => {}
+                Err(e) => log::warn!("cannot sweep broken lock entries: {e}"),
+            }
+        }
         let gap = stale::gap(self.config.period);
         let mut sightings = self.state.sightings.borrow_mut();
         sightings.retain(&entries.iter().map(stale::key).collect::<Vec<_>>());
-        let mut broke = false;
         for entry in entries.iter().filter(|e| e.node_id != self.node_id() && !e.expired(now) && stale::breakable(e)) {
             let seen = match self.client.get_node(&entry.node_id) {
                 Ok(_) => NodeSeen::Present,
@@ -52,20 +63,32 @@ impl Agent<'_> {
             match lock.break_entry(&stale::key(entry)) {
                 Ok(true) => {
                     let why = format!(
-                        "removed the reboot lock entry of {} (taken {}): its Node no longer exists (missing on two checks {}s apart)",
+                        "broke the reboot lock entry of {} (taken {}): its Node no longer exists (missing on checks {}s apart); \
+                         its slot is free in {}s, once a holder that is alive after all has seen the mark and stopped",
                         entry.node_id,
                         super::effects::rfc3339(entry.created),
-                        gap.as_secs()
+                        gap.as_secs(),
+                        stale::GRACE.as_secs()
                     );
                     log::warn!("{why}");
                     self.daemonset_warning("StaleLockBroken", &format!("kured on {}: {why}", self.node_id()));
                     self.metrics.inc(Series::StaleLocksBroken, self.node_id());
-                    broke = true;
+                    self.note_lock_frees_in(stale::GRACE);
                 }
                 Ok(false) => log::info!("the lock entry of {} changed meanwhile: left alone", entry.node_id),
                 Err(e) => log::warn!("cannot remove the stale lock entry of {}: {e}", entry.node_id),
             }
         }
         broke
+    }
+}
+
+impl Agent<'_> {
+    /// A slot may free itself in `d` with no write a watch would see (an
+    /// entry's TTL, a broken entry's grace): the wait for the lock ends then.
+    pub(super) fn note_lock_frees_in(&self, d: std::time::Duration) {
+        let at = std::time::Instant::now() + d;
+        let next = self.state.lock_frees_at.get().filter(|t| *t > std::time::Instant::now()).map_or(at, |t| t.min(at));
+        self.state.lock_frees_at.set(Some(next));
     }
 }

@@ -1,5 +1,5 @@
 //! The flag table (upstream's 43 flags plus `--api-timeout`, `--drain-stall-timeout`,
-//! `--host-pid`, `--reboot-loop-limit`, `--reboot-timeout` and
+//! `--host-pid`, `--reboot-loop-limit`, `--reboot-loop-window`, `--reboot-timeout` and
 //! `--release-gate-timeout`) and the first stage of
 //! parsing: command line (pflag syntax, via lexopt) then `KURED_*` environment
 //! into [`RawFlags`]: values syntactically checked (bool, int, duration, regexp,
@@ -94,6 +94,7 @@ pub const FLAGS: &[Spec] = &[
     f("reboot-days", Strings, "su,mo,tu,we,th,fr,sa", "days on which reboots may happen"),
     f("reboot-delay", Duration, "0", "wait this long after draining before rebooting"),
     f("reboot-loop-limit", Int, "3", "stop rebooting this node after this many reboots in a row that left the sentinel set (0 = no limit; kured-rs only)"),
+    f("reboot-loop-window", Duration, "6h", "also stop rebooting this node once it rebooted --reboot-loop-limit times within this window, whenever the sentinel reappears (0 = count only reboots in a row; kured-rs only)"),
     f("reboot-method", Str, "command", "how to reboot: command or signal"),
     f("reboot-sentinel", Str, "/var/run/reboot-required", "file whose existence means a reboot is needed"),
     f("reboot-sentinel-command", Str, "", "command whose exit code 0 means a reboot is needed (replaces --reboot-sentinel; killed after the smaller of --period and 60s)"),

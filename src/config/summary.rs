@@ -59,6 +59,7 @@ impl Config {
             ("reboot-delay", format_duration(self.reboot_delay)),
             ("reboot-timeout", opt_duration(self.reboot_timeout)),
             ("reboot-loop-limit", self.reboot_loop_limit.to_string()),
+            ("reboot-loop-window", opt_duration(self.reboot_loop_window)),
             ("force-reboot", self.force_reboot.to_string()),
             ("drain-delay", format_duration(self.drain_delay)),
             ("drain-timeout", opt_duration(self.drain_timeout)),

@@ -97,6 +97,7 @@ fn table() -> Vec<(&'static str, &'static str, Value, Option<&'static str>)> {
         ("reboot-days", "mo,tu", list(&["mo", "tu"]), Some("funday")),
         ("reboot-delay", "90s", dur(90), Some("90 s")),
         ("reboot-loop-limit", "5", Value::Int(5), Some("-1")),
+        ("reboot-loop-window", "3h", dur(10800), Some("3")),
         ("reboot-method", "signal", s("signal"), Some("kexec")),
         ("reboot-sentinel", "/run/x", s("/run/x"), Some("")),
         ("reboot-sentinel-command", "test -f /x", s("test -f /x"), Some("\"unbalanced")),
@@ -117,7 +118,7 @@ fn table_covers_every_flag_and_defaults_parse() {
     let names: Vec<&str> = table().iter().map(|t| t.0).collect();
     let flags: Vec<&str> = FLAGS.iter().map(|f| f.name).collect();
     assert_eq!(names, flags);
-    assert_eq!(FLAGS.len(), 49, "43 upstream flags plus --api-timeout, --host-pid, --reboot-loop-limit, --reboot-timeout, --release-gate-timeout, --drain-stall-timeout");
+    assert_eq!(FLAGS.len(), 50, "43 upstream flags plus --api-timeout, --host-pid, --reboot-loop-limit, --reboot-loop-window, --reboot-timeout, --release-gate-timeout, --drain-stall-timeout");
     let defaults = raw(&[], &[]);
     assert_eq!(defaults.get("period"), Some(&dur(3600)));
     assert_eq!(defaults.get("reboot-days"), Some(&list(&["su", "mo", "tu", "we", "th", "fr", "sa"])));

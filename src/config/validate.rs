@@ -195,6 +195,7 @@ pub fn validate(raw: &RawFlags) -> Result<(Config, Vec<String>)> {
         reboot_delay: raw.duration("reboot-delay"),
         reboot_timeout: non_zero("reboot-timeout"),
         reboot_loop_limit,
+        reboot_loop_window: non_zero("reboot-loop-window"),
         force_reboot: raw.bool("force-reboot"),
         drain_delay: raw.duration("drain-delay"),
         drain_timeout: non_zero("drain-timeout"),

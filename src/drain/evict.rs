@@ -15,7 +15,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::select::deletion_older_than;
-use super::DrainOptions;
+use super::{DrainOptions, Drained, Guide};
 use crate::clock::Clock;
 use crate::error::{ApiErrorKind, Error};
 use crate::kube::watch::{Ended, Event, Watch};
@@ -63,8 +63,8 @@ struct Item {
 /// One lost answer must not end the whole drain and restart the attempt.
 const LOST_TRIES: u32 = 5;
 
-/// Every pod's outcome; and the nodes the drain gave way to, if it did (the
-/// pods not yet gone are then `Failed`).
+/// Every pod's outcome; and how the guide interrupted the drain, if it did
+/// (gave way or halted: the pods not yet gone are then `Failed`).
 pub(super) fn run(
     client: &Client,
     node: &str,
@@ -72,8 +72,8 @@ pub(super) fn run(
     opts: &DrainOptions,
     clock: &dyn Clock,
     deadline: Option<OffsetDateTime>,
-    give_way: super::GiveWay<'_>,
-) -> (Vec<(String, Kind, Outcome)>, Option<Vec<String>>) {
+    guide: &mut dyn Guide,
+) -> (Vec<(String, Kind, Outcome)>, Option<Drained>) {
     let start = clock.now();
     let mut items: Vec<Item> = work
         .into_iter()
@@ -86,23 +86,32 @@ pub(super) fn run(
     // The stall clock: restarted whenever a pod moves on (eviction accepted,
     // pod gone) or the caller chose to go on waiting.
     let (mut progress, mut moved) = (progress_of(&items), start);
-    let mut gave_way = None;
+    let mut interrupted = None;
+    let mut halt_asked = start;
     loop {
         let now = clock.now();
         if items.iter().all(|it| matches!(it.state, State::Settled(_))) {
             break;
+        }
+        let round_due = items.iter().filter_map(|it| due(it, pods.is_some())).min().is_some_and(|n| n <= now);
+        let check_due = guide.check_every().is_some_and(|every| now - halt_asked >= every);
+        if round_due || check_due {
+            halt_asked = now;
+            if let Some(why) = guide.halt() {
+                settle_open(&mut items, "the drain was halted before it could be evicted");
+                interrupted = Some(Drained::Halted(why));
+                break;
+            }
         }
         if progress_of(&items) != progress {
             (progress, moved) = (progress_of(&items), now);
         }
         if stalled(&items, opts.stall_timeout, moved, now) {
             log::warn!("drain {node}: every pod left has been refused by PodDisruptionBudgets for {:?}", now - moved);
-            match give_way() {
+            match guide.give_way() {
                 Some(to) => {
-                    for it in items.iter_mut().filter(|it| !matches!(it.state, State::Settled(_))) {
-                        it.state = State::Settled(Outcome::Failed("gave way before it could be evicted".into()));
-                    }
-                    gave_way = Some(to);
+                    settle_open(&mut items, "gave way before it could be evicted");
+                    interrupted = Some(Drained::GaveWay(to));
                     break;
                 }
                 None => moved = now,
@@ -127,7 +136,8 @@ pub(super) fn run(
         let next = items.iter().filter_map(|it| due(it, watching)).min();
         let waiting = watching && items.iter().any(|it| matches!(it.state, State::Wait(_)));
         if next.is_none_or(|n| n > now) {
-            let until = [next, deadline].into_iter().flatten().min();
+            let check = guide.check_every().map(|every| halt_asked + every);
+            let until = [next, deadline, check].into_iter().flatten().min();
             // A watch resumes where the last one ended, so a short gap before
             // the next eviction is slept through and its deletions caught up
             // later, rather than paid for with a watch request each.
@@ -180,7 +190,13 @@ pub(super) fn run(
             _ => (it.key, it.kind, Outcome::Failed("not finished".into())),
         })
         .collect();
-    (outcomes, gave_way)
+    (outcomes, interrupted)
+}
+
+fn settle_open(items: &mut [Item], why: &str) {
+    for it in items.iter_mut().filter(|it| !matches!(it.state, State::Settled(_))) {
+        it.state = State::Settled(Outcome::Failed(why.into()));
+    }
 }
 
 /// How far the pods got: (settled, being waited for). Any change is progress.

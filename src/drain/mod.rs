@@ -76,17 +76,53 @@ pub struct DrainReport {
 /// with its reason; the node stays cordoned either way (the caller decides
 /// whether to uncordon).
 pub fn drain_node(client: &Client, node: &str, opts: &DrainOptions, clock: &dyn Clock) -> Result<DrainReport> {
-    drain_node_giving_way(client, node, opts, clock, &mut || None)
+    match drain_node_guided(client, node, opts, clock, &mut Unguided)? {
+        Drained::Done(report) => Ok(report),
+        Drained::GaveWay(_) | Drained::Halted(_) => Err(Error::Drain(format!("node {node}: the drain was interrupted"))),
+    }
 }
 
-/// Asked when the drain has stalled on PodDisruptionBudgets for
-/// `DrainOptions::stall_timeout`: the nodes to give way to (the drain then ends
-/// with `Error::GaveWay`), or None to go on waiting (asked again after another
-/// `stall_timeout`).
-pub type GiveWay<'a> = &'a mut dyn FnMut() -> Option<Vec<String>>;
+/// What a drain asks its caller as it goes: the lock holder's checks.
+pub trait Guide {
+    /// How often, at the most, [`halt`](Guide::halt) must be asked while
+    /// the drain waits (None: only before the cordon and each round).
+    fn check_every(&self) -> Option<Duration> {
+        None
+    }
+    /// Asked before the cordon and before each round of evictions (and, with
+    /// [`check_every`](Guide::check_every), at least that often): `Some(why)`
+    /// ends the drain at once, the node left as it is (the caller puts it back).
+    fn halt(&mut self) -> Option<String> {
+        None
+    }
+    /// Asked when PodDisruptionBudgets have refused every pod left for
+    /// `DrainOptions::stall_timeout`: the nodes to give way to (the drain then
+    /// ends), or None to go on waiting (asked again after another stall).
+    fn give_way(&mut self) -> Option<Vec<String>> {
+        None
+    }
+}
 
-/// [`drain_node`], giving way when `give_way` says so after a stall.
-pub fn drain_node_giving_way(client: &Client, node: &str, opts: &DrainOptions, clock: &dyn Clock, give_way: GiveWay<'_>) -> Result<DrainReport> {
+/// A drain nobody interrupts.
+pub struct Unguided;
+impl Guide for Unguided {}
+
+/// How a guided drain ended, short of a failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Drained {
+    /// Every pod is gone (or skipped).
+    Done(DrainReport),
+    /// Stalled on PodDisruptionBudgets: gave way to the lock holders named.
+    GaveWay(Vec<String>),
+    /// [`Guide::halt`] said stop, for this reason.
+    Halted(String),
+}
+
+/// [`drain_node`], asking `guide` as it goes.
+pub fn drain_node_guided(client: &Client, node: &str, opts: &DrainOptions, clock: &dyn Clock, guide: &mut dyn Guide) -> Result<Drained> {
+    if let Some(why) = guide.halt() {
+        return Ok(Drained::Halted(why));
+    }
     let deadline = opts.timeout.map(|t| clock.now() + t);
     crate::node::cordon(client, node)?;
     let params = ListParams {
@@ -117,9 +153,9 @@ pub fn drain_node_giving_way(client: &Client, node: &str, opts: &DrainOptions, c
     }
     log::info!("drain {node}: {} pods to remove, {} skipped", work.len(), report.skipped.len());
 
-    let (outcomes, gave_way) = evict::run(client, node, work, opts, clock, deadline, give_way);
-    if let Some(to) = gave_way {
-        return Err(Error::GaveWay(to));
+    let (outcomes, interrupted) = evict::run(client, node, work, opts, clock, deadline, guide);
+    if let Some(end) = interrupted {
+        return Ok(end);
     }
     let mut failures = Vec::new();
     for (key, kind, outcome) in outcomes {
@@ -137,5 +173,5 @@ pub fn drain_node_giving_way(client: &Client, node: &str, opts: &DrainOptions, c
         )));
     }
     log::info!("drain {node}: done ({} evicted, {} deleted)", report.evicted.len(), report.deleted.len());
-    Ok(report)
+    Ok(Drained::Done(report))
 }

@@ -35,11 +35,12 @@ pub fn acquire(
     meta: LockMeta,
 ) -> Decision {
     let entries = existing.map_or(&[][..], LockValue::entries);
-    if let Some(mine) = entries.iter().find(|e| e.node_id == me && !e.expired(now)) {
+    if let Some(mine) = entries.iter().find(|e| e.node_id == me && !e.expired(now) && e.broken_by().is_none()) {
         return Decision::AlreadyHeld(mine.meta());
     }
     // Our own expired entry is dropped and taken afresh: others already count it
-    // as free, so keeping it would let us hold a slot nobody sees.
+    // as free, so keeping it would let us hold a slot nobody sees. So is our own
+    // entry broken as stale (`stale`): its grace is for us to stop, and we have.
     let others: Vec<LockEntry> = entries.iter().filter(|e| e.node_id != me && !e.expired(now)).cloned().collect();
     // A multi lock written by another pod carries its maxOwners: honour the
     // smaller limit, so pods configured differently never exceed either.
@@ -104,6 +105,57 @@ pub fn release(existing: Option<&LockValue>, me: &str) -> Result<Option<LockValu
 /// (as upstream; the README asks for a --lock-ttl longer than drain + reboot).
 pub fn holding(existing: Option<&LockValue>, me: &str) -> Option<LockMeta> {
     existing?.entries().iter().find(|e| e.node_id == me).map(LockEntry::meta)
+}
+
+/// Where the entry a holder wrote (`mine`: its name and `created`) stands now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Standing {
+    /// There, live and unbroken: the holder may go on.
+    Held,
+    /// There, but its `--lock-ttl` ran out: any pod may take the slot, so it
+    /// must be renewed (a write that proves it is still ours) before going on.
+    Expired,
+    /// Broken as stale by the node named (its Node looked gone).
+    Broken(String),
+    /// Not there: released by someone else, overwritten after it expired, or
+    /// removed by hand.
+    Gone,
+}
+
+pub fn standing(existing: Option<&LockValue>, mine: &super::stale::EntryKey, now: OffsetDateTime) -> Standing {
+    let entries = existing.map_or(&[][..], LockValue::entries);
+    match entries.iter().find(|e| e.node_id == mine.0 && e.created == mine.1) {
+        None => Standing::Gone,
+        Some(e) => match e.broken_by() {
+            Some(by) => Standing::Broken(by.to_string()),
+            None if e.expired(now) => Standing::Expired,
+            None => Standing::Held,
+        },
+    }
+}
+
+/// The lock without that exact entry (`None` inside = remove the annotation),
+/// or `None` if it is not there (any more).
+pub fn without(existing: Option<&LockValue>, mine: &super::stale::EntryKey) -> Option<Option<LockValue>> {
+    let matches = |e: &LockEntry| e.node_id == mine.0 && e.created == mine.1;
+    match existing? {
+        LockValue::Single(e) if matches(e) => Some(None),
+        LockValue::Multi { max_owners, locks } if locks.iter().any(matches) => {
+            let locks: Vec<LockEntry> = locks.iter().filter(|e| !matches(e)).cloned().collect();
+            Some((!locks.is_empty()).then(|| LockValue::Multi { max_owners: *max_owners, locks }))
+        }
+        _ => None,
+    }
+}
+
+/// When the next live entry with a TTL expires (a slot may then be free with no
+/// write that a watch would see), if any does.
+pub fn next_expiry(entries: &[LockEntry], now: OffsetDateTime) -> Option<Duration> {
+    entries
+        .iter()
+        .filter(|e| e.ttl_ns > 0 && !e.expired(now))
+        .filter_map(|e| Duration::try_from(e.created + Duration::from_nanos(e.ttl_ns.unsigned_abs()) - now).ok())
+        .min()
 }
 
 /// The live entries of nodes that took the lock before `me`, earliest first:

@@ -19,7 +19,7 @@ pub mod wake;
 
 use std::time::Duration;
 
-pub use decide::{acquire, earlier_holders, holding, release, Decision};
+pub use decide::{acquire, earlier_holders, holding, next_expiry, release, standing, without, Decision, Standing};
 pub use value::{LockEntry, LockMeta, LockValue, GO_ZERO_TIME};
 
 use crate::clock::{jitter, Clock};
@@ -43,9 +43,18 @@ pub enum Acquisition {
 /// The result of [`DaemonSetLock::try_acquire`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Taken {
-    Acquired(LockMeta),
+    Acquired(Held),
     /// No free slot: the nodes holding live entries, and every entry as read.
     Full { holders: Vec<String>, entries: Vec<LockEntry> },
+}
+
+/// The entry this node holds: what it recorded, and which entry it is (its
+/// `created`), so the holder can tell its own entry from a newer one of the
+/// same name, and notice when it was broken or removed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Held {
+    pub meta: LockMeta,
+    pub key: stale::EntryKey,
 }
 
 /// The lock as seen by one node.
@@ -84,28 +93,30 @@ impl<'a> DaemonSetLock<'a> {
     /// Take a slot, recording `meta` (cordon, boot ID, reboot streak).
     pub fn acquire_with(&self, meta: LockMeta) -> Result<Acquisition> {
         Ok(match self.try_acquire(meta)? {
-            Taken::Acquired(meta) => Acquisition::Acquired(meta),
+            Taken::Acquired(held) => Acquisition::Acquired(held.meta),
             Taken::Full { holders, .. } => Acquisition::HeldBy(holders),
         })
     }
 
-    /// As [`acquire_with`](Self::acquire_with), also returning, when the lock is
-    /// full, every entry it held (for the stale-entry check, without a re-read).
+    /// As [`acquire_with`](Self::acquire_with), also returning which entry is
+    /// ours, and when the lock is full every entry it held (for the stale-entry
+    /// check, without a re-read).
     pub fn try_acquire(&self, meta: LockMeta) -> Result<Taken> {
         self.update(|existing, now| {
             match acquire(existing, &self.node, now, self.ttl, self.concurrency, meta.clone()) {
-                Decision::AlreadyHeld(meta) => Ok(Step::Done(Taken::Acquired(meta))),
+                Decision::AlreadyHeld(meta) => {
+                    let entries = existing.map_or(&[][..], LockValue::entries);
+                    let mine = entries.iter().find(|e| e.node_id == self.node && !e.expired(now) && e.broken_by().is_none());
+                    let key = mine.map_or_else(|| (self.node.clone(), now), stale::key);
+                    Ok(Step::Done(Taken::Acquired(Held { meta, key })))
+                }
                 Decision::HeldBy(holders) => {
                     let entries = existing.map(|v| v.entries().to_vec()).unwrap_or_default();
                     Ok(Step::Done(Taken::Full { holders, entries }))
                 }
                 Decision::Acquired(v) => {
-                    let meta = v
-                        .entries()
-                        .iter()
-                        .find(|e| e.node_id == self.node)
-                        .map_or_else(|| meta.clone(), |e| e.meta());
-                    Ok(Step::Write(Some(v.to_annotation()), Taken::Acquired(meta)))
+                    let held = self.held_in(&v).unwrap_or_else(|| Held { meta: meta.clone(), key: (self.node.clone(), now) });
+                    Ok(Step::Write(Some(v.to_annotation()), Taken::Acquired(held)))
                 }
             }
         })
@@ -113,6 +124,32 @@ impl<'a> DaemonSetLock<'a> {
             Taken::Acquired(_) => log::info!("{}: {} holds the lock", self.what(), self.node),
             Taken::Full { holders, .. } => log::info!("{}: lock held by {}", self.what(), crate::names::summary(holders)),
         })
+    }
+
+    /// Is `held` still our entry? A fresh read; an entry whose `--lock-ttl` ran
+    /// out is renewed if the lock has room for us (the write, with the
+    /// resourceVersion read, proves the slot is ours), which updates `held`.
+    /// Anything but [`Standing::Held`] means this node must not go on.
+    pub fn confirm(&self, held: &mut Held) -> Result<Standing> {
+        let (standing, renewed) = self.update(|existing, now| match standing(existing, &held.key, now) {
+            Standing::Expired => match acquire(existing, &self.node, now, self.ttl, self.concurrency, held.meta.clone()) {
+                Decision::Acquired(v) => {
+                    let renewed = self.held_in(&v);
+                    Ok(Step::Write(Some(v.to_annotation()), (Standing::Held, renewed)))
+                }
+                _ => Ok(Step::Done((Standing::Expired, None))),
+            },
+            other => Ok(Step::Done((other, None))),
+        })?;
+        if let Some(r) = renewed {
+            log::info!("{}: {}'s entry had expired (--lock-ttl): renewed", self.what(), self.node);
+            *held = r;
+        }
+        Ok(standing)
+    }
+
+    fn held_in(&self, v: &LockValue) -> Option<Held> {
+        v.entries().iter().find(|e| e.node_id == self.node && e.broken_by().is_none()).map(|e| Held { meta: e.meta(), key: stale::key(e) })
     }
 
     /// Drop our entry. No lock at all is fine (a previous release whose answer
@@ -148,12 +185,29 @@ impl<'a> DaemonSetLock<'a> {
     }
 
 
-    /// Remove another holder's entry, only if it is still that same entry.
-    /// True if it was removed by us.
+    /// Break another holder's entry as stale (see [`stale`]), only if it is
+    /// still that same entry. True if it was broken by us.
     pub fn break_entry(&self, key: &stale::EntryKey) -> Result<bool> {
-        self.update(|existing, _now| match stale::without(existing, key) {
-            Ok(next) => Ok(Step::Write(next.map(|v| v.to_annotation()), true)),
+        self.update(|existing, now| match stale::break_entry(existing, key, &self.node, now) {
+            Ok(next) => Ok(Step::Write(Some(next.to_annotation()), true)),
             Err(()) => Ok(Step::Done(false)),
+        })
+    }
+
+    /// Drop exactly this entry of ours, if it is still there (broken or not):
+    /// a holder that stops lets its slot go. True if it was there.
+    pub fn release_entry(&self, key: &stale::EntryKey) -> Result<bool> {
+        self.update(|existing, _now| match without(existing, key) {
+            Some(next) => Ok(Step::Write(next.map(|v| v.to_annotation()), true)),
+            None => Ok(Step::Done(false)),
+        })
+    }
+
+    /// Remove broken entries whose grace is over. True if any was removed.
+    pub fn sweep(&self) -> Result<bool> {
+        self.update(|existing, now| match stale::sweep(existing, now) {
+            Some(next) => Ok(Step::Write(next.map(|v| v.to_annotation()), true)),
+            None => Ok(Step::Done(false)),
         })
     }
 

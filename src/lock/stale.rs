@@ -1,11 +1,23 @@
 //! Stale lock entries: an entry kured wrote (it carries a `created` time) for a
 //! node that no longer exists (cluster autoscaler, a replaced machine) would
-//! block every other node forever. Any node that needs the lock breaks such an
-//! entry once the node's absence was seen on two checks at least `gap` apart
-//! (a period, or 30 s if shorter), so a node that is only briefly missing from
-//! the API (re-registering) keeps its entry. Hand-written entries without
-//! `created`, such as `{"nodeID":"manual"}` (upstream's documented way to pause
-//! all reboots), are never broken. Pure: the caller observes and acts.
+//! block every other node forever. Any node breaks such an entry once the
+//! node's absence was seen on looks at least `gap` apart with no sighting of it
+//! in between (the period, but never less than 15 s nor more than 30 s), so a
+//! node that is only briefly missing from the API (re-registering) keeps its
+//! entry. Hand-written entries without `created`, such as `{"nodeID":"manual"}`
+//! (upstream's documented way to pause all reboots), are never broken.
+//!
+//! Breaking is made safe at both ends, since a live holder might be mistaken
+//! for a gone one (a Node deleted and re-registered, a flapping API server):
+//! - the holder re-reads its entry and its own Node at least every
+//!   [`HOLDER_CHECK`] while it drains and right before the reboot command, and
+//!   stops (no reboot) when either is gone: the gap is three of its checks;
+//! - a broken entry is not removed but marked (`metadata.brokenBy`) and given a
+//!   TTL ending [`GRACE`] later: its slot stays taken meanwhile, for upstream
+//!   pods too, so a holder that was alive after all has stopped before anyone
+//!   else can cordon; once expired it is free, and swept at a later look.
+//!
+//! Pure: the caller observes and acts.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -16,15 +28,24 @@ use super::value::{LockEntry, LockValue, GO_ZERO_TIME};
 
 /// The longest wait between the two sightings of an absent node.
 pub const MAX_GAP: Duration = Duration::from_secs(30);
+/// How often, at the most, a lock holder that has not rebooted yet re-reads its
+/// entry and its Node (each drain round, and the wait before the cordon).
+pub const HOLDER_CHECK: Duration = Duration::from_secs(5);
+/// The shortest wait between the two sightings: three of the holder's checks,
+/// so that a live holder whose Node is missing has noticed and stopped first.
+pub const MIN_GAP: Duration = Duration::from_secs(15);
+/// How long a broken entry keeps its slot before it is free.
+pub const GRACE: Duration = Duration::from_secs(15);
 
-/// The gap two sightings need: a period, or 30 s if that is shorter.
+/// The gap two sightings need: the period, within [`MIN_GAP`, `MAX_GAP`].
 pub fn gap(period: Duration) -> Duration {
-    period.min(MAX_GAP)
+    period.clamp(MIN_GAP, MAX_GAP)
 }
 
-/// Could this entry ever be broken? Only kured's own (with `created`) naming a node.
+/// Could this entry ever be broken? Only kured's own (with `created`) naming a
+/// node, and not one broken already.
 pub fn breakable(entry: &LockEntry) -> bool {
-    entry.created != GO_ZERO_TIME && !entry.node_id.is_empty()
+    entry.created != GO_ZERO_TIME && !entry.node_id.is_empty() && entry.broken_by().is_none()
 }
 
 /// One entry, identified by holder and creation time (a holder that took the
@@ -78,22 +99,32 @@ impl Sightings {
     }
 }
 
-/// The lock without that exact entry (`None` = remove the annotation), or
-/// `Err(())` if it is not there any more (released, or taken again).
+/// The lock with that exact entry broken by `by` (see [`LockEntry::broken`]),
+/// or `Err(())` if it is not there any more (released, taken again, broken).
 #[allow(clippy::result_unit_err)]
-pub fn without(existing: Option<&LockValue>, k: &EntryKey) -> Result<Option<LockValue>, ()> {
-    let matches = |e: &LockEntry| e.node_id == k.0 && e.created == k.1;
+pub fn break_entry(existing: Option<&LockValue>, k: &EntryKey, by: &str, now: OffsetDateTime) -> Result<LockValue, ()> {
+    let target = |e: &LockEntry| e.node_id == k.0 && e.created == k.1 && breakable(e);
     match existing {
-        Some(LockValue::Single(e)) if matches(e) => Ok(None),
-        Some(LockValue::Multi { max_owners, locks }) if locks.iter().any(matches) => {
-            let locks: Vec<LockEntry> = locks.iter().filter(|e| !matches(e)).cloned().collect();
-            if locks.is_empty() {
-                Ok(None)
-            } else {
-                Ok(Some(LockValue::Multi { max_owners: *max_owners, locks }))
-            }
+        Some(LockValue::Single(e)) if target(e) => Ok(LockValue::Single(e.broken(by, now, GRACE))),
+        Some(LockValue::Multi { max_owners, locks }) if locks.iter().any(target) => {
+            let locks = locks.iter().map(|e| if target(e) { e.broken(by, now, GRACE) } else { e.clone() }).collect();
+            Ok(LockValue::Multi { max_owners: *max_owners, locks })
         }
         _ => Err(()),
+    }
+}
+
+/// The lock without the broken entries whose grace is over (`None` inside =
+/// remove the annotation), or `None` when there is nothing to sweep.
+pub fn sweep(existing: Option<&LockValue>, now: OffsetDateTime) -> Option<Option<LockValue>> {
+    let done = |e: &LockEntry| e.broken_by().is_some() && e.expired(now);
+    match existing? {
+        LockValue::Single(e) if done(e) => Some(None),
+        LockValue::Multi { max_owners, locks } if locks.iter().any(done) => {
+            let locks: Vec<LockEntry> = locks.iter().filter(|e| !done(e)).cloned().collect();
+            Some((!locks.is_empty()).then(|| LockValue::Multi { max_owners: *max_owners, locks }))
+        }
+        _ => None,
     }
 }
 
@@ -139,22 +170,47 @@ mod tests {
     #[test]
     fn gaps() {
         assert_eq!(gap(Duration::from_secs(3600)), MAX_GAP);
-        assert_eq!(gap(Duration::from_secs(1)), Duration::from_secs(1));
+        assert_eq!(gap(Duration::from_secs(20)), Duration::from_secs(20));
+        assert_eq!(gap(Duration::from_secs(1)), MIN_GAP, "a short period never makes a short gap");
+        assert!(MIN_GAP >= HOLDER_CHECK * 3);
     }
 
     #[test]
-    fn removing_an_entry() {
+    fn breaking_marks_the_entry_and_keeps_its_slot_for_the_grace() {
         let (a, b) = (entry("a"), entry("b"));
-        let single = LockValue::Single(a.clone());
-        assert_eq!(without(Some(&single), &key(&a)), Ok(None));
-        assert_eq!(without(Some(&single), &key(&b)), Err(()));
-        assert_eq!(without(None, &key(&a)), Err(()));
+        let now = at(100);
+        let Ok(LockValue::Single(broken)) = break_entry(Some(&LockValue::Single(a.clone())), &key(&a), "b", now) else { panic!() };
+        assert_eq!(broken.broken_by(), Some("b"));
+        assert_eq!((broken.node_id.as_str(), broken.created), ("a", T0), "the same entry, marked");
+        assert!(!broken.expired(now + GRACE - Duration::from_millis(1)), "its slot stays taken for the grace");
+        assert!(broken.expired(now + GRACE), "then it is free, for upstream pods too (TTL)");
+        assert!(!breakable(&broken), "never broken twice");
+        assert_eq!(break_entry(Some(&LockValue::Single(broken.clone())), &key(&a), "c", now), Err(()));
+        assert_eq!(break_entry(Some(&LockValue::Single(a.clone())), &key(&b), "c", now), Err(()));
+        assert_eq!(break_entry(None, &key(&a), "b", now), Err(()));
         let retaken = LockEntry::new("a", LockMeta::default(), at(5), None);
-        assert_eq!(without(Some(&LockValue::Single(retaken)), &key(&a)), Err(()), "taken again since: not the same entry");
+        assert_eq!(break_entry(Some(&LockValue::Single(retaken)), &key(&a), "b", now), Err(()), "taken again since: not the same entry");
         let multi = LockValue::Multi { max_owners: 2, locks: vec![a.clone(), b.clone()] };
-        assert_eq!(without(Some(&multi), &key(&a)), Ok(Some(LockValue::Multi { max_owners: 2, locks: vec![b.clone()] })));
-        let only = LockValue::Multi { max_owners: 2, locks: vec![a.clone()] };
-        assert_eq!(without(Some(&only), &key(&a)), Ok(None));
+        let Ok(LockValue::Multi { locks, max_owners: 2 }) = break_entry(Some(&multi), &key(&a), "c", now) else { panic!() };
+        assert_eq!(locks[0].broken_by(), Some("c"));
+        assert_eq!(locks[1], b, "others untouched");
+        // other metadata is kept (the cordon record, upstream's keys)
+        assert_eq!(broken.meta(), a.meta());
+    }
+
+    #[test]
+    fn sweeping_removes_broken_entries_once_their_grace_is_over() {
+        let (a, b) = (entry("a"), entry("b"));
+        let now = at(100);
+        let broken = a.broken("b", now, GRACE);
+        assert_eq!(sweep(Some(&LockValue::Single(broken.clone())), now), None, "still in its grace");
+        assert_eq!(sweep(Some(&LockValue::Single(broken.clone())), now + GRACE), Some(None));
+        assert_eq!(sweep(Some(&LockValue::Single(a.clone())), now + GRACE), None, "a live entry is not swept");
+        let multi = LockValue::Multi { max_owners: 2, locks: vec![broken.clone(), b.clone()] };
+        assert_eq!(sweep(Some(&multi), now + GRACE), Some(Some(LockValue::Multi { max_owners: 2, locks: vec![b.clone()] })));
+        let only = LockValue::Multi { max_owners: 2, locks: vec![broken] };
+        assert_eq!(sweep(Some(&only), now + GRACE), Some(None));
+        assert_eq!(sweep(None, now), None);
     }
 
     #[test]

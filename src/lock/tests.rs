@@ -309,3 +309,60 @@ fn earlier_holders_are_ordered_by_creation_then_name_and_skip_expired_and_hand_w
     assert_eq!(before("b", t(30)), vec!["old"]);
     assert!(earlier_holders(None, "a", now).is_empty());
 }
+
+/// Issue 24: a broken entry keeps its slot for its grace, for everybody but
+/// its own node (which has stopped when it acquires again), and is never
+/// taken for ours again.
+#[test]
+fn broken_entries_keep_their_slot_until_their_grace_ends() {
+    let now = T0 + Duration::from_secs(100);
+    let grace = stale::GRACE;
+    let broken = |n: &str| entry(n, T0, 0).broken("x", now, grace);
+    let during = now + grace - Duration::from_secs(1);
+    let after = now + grace;
+    decides(Some(LockValue::Single(broken("a"))), 1, during, "held by a");
+    decides(Some(LockValue::Single(broken("a"))), 1, after, "single me");
+    decides(Some(multi(2, vec![broken("a"), entry("b", T0, 0)])), 2, during, "held by a,b");
+    decides(Some(multi(2, vec![broken("a"), entry("b", T0, 0)])), 2, after, "multi b,me");
+    // our own broken entry is not ours to go on with: it is replaced
+    decides(Some(LockValue::Single(broken("me"))), 1, during, "single me");
+    decides(Some(multi(2, vec![broken("me"), entry("b", T0, 0)])), 2, during, "multi b,me");
+}
+
+#[track_caller]
+fn stands(existing: Option<LockValue>, mine: (&str, OffsetDateTime), now: OffsetDateTime, want: Standing) {
+    assert_eq!(standing(existing.as_ref(), &(mine.0.to_string(), mine.1), now), want, "{existing:?}");
+}
+
+#[test]
+fn where_a_holders_entry_stands() {
+    let later = T0 + Duration::from_secs(100);
+    let me = ("me", T0);
+    stands(Some(LockValue::Single(entry("me", T0, 0))), me, later, Standing::Held);
+    stands(Some(multi(2, vec![entry("b", T0, 0), entry("me", T0, 0)])), me, later, Standing::Held);
+    stands(Some(LockValue::Single(entry("me", T0, 60))), me, later, Standing::Expired);
+    stands(Some(LockValue::Single(entry("me", T0, 0).broken("b", later, stale::GRACE))), me, later, Standing::Broken("b".into()));
+    stands(Some(LockValue::Single(entry("me", T0 + Duration::from_secs(1), 0))), me, later, Standing::Gone);
+    stands(Some(LockValue::Single(entry("b", T0, 0))), me, later, Standing::Gone);
+    stands(None, me, later, Standing::Gone);
+}
+
+#[test]
+fn removing_exactly_one_entry() {
+    let (a, b) = (entry("a", T0, 0), entry("b", T0, 0));
+    let key = stale::key(&a);
+    assert_eq!(without(Some(&LockValue::Single(a.clone())), &key), Some(None));
+    assert_eq!(without(Some(&LockValue::Single(b.clone())), &key), None);
+    assert_eq!(without(Some(&LockValue::Single(entry("a", T0 + Duration::from_secs(1), 0))), &key), None, "a newer entry of the same node");
+    assert_eq!(without(Some(&multi(2, vec![a.clone(), b.clone()])), &key), Some(Some(multi(2, vec![b.clone()]))));
+    assert_eq!(without(Some(&multi(2, vec![a.clone()])), &key), Some(None));
+    assert_eq!(without(None, &key), None);
+}
+
+#[test]
+fn the_next_expiry_is_that_of_the_live_entry_with_the_shortest_ttl_left() {
+    let now = T0 + Duration::from_secs(10);
+    assert_eq!(next_expiry(&[entry("a", T0, 0)], now), None, "no TTL: never");
+    assert_eq!(next_expiry(&[entry("a", T0, 60), entry("b", T0, 30), entry("c", T0, 5)], now), Some(Duration::from_secs(20)));
+    assert_eq!(next_expiry(&[], now), None);
+}

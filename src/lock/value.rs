@@ -85,6 +85,27 @@ impl LockEntry {
         self.ttl_ns > 0 && (now - self.created).whole_nanoseconds() >= i128::from(self.ttl_ns)
     }
 
+    /// The node that broke this entry as stale (`metadata.brokenBy`, kured-rs's
+    /// own key; see `lock::stale`): a broken entry is nobody's to act on any
+    /// more, and only keeps its slot until its (shortened) TTL runs out.
+    pub fn broken_by(&self) -> Option<&str> {
+        self.metadata.get("brokenBy").and_then(Value::as_str).filter(|b| !b.is_empty())
+    }
+
+    /// This entry broken by `by` at `now`: kept, so its slot stays taken for
+    /// `grace` (its holder, should it be alive after all, sees the mark and
+    /// stops), then free for any pod, upstream's too (its TTL ends then).
+    pub fn broken(&self, by: &str, now: OffsetDateTime, grace: Duration) -> LockEntry {
+        let mut metadata = match &self.metadata {
+            Value::Object(m) => Value::Object(m.clone()),
+            _ => serde_json::json!({}),
+        };
+        metadata["brokenBy"] = Value::String(by.to_string());
+        let until = (now + grace - self.created).whole_nanoseconds();
+        let ttl_ns = i64::try_from(until).unwrap_or(i64::MAX).max(1);
+        LockEntry { metadata, ttl_ns, ..self.clone() }
+    }
+
     /// `metadata.unschedulable` (validated as a boolean when parsed; absent =
     /// false), its key matched in any case as Go does. Should the metadata hold
     /// several spellings, the exact one wins (Go would take the last written,

@@ -62,9 +62,9 @@ impl DaemonSetLock<'_> {
             let free = match event {
                 Event::Added(o) | Event::Modified(o) => self.done_in(&[o], done),
                 Event::Relisted(items) => self.done_in(&items, done),
-                // Without its DaemonSet there is no lock to wait for: let the
-                // check find out what happened.
-                Event::Deleted(_) => true,
+                // Without its DaemonSet there is no lock to take: wait for it
+                // to be created again (its ADDED event), not for the period.
+                Event::Deleted(_) => false,
             };
             if free { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
         })?;
@@ -79,8 +79,9 @@ impl DaemonSetLock<'_> {
     /// is what the wait is for. A corrupt annotation is not: acquisition would
     /// refuse it too, and the periodic check reports it.
     fn done_in(&self, items: &[Value], done: &dyn Fn(Option<&LockValue>, OffsetDateTime) -> bool) -> bool {
+        // No DaemonSet (deleted, to be created again): nothing to take yet.
         let Some(ds) = items.first() else {
-            return true;
+            return false;
         };
         let raw = ds.get("metadata").and_then(|m| m.get("annotations")).and_then(|a| a.get(&self.annotation)).and_then(Value::as_str);
         match LockValue::from_optional(raw) {

@@ -46,6 +46,9 @@ pub struct FakeHost {
     reboots: AtomicUsize,
     now: Mutex<OffsetDateTime>,
     sleeps: Mutex<Vec<Duration>>,
+    /// Called after each sleep with the new time: the world changing while the
+    /// agent waits (a lock entry broken, a Node deleted mid-drain).
+    on_sleep: Mutex<Option<Box<dyn FnMut(OffsetDateTime) + Send>>>,
 }
 
 impl FakeHost {
@@ -56,7 +59,12 @@ impl FakeHost {
             reboots: AtomicUsize::new(0),
             now: Mutex::new(NOW),
             sleeps: Mutex::new(Vec::new()),
+            on_sleep: Mutex::new(None),
         }
+    }
+    /// Run `f` after every sleep of the agent, with the fake time then.
+    pub fn on_sleep(&self, f: impl FnMut(OffsetDateTime) + Send + 'static) {
+        *self.on_sleep.lock().unwrap() = Some(Box::new(f));
     }
     pub fn set_required(&self, r: Result<bool, &str>) {
         *self.required.lock().unwrap() = r.map_err(str::to_string);
@@ -118,7 +126,14 @@ impl Clock for FakeHost {
         }
         sleeps.push(d);
         drop(sleeps);
-        *self.now.lock().unwrap() += d;
+        let now = {
+            let mut now = self.now.lock().unwrap();
+            *now += d;
+            *now
+        };
+        if let Some(f) = self.on_sleep.lock().unwrap().as_mut() {
+            f(now);
+        }
     }
 }
 

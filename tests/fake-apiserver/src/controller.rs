@@ -211,15 +211,17 @@ fn tolerates(pod: &Value, key: &str, value: &str, effect: &str) -> bool {
     })
 }
 
-/// Whether `pod` may go to `node`: schedulable (or tolerated), Ready, taints tolerated.
+/// Whether `pod` may go to `node`: schedulable (or tolerated), Ready, taints
+/// tolerated, its `nodeSelector` matched by the node's labels (as the real scheduler).
 pub fn fits(pod: &Value, node: &Value) -> bool {
+    let selected = pod["spec"]["nodeSelector"].as_object().into_iter().flatten().all(|(k, v)| &node["metadata"]["labels"][k] == v);
     let ready = node["status"]["conditions"].as_array().into_iter().flatten().any(|c| c["type"] == "Ready" && c["status"] == "True");
     let cordoned = node["spec"]["unschedulable"] == true && !tolerates(pod, "node.kubernetes.io/unschedulable", "", "NoSchedule");
     let taints_ok = node["spec"]["taints"].as_array().into_iter().flatten().all(|t| {
         let effect = t["effect"].as_str().unwrap_or("");
         effect == "PreferNoSchedule" || tolerates(pod, t["key"].as_str().unwrap_or(""), t["value"].as_str().unwrap_or(""), effect)
     });
-    ready && !cordoned && taints_ok
+    ready && !cordoned && taints_ok && selected
 }
 
 fn schedule(st: &mut State) {

@@ -57,6 +57,7 @@ mod route;
 pub mod selector;
 mod server;
 mod state;
+mod handle;
 pub mod status;
 pub mod store;
 mod table;
@@ -74,6 +75,7 @@ use serde_json::{json, Value};
 
 pub use fault::{Fault, FaultAction};
 pub use files::base64;
+pub use handle::Handle;
 pub use state::RequestRecord;
 use state::Shared;
 pub use store::Store;
@@ -204,15 +206,7 @@ impl FakeApiServer {
     /// Create from a whole object (apiVersion + kind pick the resource; namespaced
     /// objects default to "default"). Err is the `Status` the API would answer.
     pub fn try_create(&self, obj: Value) -> Result<Value, Value> {
-        let api_version = obj["apiVersion"].as_str().unwrap_or("");
-        let kind = obj["kind"].as_str().unwrap_or("");
-        let res = resources::by_kind(api_version, kind).ok_or_else(|| json!(format!("unknown kind {api_version}/{kind}")))?;
-        let ns = obj["metadata"]["namespace"].as_str().unwrap_or("default").to_string();
-        let mut st = self.shared.lock();
-        let out = ops::create(&mut st, res, &ns, obj).map_err(|e| e.to_status());
-        drop(st);
-        self.shared.changed.notify_all();
-        out
+        self.handle().try_create(obj)
     }
 
     /// Like `try_create`, panicking on error (test setup).
@@ -221,7 +215,7 @@ impl FakeApiServer {
     }
 
     pub fn get(&self, plural: &str, namespace: &str, name: &str) -> Option<Value> {
-        self.shared.lock().store.get(resource(plural), namespace, name).ok().cloned()
+        self.handle().get(plural, namespace, name)
     }
 
     /// Every object of a resource, all namespaces, in key order.
@@ -231,20 +225,18 @@ impl FakeApiServer {
 
     /// Replace a whole object, status included; a stale `resourceVersion` is Err(409 Status).
     pub fn update(&self, obj: Value) -> Result<Value, Value> {
-        let res = resources::by_kind(obj["apiVersion"].as_str().unwrap_or(""), obj["kind"].as_str().unwrap_or(""))
-            .ok_or_else(|| json!("unknown kind"))?;
-        let ns = obj["metadata"]["namespace"].as_str().unwrap_or("").to_string();
-        let name = obj["metadata"]["name"].as_str().unwrap_or("").to_string();
-        let out = self.shared.lock().store.update(res, &ns, &name, obj, true).map_err(|e| e.to_status());
-        self.shared.changed.notify_all();
-        out
+        self.handle().update(obj)
     }
 
     /// Remove at once (no grace period, no budget checks).
     pub fn delete(&self, plural: &str, namespace: &str, name: &str) -> Option<Value> {
-        let out = self.shared.lock().store.remove(resource(plural), namespace, name).ok();
-        self.shared.changed.notify_all();
-        out
+        self.handle().delete(plural, namespace, name)
+    }
+
+    /// The server's state for a callback or another thread (it does not keep
+    /// the server running).
+    pub fn handle(&self) -> Handle {
+        Handle { shared: self.shared.clone() }
     }
 
     pub fn with_store<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R {
@@ -266,7 +258,7 @@ impl FakeApiServer {
     }
 
     pub fn inject(&self, f: Fault) {
-        self.shared.lock().faults.push(f);
+        self.handle().inject(f);
     }
 
     pub fn clear_faults(&self) {

@@ -61,6 +61,12 @@ impl Api {
     pub fn is_real(&self) -> bool {
         matches!(self, Api::Real(_))
     }
+    pub fn fake(&self) -> Option<&fakeapi::FakeApiServer> {
+        match self {
+            Api::Fake(f) => Some(f),
+            Api::Real(_) => None,
+        }
+    }
     pub fn real(&self) -> Option<&RealApi> {
         match self {
             Api::Real(r) => Some(r),

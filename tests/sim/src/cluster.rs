@@ -17,6 +17,7 @@ use crate::objects;
 use crate::observer::{Observer, Snapshot};
 use crate::spec::ClusterSpec;
 
+mod nodeobj;
 mod outcome;
 mod wait;
 

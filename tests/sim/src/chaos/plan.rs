@@ -49,6 +49,10 @@ pub enum Fault {
     Signal { node: String, signal: Signal, at_s: u64 },
     /// the node that takes the lock the `nth` time (1-based) is deleted while holding it
     DeleteLockHolder { nth: u32 },
+    /// the Node object of the node that takes the lock the `nth` time is
+    /// deleted while it holds the lock (its machine and kured go on), and
+    /// registered again `back_after_s` later (None: never)
+    DeleteHolderNode { nth: u32, back_after_s: Option<u64> },
     /// the node's first reboot command misbehaves
     Reboot { node: String, kind: RebootFault },
     /// the node's sentinel survives every reboot (a reboot loop)
@@ -74,6 +78,8 @@ impl Fault {
             Fault::Signal { signal: Signal::Kill, .. } => "sigkill",
             Fault::Signal { signal: Signal::Term, .. } => "sigterm",
             Fault::DeleteLockHolder { .. } => "delete-lock-holder",
+            Fault::DeleteHolderNode { back_after_s: Some(_), .. } => "holder-node-deleted-and-back",
+            Fault::DeleteHolderNode { back_after_s: None, .. } => "holder-node-deleted-for-good",
             Fault::Reboot { kind: RebootFault::Fails, .. } => "reboot-fails",
             Fault::Reboot { kind: RebootFault::Hangs, .. } => "reboot-hangs",
             Fault::Reboot { kind: RebootFault::DoesNothing, .. } => "reboot-does-nothing",
@@ -305,6 +311,13 @@ impl Plan {
             let offsets_ms = (0..nodes).map(|_| r.range(0, 2 * MAX_SKEW_MS as u64) as i64 - MAX_SKEW_MS).collect();
             faults.push(Fault::ClockSkew { offsets_ms });
         }
+        // Drawn after those, for the same reason (issue 24: a holder whose
+        // entry was broken as stale must not reboot).
+        if r.chance(25) {
+            let nth = r.range(1, 2) as u32;
+            let back_after_s = if r.chance(70) { Some(r.range(3, 12)) } else { None };
+            faults.push(Fault::DeleteHolderNode { nth, back_after_s });
+        }
         Plan {
             seed,
             nodes,
@@ -473,8 +486,8 @@ mod tests {
     #[test]
     fn every_kind_shows_up_across_seeds() {
         let kinds: std::collections::BTreeSet<&str> = (0..300).flat_map(|s| Plan::generate(s).faults).map(|f| f.kind()).collect();
-        assert_eq!(kinds.len(), 17, "{kinds:?}");
-        for k in ["clock-skew", "api-slower-than-client-timeout"] {
+        assert_eq!(kinds.len(), 19, "{kinds:?}");
+        for k in ["clock-skew", "api-slower-than-client-timeout", "holder-node-deleted-and-back", "holder-node-deleted-for-good"] {
             assert!(kinds.contains(k), "{k} never planned: {kinds:?}");
         }
     }

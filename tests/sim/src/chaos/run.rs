@@ -29,11 +29,33 @@ use crate::{Cluster, ClusterSpec, Event};
 pub fn run_limit(plan: &Plan) -> Duration {
     let rounds = plan.nodes.div_ceil(plan.concurrency.max(1) as usize) as u64;
     let sticky = plan.faults.iter().filter(|f| matches!(f, Fault::StickySentinel { .. })).count() as u64;
-    let base = 60 + 15 * rounds + 10 * sticky * u64::from(plan.reboot_loop_limit);
+    // A holder whose Node was deleted stops its attempt; a Node gone for good
+    // keeps its entry until a waiter has seen it missing for the gap and the
+    // grace (lock::stale, up to a minute): a minute more.
+    let unregistered = if plan.faults.iter().any(|f| matches!(f, Fault::DeleteHolderNode { .. })) { 60 } else { 0 };
+    let base = 60 + 15 * rounds + 10 * sticky * u64::from(plan.reboot_loop_limit) + unregistered;
     match plan.api_timeout_s() {
-        Some(t) => Duration::from_secs((base + 4 * t * rounds).min(300)),
-        None => Duration::from_secs(base.min(240)),
+        Some(t) => Duration::from_secs((base + 4 * t * rounds).min(300 + unregistered)),
+        None => Duration::from_secs(base.min(240 + unregistered)),
     }
+}
+
+/// The most machines down at once: their reboot command ran, not back yet.
+fn most_down_at_once(c: &Cluster) -> usize {
+    let (mut down, mut most) = (BTreeSet::new(), 0);
+    for e in c.timeline() {
+        match &e.event {
+            Event::Rebooted { node, .. } => {
+                down.insert(node.clone());
+            }
+            Event::NodeBack { node } => {
+                down.remove(node);
+            }
+            _ => {}
+        }
+        most = most.max(down.len());
+    }
+    most
 }
 
 /// On the real control plane, which starts in seconds and schedules for real: a minute more.
@@ -117,6 +139,8 @@ struct Progress {
     unreachable_done: bool,
     lock_takes: u32,
     deleted: BTreeSet<String>,
+    /// Node objects deleted under a running kured, and when to register them again
+    unregistered: BTreeMap<String, Duration>,
     blocker_created: bool,
     blocker_deleted: bool,
     foreign: BTreeSet<String>,
@@ -320,6 +344,7 @@ impl Runner<'_> {
                 }
                 Event::LockTaken { node } => {
                     p.lock_takes += 1;
+                    self.delete_holder_node(c, p, node);
                     let nth = self.plan.faults.iter().find_map(|f| if let Fault::DeleteLockHolder { nth } = f { Some(*nth) } else { None });
                     if nth == Some(p.lock_takes) && c.node(node).is_some() {
                         match c.remove_node(node) {
@@ -348,8 +373,42 @@ impl Runner<'_> {
         }
     }
 
+    /// `holder-node-deleted-*`: the holder's Node object goes, kured goes on.
+    fn delete_holder_node(&mut self, c: &Cluster, p: &mut Progress, node: &str) {
+        let fault = self.plan.faults.iter().find_map(|f| if let Fault::DeleteHolderNode { nth, back_after_s } = f { Some((*nth, *back_after_s, f.kind())) } else { None });
+        let Some((nth, back_after_s, kind)) = fault else { return };
+        if nth != p.lock_takes || c.node(node).is_none() || p.deleted.contains(node) {
+            return;
+        }
+        match c.delete_node_object(node) {
+            Ok(()) => {
+                self.inject(kind);
+                match back_after_s {
+                    Some(s) => {
+                        p.unregistered.insert(node.to_string(), c.elapsed() + Duration::from_secs(s));
+                        self.note(c, format!("CHAOS: {node}'s Node object deleted while it holds the lock; back in {s}s"));
+                    }
+                    None => {
+                        // its machine runs on, but without a Node nothing is expected of it
+                        p.deleted.insert(node.to_string());
+                        self.note(c, format!("CHAOS: {node}'s Node object deleted for good while it holds the lock"));
+                    }
+                }
+            }
+            Err(err) => self.problem(format!("harness: delete the Node object {node}: {err}")),
+        }
+    }
+
     fn timed_faults(&mut self, c: &mut Cluster, p: &mut Progress, base: &[ApiFault]) {
         let now = c.elapsed();
+        let due: Vec<String> = p.unregistered.iter().filter(|(_, at)| now >= **at).map(|(n, _)| n.clone()).collect();
+        for n in due {
+            p.unregistered.remove(&n);
+            match c.register_node_again(&n) {
+                Ok(()) => self.note(c, format!("CHAOS: {n}'s Node registered again")),
+                Err(err) => self.problem(format!("harness: register {n} again: {err}")),
+            }
+        }
         for (i, f) in self.plan.faults.iter().enumerate() {
             match f {
                 Fault::Signal { node, signal, at_s } if now >= Duration::from_secs(*at_s) && !p.signals_done.contains(&i) => {
@@ -431,7 +490,7 @@ impl Runner<'_> {
         let blocker = self.plan.blocker.is_none() || p.blocker_deleted;
         let window = self.plan.window_opens_s.is_none_or(|w| now >= Duration::from_secs(w));
         let unreachable = unreachable || self.real;
-        signals && unreachable && blocker && window && p.terminating.is_empty()
+        signals && unreachable && blocker && window && p.terminating.is_empty() && p.unregistered.is_empty()
     }
 
     fn expected_reboots(&self, node: &str) -> u32 {
@@ -461,6 +520,11 @@ impl Runner<'_> {
         if s.max_cordoned > conc {
             self.counts.lock_violations += 1;
             self.problem(format!("{} nodes cordoned by kured at once (concurrency {conc})", s.max_cordoned));
+        }
+        let down = most_down_at_once(c);
+        if down > conc {
+            self.counts.lock_violations += 1;
+            self.problem(format!("{down} machines ran their reboot command and were down at once (concurrency {conc})"));
         }
         if s.pdb_violations > 0 {
             self.counts.pdb_violations += s.pdb_violations as u32;

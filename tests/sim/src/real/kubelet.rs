@@ -61,14 +61,19 @@ impl Kubelet {
         let mut obj = node.clone();
         obj.as_object_mut().map(|o| o.remove("status"));
         api.create(&obj).map_err(|e| format!("create node {name}: {e}"))?;
-        api.merge_patch("nodes", "", &name, "/status", &node_status(true, &crate::objects::boot_id(&name, 0)))
+        // Registered again (its Node was deleted): the machine is on the same boot.
+        let again = self.nodes.get(&name).map(|n| n.boot);
+        let boot = again.unwrap_or(0);
+        api.merge_patch("nodes", "", &name, "/status", &node_status(true, &crate::objects::boot_id(&name, boot)))
             .map_err(|e| format!("node {name} status: {e}"))?;
         self.drop_not_ready_taint(api, &name)?;
-        let lease = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-            "metadata": {"name": name, "namespace": "kube-node-lease"},
-            "spec": {"holderIdentity": name, "leaseDurationSeconds": 40, "renewTime": micro_now()}});
-        api.create(&lease).map_err(|e| format!("create lease {name}: {e}"))?;
-        self.nodes.insert(name, NodeState { up: true, boot: 0, lease_at: Some(Instant::now()) });
+        if again.is_none() {
+            let lease = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                "metadata": {"name": name, "namespace": "kube-node-lease"},
+                "spec": {"holderIdentity": name, "leaseDurationSeconds": 40, "renewTime": micro_now()}});
+            api.create(&lease).map_err(|e| format!("create lease {name}: {e}"))?;
+        }
+        self.nodes.insert(name, NodeState { up: true, boot, lease_at: Some(Instant::now()) });
         Ok(())
     }
 

@@ -1,0 +1,215 @@
+//! The lock holder's own checks: between taking the lock and running the
+//! reboot command, a holder goes on only while its lock entry still stands
+//! (the same entry, by its `created`: not broken as stale, not expired past
+//! renewal, not removed) and its Node is the one it took the lock for (there,
+//! with the same UID). It looks before the cordon, at least every
+//! [`HOLDER_CHECK`] while it drains, and with a fresh read right before the
+//! reboot command. When either is gone it stops: no reboot; its cordon undone
+//! if ours, kured's marks off, a Warning Event saying why, its entry let go if
+//! still there; then it waits for the lock again. `lock::stale` is the other
+//! end: why a live holder's entry may be broken, and the grace that gives the
+//! holder time to see it.
+
+use std::time::{Duration, Instant};
+
+use super::Agent;
+use crate::clock::jitter;
+use crate::drain::Guide;
+use crate::error::Result;
+use crate::lock::stale::HOLDER_CHECK;
+use crate::lock::{DaemonSetLock, Held, Standing};
+use crate::metrics::Series;
+use crate::node;
+
+/// How long the look before the reboot command may keep failing (the API
+/// down, timeouts) before the attempt is given up: the reboot never runs on
+/// an older look.
+const CONFIRM_PATIENCE: Duration = Duration::from_secs(30);
+
+/// What this node holds while it takes the node down.
+#[derive(Debug, Clone)]
+pub(super) struct Holding {
+    pub held: Held,
+    /// The Node object's UID when the lock was taken: a Node deleted and
+    /// registered again is another object, which kured did not cordon.
+    pub node_uid: String,
+    /// When the entry was last seen standing (the acquiring write counts).
+    checked: Instant,
+}
+
+impl Holding {
+    pub fn new(held: Held, node_uid: String) -> Holding {
+        Holding { held, node_uid, checked: Instant::now() }
+    }
+}
+
+/// Why a holder must stop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Lost {
+    /// Broken as stale by that node: this Node looked gone to it.
+    Broken(String),
+    /// The entry's `--lock-ttl` ran out and the slot could not be renewed.
+    Expired,
+    /// The entry is not in the lock (removed by hand, or by another pod).
+    Removed,
+    /// This node's Node object does not exist (404).
+    NodeMissing,
+    /// This node's Node object was deleted and registered again.
+    NodeReplaced,
+}
+
+impl Lost {
+    fn describe(&self, node: &str) -> String {
+        match self {
+            Lost::Broken(by) => format!(
+                "the reboot lock entry of {node} was broken as stale by {by} (its Node looked gone on two checks)"
+            ),
+            Lost::Expired => format!("the reboot lock entry of {node} expired (--lock-ttl) and its slot was taken"),
+            Lost::Removed => format!("the reboot lock entry of {node} was removed (by hand, or by another pod)"),
+            Lost::NodeMissing => format!("the Node object {node} does not exist any more"),
+            Lost::NodeReplaced => format!("the Node object {node} was deleted and registered again"),
+        }
+    }
+}
+
+impl Agent<'_> {
+    /// A fresh look: None = still ours. An error = cannot tell now.
+    fn look(&self, lock: &DaemonSetLock<'_>, h: &mut Holding) -> Result<Option<Lost>> {
+        let lost = match lock.confirm(&mut h.held)? {
+            Standing::Held => None,
+            Standing::Broken(by) => Some(Lost::Broken(by)),
+            Standing::Expired => Some(Lost::Expired),
+            Standing::Gone => Some(Lost::Removed),
+        };
+        if lost.is_some() {
+            return Ok(lost);
+        }
+        let lost = match self.client.get_node(self.node_id()) {
+            Ok(n) if !h.node_uid.is_empty() && !n.metadata.uid.is_empty() && n.metadata.uid != h.node_uid => Some(Lost::NodeReplaced),
+            Ok(_) => None,
+            Err(e) if e.is_not_found() => Some(Lost::NodeMissing),
+            Err(e) => return Err(e),
+        };
+        if lost.is_none() {
+            h.checked = Instant::now();
+        }
+        Ok(lost)
+    }
+
+    /// While draining: a look when the last one is older than
+    /// [`HOLDER_CHECK`]. A look that fails goes on on the last one (the next
+    /// round looks again; the reboot command waits for a good one).
+    pub(super) fn still_holding(&self, lock: &DaemonSetLock<'_>, h: &mut Holding) -> Option<Lost> {
+        if h.checked.elapsed() < HOLDER_CHECK {
+            return None;
+        }
+        match self.look(lock, h) {
+            Ok(lost) => lost,
+            Err(e) => {
+                log::warn!("cannot confirm that {} still holds the reboot lock ({e}); draining on, looking again soon", self.node_id());
+                None
+            }
+        }
+    }
+
+    /// Right before the reboot command: Ok = a look just now found the entry
+    /// and the Node ours. Err(Some) = lost; Err(None) = no look succeeded
+    /// within [`CONFIRM_PATIENCE`] (or a stop came): do not reboot now.
+    pub(super) fn confirm_before_reboot(&self, lock: &DaemonSetLock<'_>, h: &mut Holding) -> std::result::Result<(), Option<Lost>> {
+        let started = Instant::now();
+        let mut wait = Duration::from_millis(500);
+        loop {
+            match self.look(lock, h) {
+                Ok(None) => return Ok(()),
+                Ok(Some(lost)) => return Err(Some(lost)),
+                Err(e) if started.elapsed() + wait < CONFIRM_PATIENCE && !self.clock.stopped() => {
+                    log::warn!("cannot confirm that {} still holds the reboot lock before rebooting ({e}); retrying", self.node_id());
+                    self.clock.sleep(wait + jitter(wait));
+                    wait = (wait * 2).min(Duration::from_secs(8));
+                }
+                Err(e) => {
+                    log::error!("cannot confirm that {} still holds the reboot lock ({e}): not rebooting on an old look", self.node_id());
+                    return Err(None);
+                }
+            }
+        }
+    }
+
+    /// Stop an attempt whose lock is lost: put the node back, say so, let the
+    /// entry go if it is still there. Never reboots.
+    pub(super) fn lock_lost(&self, lock: &DaemonSetLock<'_>, h: &Holding, lost: &Lost) {
+        let why = lost.describe(self.node_id());
+        log::warn!("{why}: not rebooting; putting the node back and waiting for the lock again");
+        self.metrics.inc(Series::LockLost, self.node_id());
+        // A Node registered again is a new object: its cordon, if any, is not ours.
+        let ours = matches!(lost, Lost::Broken(_) | Lost::Expired | Lost::Removed) && !h.held.meta.unschedulable;
+        if ours {
+            self.uncordon_patiently();
+        }
+        match lost {
+            Lost::NodeMissing => self.daemonset_warning("LockLost", &format!("kured on {}: {why}; the node was not rebooted", self.node_id())),
+            _ => {
+                self.unhold_now();
+                self.warning("LockLost", &format!("kured: {why}; the node was not rebooted, and is put back"));
+            }
+        }
+        if !matches!(lost, Lost::Removed) {
+            match lock.release_entry(&h.held.key) {
+                Ok(true) => log::info!("let go of {}'s lock entry", self.node_id()),
+                Ok(false) => {}
+                Err(e) => log::warn!("cannot remove {}'s lock entry (it expires or is swept): {e}", self.node_id()),
+            }
+        }
+    }
+
+    /// Uncordon, a few tries: once the entry is gone nothing records that the
+    /// cordon is ours, so this is the last chance to undo it.
+    fn uncordon_patiently(&self) {
+        let mut wait = Duration::from_secs(1);
+        for attempt in 1..=4 {
+            match node::uncordon(self.client, self.node_id()) {
+                Ok(()) => {
+                    if !self.config.post_reboot_node_labels.is_empty() {
+                        if let Err(e) = node::set_labels(self.client, self.node_id(), &self.config.post_reboot_node_labels) {
+                            log::warn!("cannot set the post-reboot labels on {}: {e}", self.node_id());
+                        }
+                    }
+                    return;
+                }
+                Err(e) if attempt < 4 && !self.clock.stopped() => {
+                    log::warn!("cannot uncordon {} yet: {e}", self.node_id());
+                    self.clock.sleep(wait);
+                    wait *= 2;
+                }
+                Err(e) => log::error!("cannot uncordon {}: {e}; uncordon it by hand (kubectl uncordon)", self.node_id()),
+            }
+        }
+    }
+}
+
+/// The drain's questions, answered by the holder: halt when the lock is lost,
+/// give way when an earlier holder may be waiting on us.
+pub(super) struct HolderGuide<'g, 'a> {
+    pub agent: &'g Agent<'a>,
+    pub lock: &'g DaemonSetLock<'g>,
+    pub holding: &'g mut Holding,
+    /// Why the drain was halted, for the caller.
+    pub lost: Option<Lost>,
+}
+
+impl Guide for HolderGuide<'_, '_> {
+    fn check_every(&self) -> Option<Duration> {
+        Some(HOLDER_CHECK)
+    }
+
+    fn halt(&mut self) -> Option<String> {
+        let lost = self.agent.still_holding(self.lock, self.holding)?;
+        let why = lost.describe(self.agent.node_id());
+        self.lost = Some(lost);
+        Some(why)
+    }
+
+    fn give_way(&mut self) -> Option<Vec<String>> {
+        self.agent.give_way_to(self.lock)
+    }
+}
