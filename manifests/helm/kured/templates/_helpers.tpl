@@ -174,6 +174,7 @@ same flags; the kured-rs keys are left out only when null.
   (list "host-pid" $c.hostPid)
   (list "reboot-timeout" $c.rebootTimeout)
   (list "reboot-loop-limit" $c.rebootLoopLimit)
+  (list "reboot-loop-window" $c.rebootLoopWindow)
   (list "release-gate-timeout" $c.releaseGateTimeout)
   (list "drain-stall-timeout" $c.drainStallTimeout)
 -}}
