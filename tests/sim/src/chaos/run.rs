@@ -212,7 +212,7 @@ impl Runner<'_> {
             self.on_events(&mut c, &mut p, &events);
             self.timed_faults(&mut c, &mut p, &base);
             polls += 1;
-            if polls % 5 == 0 {
+            if polls.is_multiple_of(5) {
                 for n in plan_nodes(plan).iter().filter(|n| !p.deleted.contains(*n)) {
                     let Some(pid) = c.node(n).and_then(|x| x.kured_pid()) else { continue };
                     for peer in sockets::remote_peers(pid) {
