@@ -8,7 +8,7 @@
 //!   = `noNewPrivileges`; capabilities = containerd's default set, `drop`
 //!   (ALL = all of them), then `add`, in the bounding, effective and permitted
 //!   sets (no inheritable, no ambient, as containerd since 1.6.18); a
-//!   privileged container gets every capability the kernel has.
+//!   privileged container gets every capability the runtime holds.
 //! - seccomp: RuntimeDefault = [`crate::seccomp`], Unconfined = none, and
 //!   none for a privileged container (containerd applies no profile there).
 //! - root: the unpacked image, read-only when `readOnlyRootFilesystem`.
@@ -141,16 +141,24 @@ fn cap_name(c: &str) -> String {
     }
 }
 
+/// The capabilities the runtime itself holds (our bounding set): what
+/// containerd gives a privileged container (`cap.Current()`), never more.
+pub fn runtime_caps() -> Vec<String> {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let bnd = status.lines().find_map(|l| l.strip_prefix("CapBnd:")).and_then(|h| u64::from_str_radix(h.trim(), 16).ok()).unwrap_or(0);
+    ALL_CAPS.iter().enumerate().filter(|(i, _)| bnd & (1u64 << i) != 0).map(|(_, c)| c.to_string()).collect()
+}
+
 /// The capability set, as containerd's CRI plugin computes it.
 pub fn capabilities(spec: &PodSpec) -> Vec<String> {
     let s = &spec.security;
     if s.privileged {
-        return ALL_CAPS.iter().map(|c| c.to_string()).collect();
+        return runtime_caps();
     }
     let all = |l: &[String]| l.iter().any(|c| c.eq_ignore_ascii_case("ALL"));
     let mut caps: Vec<String> = if all(&s.caps_drop) { Vec::new() } else { CONTAINERD_DEFAULT_CAPS.iter().map(|c| c.to_string()).collect() };
     if all(&s.caps_add) {
-        caps = ALL_CAPS.iter().map(|c| c.to_string()).collect();
+        caps = runtime_caps();
     }
     for c in s.caps_add.iter().filter(|c| !c.eq_ignore_ascii_case("ALL")) {
         let c = cap_name(c);
@@ -349,7 +357,7 @@ mod tests {
         assert_eq!(caps("{capabilities: {drop: [ALL], add: [KILL]}}"), ["CAP_KILL"]);
         assert_eq!(caps("{}").len(), CONTAINERD_DEFAULT_CAPS.len());
         assert!(!caps("{capabilities: {drop: [KILL]}}").contains(&"CAP_KILL".to_string()));
-        assert_eq!(caps("{privileged: true}").len(), ALL_CAPS.len());
+        assert_eq!(caps("{privileged: true}"), runtime_caps());
     }
 
     #[test]

@@ -65,10 +65,18 @@ pub fn run(o: &Options) -> Result<i32, String> {
         sandbox.expose(port, *pod_port)?;
     }
     let state = state_dir(&o.node)?;
+    // each container its own copy: runc makes its mount points in the root
+    // file system, and a pod must not find those of another (a /sentinel
+    // it never mounted, say)
+    let rootfs = state.join("rootfs");
+    let cp = std::process::Command::new("cp").arg("-a").arg(o.image_dir.join("rootfs")).arg(&rootfs).status().map_err(|e| format!("cp: {e}"))?;
+    if !cp.success() {
+        return Err(format!("copy the image's root file system to {}: {cp}", rootfs.display()));
+    }
     let ctx = Context {
         node: o.node.clone(),
         pod_name: format!("{}-{}", spec.daemonset, o.node),
-        rootfs: o.image_dir.join("rootfs"),
+        rootfs,
         host_pid_ns: host.pid_ns(),
         net_ns: sandbox.path(),
         host_paths: vec![("/var/run".into(), o.host_run.clone()), ("/run".into(), o.host_run.clone())],

@@ -87,7 +87,12 @@ impl Drop for Manifest {
 /// The rendering of manifests/`dir` with the scenario's one timing change
 /// (`--period`), the seccomp profile, and `change`.
 pub fn manifest(dir: &str, seccomp: Option<&str>, change: impl FnOnce(&mut Vec<Value>)) -> Manifest {
-    let mut docs = rendered(dir);
+    manifest_of(rendered(dir), seccomp, change)
+}
+
+/// The same for any rendering (e.g. `helm template`'s output, through
+/// `pod::spec::documents`).
+pub fn manifest_of(mut docs: Vec<Value>, seccomp: Option<&str>, change: impl FnOnce(&mut Vec<Value>)) -> Manifest {
     let c = container(&mut docs);
     c["args"].as_array_mut().expect("args").push(json!(format!("--period={PERIOD}")));
     if let Some(profile) = seccomp {
