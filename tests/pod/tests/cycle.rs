@@ -33,18 +33,21 @@ fn probes_answer(c: &mut Cluster, node: &str) {
 /// The rollout of `dir`'s pod under `seccomp`; `want` is what each host
 /// stand-in must have recorded.
 fn rollout(dir: &str, seccomp: &str, want: &str, kind: ControlPlaneKind) {
-    let m = manifest(dir, Some(seccomp), |_| {});
-    let mut c = start(spec(2, &m, kind));
-    if dir == "base" {
-        probes_answer(&mut c, "node-2");
-    }
+    rollout_of(&manifest(dir, Some(seccomp), |_| {}), &format!("{dir} under {seccomp}"), want, kind);
+}
+
+/// The same for any rendering: e.g. the Helm chart's default, as
+/// `manifest_of(pod::spec::documents(&helm_template_output)?, Some("RuntimeDefault"), |_| {})`.
+fn rollout_of(m: &Manifest, what: &str, want: &str, kind: ControlPlaneKind) {
+    let mut c = start(spec(2, m, kind));
+    probes_answer(&mut c, "node-2");
     let s = c.run_until_all_rebooted(LIMIT);
-    assert!(s.violations(1).is_empty(), "{dir} under {seccomp}: {:?}\n{}", s.violations(1), c.report());
+    assert!(s.violations(1).is_empty(), "{what}: {:?}\n{}", s.violations(1), c.report());
     for node in ["node-1", "node-2"] {
         assert_eq!(c.reboots(node), 1, "{node}\n{}", c.report());
         let calls = host_calls(&c, node);
-        assert_eq!(calls.trim(), want, "{dir} under {seccomp}: what {node}'s host saw\n{}", log(&c, node));
-        assert!(!log(&c, node).contains(" WARN "), "{dir} under {seccomp}: a start-up warning on {node}\n{}", log(&c, node));
+        assert_eq!(calls.trim(), want, "{what}: what {node}'s host saw\n{}", log(&c, node));
+        assert!(!log(&c, node).contains(" WARN "), "{what}: a start-up warning on {node}\n{}", log(&c, node));
     }
 }
 
