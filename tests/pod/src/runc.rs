@@ -1,6 +1,7 @@
 //! runc, driven as containerd's shim would for one container: `run` in the
 //! foreground (stdio passed through), `kill` to forward a signal, `delete`
 //! afterwards. State lives under a `--root` of our own, never runc's default.
+//! `KURED_POD_RUNC` names another runc binary (default: `runc` on PATH).
 //! A cleanup process in a session of its own waits for the runner to go (a
 //! pipe closing) and then deletes the container and its state, so a runner
 //! killed with SIGKILL (the simulated node going down) leaves nothing behind.
@@ -11,8 +12,13 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 
 pub const INSTALL_HINT: &str = "runc is needed to run the kured pod: apt-get install runc (scripts/setup.sh installs it)";
 
+/// `KURED_POD_RUNC` (a runc binary), else `runc` on PATH.
+fn runc_bin() -> String {
+    std::env::var("KURED_POD_RUNC").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "runc".into())
+}
+
 pub fn check() -> Result<(), String> {
-    match Command::new("runc").arg("--version").output() {
+    match Command::new(runc_bin()).arg("--version").output() {
         Ok(o) if o.status.success() => Ok(()),
         Ok(o) => Err(format!("{INSTALL_HINT} (runc --version: {})", o.status)),
         Err(e) => Err(format!("{INSTALL_HINT} ({e})")),
@@ -26,7 +32,7 @@ pub struct Runc {
 
 impl Runc {
     fn cmd(&self) -> Command {
-        let mut c = Command::new("runc");
+        let mut c = Command::new(runc_bin());
         c.arg("--root").arg(&self.root);
         c
     }
