@@ -49,6 +49,13 @@ pub fn image_dir() -> &'static Path {
             if std::fs::rename(&part, &dir).is_err() {
                 let _ = std::fs::remove_dir_all(&part); // another binary was first
             }
+            // copies of images rebuilt since are of no further use
+            for old in std::fs::read_dir(env!("CARGO_TARGET_TMPDIR")).into_iter().flatten().flatten() {
+                let name = old.file_name().to_string_lossy().into_owned();
+                if name.starts_with("kured-pod-image-") && !name.contains(".part-") && old.path() != dir {
+                    let _ = std::fs::remove_dir_all(old.path());
+                }
+            }
         }
         dir
     })
