@@ -41,6 +41,7 @@ fn per_node(manifests: &[&Manifest]) -> Cluster {
 
 #[test]
 fn each_capability_removed_once_names_itself_and_the_node_is_put_back() {
+    // node-1..3: manifests/base without SYS_ADMIN, SYS_CHROOT, SYS_PTRACE
     let caps = ["SYS_ADMIN", "SYS_CHROOT", "SYS_PTRACE"];
     let manifests: Vec<Manifest> = caps
         .iter()
@@ -52,9 +53,14 @@ fn each_capability_removed_once_names_itself_and_the_node_is_put_back() {
             })
         })
         .collect();
-    let mut c = per_node(&manifests.iter().collect::<Vec<_>>());
+    // node-4: overlays/signal without its one capability, KILL
+    let no_kill = manifest("overlays/signal", Some("RuntimeDefault"), |docs| container(docs)["securityContext"]["capabilities"]["add"] = json!([]));
+    let mut all: Vec<&Manifest> = manifests.iter().collect();
+    all.push(&no_kill);
+    let mut c = per_node(&all);
     let nodes = ["node-1", "node-2", "node-3"];
     wait(&mut c, "every node's reboot failed", |c| nodes.iter().all(|n| line_with(c, n, "failed: cannot").is_some()));
+    wait(&mut c, "node-4 rebooted by signal", |c| c.reboots("node-4") == 1 && !cordoned(c, "node-4"));
     wait(&mut c, "every node put back (uncordoned, lock free)", |c| lock_value(c).is_none() && nodes.iter().all(|n| !cordoned(c, n)));
     let mut table = vec!["| capability removed | kured's error at the reboot |".to_string(), "|---|---|".to_string()];
     for (node, cap) in nodes.iter().zip(caps) {
@@ -66,6 +72,10 @@ fn each_capability_removed_once_names_itself_and_the_node_is_put_back() {
         assert_eq!(host_calls(&c, node), "", "{node}: nothing reached the host");
         table.push(format!("| {cap} | {error} |"));
     }
+    // kill(2) needs no capability between processes of the same user: the
+    // host's init and the container both run as root
+    assert_eq!(host_calls(&c, "node-4").trim(), "signal 39", "{}", log(&c, "node-4"));
+    table.push("| KILL (overlays/signal) | none: the reboot signal reached the host's PID 1 (same uid, root, on both sides) |".into());
     eprintln!("{}", table.join("\n"));
 }
 
