@@ -3,10 +3,11 @@
 # real control plane's build (Go, cached),
 # unit and integration tests (the fake API server, real kubectl against it, the
 # daemon end to end on the fake and on the real control plane), the static binary
-# in an empty chroot, the manifests, short simulated clusters on both servers and a
-# short chaos campaign (fresh seed, printed first and last: rerun a failure with
-# `scripts/chaos --runs 1 --seed SEED`); the same on ARM (scripts/test-arm.sh:
-# cross-built binaries under qemu-user).
+# in an empty chroot, the kured pod of the rendered manifests in runc on the real
+# control plane (tests/pod, on the release image), the manifests, short simulated
+# clusters on both servers and a short chaos campaign (fresh seed, printed first
+# and last: rerun a failure with `scripts/chaos --runs 1 --seed SEED`); the same on
+# ARM (scripts/test-arm.sh: cross-built binaries under qemu-user).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -214,7 +214,9 @@ pub fn config(spec: &PodSpec, ctx: &Context) -> Result<Value, String> {
         return Err("hostIPC: true is not run here (the test machine's IPC namespace is not ours to share)".into());
     }
     // env: the image's, the Service's, then the container's (later wins)
-    let mut env: Vec<(String, String)> = ctx.image.env.iter().filter_map(|e| e.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    // containerd's default spec has PATH; the image's own env overrides it
+    let mut env: Vec<(String, String)> = vec![("PATH".into(), "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into())];
+    env.extend(ctx.image.env.iter().filter_map(|e| e.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())));
     env.push(("HOSTNAME".into(), ctx.pod_name.clone()));
     let (ip, port) = &ctx.service;
     for (k, v) in [

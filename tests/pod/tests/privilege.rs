@@ -113,6 +113,11 @@ fn sigterm_to_the_container_mid_drain_puts_the_node_back_within_the_grace_period
     let took = sent.elapsed();
     eprintln!("SIGTERM mid-drain: the container exited {took:?} after it");
     assert!(took < grace, "exited {took:?} after SIGTERM, past the grace period\n{}", c.report());
+    let status = c.timeline().iter().find_map(|t| match &t.event {
+        Event::KuredExited { status, .. } => Some(status.clone()),
+        _ => None,
+    });
+    assert_eq!(status.as_deref(), Some("exit status: 0"), "the container's own exit code, passed on by the runner\n{}", c.report());
     assert!(!cordoned(&c, "node-1"), "uncordoned\n{}", c.report());
     assert_eq!(lock_value(&c), None, "lock released\n{}", c.report());
     assert_eq!(c.reboots("node-1"), 0);
