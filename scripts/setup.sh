@@ -2,12 +2,15 @@
 # One-time set-up of a fresh Debian machine for building and testing kured-rs:
 # system packages (musl for the static binary, buildah for the image, promtool to
 # check /metrics, openssl for the test certificates), the cross C compilers and
-# qemu-user for the arm64/armv7 builds and their tests, and the Rust musl targets.
+# qemu-user for the arm64/armv7 builds and their tests, runc for the pod tests, and
+# the Rust musl targets.
 # Idempotent; safe to run again. kubectl is expected on PATH (these machines have it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(musl-tools buildah prometheus openssl python3-venv file
+  # runc runs the kured pod as a kubelet would (tests/pod)
+  runc
   # ARM: ring's C and assembly need a cross gcc and libc headers per target (the
   # same gcc links the musl binary); qemu-user runs the ARM binaries in tests.
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross

@@ -3,10 +3,11 @@
 # real control plane's build (Go, cached),
 # unit and integration tests (the fake API server, real kubectl against it, the
 # daemon end to end on the fake and on the real control plane), the static binary
-# in an empty chroot, the manifests, short simulated clusters on both servers and a
-# short chaos campaign (fresh seed, printed first and last: rerun a failure with
-# `scripts/chaos --runs 1 --seed SEED`); the same on ARM (scripts/test-arm.sh:
-# cross-built binaries under qemu-user).
+# in an empty chroot, the kured pod of the rendered manifests in runc on the real
+# control plane (tests/pod, on the release image), the manifests, short simulated
+# clusters on both servers and a short chaos campaign (fresh seed, printed first
+# and last: rerun a failure with `scripts/chaos --runs 1 --seed SEED`); the same on
+# ARM (scripts/test-arm.sh: cross-built binaries under qemu-user).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,13 +31,19 @@ scripts/control-plane down "$cp_dir"
 trap - EXIT
 
 step "cargo test"
-cargo test --workspace --locked 2>&1
+# (the pod scenarios run below, on the release image)
+cargo test --workspace --locked --exclude kured-pod 2>&1
 
 step "ARM: aarch64 and armv7 builds, their tests under qemu-user, the multi-arch image"
 scripts/test-arm.sh
 
 step "static binaries in an empty root"
 scripts/check-static.sh
+
+step "the kured pod in runc: the rendered manifests' security context on the real control plane"
+# Fails with the install hint where runc is missing (scripts/setup.sh installs it).
+pod_image=$(scripts/build-image.sh localhost/kured-rs:pod-test | tail -n1)
+time KURED_POD_IMAGE="$pod_image" cargo test -p kured-pod --locked 2>&1
 
 if [[ -x scripts/check-manifests.sh ]]; then
   step "manifests"

@@ -95,8 +95,9 @@ pub enum Error {
     /// Anything else that stops start-up (metrics port in use, ...).
     Startup(String),
     /// The mount namespace of `--host-pid` could not be opened or entered;
-    /// `action` is what failed ("open", "enter", ...).
-    Namespace { pid: i32, action: &'static str, source: std::io::Error },
+    /// `action` is what failed ("open", "enter", ...); `hint` says, in
+    /// pod-spec terms, what is probably missing (may be empty).
+    Namespace { pid: i32, action: &'static str, source: std::io::Error, hint: String },
 }
 
 impl Error {
@@ -157,8 +158,12 @@ impl fmt::Display for Error {
             Error::Notify { url, message } => write!(f, "notification to {url}: {message}"),
             Error::Prometheus { url, message } => write!(f, "prometheus {url}: {message}"),
             Error::Startup(m) => write!(f, "{m}"),
-            Error::Namespace { pid, action, source } => {
-                write!(f, "cannot {action} the mount namespace of pid {pid} (/proc/{pid}/ns/mnt): {source}")
+            Error::Namespace { pid, action, source, hint } => {
+                write!(f, "cannot {action} the mount namespace of pid {pid} (/proc/{pid}/ns/mnt): {source}")?;
+                if !hint.is_empty() {
+                    write!(f, ": {hint}")?;
+                }
+                Ok(())
             }
         }
     }

@@ -14,6 +14,7 @@
 //! [`kill_running`] lets a stopping daemon end whatever is still running.
 
 mod capture;
+pub mod caps;
 mod group;
 mod lex;
 mod ns;
@@ -92,6 +93,12 @@ mod display_tests {
         }
         assert_eq!(display_argv(&lex("/bin/sh -c 'echo hi'").unwrap()), "/bin/sh -c 'echo hi'");
     }
+}
+
+/// Whether host commands can enter the mount namespace of `host_pid`, tried
+/// in a throwaway child (see `ns::probe_enter`); Ok(false): it is ours already.
+pub fn probe_host_namespace(host_pid: i32) -> Result<bool> {
+    ns::probe_enter(host_pid)
 }
 
 /// Run `argv` in the mount namespace of `host_pid` and wait for it, however long.

@@ -24,6 +24,7 @@ pub mod names;
 pub mod node;
 pub mod notify;
 pub mod outbound;
+pub mod preflight;
 pub mod reboot;
 pub mod sentinel;
 pub mod status;

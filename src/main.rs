@@ -25,6 +25,10 @@ fn fail(err: &Error) -> ExitCode {
 fn run(config: config::Config) -> Result<(), Error> {
     let stop = kured::stop::Stop::new()?;
     stop.install_signal_handlers()?;
+    // what the pod spec must give: said now, in its terms, not at the first reboot
+    for warning in kured::preflight::check(&config, &env)? {
+        log::warn!("{warning}");
+    }
     let mut kube = kured::kube::KubeConfig::in_cluster(&env)?;
     kube.read_timeout = config.api_timeout;
     let client = kured::kube::Client::new(kube)?;

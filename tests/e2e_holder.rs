@@ -196,3 +196,35 @@ fn a_daemonset_created_again_is_watched_again_at_once() {
     let after = taken.at - created;
     assert!(after < Duration::from_secs(10), "took the lock {after:?} after the DaemonSet was back, not at once\n{}", c.report());
 }
+
+/// A sentinel cleared by each reboot but set again 3 s after kured starts (a
+/// boot-time job asking again): the first check after each boot finds it
+/// clear, so the in-a-row count never grows. The count in time stops the node
+/// after `--reboot-loop-limit` reboots, with the `RebootLoop` Warning Event.
+#[test]
+fn a_sentinel_back_3s_after_each_start_stops_after_the_loop_limit() {
+    let mut c = start(ClusterSpec::scenario(env!("CARGO_BIN_EXE_kured"), 1, &["--reboot-loop-limit=3"]));
+    let due: std::cell::Cell<Option<std::time::Instant>> = std::cell::Cell::new(None);
+    let warned = |c: &Cluster| c.api().list("events").iter().any(|e| e["reason"] == "RebootLoop" && e["type"] == "Warning");
+    let stopped = c.poll_until(
+        LONG_LIMIT,
+        |e| {
+            if matches!(e.event, Event::NodeBack { .. }) {
+                due.set(Some(std::time::Instant::now() + Duration::from_secs(3)));
+            }
+        },
+        |c| {
+            if due.get().is_some_and(|t| std::time::Instant::now() >= t) {
+                due.set(None);
+                std::fs::write(c.node("node-1").unwrap().sentinel(), b"").unwrap();
+            }
+            c.reboots("node-1") >= 3 && warned(c)
+        },
+    );
+    assert!(stopped, "no RebootLoop after {} reboots\n{}", c.reboots("node-1"), c.report());
+    // and it stays stopped, the sentinel set
+    std::fs::write(c.node("node-1").unwrap().sentinel(), b"").unwrap();
+    c.poll_until(sim::cycles(3), |_| {}, |_| false);
+    assert_eq!(c.reboots("node-1"), 3, "{}", c.report());
+    assert!(log_of(&c, "node-1").contains("reboots within --reboot-loop-window"), "{}", log_of(&c, "node-1"));
+}

@@ -169,7 +169,7 @@ fn a_lock_held_by_a_deleted_node_is_broken() {
     assert_eq!(kind, "Warning");
     assert!(message.contains("node-gone") && message.contains("no longer exists"), "{message}");
     let log = c.node("node-1").unwrap().log_tail(400);
-    assert!(log.contains("removed the reboot lock entry of node-gone"), "{log}");
+    assert!(log.contains("broke the reboot lock entry of node-gone"), "{log}");
     // seen missing at least twice before
     assert!(count_requests(&c, "GET", "/api/v1/nodes/node-gone") >= 2);
     let s = c.run_until_all_rebooted(LIMIT);

@@ -10,7 +10,9 @@
 //! end: why a live holder's entry may be broken, and the grace that gives the
 //! holder time to see it.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use time::OffsetDateTime;
 
 use super::Agent;
 use crate::clock::jitter;
@@ -33,13 +35,14 @@ pub(super) struct Holding {
     /// The Node object's UID when the lock was taken: a Node deleted and
     /// registered again is another object, which kured did not cordon.
     pub node_uid: String,
-    /// When the entry was last seen standing (the acquiring write counts).
-    checked: Instant,
+    /// When the entry was last seen standing (the acquiring write counts),
+    /// by the loop's clock.
+    checked: OffsetDateTime,
 }
 
 impl Holding {
-    pub fn new(held: Held, node_uid: String) -> Holding {
-        Holding { held, node_uid, checked: Instant::now() }
+    pub fn new(held: Held, node_uid: String, now: OffsetDateTime) -> Holding {
+        Holding { held, node_uid, checked: now }
     }
 }
 
@@ -91,7 +94,7 @@ impl Agent<'_> {
             Err(e) => return Err(e),
         };
         if lost.is_none() {
-            h.checked = Instant::now();
+            h.checked = self.clock.now();
         }
         Ok(lost)
     }
@@ -100,7 +103,7 @@ impl Agent<'_> {
     /// [`HOLDER_CHECK`]. A look that fails goes on on the last one (the next
     /// round looks again; the reboot command waits for a good one).
     pub(super) fn still_holding(&self, lock: &DaemonSetLock<'_>, h: &mut Holding) -> Option<Lost> {
-        if h.checked.elapsed() < HOLDER_CHECK {
+        if self.clock.now() - h.checked < HOLDER_CHECK {
             return None;
         }
         match self.look(lock, h) {
@@ -116,13 +119,13 @@ impl Agent<'_> {
     /// and the Node ours. Err(Some) = lost; Err(None) = no look succeeded
     /// within [`CONFIRM_PATIENCE`] (or a stop came): do not reboot now.
     pub(super) fn confirm_before_reboot(&self, lock: &DaemonSetLock<'_>, h: &mut Holding) -> std::result::Result<(), Option<Lost>> {
-        let started = Instant::now();
+        let started = self.clock.now();
         let mut wait = Duration::from_millis(500);
         loop {
             match self.look(lock, h) {
                 Ok(None) => return Ok(()),
                 Ok(Some(lost)) => return Err(Some(lost)),
-                Err(e) if started.elapsed() + wait < CONFIRM_PATIENCE && !self.clock.stopped() => {
+                Err(e) if self.clock.now() - started + wait < CONFIRM_PATIENCE && !self.clock.stopped() => {
                     log::warn!("cannot confirm that {} still holds the reboot lock before rebooting ({e}); retrying", self.node_id());
                     self.clock.sleep(wait + jitter(wait));
                     wait = (wait * 2).min(Duration::from_secs(8));
@@ -141,10 +144,11 @@ impl Agent<'_> {
         let why = lost.describe(self.node_id());
         log::warn!("{why}: not rebooting; putting the node back and waiting for the lock again");
         self.metrics.inc(Series::LockLost, self.node_id());
-        // A Node registered again is a new object: its cordon, if any, is not ours.
-        let ours = matches!(lost, Lost::Broken(_) | Lost::Expired | Lost::Removed) && !h.held.meta.unschedulable;
-        if ours {
-            self.uncordon_patiently();
+        // A Node registered again is a new object: its cordon, if any, is not
+        // ours. A Node that answered 404 may still be there (a stray 404): try.
+        if !h.held.meta.unschedulable && *lost != Lost::NodeReplaced && !self.uncordon_patiently() {
+            // Taken again later, the lock must not record this cordon as an operator's.
+            self.state.our_cordon.set(true);
         }
         match lost {
             Lost::NodeMissing => self.daemonset_warning("LockLost", &format!("kured on {}: {why}; the node was not rebooted", self.node_id())),
@@ -162,9 +166,10 @@ impl Agent<'_> {
         }
     }
 
-    /// Uncordon, a few tries: once the entry is gone nothing records that the
-    /// cordon is ours, so this is the last chance to undo it.
-    fn uncordon_patiently(&self) {
+    /// Uncordon, a few tries: once the entry is gone nothing in the lock
+    /// records that the cordon is ours. True when done (or there is no Node
+    /// to uncordon).
+    fn uncordon_patiently(&self) -> bool {
         let mut wait = Duration::from_secs(1);
         for attempt in 1..=4 {
             match node::uncordon(self.client, self.node_id()) {
@@ -174,16 +179,18 @@ impl Agent<'_> {
                             log::warn!("cannot set the post-reboot labels on {}: {e}", self.node_id());
                         }
                     }
-                    return;
+                    return true;
                 }
+                Err(e) if e.is_not_found() => return true,
                 Err(e) if attempt < 4 && !self.clock.stopped() => {
                     log::warn!("cannot uncordon {} yet: {e}", self.node_id());
                     self.clock.sleep(wait);
                     wait *= 2;
                 }
-                Err(e) => log::error!("cannot uncordon {}: {e}; uncordon it by hand (kubectl uncordon)", self.node_id()),
+                Err(e) => log::error!("cannot uncordon {}: {e}; the next attempt (or kubectl uncordon) undoes it", self.node_id()),
             }
         }
+        false
     }
 }
 

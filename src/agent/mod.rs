@@ -128,6 +128,9 @@ pub struct State {
     pub window_loop_reported: Cell<bool>,
     /// A stop came during the release gate: the lock stays for the next start.
     pub keep_lock_on_stop: Cell<bool>,
+    /// The node is cordoned by kured with no lock entry recording it (the
+    /// uncordon after a lost lock failed): the next take records it as ours.
+    pub our_cordon: Cell<bool>,
 }
 
 /// One kured pod's loop and what it works with. Built with [`Agent::new`];
@@ -313,15 +316,16 @@ impl Agent<'_> {
         let lock = self.lock();
         let boot_id = node.boot_id().map(str::to_string);
         let wanted = LockMeta {
-            unschedulable: node.spec.unschedulable,
+            unschedulable: node.spec.unschedulable && !self.state.our_cordon.get(),
             boot_id: boot_id.clone(),
             reboot_streak: self.state.streak.get(),
         };
         let Some(held) = self.take_lock(&lock, wanted)? else {
             return Ok(Flow::LockFull);
         };
+        self.state.our_cordon.set(false);
         let was_cordoned = held.meta.unschedulable;
-        let mut holding = holder::Holding::new(held, node.metadata.uid.clone());
+        let mut holding = holder::Holding::new(held, node.metadata.uid.clone(), self.clock.now());
         self.hold(&node);
         let drain_started = std::time::Instant::now();
         let drained = if self.clock.stopped() { Err(Error::Drain("stopping".into())) } else { self.drain(&lock, &mut holding) };

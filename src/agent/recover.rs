@@ -199,5 +199,13 @@ impl Agent<'_> {
         if let Err(e) = self.try_recover(After::Leftover, &mut Done::default()) {
             log::error!("cannot release a leftover lock, will retry: {e}");
         }
+        // A cordon left by a lost lock whose uncordon failed (see `holder`).
+        if self.state.our_cordon.get() {
+            match node::uncordon(self.client, self.node_id()) {
+                Ok(()) => self.state.our_cordon.set(false),
+                Err(e) if e.is_not_found() => self.state.our_cordon.set(false),
+                Err(e) => log::error!("cannot uncordon {} (kured's cordon from a lost lock), will retry: {e}", self.node_id()),
+            }
+        }
     }
 }

@@ -14,7 +14,8 @@ use std::process::{Child, Command};
 use crate::error::{Error, Result};
 
 fn ns_error(pid: i32, action: &'static str, source: io::Error) -> Error {
-    Error::Namespace { pid, action, source }
+    let hint = super::caps::namespace_hint(action, &source, super::caps::effective());
+    Error::Namespace { pid, action, source, hint }
 }
 
 /// Open the mount namespace of `pid`; `None` when it is already ours (the
@@ -78,4 +79,35 @@ pub(super) fn spawn_in(cmd: &mut Command, ns: Option<&File>, pid: i32, command: 
             _ => spawn_error(source),
         }
     })
+}
+
+/// Whether the mount namespace of `pid` can be entered, tried for real in a
+/// forked child that calls `setns(2)` and exits at once (capabilities,
+/// seccomp and LSM policies all answer, as they would for the reboot
+/// command). Ok(false): it is already ours, nothing to enter.
+pub(super) fn probe_enter(pid: i32) -> Result<bool> {
+    let Some(ns) = foreign_mount_ns(pid)? else { return Ok(false) };
+    let fd = ns.as_raw_fd();
+    // SAFETY: the child only calls setns and _exit (async-signal-safe) on an
+    // fd the parent holds open; the parent only waits for it.
+    let child = unsafe { libc::fork() };
+    if child < 0 {
+        return Err(ns_error(pid, "prepare to enter", io::Error::last_os_error()));
+    }
+    if child == 0 {
+        let code = if unsafe { libc::setns(fd, libc::CLONE_NEWNS) } == 0 { 0 } else { io::Error::last_os_error().raw_os_error().unwrap_or(255).min(255) };
+        unsafe { libc::_exit(code) };
+    }
+    let mut status = 0;
+    // SAFETY: waitpid on the child we just forked.
+    while unsafe { libc::waitpid(child, &mut status, 0) } < 0 {
+        if io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+            return Err(ns_error(pid, "prepare to enter", io::Error::last_os_error()));
+        }
+    }
+    match libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)) {
+        Some(0) => Ok(true),
+        Some(errno) => Err(ns_error(pid, "enter", io::Error::from_raw_os_error(errno))),
+        None => Err(ns_error(pid, "enter", io::Error::other("the probe was killed"))),
+    }
 }

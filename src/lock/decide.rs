@@ -142,7 +142,7 @@ pub fn without(existing: Option<&LockValue>, mine: &super::stale::EntryKey) -> O
         LockValue::Single(e) if matches(e) => Some(None),
         LockValue::Multi { max_owners, locks } if locks.iter().any(matches) => {
             let locks: Vec<LockEntry> = locks.iter().filter(|e| !matches(e)).cloned().collect();
-            Some((!locks.is_empty()).then(|| LockValue::Multi { max_owners: *max_owners, locks }))
+            Some((!locks.is_empty()).then_some(LockValue::Multi { max_owners: *max_owners, locks }))
         }
         _ => None,
     }

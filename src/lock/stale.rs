@@ -122,7 +122,7 @@ pub fn sweep(existing: Option<&LockValue>, now: OffsetDateTime) -> Option<Option
         LockValue::Single(e) if done(e) => Some(None),
         LockValue::Multi { max_owners, locks } if locks.iter().any(done) => {
             let locks: Vec<LockEntry> = locks.iter().filter(|e| !done(e)).cloned().collect();
-            Some((!locks.is_empty()).then(|| LockValue::Multi { max_owners: *max_owners, locks }))
+            Some((!locks.is_empty()).then_some(LockValue::Multi { max_owners: *max_owners, locks }))
         }
         _ => None,
     }

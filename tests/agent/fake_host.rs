@@ -48,8 +48,10 @@ pub struct FakeHost {
     sleeps: Mutex<Vec<Duration>>,
     /// Called after each sleep with the new time: the world changing while the
     /// agent waits (a lock entry broken, a Node deleted mid-drain).
-    on_sleep: Mutex<Option<Box<dyn FnMut(OffsetDateTime) + Send>>>,
+    on_sleep: Mutex<Option<OnSleep>>,
 }
+
+type OnSleep = Box<dyn FnMut(OffsetDateTime) + Send>;
 
 impl FakeHost {
     pub fn new(required: bool) -> FakeHost {

@@ -1,7 +1,7 @@
 //! The agent's test world: the fake API server with node-1, node-2 and the
 //! kured DaemonSet, a client, an Agent built on a [`FakeHost`], and helpers
 //! reading the server's state.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 
 use fakeapi::{FakeApiServer, Options};

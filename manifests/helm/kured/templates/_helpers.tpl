@@ -54,15 +54,18 @@ helm.sh/chart: {{ include "kured.chart" . }}
 
 {{/*
 The container's security context. With privileged: true, allowPrivilegeEscalation
-goes (Kubernetes refuses it false beside privileged) and so do capabilities (a
-privileged container has them all): what an upstream values file setting only
-`privileged: true` over our least-privilege default means.
+goes (Kubernetes refuses it false beside privileged), and so do capabilities (a
+privileged container has them all) and seccompProfile (runtimes give a
+privileged container none): what an upstream values file setting only
+`privileged: true` over our least-privilege default means, as
+manifests/overlays/privileged.
 */}}
 {{- define "kured.securityContext" -}}
 {{- $sc := deepCopy (.Values.containerSecurityContext | default dict) -}}
 {{- if $sc.privileged -}}
 {{- $_ := unset $sc "allowPrivilegeEscalation" -}}
 {{- $_ := unset $sc "capabilities" -}}
+{{- $_ := unset $sc "seccompProfile" -}}
 {{- end -}}
 {{- toYaml $sc -}}
 {{- end -}}

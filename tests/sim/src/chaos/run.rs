@@ -212,7 +212,7 @@ impl Runner<'_> {
             self.on_events(&mut c, &mut p, &events);
             self.timed_faults(&mut c, &mut p, &base);
             polls += 1;
-            if polls % 5 == 0 {
+            if polls.is_multiple_of(5) {
                 for n in plan_nodes(plan).iter().filter(|n| !p.deleted.contains(*n)) {
                     let Some(pid) = c.node(n).and_then(|x| x.kured_pid()) else { continue };
                     for peer in sockets::remote_peers(pid) {
@@ -377,7 +377,9 @@ impl Runner<'_> {
     fn delete_holder_node(&mut self, c: &Cluster, p: &mut Progress, node: &str) {
         let fault = self.plan.faults.iter().find_map(|f| if let Fault::DeleteHolderNode { nth, back_after_s } = f { Some((*nth, *back_after_s, f.kind())) } else { None });
         let Some((nth, back_after_s, kind)) = fault else { return };
-        if nth != p.lock_takes || c.node(node).is_none() || p.deleted.contains(node) {
+        // `delete-lock-holder` on the same take removes the whole machine instead.
+        let machine_goes = self.plan.faults.iter().any(|f| matches!(f, Fault::DeleteLockHolder { nth: n } if *n == nth));
+        if nth != p.lock_takes || machine_goes || c.node(node).is_none() || p.deleted.contains(node) {
             return;
         }
         match c.delete_node_object(node) {
