@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: set-up (scripts/setup.sh, idempotent), the
-# real control plane's build (Go, cached),
+# real control plane's build and helm's (Go, cached), the Helm chart (lint, renders, install, upgrade over upstream's),
 # unit and integration tests (the fake API server, real kubectl against it, the
 # daemon end to end on the fake and on the real control plane), the static binary
 # in an empty chroot, the kured pod of the rendered manifests in runc on the real
@@ -20,6 +20,10 @@ step "real control plane: build (cached by a hash of tests/control-plane)"
 # Fails with install instructions when Go is missing: the real-server tests
 # never pass silently.
 time scripts/control-plane build
+
+step "helm: build (cached: ~/.cache/kured-rs/helm-v3.21.4)"
+# The chart's lint, renders and install tests need it; fails loudly without Go.
+time scripts/helm build
 
 step "real control plane: up, version, readyz, down"
 cp_dir="$(mktemp -d)"

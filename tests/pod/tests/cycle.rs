@@ -1,5 +1,5 @@
 //! The kured pod of each rendering that changes the security context
-//! (manifests/base, overlays/signal, overlays/privileged), run by runc as a
+//! (manifests/base, overlays/signal, overlays/privileged, the Helm chart), run by runc as a
 //! kubelet would, through a 2-node rollout on the real control plane under
 //! RuntimeDefault and under Unconfined seccomp: the sentinel seen through the
 //! hostPath, lock, cordon, drain, the default `/bin/systemctl reboot` run in
@@ -86,4 +86,28 @@ fn privileged_overlay_under_runtime_default() {
 #[test]
 fn privileged_overlay_unconfined() {
     rollout("overlays/privileged", "Unconfined", "systemctl reboot", ControlPlaneKind::Real);
+}
+
+/// The Helm chart's default rendering (`helm template kured manifests/helm/kured
+/// --namespace kube-system`, with the project's helm: scripts/helm).
+fn chart() -> Vec<serde_json::Value> {
+    let helm = repo().join("scripts/helm");
+    let out = std::process::Command::new(&helm)
+        .args(["template", "kured"])
+        .arg(repo().join("manifests/helm/kured"))
+        .args(["--namespace", "kube-system"])
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", helm.display()));
+    assert!(out.status.success(), "helm template (scripts/helm build installs helm): {}", String::from_utf8_lossy(&out.stderr));
+    pod::spec::documents(&String::from_utf8_lossy(&out.stdout)).unwrap()
+}
+
+#[test]
+fn helm_chart_default_under_runtime_default() {
+    rollout_of(&manifest_of(chart(), Some("RuntimeDefault"), |_| {}), "the Helm chart under RuntimeDefault", "systemctl reboot", ControlPlaneKind::Real);
+}
+
+#[test]
+fn helm_chart_default_unconfined() {
+    rollout_of(&manifest_of(chart(), Some("Unconfined"), |_| {}), "the Helm chart unconfined", "systemctl reboot", ControlPlaneKind::Real);
 }
