@@ -42,6 +42,50 @@ pub enum SentinelSpec {
     File(String),
     /// argv of a command run in the host's mount namespace: exit 0 = needed.
     Command(Vec<String>),
+    /// One OS family's own check (`--reboot-sentinel-preset=<family>`).
+    Preset(OsFamily),
+    /// `--reboot-sentinel-preset=auto`: the family named by the host's
+    /// os-release, or else this (upstream's file or command sentinel).
+    Auto(Box<SentinelSpec>),
+}
+
+/// A family of node OSes that shares one way of saying "reboot needed"
+/// (the checks themselves are in `sentinel/preset.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OsFamily {
+    Debian,
+    Rhel,
+    Suse,
+    Transactional,
+    RpmOstree,
+    Flatcar,
+}
+
+impl OsFamily {
+    pub const ALL: [OsFamily; 6] = [
+        OsFamily::Debian,
+        OsFamily::Rhel,
+        OsFamily::Suse,
+        OsFamily::Transactional,
+        OsFamily::RpmOstree,
+        OsFamily::Flatcar,
+    ];
+
+    /// The `--reboot-sentinel-preset` value naming this family.
+    pub fn name(self) -> &'static str {
+        match self {
+            OsFamily::Debian => "debian",
+            OsFamily::Rhel => "rhel",
+            OsFamily::Suse => "suse",
+            OsFamily::Transactional => "transactional",
+            OsFamily::RpmOstree => "rpm-ostree",
+            OsFamily::Flatcar => "flatcar",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<OsFamily> {
+        OsFamily::ALL.into_iter().find(|f| f.name() == name)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -134,6 +134,7 @@ const FLAGS: &[(&str, &str, Option<&str>)] = &[
     ("reboot-method", "signal", Some("kexec")),
     ("reboot-sentinel", "/run/reboot-needed", Some("")),
     ("reboot-sentinel-command", "test -f /x", Some("\"x")),
+    ("reboot-sentinel-preset", "auto", Some("windows")),
     ("reboot-signal", "40", Some("forty")),
     ("release-gate-timeout", "30s", Some("30")),
     ("skip-wait-for-delete-timeout", "30", Some("x")),
@@ -146,7 +147,7 @@ const FLAGS: &[(&str, &str, Option<&str>)] = &[
 
 #[test]
 fn every_bad_value_is_a_usage_error_naming_the_flag() {
-    assert_eq!(FLAGS.len(), 46);
+    assert_eq!(FLAGS.len(), 47);
     for (name, _, bad) in FLAGS {
         let Some(bad) = bad else { continue };
         let arg = format!("--{name}={bad}");
@@ -159,6 +160,18 @@ fn every_bad_value_is_a_usage_error_naming_the_flag() {
     let out = node(&["--host-pid=0"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("--host-pid"));
+}
+
+#[test]
+fn a_sentinel_preset_does_not_sit_beside_a_sentinel_command() {
+    let out = node(&["--reboot-sentinel-preset=rhel", "--reboot-sentinel-command=test -e /x"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--reboot-sentinel-preset") && err.contains("replaces --reboot-sentinel-command"), "{err}");
+    let out = kured(&[], &[("KURED_NODE_ID", "n"), ("KURED_REBOOT_SENTINEL_PRESET", "ubuntu")]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("KURED_REBOOT_SENTINEL_PRESET") && err.contains("expected file, auto, debian"), "{err}");
 }
 
 #[test]

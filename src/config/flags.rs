@@ -1,5 +1,5 @@
 //! The flag table (upstream's 43 flags plus `--api-timeout`, `--drain-stall-timeout`,
-//! `--host-pid`, `--reboot-loop-limit`, `--reboot-loop-window`, `--reboot-timeout` and
+//! `--host-pid`, `--reboot-loop-limit`, `--reboot-loop-window`, `--reboot-sentinel-preset`, `--reboot-timeout` and
 //! `--release-gate-timeout`) and the first stage of
 //! parsing: command line (pflag syntax, via lexopt) then `KURED_*` environment
 //! into [`RawFlags`]: values syntactically checked (bool, int, duration, regexp,
@@ -98,6 +98,7 @@ pub const FLAGS: &[Spec] = &[
     f("reboot-method", Str, "command", "how to reboot: command or signal"),
     f("reboot-sentinel", Str, "/var/run/reboot-required", "file whose existence means a reboot is needed"),
     f("reboot-sentinel-command", Str, "", "command whose exit code 0 means a reboot is needed (replaces --reboot-sentinel; killed after the smaller of --period and 60s)"),
+    f("reboot-sentinel-preset", Str, "file", "how to tell that this node needs a reboot: file (--reboot-sentinel or --reboot-sentinel-command, as upstream), auto (pick from the host's /etc/os-release; an unknown OS uses file), debian (/var/run/reboot-required), rhel (needs-restarting -r), suse (zypper needs-rebooting), transactional (/run/reboot-needed), rpm-ostree (rpm-ostree status --pending-exit-77) or flatcar (update_engine_client -status); checks run in the host's mount namespace (kured-rs only)"),
     f("reboot-signal", Int, "39", "signal sent to the host's init with --reboot-method=signal (SIGRTMIN+5)"),
     f("reboot-timeout", Duration, "30m", "after the reboot command, give up (uncordon, release the lock, retry later) if the node's boot ID has not changed after this long (0 = wait forever; kured-rs only)"),
     f("release-gate-timeout", Duration, "10m", "after a reboot, release the lock only once the node is Ready and the PodDisruptionBudgets of its drained pods allow disruptions again, waiting at most this long (0 = release at once, as upstream; kured-rs only)"),
@@ -257,6 +258,11 @@ impl RawFlags {
             Some(Value::List(l)) => l,
             _ => &[],
         }
+    }
+
+    /// The value came from the command line or the environment, not the default.
+    pub fn is_set(&self, name: &str) -> bool {
+        Self::index(name).is_some_and(|i| self.values[i].1 != Origin::Default)
     }
 
     /// A usage error about this flag's value, naming its source.

@@ -42,9 +42,17 @@ impl Config {
     /// One line, `key=value` separated by spaces; values with spaces are quoted.
     pub fn summary(&self) -> String {
         let argv = crate::hostcmd::display_argv;
+        let upstream = |spec: &SentinelSpec| match spec {
+            SentinelSpec::File(p) => format!("file {p}"),
+            SentinelSpec::Command(a) => format!("command {}", argv(a)),
+            SentinelSpec::Preset(f) => f.name().to_string(),
+            SentinelSpec::Auto(_) => "auto".to_string(),
+        };
         let (sentinel_key, sentinel) = match &self.sentinel {
             SentinelSpec::File(p) => ("sentinel-file", p.clone()),
             SentinelSpec::Command(a) => ("sentinel-command", argv(a)),
+            SentinelSpec::Preset(f) => ("sentinel-preset", f.name().to_string()),
+            SentinelSpec::Auto(fallback) => ("sentinel-preset", format!("auto (else {})", upstream(fallback))),
         };
         let (method_key, method) = match self.reboot_method {
             RebootMethod::Command => ("reboot-command", argv(&self.reboot_command)),

@@ -101,6 +101,7 @@ fn table() -> Vec<(&'static str, &'static str, Value, Option<&'static str>)> {
         ("reboot-method", "signal", s("signal"), Some("kexec")),
         ("reboot-sentinel", "/run/x", s("/run/x"), Some("")),
         ("reboot-sentinel-command", "test -f /x", s("test -f /x"), Some("\"unbalanced")),
+        ("reboot-sentinel-preset", "auto", s("auto"), Some("windows")),
         ("reboot-signal", "40", Value::Int(40), Some("forty")),
         ("reboot-timeout", "10s", dur(10), Some("10")),
         ("release-gate-timeout", "5m", dur(300), Some("5")),
@@ -118,7 +119,7 @@ fn table_covers_every_flag_and_defaults_parse() {
     let names: Vec<&str> = table().iter().map(|t| t.0).collect();
     let flags: Vec<&str> = FLAGS.iter().map(|f| f.name).collect();
     assert_eq!(names, flags);
-    assert_eq!(FLAGS.len(), 50, "43 upstream flags plus --api-timeout, --host-pid, --reboot-loop-limit, --reboot-loop-window, --reboot-timeout, --release-gate-timeout, --drain-stall-timeout");
+    assert_eq!(FLAGS.len(), 51, "43 upstream flags plus --api-timeout, --host-pid, --reboot-loop-limit, --reboot-loop-window, --reboot-sentinel-preset, --reboot-timeout, --release-gate-timeout, --drain-stall-timeout");
     let defaults = raw(&[], &[]);
     assert_eq!(defaults.get("period"), Some(&dur(3600)));
     assert_eq!(defaults.get("reboot-days"), Some(&list(&["su", "mo", "tu", "we", "th", "fr", "sa"])));

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::checks;
 use super::flags::RawFlags;
-use super::{Config, LogFormat, RebootMethod, SentinelSpec};
+use super::{Config, LogFormat, OsFamily, RebootMethod, SentinelSpec};
 use crate::error::{Error, Result};
 use crate::window::Window;
 
@@ -60,6 +60,44 @@ fn command(raw: &RawFlags, name: &str) -> Result<Vec<String>> {
         return Err(raw.invalid(name, line, "empty command"));
     }
     Ok(argv)
+}
+
+/// Upstream's sentinel (a file, or a command that replaces it).
+fn upstream_sentinel(raw: &RawFlags) -> Result<SentinelSpec> {
+    if raw.str("reboot-sentinel-command").is_empty() {
+        let path = raw.str("reboot-sentinel");
+        if path.is_empty() {
+            return Err(raw.invalid("reboot-sentinel", path, "empty path (set it, or set --reboot-sentinel-command)"));
+        }
+        Ok(SentinelSpec::File(path.to_string()))
+    } else {
+        Ok(SentinelSpec::Command(command(raw, "reboot-sentinel-command")?))
+    }
+}
+
+/// `--reboot-sentinel-preset`: `file` is upstream's sentinel, `auto` keeps it
+/// as the fallback for an OS it does not know, and a named family replaces it
+/// (so setting both would leave one silently unused: refused).
+fn sentinel(raw: &RawFlags) -> Result<SentinelSpec> {
+    let preset = raw.str("reboot-sentinel-preset");
+    match preset {
+        "file" => upstream_sentinel(raw),
+        "auto" => Ok(SentinelSpec::Auto(Box::new(upstream_sentinel(raw)?))),
+        name => {
+            let Some(family) = OsFamily::from_name(name) else {
+                let names: Vec<&str> = OsFamily::ALL.iter().map(|f| f.name()).collect();
+                let expected = format!("expected file, auto, {}", names.join(", "));
+                return Err(raw.invalid("reboot-sentinel-preset", preset, &expected));
+            };
+            for other in ["reboot-sentinel", "reboot-sentinel-command"] {
+                if raw.is_set(other) {
+                    let why = format!("a preset replaces {}: set one of the two (or the preset auto or file)", raw.source(other));
+                    return Err(raw.invalid("reboot-sentinel-preset", preset, &why));
+                }
+            }
+            Ok(SentinelSpec::Preset(family))
+        }
+    }
 }
 
 fn notify_url(raw: &RawFlags, warnings: &mut Vec<String>) -> Result<Option<String>> {
@@ -126,16 +164,7 @@ pub fn validate(raw: &RawFlags) -> Result<(Config, Vec<String>)> {
         RebootMethod::Signal => int_in(raw, "reboot-signal", |n| (1..=64).contains(&n), "a signal number from 1 to 64")?,
         RebootMethod::Command => int_in(raw, "reboot-signal", |_| true, "out of range")?,
     };
-    let sentinel_command = raw.str("reboot-sentinel-command");
-    let sentinel = if sentinel_command.is_empty() {
-        let path = raw.str("reboot-sentinel");
-        if path.is_empty() {
-            return Err(raw.invalid("reboot-sentinel", path, "empty path (set it, or set --reboot-sentinel-command)"));
-        }
-        SentinelSpec::File(path.to_string())
-    } else {
-        SentinelSpec::Command(command(raw, "reboot-sentinel-command")?)
-    };
+    let sentinel = sentinel(raw)?;
     let reboot_command = command(raw, "reboot-command")?;
     let alert_filter = match raw.str("alert-filter-regexp") {
         // Upstream would compile "" into a filter matching every alert; an

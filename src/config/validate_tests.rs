@@ -41,6 +41,15 @@ fn validation_rules() {
     usage_names(&["--prometheus-url=not a url"], &[], &["--prometheus-url", "not a URL"]);
     usage_names(&[], &[("KURED_NODE_ID", "Node_A")], &["KURED_NODE_ID", "DNS subdomain"]);
     usage_names(&[], &[("KURED_NODE_ID", "node-\u{fffd}")], &["KURED_NODE_ID", "not valid UTF-8"]);
+    // --reboot-sentinel-preset: a known name, and a family does not sit beside upstream's sentinel
+    usage_names(&["--reboot-sentinel-preset=windows"], &[], &["--reboot-sentinel-preset", "\"windows\"", "expected file, auto, debian, rhel, suse, transactional, rpm-ostree, flatcar"]);
+    usage_names(&["--reboot-sentinel-preset="], &[], &["--reboot-sentinel-preset", "expected file"]);
+    usage_names(&["--reboot-sentinel-preset=RHEL"], &[], &["--reboot-sentinel-preset"]);
+    usage_names(&[], &[("KURED_REBOOT_SENTINEL_PRESET", "centos")], &["KURED_REBOOT_SENTINEL_PRESET", "\"centos\""]);
+    usage_names(&["--reboot-sentinel-preset=rhel", "--reboot-sentinel-command=true"], &[], &["--reboot-sentinel-preset", "replaces --reboot-sentinel-command"]);
+    usage_names(&["--reboot-sentinel-preset=suse", "--reboot-sentinel=/x"], &[], &["--reboot-sentinel-preset", "replaces --reboot-sentinel"]);
+    usage_names(&["--reboot-sentinel-preset=flatcar"], &[("KURED_REBOOT_SENTINEL", "/x")], &["KURED_REBOOT_SENTINEL"]);
+    usage_names(&["--reboot-sentinel-preset=auto", "--reboot-sentinel-command=\"x"], &[], &["--reboot-sentinel-command"]);
     let long = "a".repeat(100_000);
     usage_names(&[], &[("KURED_NODE_ID", &long)], &["KURED_NODE_ID", "(100000 bytes)", "more than 253"]);
     assert!(usage(&[], &[("KURED_NODE_ID", &long)]).len() < 1024, "a short message for a long value");
@@ -118,6 +127,28 @@ fn resolution_rules() {
     let (c, w) = config(&["--slack-hook-url='https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX'"], &[]);
     assert_eq!(c.notify_url.as_deref(), Some("slack://T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"));
     assert!(w[0].contains("deprecated"), "{w:?}");
+}
+
+#[test]
+fn sentinel_presets_resolve() {
+    use super::OsFamily::*;
+    let preset = |args: &[&str]| config(args, &[]).0.sentinel;
+    let file = SentinelSpec::File("/var/run/reboot-required".into());
+    assert_eq!(preset(&["--reboot-sentinel-preset=file"]), file, "the default, upstream's sentinel");
+    assert_eq!(preset(&["--reboot-sentinel-preset=auto"]), SentinelSpec::Auto(Box::new(file)));
+    // auto falls back to whatever upstream's flags say
+    assert_eq!(
+        preset(&["--reboot-sentinel-preset=auto", "--reboot-sentinel-command=test -e /x"]),
+        SentinelSpec::Auto(Box::new(SentinelSpec::Command(vec!["test".into(), "-e".into(), "/x".into()])))
+    );
+    for (name, family) in [("debian", Debian), ("rhel", Rhel), ("suse", Suse), ("transactional", Transactional), ("rpm-ostree", RpmOstree), ("flatcar", Flatcar)] {
+        assert_eq!(preset(&[&format!("--reboot-sentinel-preset={name}")]), SentinelSpec::Preset(family));
+    }
+    let (c, w) = config(&[], &[("KURED_REBOOT_SENTINEL_PRESET", "rpm-ostree")]);
+    assert_eq!((c.sentinel.clone(), w.len()), (SentinelSpec::Preset(RpmOstree), 0));
+    assert!(c.summary().contains(" sentinel-preset=rpm-ostree "), "{}", c.summary());
+    let (c, _) = config(&["--reboot-sentinel-preset=auto"], &[]);
+    assert!(c.summary().contains(" sentinel-preset=\"auto (else file /var/run/reboot-required)\" "), "{}", c.summary());
 }
 
 #[test]
