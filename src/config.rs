@@ -88,6 +88,31 @@ impl OsFamily {
     }
 }
 
+/// The message templates of the notifications sent for what went wrong, each
+/// beside a Warning Event: `%s` the node, then `%s` what happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WarningTemplates {
+    pub reboot_failed: String,
+    pub reboot_loop: String,
+    pub drain_failed: String,
+    pub stale_lock: String,
+    pub lock_lost: String,
+}
+
+impl WarningTemplates {
+    /// The template for a Warning Event's reason (None: not notified).
+    pub fn for_reason(&self, reason: &str) -> Option<&str> {
+        Some(match reason {
+            "RebootFailed" => &self.reboot_failed,
+            "RebootLoop" => &self.reboot_loop,
+            "DrainFailed" | "DrainGaveWay" => &self.drain_failed,
+            "StaleLockBroken" => &self.stale_lock,
+            "LockLost" => &self.lock_lost,
+            _ => return None,
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogFormat {
     Text,
@@ -150,8 +175,10 @@ pub struct Config {
     pub pre_reboot_node_labels: Vec<(String, String)>,
     pub post_reboot_node_labels: Vec<(String, String)>,
     pub window: Window,
-    /// Resolved notification URL (from --notify-url, or converted --slack-hook-url)
-    pub notify_url: Option<String>,
+    /// Resolved notification URLs (each --notify-url, or converted --slack-hook-url)
+    pub notify_urls: Vec<String>,
+    /// Notifications for what went wrong (`--message-template-<event>`).
+    pub warning_templates: WarningTemplates,
     pub slack_username: String,
     pub slack_channel: String,
     pub message_template_drain: String,

@@ -117,7 +117,12 @@ const FLAGS: &[(&str, &str, Option<&str>)] = &[
     ("lock-ttl", "24h", Some("1d")),
     ("log-format", "json", None),
     ("message-template-drain", "Draining %s", None),
+    ("message-template-drain-failed", "Drain %s: %s", Some("%5000s")),
+    ("message-template-lock-lost", "Lost %s: %s", Some("%5000s")),
     ("message-template-reboot", "Rebooting %s", None),
+    ("message-template-reboot-failed", "Failed %s: %s", Some("%5000s")),
+    ("message-template-reboot-loop", "Loop %s: %s", Some("%5000s")),
+    ("message-template-stale-lock", "Stale %s: %s", Some("%5000s")),
     ("message-template-uncordon", "Back %s", None),
     ("metrics-host", "127.0.0.1", None),
     ("metrics-port", "9090", Some("65536")),
@@ -147,7 +152,7 @@ const FLAGS: &[(&str, &str, Option<&str>)] = &[
 
 #[test]
 fn every_bad_value_is_a_usage_error_naming_the_flag() {
-    assert_eq!(FLAGS.len(), 47);
+    assert_eq!(FLAGS.len(), 52);
     for (name, _, bad) in FLAGS {
         let Some(bad) = bad else { continue };
         let arg = format!("--{name}={bad}");

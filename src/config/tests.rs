@@ -82,12 +82,17 @@ fn table() -> Vec<(&'static str, &'static str, Value, Option<&'static str>)> {
         ("lock-ttl", "24h", dur(86400), Some("1d")),
         ("log-format", "json", s("json"), None),
         ("message-template-drain", "Draining %s now", s("Draining %s now"), None),
+        ("message-template-drain-failed", "Drain %s: %s", s("Drain %s: %s"), Some("%5000s")),
+        ("message-template-lock-lost", "Lost %s: %s", s("Lost %s: %s"), Some("%s %4000s")),
         ("message-template-reboot", "Boot %s", s("Boot %s"), None),
+        ("message-template-reboot-failed", "Failed %s: %s", s("Failed %s: %s"), Some("%99999999999s")),
+        ("message-template-reboot-loop", "Loop %s: %s", s("Loop %s: %s"), Some("%5000s")),
+        ("message-template-stale-lock", "Stale %s: %s", s("Stale %s: %s"), Some("%5000s")),
         ("message-template-uncordon", "Back: %s", s("Back: %s"), None),
         ("metrics-host", "127.0.0.1", s("127.0.0.1"), None),
         ("metrics-port", "9090", Value::Int(9090), Some("65536")),
         ("node-id", "node-b", s("node-b"), None),
-        ("notify-url", "slack://T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX", s("slack://T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"), None),
+        ("notify-url", "slack://T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX", list(&["slack://T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"]), None),
         ("period", "30m", dur(1800), Some("0")),
         ("post-reboot-node-labels", "a=1,b=2", list(&["a=1", "b=2"]), Some("a")),
         ("pre-reboot-node-labels", "a=1,b=", list(&["a=1", "b="]), Some("=x")),
@@ -119,7 +124,7 @@ fn table_covers_every_flag_and_defaults_parse() {
     let names: Vec<&str> = table().iter().map(|t| t.0).collect();
     let flags: Vec<&str> = FLAGS.iter().map(|f| f.name).collect();
     assert_eq!(names, flags);
-    assert_eq!(FLAGS.len(), 51, "43 upstream flags plus --api-timeout, --host-pid, --reboot-loop-limit, --reboot-loop-window, --reboot-sentinel-preset, --reboot-timeout, --release-gate-timeout, --drain-stall-timeout");
+    assert_eq!(FLAGS.len(), 56, "43 upstream flags plus --api-timeout, --host-pid, --reboot-loop-limit, --reboot-loop-window, --reboot-sentinel-preset, --reboot-timeout, --release-gate-timeout, --drain-stall-timeout and five --message-template-* for what goes wrong");
     let defaults = raw(&[], &[]);
     assert_eq!(defaults.get("period"), Some(&dur(3600)));
     assert_eq!(defaults.get("reboot-days"), Some(&list(&["su", "mo", "tu", "we", "th", "fr", "sa"])));

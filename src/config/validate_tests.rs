@@ -36,6 +36,9 @@ fn validation_rules() {
     usage_names(&["--message-template-uncordon=%100000000s"], &[], &["--message-template-uncordon"]);
     usage_names(&["--message-template-reboot=%5000s"], &[], &["--message-template-reboot", "renders to 5000 bytes"]);
     usage_names(&[], &[("KURED_MESSAGE_TEMPLATE_REBOOT", "%5000s")], &["KURED_MESSAGE_TEMPLATE_REBOOT"]);
+    // the warning templates take two arguments (the node, what happened): both count
+    usage_names(&["--message-template-reboot-failed=%s %3900s"], &[], &["--message-template-reboot-failed", "bytes"]);
+    usage_names(&[], &[("KURED_MESSAGE_TEMPLATE_LOCK_LOST", "%100000000s")], &["KURED_MESSAGE_TEMPLATE_LOCK_LOST"]);
     usage_names(&["--blocking-pod-selector=a in ("], &[], &["--blocking-pod-selector", "not a label selector"]);
     usage_names(&["--drain-pod-selector=a in ("], &[], &["--drain-pod-selector", "not a label selector"]);
     usage_names(&["--prometheus-url=not a url"], &[], &["--prometheus-url", "not a URL"]);
@@ -78,7 +81,7 @@ fn defaults_resolve() {
     assert_eq!(c.reboot_command, ["/bin/systemctl", "reboot"]);
     assert_eq!((c.reboot_signal, c.host_pid, c.concurrency, c.metrics_port), (39, 1, 1, 8080));
     assert_eq!((c.drain_timeout, c.drain_grace_period, c.skip_wait_for_delete_timeout, c.lock_ttl), (None, None, None, None));
-    assert_eq!((c.prometheus_url.clone(), c.prefer_no_schedule_taint.clone(), c.notify_url.clone()), (None, None, None));
+    assert_eq!((c.prometheus_url.clone(), c.prefer_no_schedule_taint.clone(), c.notify_urls.clone()), (None, None, Vec::<String>::new()));
     assert!(c.alert_filter.is_none() && c.blocking_pod_selectors.is_empty());
     assert_eq!((c.ds_namespace.as_str(), c.ds_name.as_str()), ("kube-system", "kured"));
     assert_eq!(c.lock_annotation, "weave.works/kured-node-lock");
@@ -109,7 +112,7 @@ fn resolution_rules() {
         &[("KURED_HOST_PID", "4242")],
     );
     assert_eq!(c.sentinel, SentinelSpec::Command(vec!["/usr/bin/test".into(), "-f".into(), "/x y".into()]));
-    assert_eq!(c.notify_url.as_deref(), Some("slack://T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"));
+    assert_eq!(c.notify_urls, ["slack://T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"]);
     assert_eq!(c.drain_timeout, Some(Duration::from_secs(300)));
     assert_eq!(c.drain_grace_period, Some(0));
     assert_eq!(c.skip_wait_for_delete_timeout, Some(Duration::from_secs(30)));
@@ -125,8 +128,25 @@ fn resolution_rules() {
     assert!(w.iter().any(|m| m.contains("do not match")), "{w:?}");
     assert!(!c.summary().contains("B00000000"), "notify URL tokens must not be logged");
     let (c, w) = config(&["--slack-hook-url='https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX'"], &[]);
-    assert_eq!(c.notify_url.as_deref(), Some("slack://T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"));
+    assert_eq!(c.notify_urls, ["slack://T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"]);
     assert!(w[0].contains("deprecated"), "{w:?}");
+}
+
+#[test]
+fn notify_urls_and_warning_templates_resolve() {
+    let (c, w) = config(&["--notify-url=generic+http://127.0.0.1:1/a", "--notify-url=smtp://u:hunter2@mail:25/?to=a@b", "--notify-url='discord://t@1'"], &[]);
+    assert_eq!(c.notify_urls, ["generic+http://127.0.0.1:1/a", "discord://t@1"], "an unusable one is dropped, the others stay");
+    assert!(w.len() == 1 && w[0].contains("--notify-url") && !w[0].contains("hunter2"), "{w:?}");
+    assert!(c.summary().contains(" notify-url=generic+http://***,discord://*** "), "{}", c.summary());
+    let (c, _) = config(&[], &[("KURED_NOTIFY_URL", "discord://t@1")]);
+    assert_eq!(c.notify_urls, ["discord://t@1"], "the environment gives one whole URL, as upstream");
+    let t = &c.warning_templates;
+    assert_eq!(t.for_reason("RebootFailed"), Some("Reboot of node %s failed: %s"));
+    assert_eq!(t.for_reason("RebootLoop"), Some("Node %s stopped rebooting: %s"));
+    assert_eq!(t.for_reason("DrainFailed"), t.for_reason("DrainGaveWay"));
+    assert_eq!(t.for_reason("StaleLockBroken"), Some("kured on node %s broke a stale lock: %s"));
+    assert_eq!(t.for_reason("LockLost"), Some("Node %s lost the reboot lock: %s"));
+    assert_eq!(t.for_reason("Rebooting"), None);
 }
 
 #[test]
@@ -196,7 +216,7 @@ fn what_upstream_tolerates_starts_with_a_warning() {
         ("--slack-hook-url=https://hooks.slack.com/services/A/B", "--slack-hook-url"),
     ] {
         let (c, w) = config(&[arg], &[]);
-        assert!(c.notify_url.is_none(), "{arg}");
+        assert!(c.notify_urls.is_empty(), "{arg}");
         let all = w.join("\n");
         assert!(all.contains(flag) && all.contains("notifications are off"), "{arg}: {all}");
         assert!(!all.contains("hunter2") && !all.contains("tok@"), "{arg}: {all}");
