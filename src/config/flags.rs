@@ -89,7 +89,7 @@ pub const FLAGS: &[Spec] = &[
     f("metrics-host", Str, "", "address the metrics server listens on (empty = all)"),
     f("metrics-port", Int, "8080", "port of the /metrics server"),
     f("node-id", Str, "", "node this pod runs on, a Kubernetes node name (required; normally KURED_NODE_ID from spec.nodeName)"),
-    f("notify-url", StringArray, "", "notification URL, shoutrrr syntax: slack, teams, discord, telegram, mattermost, rocketchat, googlechat, gotify, ntfy, generic(+http); repeatable: every message goes to each (one failing does not stop the others)"),
+    f("notify-url", StringArray, "", "notification URL, shoutrrr syntax: slack, teams (or a Teams Workflows https:// URL as it is), discord, telegram, mattermost, rocketchat, googlechat, gotify, ntfy, generic(+http), smtp; repeatable: every message goes to each (one failing does not stop the others)"),
     f("period", Duration, "1h", "how often to check the reboot sentinel"),
     f("post-reboot-node-labels", Strings, "", "key=value labels set on the node after uncordoning"),
     f("pre-reboot-node-labels", Strings, "", "key=value labels set on the node before cordoning"),

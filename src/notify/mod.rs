@@ -5,15 +5,19 @@
 //! family. Delivery failures are errors for the caller to log: a notification
 //! never holds a reboot back.
 //!
-//! Supported: slack, teams, discord, telegram, mattermost, rocketchat,
-//! googlechat (also `hangouts`), gotify, ntfy, generic (`generic://` and
-//! `generic+https://` are HTTPS, `generic+http://` is plain HTTP). Not
-//! supported: smtp and the other shoutrrr services (a clear error at start-up).
+//! Supported: slack, teams, Teams Workflows (the `https://...logic.azure.com/workflows/...`
+//! or `https://...api.powerplatform.com/...` URL as it is), discord, telegram,
+//! mattermost, rocketchat, googlechat (also `hangouts`), gotify, ntfy, generic
+//! (`generic://` and `generic+https://` are HTTPS, `generic+http://` is plain
+//! HTTP), smtp (one SMTP dialogue per message, `smtp.rs`). Not supported: the
+//! other shoutrrr services (a clear error at start-up). Several URLs are several destinations: each gets every message.
 
 mod chat;
 mod generic;
 mod push;
 mod slack;
+mod smtp;
+mod workflows;
 pub mod template;
 pub mod url;
 
@@ -60,6 +64,8 @@ impl Request {
 enum Service {
     Slack(slack::Slack),
     Teams(chat::Teams),
+    Smtp(smtp::Smtp),
+    Workflow(workflows::Workflow),
     Discord(chat::Discord),
     Mattermost(chat::Mattermost),
     RocketChat(chat::RocketChat),
@@ -120,11 +126,12 @@ impl Destination {
         })?;
         let service = match scheme.as_str() {
             "slack" => Service::Slack(slack::Slack::parse(url).map_err(fail)?),
-            "smtp" => return Err(fail("the smtp service is not supported by kured-rs; use a webhook service".into())),
+            "https" => Service::Workflow(workflows::Workflow::parse(url).map_err(fail)?),
             _ => {
                 let u = ServiceUrl::parse(url).map_err(fail)?;
                 match scheme.as_str() {
                     "teams" => Service::Teams(chat::Teams::parse(&u).map_err(fail)?),
+                    "smtp" => Service::Smtp(smtp::Smtp::parse(&u).map_err(fail)?),
                     "discord" => Service::Discord(chat::Discord::parse(&u).map_err(fail)?),
                     "mattermost" => Service::Mattermost(chat::Mattermost::parse(&u).map_err(fail)?),
                     "rocketchat" => Service::RocketChat(chat::RocketChat::parse(&u).map_err(fail)?),
@@ -146,6 +153,9 @@ impl Destination {
         match &self.service {
             Service::Slack(s) => vec![s.request(message)],
             Service::Teams(s) => vec![s.request(message)],
+            // not HTTP: sent by `Notifier::notify_each` itself
+            Service::Smtp(_) => Vec::new(),
+            Service::Workflow(s) => vec![s.request(message)],
             Service::Discord(s) => vec![s.request(message)],
             Service::Mattermost(s) => vec![s.request(message)],
             Service::RocketChat(s) => vec![s.request(message)],
@@ -207,6 +217,12 @@ impl Notifier {
     pub fn notify_each(&self, message: &str) -> Vec<Error> {
         let mut errors = Vec::new();
         for d in &self.destinations {
+            if let Service::Smtp(s) = &d.service {
+                if let Err(message) = s.send(message) {
+                    errors.push(Error::Notify { url: d.redacted.clone(), message });
+                }
+                continue;
+            }
             for req in d.requests(message) {
                 if let Err(e) = self.send(&d.redacted, req) {
                     errors.push(e);
@@ -309,8 +325,9 @@ mod tests {
 
     #[test]
     fn unsupported_services_are_named() {
-        let e = Notifier::from_url("smtp://u:secret@mail:25/?from=a@b&to=c@d").unwrap_err().to_string();
-        assert!(e.contains("smtp") && !e.contains("secret"), "{e}");
+        let e = Notifier::from_url("smtp://u:secret@mail:25/?to=c@d").unwrap_err().to_string();
+        assert!(e.contains("smtp") && e.contains("missing from=") && !e.contains("secret"), "{e}");
+        assert!(Notifier::from_url("smtp://u:secret@mail:25/?from=a@b&to=c@d").unwrap().requests("x").is_empty(), "not HTTP");
         let e = Notifier::from_url("pushover://shoutrrr:tok@user").unwrap_err().to_string();
         assert!(e.contains("unsupported service \"pushover\"") && !e.contains("tok@"), "{e}");
         let e = Notifier::from_url("just-text").unwrap_err().to_string();
