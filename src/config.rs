@@ -166,6 +166,10 @@ pub struct Config {
     /// which have their own bound beyond their `timeoutSeconds`).
     pub api_timeout: Duration,
     pub prometheus_url: Option<String>,
+    /// `--prometheus-query`: PromQL asked of `prometheus_url`; a non-empty result blocks.
+    pub prometheus_queries: Vec<String>,
+    /// `--alertmanager-url`: alerts silenced there do not block.
+    pub alertmanager_url: Option<String>,
     pub alert_filter: Option<regex_lite::Regex>,
     pub alert_filter_match_only: bool,
     pub alert_firing_only: bool,

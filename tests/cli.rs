@@ -168,6 +168,26 @@ fn every_bad_value_is_a_usage_error_naming_the_flag() {
 }
 
 #[test]
+fn prometheus_query_and_alertmanager_need_a_prometheus() {
+    for (arg, flag) in [("--prometheus-query=up == 0", "--prometheus-query"), ("--alertmanager-url=http://am:9093", "--alertmanager-url")] {
+        let out = node(&[arg]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{arg}: {err}");
+        assert!(err.contains(flag) && err.contains("--prometheus-url"), "{arg}: {err}");
+    }
+    let out = node(&["--prometheus-url=http://p:9090", "--alertmanager-url=am:9093"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--alertmanager-url"), "{}", text(&out.stderr));
+    // both, valid, reach the in-cluster set-up
+    let host = SafeHost::new();
+    let args = ["--prometheus-url=http://p:9090", "--prometheus-query=up == 0", "--prometheus-query=ALERTS", "--alertmanager-url=http://am:9093"];
+    let out = kured_on(&host, &args, &[("KURED_NODE_ID", "node-a")]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.lines().any(|l| l == IN_CLUSTER), "{err}");
+}
+
+#[test]
 fn a_sentinel_preset_does_not_sit_beside_a_sentinel_command() {
     let out = node(&["--reboot-sentinel-preset=rhel", "--reboot-sentinel-command=test -e /x"]);
     let err = text(&out.stderr);

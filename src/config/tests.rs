@@ -63,6 +63,7 @@ fn table() -> Vec<(&'static str, &'static str, Value, Option<&'static str>)> {
         ("alert-filter-match-only", "true", Value::Bool(true), Some("yes")),
         ("alert-filter-regexp", "^Watchdog$", s("^Watchdog$"), Some("(")),
         ("alert-firing-only", "1", Value::Bool(true), Some("2")),
+        ("alertmanager-url", "http://am:9093", s("http://am:9093"), Some("am:9093")),
         ("annotate-nodes", "T", Value::Bool(true), Some("nope")),
         ("api-timeout", "5s", dur(5), Some("0s")),
         ("blocking-pod-selector", "app=a,tier=b", list(&["app=a,tier=b"]), None),
@@ -97,6 +98,7 @@ fn table() -> Vec<(&'static str, &'static str, Value, Option<&'static str>)> {
         ("post-reboot-node-labels", "a=1,b=2", list(&["a=1", "b=2"]), Some("a")),
         ("pre-reboot-node-labels", "a=1,b=", list(&["a=1", "b="]), Some("=x")),
         ("prefer-no-schedule-taint", "kured/reboot", s("kured/reboot"), None),
+        ("prometheus-query", "up == 0", list(&["up == 0"]), Some(" ")),
         ("prometheus-url", "http://prom:9090", s("http://prom:9090"), None),
         ("reboot-command", "/sbin/reboot now", s("/sbin/reboot now"), Some("'unbalanced")),
         ("reboot-days", "mo,tu", list(&["mo", "tu"]), Some("funday")),
@@ -124,7 +126,7 @@ fn table_covers_every_flag_and_defaults_parse() {
     let names: Vec<&str> = table().iter().map(|t| t.0).collect();
     let flags: Vec<&str> = FLAGS.iter().map(|f| f.name).collect();
     assert_eq!(names, flags);
-    assert_eq!(FLAGS.len(), 56, "43 upstream flags plus --api-timeout, --host-pid, --reboot-loop-limit, --reboot-loop-window, --reboot-sentinel-preset, --reboot-timeout, --release-gate-timeout, --drain-stall-timeout and five --message-template-* for what goes wrong");
+    assert_eq!(FLAGS.len(), 58, "43 upstream flags plus --alertmanager-url, --api-timeout, --host-pid, --prometheus-query, --reboot-loop-limit, --reboot-loop-window, --reboot-sentinel-preset, --reboot-timeout, --release-gate-timeout, --drain-stall-timeout and five --message-template-* for what goes wrong");
     let defaults = raw(&[], &[]);
     assert_eq!(defaults.get("period"), Some(&dur(3600)));
     assert_eq!(defaults.get("reboot-days"), Some(&list(&["su", "mo", "tu", "we", "th", "fr", "sa"])));

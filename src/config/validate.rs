@@ -259,6 +259,8 @@ pub fn validate(raw: &RawFlags) -> Result<(Config, Vec<String>)> {
         concurrency,
         api_timeout,
         prometheus_url: checks::prometheus_url(raw)?,
+        prometheus_queries: checks::prometheus_queries(raw)?,
+        alertmanager_url: checks::alertmanager_url(raw)?,
         alert_filter,
         alert_filter_match_only: raw.bool("alert-filter-match-only"),
         alert_firing_only: raw.bool("alert-firing-only"),

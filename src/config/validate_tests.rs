@@ -53,6 +53,12 @@ fn validation_rules() {
     usage_names(&["--reboot-sentinel-preset=suse", "--reboot-sentinel=/x"], &[], &["--reboot-sentinel-preset", "replaces --reboot-sentinel"]);
     usage_names(&["--reboot-sentinel-preset=flatcar"], &[("KURED_REBOOT_SENTINEL", "/x")], &["KURED_REBOOT_SENTINEL"]);
     usage_names(&["--reboot-sentinel-preset=auto", "--reboot-sentinel-command=\"x"], &[], &["--reboot-sentinel-command"]);
+    // --prometheus-query and --alertmanager-url ask --prometheus-url's server
+    usage_names(&["--prometheus-query=up == 0"], &[], &["--prometheus-query", "needs --prometheus-url"]);
+    usage_names(&["--prometheus-url=http://p:9090", "--prometheus-query=up", "--prometheus-query=  "], &[], &["--prometheus-query", "empty query"]);
+    usage_names(&["--prometheus-url=http://p:9090", &format!("--prometheus-query={}", "x".repeat(9000))], &[], &["--prometheus-query", "longer than 8192"]);
+    usage_names(&["--alertmanager-url=http://am:9093"], &[], &["--alertmanager-url", "--prometheus-url, which is not set"]);
+    usage_names(&["--prometheus-url=http://p:9090", "--alertmanager-url=am:9093"], &[], &["--alertmanager-url", "expected http"]);
     let long = "a".repeat(100_000);
     usage_names(&[], &[("KURED_NODE_ID", &long)], &["KURED_NODE_ID", "(100000 bytes)", "more than 253"]);
     assert!(usage(&[], &[("KURED_NODE_ID", &long)]).len() < 1024, "a short message for a long value");
@@ -147,6 +153,18 @@ fn notify_urls_and_warning_templates_resolve() {
     assert_eq!(t.for_reason("StaleLockBroken"), Some("kured on node %s broke a stale lock: %s"));
     assert_eq!(t.for_reason("LockLost"), Some("Node %s lost the reboot lock: %s"));
     assert_eq!(t.for_reason("Rebooting"), None);
+}
+
+#[test]
+fn prometheus_queries_and_alertmanager_resolve() {
+    let (c, w) = config(&["--prometheus-url=http://p:9090", "--prometheus-query= up == 0 ", "--prometheus-query=ALERTS{severity=\"page\"}", "--alertmanager-url=http://am:9093/"], &[]);
+    assert!(w.is_empty(), "{w:?}");
+    assert_eq!(c.prometheus_queries, ["up == 0", "ALERTS{severity=\"page\"}"]);
+    assert_eq!(c.alertmanager_url.as_deref(), Some("http://am:9093/"));
+    let blockers = crate::blockers::from_config(&c);
+    assert_eq!(blockers.len(), 3, "the alerts, then one per query: {blockers:?}");
+    let (c, _) = config(&[], &[]);
+    assert!(c.prometheus_queries.is_empty() && c.alertmanager_url.is_none());
 }
 
 #[test]
