@@ -39,6 +39,27 @@ fn smtp_message_arrives_at_the_receiver() {
 }
 
 #[test]
+fn smtp_starttls_is_used_when_offered_and_the_certificate_checked() {
+    let config = fakeapi::tls::server_config(&fakeapi::tls::TEST_CA).unwrap();
+    let rx = SmtpReceiver::start_tls(config);
+    let url = format!("smtp://kured:s3cret@127.0.0.1:{}/?from=kured@example.org&to=ops@example.org", rx.port);
+    // the test CA trusted: the message goes over TLS, and so does the password
+    let n = Notifier::from_url(&url).unwrap().with_extra_root_pem(fakeapi::tls::TEST_CA.ca_pem).unwrap();
+    n.notify("Rebooting node node-1").unwrap();
+    let mails = rx.mails();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert!(mails[0].tls && mails[0].auth == Some(("kured".into(), "s3cret".into())), "{mails:?}");
+    // a certificate nobody vouches for (only the Mozilla roots): refused, nothing sent
+    let err = Notifier::from_url(&url).unwrap().notify("x").unwrap_err().to_string();
+    assert!(err.contains("certificate") || err.contains("UnknownIssuer"), "{err}");
+    assert_eq!(rx.mails().len(), 1);
+    // implicit TLS against a plain server fails cleanly
+    let plain = SmtpReceiver::start(false);
+    let url = format!("smtp://127.0.0.1:{}/?from=a@example.org&to=b@example.org&encryption=ImplicitTLS", plain.port);
+    assert!(Notifier::from_url(&url).unwrap().notify("x").is_err());
+}
+
+#[test]
 fn smtp_that_cannot_deliver_is_an_error_naming_why() {
     let garbage = SmtpReceiver::start(true);
     let url = format!("smtp://u:pw@127.0.0.1:{}/?from=a@example.org&to=b@example.org", garbage.port);

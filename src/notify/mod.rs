@@ -191,6 +191,18 @@ impl Notifier {
         self
     }
 
+    /// Trust the CA certificates in `pem` for smtp's TLS too. Only for tests,
+    /// whose SMTP server has a test CA; never set from configuration.
+    #[doc(hidden)]
+    pub fn with_extra_root_pem(mut self, pem: &str) -> Result<Notifier> {
+        for d in &mut self.destinations {
+            if let Service::Smtp(s) = &mut d.service {
+                s.trust_pem(pem).map_err(|message| Error::Notify { url: d.redacted.clone(), message })?;
+            }
+        }
+        Ok(self)
+    }
+
     /// The (first) URL with its secrets masked, for logs.
     pub fn redacted_url(&self) -> &str {
         &self.destinations[0].redacted

@@ -43,6 +43,9 @@ pub struct Smtp {
     client_host: String,
     encryption: Encryption,
     use_starttls: bool,
+    /// CA certificates trusted besides the Mozilla roots: tests only (see
+    /// `Notifier::with_extra_root_pem`), never from configuration.
+    extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
 }
 
 fn yes(v: &str) -> Option<bool> {
@@ -102,7 +105,17 @@ impl Smtp {
             client_host: clean(u.param("clienthost")).unwrap_or_else(|| "localhost".into()),
             encryption,
             use_starttls,
+            extra_roots: Vec::new(),
         })
+    }
+
+    /// Also trust the CA certificates in `pem` (tests only).
+    pub fn trust_pem(&mut self, pem: &str) -> Result<(), String> {
+        use rustls::pki_types::pem::PemObject;
+        for cert in rustls::pki_types::CertificateDer::pem_slice_iter(pem.as_bytes()) {
+            self.extra_roots.push(cert.map_err(|e| format!("CA certificate: {e}"))?);
+        }
+        Ok(())
     }
 
     /// The message as sent after DATA: headers, the text (CRLF lines,
@@ -142,7 +155,7 @@ impl Smtp {
         tcp.set_read_timeout(Some(IO_TIMEOUT)).and_then(|_| tcp.set_write_timeout(Some(IO_TIMEOUT))).map_err(|e| e.to_string())?;
         let implicit = self.encryption == Encryption::Implicit || (self.encryption == Encryption::Auto && self.port == 465);
         if implicit {
-            let mut s = Session::new(tls(&self.host, tcp.try_clone().map_err(|e| e.to_string())?)?);
+            let mut s = Session::new(self.tls(tcp.try_clone().map_err(|e| e.to_string())?)?);
             return self.dialogue(&mut s, &message, true);
         }
         let mut plain = Session::new(Box::new(tcp.try_clone().map_err(|e| e.to_string())?));
@@ -158,7 +171,7 @@ impl Smtp {
         }
         plain.command("STARTTLS", 220)?;
         drop(plain);
-        let mut s = Session::new(tls(&self.host, tcp)?);
+        let mut s = Session::new(self.tls(tcp)?);
         self.dialogue(&mut s, &message, false)
     }
 
@@ -250,10 +263,19 @@ pub fn parse_reply_line(line: &str) -> Option<(u16, bool, &str)> {
     }
 }
 
-/// TLS to `host`, trusting the Mozilla roots (as HTTPS notifications do).
-fn tls(host: &str, tcp: TcpStream) -> Result<Box<dyn Stream>, String> {
+impl Smtp {
+    /// TLS to the server, trusting the Mozilla roots (as HTTPS notifications do).
+    fn tls(&self, tcp: TcpStream) -> Result<Box<dyn Stream>, String> {
+        tls(&self.host, tcp, &self.extra_roots)
+    }
+}
+
+fn tls(host: &str, tcp: TcpStream, extra: &[rustls::pki_types::CertificateDer<'static>]) -> Result<Box<dyn Stream>, String> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for cert in extra {
+        roots.add(cert.clone()).map_err(|e| format!("tls: extra root: {e}"))?;
+    }
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("tls: {e}"))?

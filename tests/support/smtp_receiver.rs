@@ -1,12 +1,13 @@
 //! A small SMTP receiver on 127.0.0.1 for tests: it speaks enough RFC 5321
 //! (EHLO, AUTH PLAIN, MAIL, RCPT, DATA, QUIT) to accept messages and records
 //! each one. Every socket has a timeout, and the server thread stops by itself
-//! after [`LIFETIME`] or when dropped. `garbage` answers HTTP instead.
+//! after [`LIFETIME`] or when dropped. `garbage` answers HTTP instead;
+//! [`SmtpReceiver::start_tls`] offers STARTTLS with a rustls server config.
 //! Included with `#[path = "support/smtp_receiver.rs"] mod smtp_receiver;`.
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -25,6 +26,15 @@ pub struct Mail {
     pub to: Vec<String>,
     /// what came after DATA, without the final `.` line, dot-unstuffed
     pub data: String,
+    /// it arrived after a STARTTLS handshake
+    pub tls: bool,
+}
+
+#[derive(Clone)]
+enum Mode {
+    Plain,
+    Garbage,
+    StartTls(Arc<rustls::ServerConfig>),
 }
 
 pub struct SmtpReceiver {
@@ -36,6 +46,15 @@ pub struct SmtpReceiver {
 
 impl SmtpReceiver {
     pub fn start(garbage: bool) -> SmtpReceiver {
+        SmtpReceiver::run(if garbage { Mode::Garbage } else { Mode::Plain })
+    }
+
+    /// Offers STARTTLS, and completes it with `config`.
+    pub fn start_tls(config: Arc<rustls::ServerConfig>) -> SmtpReceiver {
+        SmtpReceiver::run(Mode::StartTls(config))
+    }
+
+    fn run(mode: Mode) -> SmtpReceiver {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the SMTP receiver");
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -49,7 +68,7 @@ impl SmtpReceiver {
                         let _ = conn.set_nonblocking(false);
                         let _ = conn.set_read_timeout(Some(IO));
                         let _ = conn.set_write_timeout(Some(IO));
-                        serve(conn, garbage, &m);
+                        serve(conn, &mode, &m);
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(10)),
                 }
@@ -89,29 +108,48 @@ fn base64_decode(s: &str) -> Vec<u8> {
 
 /// One conversation; a mail is recorded before its 250 is sent, so a sender
 /// that saw the 250 finds it recorded.
-fn serve(conn: TcpStream, garbage: bool, mails: &Mutex<Vec<Mail>>) -> Option<()> {
-    let mut w = conn.try_clone().ok()?;
-    let mut r = BufReader::new(conn);
-    let mut say = |line: &str| w.write_all(format!("{line}\r\n").as_bytes()).ok();
-    if garbage {
-        say("HTTP/1.1 400 Bad Request");
+fn serve(mut conn: TcpStream, mode: &Mode, mails: &Mutex<Vec<Mail>>) -> Option<()> {
+    if let Mode::Garbage = mode {
+        conn.write_all(b"HTTP/1.1 400 Bad Request\r\n").ok()?;
         return None;
     }
-    say("220 receiver.test ESMTP ready")?;
-    let mut mail = Mail::default();
+    conn.write_all(b"220 receiver.test ESMTP ready\r\n").ok()?;
+    let offer = matches!(mode, Mode::StartTls(_));
+    let mut plain = BufReader::new(conn);
+    let wants_tls = dialogue(&mut plain, offer, false, mails)?;
+    let (Mode::StartTls(config), true) = (mode, wants_tls) else { return Some(()) };
+    let tcp = plain.into_inner();
+    let tls = rustls::StreamOwned::new(rustls::ServerConnection::new(config.clone()).ok()?, tcp);
+    dialogue(&mut BufReader::new(tls), false, true, mails)?;
+    Some(())
+}
+
+/// Commands until QUIT (false) or an accepted STARTTLS (true).
+fn dialogue<S: Read + Write>(r: &mut BufReader<S>, offer_starttls: bool, tls: bool, mails: &Mutex<Vec<Mail>>) -> Option<bool> {
+    let mut mail = Mail { tls, ..Mail::default() };
     let mut line = String::new();
     loop {
         line.clear();
         if r.read_line(&mut line).ok()? == 0 {
-            return Some(());
+            return Some(false);
         }
         let cmd = line.trim_end().to_string();
         let upper = cmd.to_ascii_uppercase();
+        let mut say = |text: &str| {
+            let w = r.get_mut();
+            w.write_all(format!("{text}\r\n").as_bytes()).and_then(|_| w.flush()).ok()
+        };
         if upper.starts_with("EHLO ") {
             mail.ehlo = cmd[5..].to_string();
             say("250-receiver.test")?;
+            if offer_starttls {
+                say("250-STARTTLS")?;
+            }
             say("250-AUTH PLAIN")?;
             say("250 8BITMIME")?;
+        } else if upper == "STARTTLS" && offer_starttls {
+            say("220 2.0.0 Ready to start TLS")?;
+            return Some(true);
         } else if let Some(token) = cmd.strip_prefix("AUTH PLAIN ") {
             let raw = base64_decode(token);
             let parts: Vec<String> = raw.split(|b| *b == 0).map(|p| String::from_utf8_lossy(p).into_owned()).collect();
@@ -138,10 +176,11 @@ fn serve(conn: TcpStream, garbage: bool, mails: &Mutex<Vec<Mail>>) -> Option<()>
                 mail.data.push('\n');
             }
             mails.lock().unwrap_or_else(|p| p.into_inner()).push(mail.clone());
-            say("250 2.0.0 Ok: queued")?;
+            let w = r.get_mut();
+            w.write_all(b"250 2.0.0 Ok: queued\r\n").and_then(|_| w.flush()).ok()?;
         } else if upper == "QUIT" {
-            say("221 2.0.0 Bye");
-            return Some(());
+            let _ = say("221 2.0.0 Bye");
+            return Some(false);
         } else {
             say("502 5.5.2 Error: command not recognized")?;
         }
