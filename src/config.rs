@@ -42,6 +42,75 @@ pub enum SentinelSpec {
     File(String),
     /// argv of a command run in the host's mount namespace: exit 0 = needed.
     Command(Vec<String>),
+    /// One OS family's own check (`--reboot-sentinel-preset=<family>`).
+    Preset(OsFamily),
+    /// `--reboot-sentinel-preset=auto`: the family named by the host's
+    /// os-release, or else this (upstream's file or command sentinel).
+    Auto(Box<SentinelSpec>),
+}
+
+/// A family of node OSes that shares one way of saying "reboot needed"
+/// (the checks themselves are in `sentinel/preset.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OsFamily {
+    Debian,
+    Rhel,
+    Suse,
+    Transactional,
+    RpmOstree,
+    Flatcar,
+}
+
+impl OsFamily {
+    pub const ALL: [OsFamily; 6] = [
+        OsFamily::Debian,
+        OsFamily::Rhel,
+        OsFamily::Suse,
+        OsFamily::Transactional,
+        OsFamily::RpmOstree,
+        OsFamily::Flatcar,
+    ];
+
+    /// The `--reboot-sentinel-preset` value naming this family.
+    pub fn name(self) -> &'static str {
+        match self {
+            OsFamily::Debian => "debian",
+            OsFamily::Rhel => "rhel",
+            OsFamily::Suse => "suse",
+            OsFamily::Transactional => "transactional",
+            OsFamily::RpmOstree => "rpm-ostree",
+            OsFamily::Flatcar => "flatcar",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<OsFamily> {
+        OsFamily::ALL.into_iter().find(|f| f.name() == name)
+    }
+}
+
+/// The message templates of the notifications sent for what went wrong, each
+/// beside a Warning Event: `%s` the node, then `%s` what happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WarningTemplates {
+    pub reboot_failed: String,
+    pub reboot_loop: String,
+    pub drain_failed: String,
+    pub stale_lock: String,
+    pub lock_lost: String,
+}
+
+impl WarningTemplates {
+    /// The template for a Warning Event's reason (None: not notified).
+    pub fn for_reason(&self, reason: &str) -> Option<&str> {
+        Some(match reason {
+            "RebootFailed" => &self.reboot_failed,
+            "RebootLoop" => &self.reboot_loop,
+            "DrainFailed" | "DrainGaveWay" => &self.drain_failed,
+            "StaleLockBroken" => &self.stale_lock,
+            "LockLost" => &self.lock_lost,
+            _ => return None,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +166,10 @@ pub struct Config {
     /// which have their own bound beyond their `timeoutSeconds`).
     pub api_timeout: Duration,
     pub prometheus_url: Option<String>,
+    /// `--prometheus-query`: PromQL asked of `prometheus_url`; a non-empty result blocks.
+    pub prometheus_queries: Vec<String>,
+    /// `--alertmanager-url`: alerts silenced there do not block.
+    pub alertmanager_url: Option<String>,
     pub alert_filter: Option<regex_lite::Regex>,
     pub alert_filter_match_only: bool,
     pub alert_firing_only: bool,
@@ -106,8 +179,10 @@ pub struct Config {
     pub pre_reboot_node_labels: Vec<(String, String)>,
     pub post_reboot_node_labels: Vec<(String, String)>,
     pub window: Window,
-    /// Resolved notification URL (from --notify-url, or converted --slack-hook-url)
-    pub notify_url: Option<String>,
+    /// Resolved notification URLs (each --notify-url, or converted --slack-hook-url)
+    pub notify_urls: Vec<String>,
+    /// Notifications for what went wrong (`--message-template-<event>`).
+    pub warning_templates: WarningTemplates,
     pub slack_username: String,
     pub slack_channel: String,
     pub message_template_drain: String,

@@ -1,26 +1,63 @@
-//! "Is a reboot required?": a file's existence (`--reboot-sentinel`), or a
+//! "Is a reboot required?": a file's existence (`--reboot-sentinel`), a
 //! command's exit code (`--reboot-sentinel-command`, run in the host's mount
-//! namespace). A check that cannot be made is an error, not "no reboot needed";
-//! only a command that runs and answers oddly is read as "no", as upstream does.
+//! namespace), or an OS family's own check (`--reboot-sentinel-preset`, see
+//! [`preset`]; `auto` picks one from the host's os-release, see [`auto`]). A
+//! check that cannot be made is an error, not "no reboot needed"; only a
+//! sentinel command that runs and answers oddly is read as "no", as upstream
+//! does (a preset's odd answer is an error: it knows what its tool says).
 //!
-//! A sentinel command is bounded by [`command_timeout`]: past it, its process
-//! group is killed and reaped, and the answer is "cannot tell" (an error),
-//! never "reboot required". A sentinel path that is a directory counts as
-//! "reboot required", as upstream (which only stats it), with one warning.
+//! A command (sentinel or preset) is bounded by [`command_timeout`]: past it,
+//! its process group is killed and reaped, and the answer is "cannot tell"
+//! (an error), never "reboot required". A sentinel path that is a directory
+//! counts as "reboot required", as upstream (which only stats it), with one
+//! warning.
+
+pub mod auto;
+pub mod hostfs;
+pub mod osrelease;
+pub mod preset;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::config::{Config, SentinelSpec};
+use crate::config::{Config, OsFamily, SentinelSpec};
 use crate::error::{Error, Result};
 use crate::hostcmd::{self, Output};
+
+use preset::{Probe, Reading};
 
 #[derive(Debug, Clone)]
 enum Check {
     File(PathBuf),
     Command(Vec<String>),
+    Family(OsFamily),
+    /// The family is read from the host at the first check that can read it,
+    /// then kept (shared by clones).
+    Auto { fallback: Box<Check>, resolved: Arc<Mutex<Option<Check>>> },
+}
+
+impl Check {
+    fn from_spec(spec: &SentinelSpec) -> Check {
+        match spec {
+            SentinelSpec::File(path) => Check::File(PathBuf::from(path)),
+            SentinelSpec::Command(argv) => Check::Command(argv.clone()),
+            SentinelSpec::Preset(family) => Check::Family(*family),
+            SentinelSpec::Auto(fallback) => {
+                Check::Auto { fallback: Box::new(Check::from_spec(fallback)), resolved: Arc::default() }
+            }
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Check::File(path) => format!("the file {} (--reboot-sentinel)", path.display()),
+            Check::Command(argv) => format!("the command {:?} (--reboot-sentinel-command)", hostcmd::display_argv(argv)),
+            Check::Family(family) => format!("the {} preset", family.name()),
+            Check::Auto { .. } => "auto".to_string(),
+        }
+    }
 }
 
 /// Where the "reboot required" answer comes from.
@@ -43,11 +80,7 @@ pub fn command_timeout(period: Duration) -> Duration {
 impl Sentinel {
     /// `timeout` bounds a sentinel command (None = wait forever, as upstream).
     pub fn new(spec: &SentinelSpec, host_pid: i32, timeout: Option<Duration>) -> Sentinel {
-        let check = match spec {
-            SentinelSpec::File(path) => Check::File(PathBuf::from(path)),
-            SentinelSpec::Command(argv) => Check::Command(argv.clone()),
-        };
-        Sentinel { check, host_pid, timeout, warned_dir: Arc::default() }
+        Sentinel { check: Check::from_spec(spec), host_pid, timeout, warned_dir: Arc::default() }
     }
 
     pub fn from_config(config: &Config) -> Sentinel {
@@ -55,34 +88,93 @@ impl Sentinel {
     }
 
     pub fn reboot_required(&self) -> Result<bool> {
+        self.run(&self.check)
+    }
+
+    /// The family `auto` settled on (None: not auto, not yet read, or the
+    /// fallback). For tests and the log.
+    pub fn auto_family(&self) -> Option<OsFamily> {
         match &self.check {
-            Check::File(path) => {
-                let found = file_kind(path)?;
-                if found == Found::Directory && !self.warned_dir.swap(true, Ordering::Relaxed) {
-                    log::warn!(
-                        "reboot sentinel {} is a directory, not a file: counting it as \"reboot required\" as upstream does; check --reboot-sentinel",
-                        path.display()
-                    );
-                }
-                Ok(found != Found::Absent)
-            }
+            Check::Auto { resolved, .. } => match &*resolved.lock().unwrap_or_else(|e| e.into_inner()) {
+                Some(Check::Family(family)) => Some(*family),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    fn run(&self, check: &Check) -> Result<bool> {
+        match check {
+            Check::File(path) => self.file(path, "check --reboot-sentinel"),
             Check::Command(argv) => {
-                let output = hostcmd::run_in_host_with_timeout(argv, self.host_pid, self.timeout)?;
-                if output.timed_out {
-                    return Err(Error::CommandFailed {
-                        command: hostcmd::display_argv(argv),
-                        status: format!(
-                            "no answer within {:?}, killed with its process group",
-                            self.timeout.unwrap_or_default()
-                        ),
-                        stdout: output.stdout,
-                        stderr: output.stderr,
-                    });
-                }
+                let output = self.command(argv)?;
                 Ok(verdict_to_bool(argv, &output))
+            }
+            Check::Family(family) => self.family(*family),
+            Check::Auto { fallback, resolved } => {
+                let chosen = {
+                    let mut slot = resolved.lock().unwrap_or_else(|e| e.into_inner());
+                    if slot.is_none() {
+                        let detected = auto::detect(self.host_pid)?;
+                        auto::log_choice(&detected, &fallback.describe());
+                        *slot = Some(detected.family.map_or_else(|| (**fallback).clone(), Check::Family));
+                    }
+                    slot.clone().expect("set just above")
+                };
+                self.run(&chosen)
             }
         }
     }
+
+    fn file(&self, path: &Path, hint: &str) -> Result<bool> {
+        let found = file_kind(path)?;
+        if found == Found::Directory && !self.warned_dir.swap(true, Ordering::Relaxed) {
+            log::warn!(
+                "reboot sentinel {} is a directory, not a file: counting it as \"reboot required\" as upstream does; {hint}",
+                path.display()
+            );
+        }
+        Ok(found != Found::Absent)
+    }
+
+    /// Run `argv` on the host; a command past its timeout is an error.
+    fn command(&self, argv: &[String]) -> Result<Output> {
+        let output = hostcmd::run_in_host_with_timeout(argv, self.host_pid, self.timeout)?;
+        if output.timed_out {
+            return Err(Error::CommandFailed {
+                command: hostcmd::display_argv(argv),
+                status: format!("no answer within {:?}, killed with its process group", self.timeout.unwrap_or_default()),
+                stdout: output.stdout,
+                stderr: output.stderr,
+            });
+        }
+        Ok(output)
+    }
+
+    fn family(&self, family: OsFamily) -> Result<bool> {
+        match preset::probe(family) {
+            // the host's own file system, as its init sees it
+            Probe::HostFile(path) => {
+                let hint = format!("check the {} preset", family.name());
+                let root = PathBuf::from(format!("/proc/{}/root", self.host_pid));
+                self.file(&hostfs::resolve_in_root(&root, Path::new(path))?, &hint)
+            }
+            Probe::Command { argv, reading } => {
+                let argv: Vec<String> = argv.iter().map(|w| w.to_string()).collect();
+                let output = self.command(&argv)?;
+                answer(family, reading, &argv, output)
+            }
+        }
+    }
+}
+
+fn answer(family: OsFamily, reading: Reading, argv: &[String], output: Output) -> Result<bool> {
+    preset::read_answer(reading, output.code, &output.stdout, &output.stderr).map_err(|why| Error::CommandFailed {
+        command: hostcmd::display_argv(argv),
+        status: format!("{why}: the {} preset cannot tell whether a reboot is needed", family.name()),
+        stdout: output.stdout,
+        stderr: output.stderr,
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -117,7 +117,12 @@ const FLAGS: &[(&str, &str, Option<&str>)] = &[
     ("lock-ttl", "24h", Some("1d")),
     ("log-format", "json", None),
     ("message-template-drain", "Draining %s", None),
+    ("message-template-drain-failed", "Drain %s: %s", Some("%5000s")),
+    ("message-template-lock-lost", "Lost %s: %s", Some("%5000s")),
     ("message-template-reboot", "Rebooting %s", None),
+    ("message-template-reboot-failed", "Failed %s: %s", Some("%5000s")),
+    ("message-template-reboot-loop", "Loop %s: %s", Some("%5000s")),
+    ("message-template-stale-lock", "Stale %s: %s", Some("%5000s")),
     ("message-template-uncordon", "Back %s", None),
     ("metrics-host", "127.0.0.1", None),
     ("metrics-port", "9090", Some("65536")),
@@ -134,6 +139,7 @@ const FLAGS: &[(&str, &str, Option<&str>)] = &[
     ("reboot-method", "signal", Some("kexec")),
     ("reboot-sentinel", "/run/reboot-needed", Some("")),
     ("reboot-sentinel-command", "test -f /x", Some("\"x")),
+    ("reboot-sentinel-preset", "auto", Some("windows")),
     ("reboot-signal", "40", Some("forty")),
     ("release-gate-timeout", "30s", Some("30")),
     ("skip-wait-for-delete-timeout", "30", Some("x")),
@@ -146,7 +152,7 @@ const FLAGS: &[(&str, &str, Option<&str>)] = &[
 
 #[test]
 fn every_bad_value_is_a_usage_error_naming_the_flag() {
-    assert_eq!(FLAGS.len(), 46);
+    assert_eq!(FLAGS.len(), 52);
     for (name, _, bad) in FLAGS {
         let Some(bad) = bad else { continue };
         let arg = format!("--{name}={bad}");
@@ -159,6 +165,38 @@ fn every_bad_value_is_a_usage_error_naming_the_flag() {
     let out = node(&["--host-pid=0"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("--host-pid"));
+}
+
+#[test]
+fn prometheus_query_and_alertmanager_need_a_prometheus() {
+    for (arg, flag) in [("--prometheus-query=up == 0", "--prometheus-query"), ("--alertmanager-url=http://am:9093", "--alertmanager-url")] {
+        let out = node(&[arg]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{arg}: {err}");
+        assert!(err.contains(flag) && err.contains("--prometheus-url"), "{arg}: {err}");
+    }
+    let out = node(&["--prometheus-url=http://p:9090", "--alertmanager-url=am:9093"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--alertmanager-url"), "{}", text(&out.stderr));
+    // both, valid, reach the in-cluster set-up
+    let host = SafeHost::new();
+    let args = ["--prometheus-url=http://p:9090", "--prometheus-query=up == 0", "--prometheus-query=ALERTS", "--alertmanager-url=http://am:9093"];
+    let out = kured_on(&host, &args, &[("KURED_NODE_ID", "node-a")]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.lines().any(|l| l == IN_CLUSTER), "{err}");
+}
+
+#[test]
+fn a_sentinel_preset_does_not_sit_beside_a_sentinel_command() {
+    let out = node(&["--reboot-sentinel-preset=rhel", "--reboot-sentinel-command=test -e /x"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--reboot-sentinel-preset") && err.contains("replaces --reboot-sentinel-command"), "{err}");
+    let out = kured(&[], &[("KURED_NODE_ID", "n"), ("KURED_REBOOT_SENTINEL_PRESET", "ubuntu")]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("KURED_REBOOT_SENTINEL_PRESET") && err.contains("expected file, auto, debian"), "{err}");
 }
 
 #[test]

@@ -162,7 +162,7 @@ fn bad_urls_are_named_without_secrets() {
     bad("gotify://gotify.example.com/", "expected gotify://", "zzz");
     bad("ntfy://ntfy.example.com", "topic missing", "zzz");
     bad("generic+https://h.example/x?template=custom", "unsupported template", "zzz");
-    bad("smtp://me:s3cr3t@mail.example.com:587/?from=a@example.com&to=b@example.com", "smtp service is not supported", "s3cr3t");
+    bad("smtp://me:s3cr3t@mail.example.com:587/?to=b@example.com", "missing from=", "s3cr3t");
     bad("pushover://shoutrrr:s3cr3t@user/", "unsupported service", "s3cr3t");
     bad("http://example.com", "unsupported service \"http\"", "zzz");
 }

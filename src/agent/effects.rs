@@ -10,7 +10,7 @@ use super::Agent;
 use crate::clock::jitter;
 use crate::error::ApiErrorKind;
 use crate::node;
-use crate::notify::render;
+use crate::notify::{render, render_args};
 
 impl Agent<'_> {
     pub(super) fn set_taint(&self, present: bool) {
@@ -20,11 +20,24 @@ impl Agent<'_> {
         }
     }
 
-    /// A failed notification is logged and never holds a reboot back.
+    /// A failed notification is logged (each destination's on its own) and
+    /// never holds a reboot back.
     pub(super) fn notify(&self, template: &str) {
+        self.send_notification(&render(template, self.node_id()));
+    }
+
+    fn send_notification(&self, message: &str) {
         let Some(n) = &self.notifier else { return };
-        if let Err(e) = n.notify(&render(template, self.node_id())) {
+        for e in n.notify_each(message) {
             log::warn!("{e}");
+        }
+    }
+
+    /// What went wrong, to the notification URLs too (issue 23), when its
+    /// reason has a `--message-template-*`.
+    pub(super) fn notify_warning(&self, reason: &str, message: &str) {
+        if let Some(template) = self.config.warning_templates.for_reason(reason) {
+            self.send_notification(&render_args(template, &[self.node_id(), message]));
         }
     }
 
@@ -36,6 +49,7 @@ impl Agent<'_> {
     /// A Warning Event on the node: something failed that an operator should see.
     pub(super) fn warning(&self, reason: &str, message: &str) {
         self.record(&self.node_ref(), "Warning", reason, message);
+        self.notify_warning(reason, message);
     }
 
     /// A Warning Event on kured's DaemonSet (the lock's home).
@@ -43,6 +57,7 @@ impl Agent<'_> {
         let c = self.config;
         let ds = Involved { kind: "DaemonSet", api_version: "apps/v1", namespace: &c.ds_namespace, name: &c.ds_name };
         self.record(&ds, "Warning", reason, message);
+        self.notify_warning(reason, message);
     }
 
     fn node_ref(&self) -> Involved<'_> {

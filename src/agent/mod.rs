@@ -65,10 +65,8 @@ pub enum Flow {
 /// Returns Ok after a graceful stop, Err on a start-up error (bad
 /// notification URL, metrics port taken).
 pub fn run(config: Config, client: Client, stop: Stop) -> Result<()> {
-    let notifier = match &config.notify_url {
-        Some(url) => Some(Notifier::from_url(url)?.with_slack_defaults(&config.slack_username, &config.slack_channel)),
-        None => None,
-    };
+    let notifier = Notifier::from_urls(&config.notify_urls)?
+        .map(|n| n.with_slack_defaults(&config.slack_username, &config.slack_channel));
     let metrics = Metrics::new();
     metrics.status.set_node(&config.node_id);
     metrics::serve(&config.metrics_host, config.metrics_port, metrics.clone())?;
@@ -336,6 +334,7 @@ impl Agent<'_> {
                 // Not a failure: --force-reboot does not apply, and no back-off.
                 let to = crate::names::summary(&to);
                 log::warn!("drain of {} stalled on PodDisruptionBudgets: giving way to {to}, which took the lock earlier", self.node_id());
+                self.notify_warning("DrainGaveWay", &format!("stalled on PodDisruptionBudgets; gave way to {to}, which took the lock earlier"));
                 self.event(
                     "GaveWay",
                     &format!("drain stalled on PodDisruptionBudgets; uncordoned and released the lock for {to}, which took it earlier; draining again once one of them is done"),
@@ -349,6 +348,9 @@ impl Agent<'_> {
             }
             Err(e) => {
                 log::error!("drain of {} failed: {e}", self.node_id());
+                if !self.clock.stopped() {
+                    self.notify_warning("DrainFailed", &e.to_string());
+                }
                 Err(e)
             }
         };

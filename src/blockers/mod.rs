@@ -1,14 +1,20 @@
-//! What holds a reboot back: alerts active in Prometheus and pods matching a
-//! blocking selector on this node. Each check answers `Ok(Some(reason))` when
+//! What holds a reboot back: alerts active in Prometheus (less those silenced
+//! in Alertmanager, when asked), PromQL queries with a non-empty result, and
+//! pods matching a blocking selector on this node. Each check answers `Ok(Some(reason))` when
 //! it blocks, `Ok(None)` when it does not, and `Err` when it could not tell;
 //! the agent decides what an error means (it treats it as blocking, so an
 //! unreachable Prometheus never lets a reboot through).
 
+mod alertmanager;
+mod fetch;
 mod pods;
 mod prometheus;
+mod promql;
 
 pub use pods::{pod_blocks, PodBlocker};
+pub use alertmanager::{is_silenced, parse_silenced};
 pub use prometheus::{blocking_alerts, parse_alerts, Alert, AlertFilter, PrometheusBlocker};
+pub use promql::{parse_series, QueryBlocker};
 
 use crate::config::Config;
 use crate::error::Result;
@@ -18,6 +24,7 @@ use crate::kube::Client;
 #[derive(Debug)]
 pub enum Blocker {
     Prometheus(PrometheusBlocker),
+    Query(QueryBlocker),
     Pods(PodBlocker),
 }
 
@@ -26,6 +33,7 @@ impl Blocker {
     pub fn check(&self, client: &Client) -> Result<Option<String>> {
         match self {
             Blocker::Prometheus(p) => p.check(),
+            Blocker::Query(q) => q.check(),
             Blocker::Pods(p) => p.check(client),
         }
     }
@@ -41,7 +49,15 @@ pub fn from_config(config: &Config) -> Vec<Blocker> {
             match_only: config.alert_filter_match_only,
             firing_only: config.alert_firing_only,
         };
-        out.push(Blocker::Prometheus(PrometheusBlocker::new(url, filter)));
+        let alerts = PrometheusBlocker::new(url, filter);
+        let alerts = match &config.alertmanager_url {
+            Some(am) => alerts.with_alertmanager(am),
+            None => alerts,
+        };
+        out.push(Blocker::Prometheus(alerts));
+        for query in &config.prometheus_queries {
+            out.push(Blocker::Query(QueryBlocker::new(url, query)));
+        }
     }
     if !config.blocking_pod_selectors.is_empty() {
         out.push(Blocker::Pods(PodBlocker::new(&config.node_id, config.blocking_pod_selectors.clone())));

@@ -2,7 +2,8 @@
 //! which alerts are active and blocks while any of them passes the filter,
 //! with upstream's semantics: `--alert-filter-regexp` names alerts to ignore,
 //! `--alert-filter-match-only` inverts that (only matching alerts block), and
-//! `--alert-firing-only` leaves pending alerts out.
+//! `--alert-firing-only` leaves pending alerts out. With `--alertmanager-url`,
+//! alerts Alertmanager holds silenced do not block (`alertmanager.rs`).
 
 use std::io::Read;
 
@@ -18,6 +19,8 @@ pub struct Alert {
     pub state: String,
     /// the sample value is not 0 (an `ALERTS` sample of 0 is not active)
     pub active: bool,
+    /// the series' labels (the alert's, `alertname` and `alertstate`)
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -94,7 +97,8 @@ pub fn parse_alerts(body: &str) -> std::result::Result<Vec<Alert>, String> {
         .filter_map(|s| {
             let name = s.metric.get("alertname")?.clone();
             let value: f64 = s.value.1.parse().unwrap_or(f64::NAN);
-            Some(Alert { name, state: s.metric.get("alertstate").cloned().unwrap_or_default(), active: value != 0.0 })
+            let state = s.metric.get("alertstate").cloned().unwrap_or_default();
+            Some(Alert { name, state, active: value != 0.0, labels: s.metric })
         })
         .collect())
 }
@@ -104,12 +108,19 @@ pub struct PrometheusBlocker {
     base: String,
     filter: AlertFilter,
     agent: ureq::Agent,
+    silences: Option<super::alertmanager::Alertmanager>,
 }
 
 impl PrometheusBlocker {
     /// `url` may carry a path prefix (`http://host/prometheus`); it is kept.
     pub fn new(url: &str, filter: AlertFilter) -> PrometheusBlocker {
-        PrometheusBlocker { base: url.trim_end_matches('/').to_string(), filter, agent: crate::outbound::agent() }
+        PrometheusBlocker { base: url.trim_end_matches('/').to_string(), filter, agent: crate::outbound::agent(), silences: None }
+    }
+
+    /// Alerts this Alertmanager holds silenced do not block.
+    pub fn with_alertmanager(mut self, url: &str) -> PrometheusBlocker {
+        self.silences = Some(super::alertmanager::Alertmanager::new(url));
+        self
     }
 
     pub fn query_url(&self) -> String {
@@ -136,7 +147,19 @@ impl PrometheusBlocker {
                 fail(format!("status {status}: {m}"))
             }
         })?;
-        Ok(blocking_alerts(&alerts, &self.filter))
+        let Some(am) = &self.silences else { return Ok(blocking_alerts(&alerts, &self.filter)) };
+        let blocking: Vec<Alert> = alerts.into_iter().filter(|a| self.filter.blocks(a)).collect();
+        if blocking.is_empty() {
+            return Ok(Vec::new());
+        }
+        let silenced = am.silenced()?;
+        let (quiet, loud): (Vec<Alert>, Vec<Alert>) =
+            blocking.into_iter().partition(|a| super::alertmanager::is_silenced(a, &silenced));
+        if !quiet.is_empty() {
+            let names: Vec<String> = quiet.iter().map(|a| a.name.clone()).collect();
+            log::info!("silenced in alertmanager, not blocking: {}", crate::names::summary(&names));
+        }
+        Ok(blocking_alerts(&loud, &self.filter))
     }
 
     pub fn check(&self) -> Result<Option<String>> {
@@ -150,13 +173,13 @@ mod tests {
     use super::*;
 
     fn alerts() -> Vec<Alert> {
-        let a = |name: &str, state: &str| Alert { name: name.into(), state: state.into(), active: true };
+        let a = |name: &str, state: &str| Alert { name: name.into(), state: state.into(), active: true, labels: Default::default() };
         vec![
             a("KubeNodeDown", "firing"),
             a("Watchdog", "firing"),
             a("DiskFilling", "pending"),
             a("KubeNodeDown", "firing"),
-            Alert { name: "Inactive".into(), state: "firing".into(), active: false },
+            Alert { name: "Inactive".into(), state: "firing".into(), active: false, labels: Default::default() },
         ]
     }
 

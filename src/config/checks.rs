@@ -71,6 +71,41 @@ pub fn prometheus_url(raw: &RawFlags) -> Result<Option<String>> {
     }
 }
 
+/// The most a `--prometheus-query` may be (it goes into a GET URL).
+const MAX_QUERY: usize = 8 * 1024;
+
+/// Each `--prometheus-query`: not blank, bounded, and with a Prometheus to ask.
+pub fn prometheus_queries(raw: &RawFlags) -> Result<Vec<String>> {
+    let queries: Vec<String> = raw.list("prometheus-query").iter().map(|q| q.trim().to_string()).collect();
+    for (q, given) in queries.iter().zip(raw.list("prometheus-query")) {
+        if q.is_empty() {
+            return Err(raw.invalid("prometheus-query", given, "an empty query"));
+        }
+        if q.len() > MAX_QUERY {
+            return Err(raw.invalid("prometheus-query", &q.chars().take(64).collect::<String>(), &format!("longer than {MAX_QUERY} bytes")));
+        }
+    }
+    if !queries.is_empty() && raw.str("prometheus-url").is_empty() {
+        return Err(raw.invalid("prometheus-query", &queries[0], "needs --prometheus-url to ask"));
+    }
+    Ok(queries)
+}
+
+/// `--alertmanager-url`: an http(s) URL, beside a `--prometheus-url` whose
+/// alerts it can silence.
+pub fn alertmanager_url(raw: &RawFlags) -> Result<Option<String>> {
+    match raw.str("alertmanager-url") {
+        "" => Ok(None),
+        url => {
+            http_url(url).map_err(|why| raw.invalid("alertmanager-url", url, &why))?;
+            if raw.str("prometheus-url").is_empty() {
+                return Err(raw.invalid("alertmanager-url", url, "silences alerts from --prometheus-url, which is not set"));
+            }
+            Ok(Some(url.to_string()))
+        }
+    }
+}
+
 /// A label selector flag (one string).
 pub fn selector(raw: &RawFlags, name: &str) -> Result<String> {
     let s = raw.str(name);

@@ -1,5 +1,5 @@
 //! The flag table (upstream's 43 flags plus `--api-timeout`, `--drain-stall-timeout`,
-//! `--host-pid`, `--reboot-loop-limit`, `--reboot-loop-window`, `--reboot-timeout` and
+//! `--host-pid`, `--reboot-loop-limit`, `--reboot-loop-window`, `--reboot-sentinel-preset`, `--reboot-timeout` and
 //! `--release-gate-timeout`) and the first stage of
 //! parsing: command line (pflag syntax, via lexopt) then `KURED_*` environment
 //! into [`RawFlags`]: values syntactically checked (bool, int, duration, regexp,
@@ -60,6 +60,7 @@ pub const FLAGS: &[Spec] = &[
     f("alert-filter-match-only", Bool, "false", "only block if --alert-filter-regexp matches an active alert"),
     f("alert-filter-regexp", Regexp, "", "alert names to ignore when checking for active alerts"),
     f("alert-firing-only", Bool, "false", "only consider firing alerts when checking for active alerts"),
+    f("alertmanager-url", Str, "", "Alertmanager whose silences apply: an alert from --prometheus-url that is silenced there does not block (an Alertmanager that cannot answer blocks; kured-rs only)"),
     f("annotate-nodes", Bool, "false", "annotate nodes with weave.works/kured-reboot-in-progress and weave.works/kured-most-recent-reboot-needed"),
     f("api-timeout", Duration, "30s", "give up on a Kubernetes API request not answered in full after this long, and retry later (1s to 1m; not watches, which end after their own timeoutSeconds; kured-rs only)"),
     f("blocking-pod-selector", StringArray, "", "label selector of pods whose presence on this node blocks reboots (repeatable; commas inside are AND)"),
@@ -79,16 +80,22 @@ pub const FLAGS: &[Spec] = &[
     f("lock-ttl", Duration, "0", "a lock older than this is free (0 = never expires)"),
     f("log-format", Str, "text", "log format: text or json"),
     f("message-template-drain", Str, "Draining node %s", "notification sent before draining (%s = node)"),
+    f("message-template-drain-failed", Str, "Drain of node %s did not finish: %s", "notification sent when a drain times out or gives way to another node (%s = node, then what happened; kured-rs only)"),
+    f("message-template-lock-lost", Str, "Node %s lost the reboot lock: %s", "notification sent when this node's lock entry was taken or broken before its reboot (%s = node, then what happened; kured-rs only)"),
     f("message-template-reboot", Str, "Rebooting node %s", "notification sent before rebooting (%s = node)"),
+    f("message-template-reboot-failed", Str, "Reboot of node %s failed: %s", "notification sent when the reboot command fails or the node did not come back within --reboot-timeout (%s = node, then what happened; kured-rs only)"),
+    f("message-template-reboot-loop", Str, "Node %s stopped rebooting: %s", "notification sent when the reboot-loop guard stops rebooting this node (%s = node, then what happened; kured-rs only)"),
+    f("message-template-stale-lock", Str, "kured on node %s broke a stale lock: %s", "notification sent when this node breaks the lock entry of a node that is gone (%s = node, then what happened; kured-rs only)"),
     f("message-template-uncordon", Str, "Node %s rebooted & uncordoned successfully!", "notification sent after uncordoning (%s = node)"),
     f("metrics-host", Str, "", "address the metrics server listens on (empty = all)"),
     f("metrics-port", Int, "8080", "port of the /metrics server"),
     f("node-id", Str, "", "node this pod runs on, a Kubernetes node name (required; normally KURED_NODE_ID from spec.nodeName)"),
-    f("notify-url", Str, "", "notification URL, shoutrrr syntax: slack, teams, discord, telegram, mattermost, rocketchat, googlechat, gotify, ntfy, generic(+http)"),
+    f("notify-url", StringArray, "", "notification URL, shoutrrr syntax: slack, teams (or a Teams Workflows https:// URL as it is), discord, telegram, mattermost, rocketchat, googlechat, gotify, ntfy, generic(+http), smtp; repeatable: every message goes to each (one failing does not stop the others)"),
     f("period", Duration, "1h", "how often to check the reboot sentinel"),
     f("post-reboot-node-labels", Strings, "", "key=value labels set on the node after uncordoning"),
     f("pre-reboot-node-labels", Strings, "", "key=value labels set on the node before cordoning"),
     f("prefer-no-schedule-taint", Str, "", "taint (effect PreferNoSchedule) set while this node waits to reboot (empty = none)"),
+    f("prometheus-query", StringArray, "", "PromQL instant query asked of --prometheus-url each check: a non-empty result (or a non-zero scalar) blocks reboots, naming the series (repeatable; an answer that cannot be read blocks; kured-rs only)"),
     f("prometheus-url", Str, "", "Prometheus to ask for active alerts (empty = none)"),
     f("reboot-command", Str, "/bin/systemctl reboot", "command run in the host's mount namespace to reboot"),
     f("reboot-days", Strings, "su,mo,tu,we,th,fr,sa", "days on which reboots may happen"),
@@ -98,6 +105,7 @@ pub const FLAGS: &[Spec] = &[
     f("reboot-method", Str, "command", "how to reboot: command or signal"),
     f("reboot-sentinel", Str, "/var/run/reboot-required", "file whose existence means a reboot is needed"),
     f("reboot-sentinel-command", Str, "", "command whose exit code 0 means a reboot is needed (replaces --reboot-sentinel; killed after the smaller of --period and 60s)"),
+    f("reboot-sentinel-preset", Str, "file", "how to tell that this node needs a reboot: file (--reboot-sentinel or --reboot-sentinel-command, as upstream), auto (pick from the host's /etc/os-release; an unknown OS uses file), debian (/var/run/reboot-required), rhel (needs-restarting -r), suse (zypper needs-rebooting), transactional (/run/reboot-needed), rpm-ostree (rpm-ostree status --pending-exit-77) or flatcar (update_engine_client -status); checks run in the host's mount namespace (kured-rs only)"),
     f("reboot-signal", Int, "39", "signal sent to the host's init with --reboot-method=signal (SIGRTMIN+5)"),
     f("reboot-timeout", Duration, "30m", "after the reboot command, give up (uncordon, release the lock, retry later) if the node's boot ID has not changed after this long (0 = wait forever; kured-rs only)"),
     f("release-gate-timeout", Duration, "10m", "after a reboot, release the lock only once the node is Ready and the PodDisruptionBudgets of its drained pods allow disruptions again, waiting at most this long (0 = release at once, as upstream; kured-rs only)"),
@@ -257,6 +265,11 @@ impl RawFlags {
             Some(Value::List(l)) => l,
             _ => &[],
         }
+    }
+
+    /// The value came from the command line or the environment, not the default.
+    pub fn is_set(&self, name: &str) -> bool {
+        Self::index(name).is_some_and(|i| self.values[i].1 != Origin::Default)
     }
 
     /// A usage error about this flag's value, naming its source.

@@ -15,6 +15,14 @@ fn redact_secret_url(url: &str) -> String {
     }
 }
 
+fn notify_urls(urls: &[String]) -> String {
+    match urls {
+        [] => "none".into(),
+        [one] => redact_secret_url(one),
+        many => many.iter().map(|u| redact_secret_url(u)).collect::<Vec<_>>().join(","),
+    }
+}
+
 /// Drop `user:password@` from a URL.
 fn without_userinfo(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else { return url.into() };
@@ -42,9 +50,17 @@ impl Config {
     /// One line, `key=value` separated by spaces; values with spaces are quoted.
     pub fn summary(&self) -> String {
         let argv = crate::hostcmd::display_argv;
+        let upstream = |spec: &SentinelSpec| match spec {
+            SentinelSpec::File(p) => format!("file {p}"),
+            SentinelSpec::Command(a) => format!("command {}", argv(a)),
+            SentinelSpec::Preset(f) => f.name().to_string(),
+            SentinelSpec::Auto(_) => "auto".to_string(),
+        };
         let (sentinel_key, sentinel) = match &self.sentinel {
             SentinelSpec::File(p) => ("sentinel-file", p.clone()),
             SentinelSpec::Command(a) => ("sentinel-command", argv(a)),
+            SentinelSpec::Preset(f) => ("sentinel-preset", f.name().to_string()),
+            SentinelSpec::Auto(fallback) => ("sentinel-preset", format!("auto (else {})", upstream(fallback))),
         };
         let (method_key, method) = match self.reboot_method {
             RebootMethod::Command => ("reboot-command", argv(&self.reboot_command)),
@@ -83,7 +99,7 @@ impl Config {
             ("pre-reboot-node-labels", labels(&self.pre_reboot_node_labels)),
             ("post-reboot-node-labels", labels(&self.post_reboot_node_labels)),
             ("window", self.window.to_string()),
-            ("notify-url", self.notify_url.as_deref().map_or("none".into(), redact_secret_url)),
+            ("notify-url", notify_urls(&self.notify_urls)),
             ("metrics", format!("{}:{}", self.metrics_host, self.metrics_port)),
             ("log-format", if self.log_format == LogFormat::Json { "json" } else { "text" }.into()),
         ];

@@ -63,6 +63,7 @@ fn table() -> Vec<(&'static str, &'static str, Value, Option<&'static str>)> {
         ("alert-filter-match-only", "true", Value::Bool(true), Some("yes")),
         ("alert-filter-regexp", "^Watchdog$", s("^Watchdog$"), Some("(")),
         ("alert-firing-only", "1", Value::Bool(true), Some("2")),
+        ("alertmanager-url", "http://am:9093", s("http://am:9093"), Some("am:9093")),
         ("annotate-nodes", "T", Value::Bool(true), Some("nope")),
         ("api-timeout", "5s", dur(5), Some("0s")),
         ("blocking-pod-selector", "app=a,tier=b", list(&["app=a,tier=b"]), None),
@@ -82,16 +83,22 @@ fn table() -> Vec<(&'static str, &'static str, Value, Option<&'static str>)> {
         ("lock-ttl", "24h", dur(86400), Some("1d")),
         ("log-format", "json", s("json"), None),
         ("message-template-drain", "Draining %s now", s("Draining %s now"), None),
+        ("message-template-drain-failed", "Drain %s: %s", s("Drain %s: %s"), Some("%5000s")),
+        ("message-template-lock-lost", "Lost %s: %s", s("Lost %s: %s"), Some("%s %4000s")),
         ("message-template-reboot", "Boot %s", s("Boot %s"), None),
+        ("message-template-reboot-failed", "Failed %s: %s", s("Failed %s: %s"), Some("%99999999999s")),
+        ("message-template-reboot-loop", "Loop %s: %s", s("Loop %s: %s"), Some("%5000s")),
+        ("message-template-stale-lock", "Stale %s: %s", s("Stale %s: %s"), Some("%5000s")),
         ("message-template-uncordon", "Back: %s", s("Back: %s"), None),
         ("metrics-host", "127.0.0.1", s("127.0.0.1"), None),
         ("metrics-port", "9090", Value::Int(9090), Some("65536")),
         ("node-id", "node-b", s("node-b"), None),
-        ("notify-url", "slack://T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX", s("slack://T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"), None),
+        ("notify-url", "slack://T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX", list(&["slack://T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"]), None),
         ("period", "30m", dur(1800), Some("0")),
         ("post-reboot-node-labels", "a=1,b=2", list(&["a=1", "b=2"]), Some("a")),
         ("pre-reboot-node-labels", "a=1,b=", list(&["a=1", "b="]), Some("=x")),
         ("prefer-no-schedule-taint", "kured/reboot", s("kured/reboot"), None),
+        ("prometheus-query", "up == 0", list(&["up == 0"]), Some(" ")),
         ("prometheus-url", "http://prom:9090", s("http://prom:9090"), None),
         ("reboot-command", "/sbin/reboot now", s("/sbin/reboot now"), Some("'unbalanced")),
         ("reboot-days", "mo,tu", list(&["mo", "tu"]), Some("funday")),
@@ -101,6 +108,7 @@ fn table() -> Vec<(&'static str, &'static str, Value, Option<&'static str>)> {
         ("reboot-method", "signal", s("signal"), Some("kexec")),
         ("reboot-sentinel", "/run/x", s("/run/x"), Some("")),
         ("reboot-sentinel-command", "test -f /x", s("test -f /x"), Some("\"unbalanced")),
+        ("reboot-sentinel-preset", "auto", s("auto"), Some("windows")),
         ("reboot-signal", "40", Value::Int(40), Some("forty")),
         ("reboot-timeout", "10s", dur(10), Some("10")),
         ("release-gate-timeout", "5m", dur(300), Some("5")),
@@ -118,7 +126,7 @@ fn table_covers_every_flag_and_defaults_parse() {
     let names: Vec<&str> = table().iter().map(|t| t.0).collect();
     let flags: Vec<&str> = FLAGS.iter().map(|f| f.name).collect();
     assert_eq!(names, flags);
-    assert_eq!(FLAGS.len(), 50, "43 upstream flags plus --api-timeout, --host-pid, --reboot-loop-limit, --reboot-loop-window, --reboot-timeout, --release-gate-timeout, --drain-stall-timeout");
+    assert_eq!(FLAGS.len(), 58, "43 upstream flags plus --alertmanager-url, --api-timeout, --host-pid, --prometheus-query, --reboot-loop-limit, --reboot-loop-window, --reboot-sentinel-preset, --reboot-timeout, --release-gate-timeout, --drain-stall-timeout and five --message-template-* for what goes wrong");
     let defaults = raw(&[], &[]);
     assert_eq!(defaults.get("period"), Some(&dur(3600)));
     assert_eq!(defaults.get("reboot-days"), Some(&list(&["su", "mo", "tu", "we", "th", "fr", "sa"])));

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::checks;
 use super::flags::RawFlags;
-use super::{Config, LogFormat, RebootMethod, SentinelSpec};
+use super::{Config, LogFormat, OsFamily, RebootMethod, SentinelSpec, WarningTemplates};
 use crate::error::{Error, Result};
 use crate::window::Window;
 
@@ -62,17 +62,71 @@ fn command(raw: &RawFlags, name: &str) -> Result<Vec<String>> {
     Ok(argv)
 }
 
-fn notify_url(raw: &RawFlags, warnings: &mut Vec<String>) -> Result<Option<String>> {
-    let notify = strip_quotes(raw.str("notify-url"));
+/// A warning template (two arguments: the node, what happened) that renders
+/// within the message bound.
+fn warning_template(raw: &RawFlags, name: &str) -> Result<String> {
+    let t = raw.str(name);
+    crate::notify::template::check_args(t, 2).map_err(|why| raw.invalid(name, t, &why))?;
+    Ok(t.to_string())
+}
+
+/// Upstream's sentinel (a file, or a command that replaces it).
+fn upstream_sentinel(raw: &RawFlags) -> Result<SentinelSpec> {
+    if raw.str("reboot-sentinel-command").is_empty() {
+        let path = raw.str("reboot-sentinel");
+        if path.is_empty() {
+            return Err(raw.invalid("reboot-sentinel", path, "empty path (set it, or set --reboot-sentinel-command)"));
+        }
+        Ok(SentinelSpec::File(path.to_string()))
+    } else {
+        Ok(SentinelSpec::Command(command(raw, "reboot-sentinel-command")?))
+    }
+}
+
+/// `--reboot-sentinel-preset`: `file` is upstream's sentinel, `auto` keeps it
+/// as the fallback for an OS it does not know, and a named family replaces it
+/// (so setting both would leave one silently unused: refused).
+fn sentinel(raw: &RawFlags) -> Result<SentinelSpec> {
+    let preset = raw.str("reboot-sentinel-preset");
+    match preset {
+        "file" => upstream_sentinel(raw),
+        "auto" => Ok(SentinelSpec::Auto(Box::new(upstream_sentinel(raw)?))),
+        name => {
+            let Some(family) = OsFamily::from_name(name) else {
+                let names: Vec<&str> = OsFamily::ALL.iter().map(|f| f.name()).collect();
+                let expected = format!("expected file, auto, {}", names.join(", "));
+                return Err(raw.invalid("reboot-sentinel-preset", preset, &expected));
+            };
+            for other in ["reboot-sentinel", "reboot-sentinel-command"] {
+                if raw.is_set(other) {
+                    let why = format!("a preset replaces {}: set one of the two (or the preset auto or file)", raw.source(other));
+                    return Err(raw.invalid("reboot-sentinel-preset", preset, &why));
+                }
+            }
+            Ok(SentinelSpec::Preset(family))
+        }
+    }
+}
+
+/// Every `--notify-url` (each checked on its own: one that cannot be used is
+/// dropped with a warning, the others stay), or else the converted
+/// `--slack-hook-url`.
+fn notify_urls(raw: &RawFlags, warnings: &mut Vec<String>) -> Result<Vec<String>> {
+    let notify: Vec<&str> = raw.list("notify-url").iter().map(|u| strip_quotes(u)).filter(|u| !u.is_empty()).collect();
     let hook = strip_quotes(raw.str("slack-hook-url"));
     if !notify.is_empty() {
         if !hook.is_empty() {
             warnings.push(format!("{} is ignored because {} is set", raw.source("slack-hook-url"), raw.source("notify-url")));
         }
-        return Ok(checked_notify_url(raw, "notify-url", notify.to_string(), warnings));
+        let checked = notify.into_iter().filter_map(|u| checked_notify_url(raw, "notify-url", u.to_string(), warnings));
+        return Ok(checked.collect());
     }
+    Ok(slack_hook_url(raw, hook, warnings).into_iter().collect())
+}
+
+fn slack_hook_url(raw: &RawFlags, hook: &str, warnings: &mut Vec<String>) -> Option<String> {
     if hook.is_empty() {
-        return Ok(None);
+        return None;
     }
     warnings.push(format!("{} is deprecated: use --notify-url", raw.source("slack-hook-url")));
     let Some(url) = slack_hook_to_notify_url(hook) else {
@@ -80,9 +134,9 @@ fn notify_url(raw: &RawFlags, warnings: &mut Vec<String>) -> Result<Option<Strin
             "{} is not https://hooks.slack.com/services/<a>/<b>/<c>: notifications are off",
             raw.source("slack-hook-url")
         ));
-        return Ok(None);
+        return None;
     };
-    Ok(checked_notify_url(raw, "slack-hook-url", url, warnings))
+    checked_notify_url(raw, "slack-hook-url", url, warnings)
 }
 
 /// Parse the URL now, so that a URL the notifier cannot use is said at
@@ -126,16 +180,7 @@ pub fn validate(raw: &RawFlags) -> Result<(Config, Vec<String>)> {
         RebootMethod::Signal => int_in(raw, "reboot-signal", |n| (1..=64).contains(&n), "a signal number from 1 to 64")?,
         RebootMethod::Command => int_in(raw, "reboot-signal", |_| true, "out of range")?,
     };
-    let sentinel_command = raw.str("reboot-sentinel-command");
-    let sentinel = if sentinel_command.is_empty() {
-        let path = raw.str("reboot-sentinel");
-        if path.is_empty() {
-            return Err(raw.invalid("reboot-sentinel", path, "empty path (set it, or set --reboot-sentinel-command)"));
-        }
-        SentinelSpec::File(path.to_string())
-    } else {
-        SentinelSpec::Command(command(raw, "reboot-sentinel-command")?)
-    };
+    let sentinel = sentinel(raw)?;
     let reboot_command = command(raw, "reboot-command")?;
     let alert_filter = match raw.str("alert-filter-regexp") {
         // Upstream would compile "" into a filter matching every alert; an
@@ -163,7 +208,7 @@ pub fn validate(raw: &RawFlags) -> Result<(Config, Vec<String>)> {
     }
     let non_empty = |name: &str| Some(raw.str(name).to_string()).filter(|s| !s.is_empty());
     let non_zero = |name: &str| Some(raw.duration(name)).filter(|d| !d.is_zero());
-    let notify_url = notify_url(raw, &mut warnings)?;
+    let notify_urls = notify_urls(raw, &mut warnings)?;
     let api_timeout = checks::api_timeout(raw)?;
     let host_pid = int_in(raw, "host-pid", |n| n >= 1, "a process id must be at least 1")?;
     // Upstream takes the single lock for any value up to 1.
@@ -214,6 +259,8 @@ pub fn validate(raw: &RawFlags) -> Result<(Config, Vec<String>)> {
         concurrency,
         api_timeout,
         prometheus_url: checks::prometheus_url(raw)?,
+        prometheus_queries: checks::prometheus_queries(raw)?,
+        alertmanager_url: checks::alertmanager_url(raw)?,
         alert_filter,
         alert_filter_match_only: raw.bool("alert-filter-match-only"),
         alert_firing_only: raw.bool("alert-firing-only"),
@@ -223,7 +270,14 @@ pub fn validate(raw: &RawFlags) -> Result<(Config, Vec<String>)> {
         pre_reboot_node_labels,
         post_reboot_node_labels,
         window,
-        notify_url,
+        notify_urls,
+        warning_templates: WarningTemplates {
+            reboot_failed: warning_template(raw, "message-template-reboot-failed")?,
+            reboot_loop: warning_template(raw, "message-template-reboot-loop")?,
+            drain_failed: warning_template(raw, "message-template-drain-failed")?,
+            stale_lock: warning_template(raw, "message-template-stale-lock")?,
+            lock_lost: warning_template(raw, "message-template-lock-lost")?,
+        },
         slack_username: raw.str("slack-username").to_string(),
         slack_channel: raw.str("slack-channel").to_string(),
         message_template_drain: checks::template(raw, "message-template-drain")?,

@@ -36,11 +36,29 @@ fn validation_rules() {
     usage_names(&["--message-template-uncordon=%100000000s"], &[], &["--message-template-uncordon"]);
     usage_names(&["--message-template-reboot=%5000s"], &[], &["--message-template-reboot", "renders to 5000 bytes"]);
     usage_names(&[], &[("KURED_MESSAGE_TEMPLATE_REBOOT", "%5000s")], &["KURED_MESSAGE_TEMPLATE_REBOOT"]);
+    // the warning templates take two arguments (the node, what happened): both count
+    usage_names(&["--message-template-reboot-failed=%s %3900s"], &[], &["--message-template-reboot-failed", "bytes"]);
+    usage_names(&[], &[("KURED_MESSAGE_TEMPLATE_LOCK_LOST", "%100000000s")], &["KURED_MESSAGE_TEMPLATE_LOCK_LOST"]);
     usage_names(&["--blocking-pod-selector=a in ("], &[], &["--blocking-pod-selector", "not a label selector"]);
     usage_names(&["--drain-pod-selector=a in ("], &[], &["--drain-pod-selector", "not a label selector"]);
     usage_names(&["--prometheus-url=not a url"], &[], &["--prometheus-url", "not a URL"]);
     usage_names(&[], &[("KURED_NODE_ID", "Node_A")], &["KURED_NODE_ID", "DNS subdomain"]);
     usage_names(&[], &[("KURED_NODE_ID", "node-\u{fffd}")], &["KURED_NODE_ID", "not valid UTF-8"]);
+    // --reboot-sentinel-preset: a known name, and a family does not sit beside upstream's sentinel
+    usage_names(&["--reboot-sentinel-preset=windows"], &[], &["--reboot-sentinel-preset", "\"windows\"", "expected file, auto, debian, rhel, suse, transactional, rpm-ostree, flatcar"]);
+    usage_names(&["--reboot-sentinel-preset="], &[], &["--reboot-sentinel-preset", "expected file"]);
+    usage_names(&["--reboot-sentinel-preset=RHEL"], &[], &["--reboot-sentinel-preset"]);
+    usage_names(&[], &[("KURED_REBOOT_SENTINEL_PRESET", "centos")], &["KURED_REBOOT_SENTINEL_PRESET", "\"centos\""]);
+    usage_names(&["--reboot-sentinel-preset=rhel", "--reboot-sentinel-command=true"], &[], &["--reboot-sentinel-preset", "replaces --reboot-sentinel-command"]);
+    usage_names(&["--reboot-sentinel-preset=suse", "--reboot-sentinel=/x"], &[], &["--reboot-sentinel-preset", "replaces --reboot-sentinel"]);
+    usage_names(&["--reboot-sentinel-preset=flatcar"], &[("KURED_REBOOT_SENTINEL", "/x")], &["KURED_REBOOT_SENTINEL"]);
+    usage_names(&["--reboot-sentinel-preset=auto", "--reboot-sentinel-command=\"x"], &[], &["--reboot-sentinel-command"]);
+    // --prometheus-query and --alertmanager-url ask --prometheus-url's server
+    usage_names(&["--prometheus-query=up == 0"], &[], &["--prometheus-query", "needs --prometheus-url"]);
+    usage_names(&["--prometheus-url=http://p:9090", "--prometheus-query=up", "--prometheus-query=  "], &[], &["--prometheus-query", "empty query"]);
+    usage_names(&["--prometheus-url=http://p:9090", &format!("--prometheus-query={}", "x".repeat(9000))], &[], &["--prometheus-query", "longer than 8192"]);
+    usage_names(&["--alertmanager-url=http://am:9093"], &[], &["--alertmanager-url", "--prometheus-url, which is not set"]);
+    usage_names(&["--prometheus-url=http://p:9090", "--alertmanager-url=am:9093"], &[], &["--alertmanager-url", "expected http"]);
     let long = "a".repeat(100_000);
     usage_names(&[], &[("KURED_NODE_ID", &long)], &["KURED_NODE_ID", "(100000 bytes)", "more than 253"]);
     assert!(usage(&[], &[("KURED_NODE_ID", &long)]).len() < 1024, "a short message for a long value");
@@ -69,7 +87,7 @@ fn defaults_resolve() {
     assert_eq!(c.reboot_command, ["/bin/systemctl", "reboot"]);
     assert_eq!((c.reboot_signal, c.host_pid, c.concurrency, c.metrics_port), (39, 1, 1, 8080));
     assert_eq!((c.drain_timeout, c.drain_grace_period, c.skip_wait_for_delete_timeout, c.lock_ttl), (None, None, None, None));
-    assert_eq!((c.prometheus_url.clone(), c.prefer_no_schedule_taint.clone(), c.notify_url.clone()), (None, None, None));
+    assert_eq!((c.prometheus_url.clone(), c.prefer_no_schedule_taint.clone(), c.notify_urls.clone()), (None, None, Vec::<String>::new()));
     assert!(c.alert_filter.is_none() && c.blocking_pod_selectors.is_empty());
     assert_eq!((c.ds_namespace.as_str(), c.ds_name.as_str()), ("kube-system", "kured"));
     assert_eq!(c.lock_annotation, "weave.works/kured-node-lock");
@@ -100,7 +118,7 @@ fn resolution_rules() {
         &[("KURED_HOST_PID", "4242")],
     );
     assert_eq!(c.sentinel, SentinelSpec::Command(vec!["/usr/bin/test".into(), "-f".into(), "/x y".into()]));
-    assert_eq!(c.notify_url.as_deref(), Some("slack://T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"));
+    assert_eq!(c.notify_urls, ["slack://T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"]);
     assert_eq!(c.drain_timeout, Some(Duration::from_secs(300)));
     assert_eq!(c.drain_grace_period, Some(0));
     assert_eq!(c.skip_wait_for_delete_timeout, Some(Duration::from_secs(30)));
@@ -116,8 +134,59 @@ fn resolution_rules() {
     assert!(w.iter().any(|m| m.contains("do not match")), "{w:?}");
     assert!(!c.summary().contains("B00000000"), "notify URL tokens must not be logged");
     let (c, w) = config(&["--slack-hook-url='https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX'"], &[]);
-    assert_eq!(c.notify_url.as_deref(), Some("slack://T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"));
+    assert_eq!(c.notify_urls, ["slack://T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"]);
     assert!(w[0].contains("deprecated"), "{w:?}");
+}
+
+#[test]
+fn notify_urls_and_warning_templates_resolve() {
+    let (c, w) = config(&["--notify-url=generic+http://127.0.0.1:1/a", "--notify-url=smtp://u:hunter2@mail:25/?to=a@b", "--notify-url='discord://t@1'"], &[]);
+    assert_eq!(c.notify_urls, ["generic+http://127.0.0.1:1/a", "discord://t@1"], "an unusable one is dropped, the others stay");
+    assert!(w.len() == 1 && w[0].contains("--notify-url") && !w[0].contains("hunter2"), "{w:?}");
+    assert!(c.summary().contains(" notify-url=generic+http://***,discord://*** "), "{}", c.summary());
+    let (c, _) = config(&[], &[("KURED_NOTIFY_URL", "discord://t@1")]);
+    assert_eq!(c.notify_urls, ["discord://t@1"], "the environment gives one whole URL, as upstream");
+    let t = &c.warning_templates;
+    assert_eq!(t.for_reason("RebootFailed"), Some("Reboot of node %s failed: %s"));
+    assert_eq!(t.for_reason("RebootLoop"), Some("Node %s stopped rebooting: %s"));
+    assert_eq!(t.for_reason("DrainFailed"), t.for_reason("DrainGaveWay"));
+    assert_eq!(t.for_reason("StaleLockBroken"), Some("kured on node %s broke a stale lock: %s"));
+    assert_eq!(t.for_reason("LockLost"), Some("Node %s lost the reboot lock: %s"));
+    assert_eq!(t.for_reason("Rebooting"), None);
+}
+
+#[test]
+fn prometheus_queries_and_alertmanager_resolve() {
+    let (c, w) = config(&["--prometheus-url=http://p:9090", "--prometheus-query= up == 0 ", "--prometheus-query=ALERTS{severity=\"page\"}", "--alertmanager-url=http://am:9093/"], &[]);
+    assert!(w.is_empty(), "{w:?}");
+    assert_eq!(c.prometheus_queries, ["up == 0", "ALERTS{severity=\"page\"}"]);
+    assert_eq!(c.alertmanager_url.as_deref(), Some("http://am:9093/"));
+    let blockers = crate::blockers::from_config(&c);
+    assert_eq!(blockers.len(), 3, "the alerts, then one per query: {blockers:?}");
+    let (c, _) = config(&[], &[]);
+    assert!(c.prometheus_queries.is_empty() && c.alertmanager_url.is_none());
+}
+
+#[test]
+fn sentinel_presets_resolve() {
+    use super::OsFamily::*;
+    let preset = |args: &[&str]| config(args, &[]).0.sentinel;
+    let file = SentinelSpec::File("/var/run/reboot-required".into());
+    assert_eq!(preset(&["--reboot-sentinel-preset=file"]), file, "the default, upstream's sentinel");
+    assert_eq!(preset(&["--reboot-sentinel-preset=auto"]), SentinelSpec::Auto(Box::new(file)));
+    // auto falls back to whatever upstream's flags say
+    assert_eq!(
+        preset(&["--reboot-sentinel-preset=auto", "--reboot-sentinel-command=test -e /x"]),
+        SentinelSpec::Auto(Box::new(SentinelSpec::Command(vec!["test".into(), "-e".into(), "/x".into()])))
+    );
+    for (name, family) in [("debian", Debian), ("rhel", Rhel), ("suse", Suse), ("transactional", Transactional), ("rpm-ostree", RpmOstree), ("flatcar", Flatcar)] {
+        assert_eq!(preset(&[&format!("--reboot-sentinel-preset={name}")]), SentinelSpec::Preset(family));
+    }
+    let (c, w) = config(&[], &[("KURED_REBOOT_SENTINEL_PRESET", "rpm-ostree")]);
+    assert_eq!((c.sentinel.clone(), w.len()), (SentinelSpec::Preset(RpmOstree), 0));
+    assert!(c.summary().contains(" sentinel-preset=rpm-ostree "), "{}", c.summary());
+    let (c, _) = config(&["--reboot-sentinel-preset=auto"], &[]);
+    assert!(c.summary().contains(" sentinel-preset=\"auto (else file /var/run/reboot-required)\" "), "{}", c.summary());
 }
 
 #[test]
@@ -165,7 +234,7 @@ fn what_upstream_tolerates_starts_with_a_warning() {
         ("--slack-hook-url=https://hooks.slack.com/services/A/B", "--slack-hook-url"),
     ] {
         let (c, w) = config(&[arg], &[]);
-        assert!(c.notify_url.is_none(), "{arg}");
+        assert!(c.notify_urls.is_empty(), "{arg}");
         let all = w.join("\n");
         assert!(all.contains(flag) && all.contains("notifications are off"), "{arg}: {all}");
         assert!(!all.contains("hunter2") && !all.contains("tok@"), "{arg}: {all}");

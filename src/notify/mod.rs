@@ -5,22 +5,26 @@
 //! family. Delivery failures are errors for the caller to log: a notification
 //! never holds a reboot back.
 //!
-//! Supported: slack, teams, discord, telegram, mattermost, rocketchat,
-//! googlechat (also `hangouts`), gotify, ntfy, generic (`generic://` and
-//! `generic+https://` are HTTPS, `generic+http://` is plain HTTP). Not
-//! supported: smtp and the other shoutrrr services (a clear error at start-up).
+//! Supported: slack, teams, Teams Workflows (the `https://...logic.azure.com/workflows/...`
+//! or `https://...api.powerplatform.com/...` URL as it is), discord, telegram,
+//! mattermost, rocketchat, googlechat (also `hangouts`), gotify, ntfy, generic
+//! (`generic://` and `generic+https://` are HTTPS, `generic+http://` is plain
+//! HTTP), smtp (one SMTP dialogue per message, `smtp.rs`). Not supported: the
+//! other shoutrrr services (a clear error at start-up). Several URLs are several destinations: each gets every message.
 
 mod chat;
 mod generic;
 mod push;
 mod slack;
+mod smtp;
+mod workflows;
 pub mod template;
 pub mod url;
 
 use std::io::Read;
 
 use crate::error::{Error, Result};
-pub use template::render;
+pub use template::{render, render_args};
 pub use url::{redact, ServiceUrl};
 
 /// One HTTP request a notification turns into.
@@ -60,6 +64,8 @@ impl Request {
 enum Service {
     Slack(slack::Slack),
     Teams(chat::Teams),
+    Smtp(smtp::Smtp),
+    Workflow(workflows::Workflow),
     Discord(chat::Discord),
     Mattermost(chat::Mattermost),
     RocketChat(chat::RocketChat),
@@ -70,17 +76,25 @@ enum Service {
     Generic(generic::Generic),
 }
 
-/// A parsed notification URL, ready to send messages.
-pub struct Notifier {
+/// One destination: a parsed URL.
+#[derive(Debug, Clone)]
+struct Destination {
     service: Service,
     redacted: String,
+}
+
+/// Parsed notification URLs (`--notify-url`, repeatable), ready to send
+/// messages to each.
+pub struct Notifier {
+    destinations: Vec<Destination>,
     agent: ureq::Agent,
     base_override: Option<String>,
 }
 
 impl std::fmt::Debug for Notifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Notifier").field("url", &self.redacted).finish_non_exhaustive()
+        let urls: Vec<&str> = self.destinations.iter().map(|d| d.redacted.as_str()).collect();
+        f.debug_struct("Notifier").field("urls", &urls).finish_non_exhaustive()
     }
 }
 
@@ -88,6 +102,22 @@ impl Notifier {
     /// Parse a shoutrrr URL. Surrounding quotes and blanks are stripped, as
     /// upstream does for values pasted from YAML.
     pub fn from_url(url: &str) -> Result<Notifier> {
+        let destination = Destination::parse(url)?;
+        Ok(Notifier { destinations: vec![destination], agent: crate::outbound::agent(), base_override: None })
+    }
+
+    /// Every URL, each its own destination; None when there is none.
+    pub fn from_urls(urls: &[String]) -> Result<Option<Notifier>> {
+        let destinations = urls.iter().map(|u| Destination::parse(u)).collect::<Result<Vec<_>>>()?;
+        if destinations.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Notifier { destinations, agent: crate::outbound::agent(), base_override: None }))
+    }
+}
+
+impl Destination {
+    fn parse(url: &str) -> Result<Destination> {
         let url = url.trim().trim_matches(|c| c == '"' || c == '\'');
         let redacted = redact(url);
         let fail = |message: String| Error::Usage(format!("invalid notify url {redacted}: {message}"));
@@ -96,11 +126,12 @@ impl Notifier {
         })?;
         let service = match scheme.as_str() {
             "slack" => Service::Slack(slack::Slack::parse(url).map_err(fail)?),
-            "smtp" => return Err(fail("the smtp service is not supported by kured-rs; use a webhook service".into())),
+            "https" => Service::Workflow(workflows::Workflow::parse(url).map_err(fail)?),
             _ => {
                 let u = ServiceUrl::parse(url).map_err(fail)?;
                 match scheme.as_str() {
                     "teams" => Service::Teams(chat::Teams::parse(&u).map_err(fail)?),
+                    "smtp" => Service::Smtp(smtp::Smtp::parse(&u).map_err(fail)?),
                     "discord" => Service::Discord(chat::Discord::parse(&u).map_err(fail)?),
                     "mattermost" => Service::Mattermost(chat::Mattermost::parse(&u).map_err(fail)?),
                     "rocketchat" => Service::RocketChat(chat::RocketChat::parse(&u).map_err(fail)?),
@@ -115,15 +146,38 @@ impl Notifier {
                 }
             }
         };
-        Ok(Notifier { service, redacted, agent: crate::outbound::agent(), base_override: None })
+        Ok(Destination { service, redacted })
     }
+
+    fn requests(&self, message: &str) -> Vec<Request> {
+        match &self.service {
+            Service::Slack(s) => vec![s.request(message)],
+            Service::Teams(s) => vec![s.request(message)],
+            // not HTTP: sent by `Notifier::notify_each` itself
+            Service::Smtp(_) => Vec::new(),
+            Service::Workflow(s) => vec![s.request(message)],
+            Service::Discord(s) => vec![s.request(message)],
+            Service::Mattermost(s) => vec![s.request(message)],
+            Service::RocketChat(s) => vec![s.request(message)],
+            Service::GoogleChat(s) => vec![s.request(message)],
+            Service::Telegram(s) => s.requests(message),
+            Service::Gotify(s) => vec![s.request(message)],
+            Service::Ntfy(s) => vec![s.request(message)],
+            Service::Generic(s) => vec![s.request(message)],
+        }
+    }
+}
+
+impl Notifier {
 
     /// Apply `--slack-username` and `--slack-channel`: the name is used when
     /// the URL names no bot, the channel when a webhook URL names none.
     /// Other services ignore them.
     pub fn with_slack_defaults(mut self, username: &str, channel: &str) -> Notifier {
-        if let Service::Slack(s) = &mut self.service {
-            s.apply_defaults(username, channel);
+        for d in &mut self.destinations {
+            if let Service::Slack(s) = &mut d.service {
+                s.apply_defaults(username, channel);
+            }
         }
         self
     }
@@ -137,40 +191,61 @@ impl Notifier {
         self
     }
 
-    /// The URL with its secrets masked, for logs.
-    pub fn redacted_url(&self) -> &str {
-        &self.redacted
+    /// Trust the CA certificates in `pem` for smtp's TLS too. Only for tests,
+    /// whose SMTP server has a test CA; never set from configuration.
+    #[doc(hidden)]
+    pub fn with_extra_root_pem(mut self, pem: &str) -> Result<Notifier> {
+        for d in &mut self.destinations {
+            if let Service::Smtp(s) = &mut d.service {
+                s.trust_pem(pem).map_err(|message| Error::Notify { url: d.redacted.clone(), message })?;
+            }
+        }
+        Ok(self)
     }
 
-    /// The requests `message` turns into (pure: no I/O).
+    /// The (first) URL with its secrets masked, for logs.
+    pub fn redacted_url(&self) -> &str {
+        &self.destinations[0].redacted
+    }
+
+    /// Every URL, secrets masked.
+    pub fn redacted_urls(&self) -> Vec<&str> {
+        self.destinations.iter().map(|d| d.redacted.as_str()).collect()
+    }
+
+    /// The requests `message` turns into, for every destination (pure: no I/O).
     pub fn requests(&self, message: &str) -> Vec<Request> {
-        match &self.service {
-            Service::Slack(s) => vec![s.request(message)],
-            Service::Teams(s) => vec![s.request(message)],
-            Service::Discord(s) => vec![s.request(message)],
-            Service::Mattermost(s) => vec![s.request(message)],
-            Service::RocketChat(s) => vec![s.request(message)],
-            Service::GoogleChat(s) => vec![s.request(message)],
-            Service::Telegram(s) => s.requests(message),
-            Service::Gotify(s) => vec![s.request(message)],
-            Service::Ntfy(s) => vec![s.request(message)],
-            Service::Generic(s) => vec![s.request(message)],
-        }
+        self.destinations.iter().flat_map(|d| d.requests(message)).collect()
     }
 
     /// Deliver `message`. Every request is tried; the first failure is returned.
     pub fn notify(&self, message: &str) -> Result<()> {
-        let mut first_err = None;
-        for req in self.requests(message) {
-            if let Err(e) = self.send(req) {
-                first_err.get_or_insert(e);
-            }
-        }
-        first_err.map_or(Ok(()), Err)
+        self.notify_each(message).into_iter().next().map_or(Ok(()), Err)
     }
 
-    fn send(&self, req: Request) -> Result<()> {
-        let fail = |message: String| Error::Notify { url: self.redacted.clone(), message };
+    /// Deliver `message` to every destination, one after the other; a failing
+    /// (or hanging: each request is bounded by the outbound agent's timeouts)
+    /// one does not keep it from the others. Every failure, one per request.
+    pub fn notify_each(&self, message: &str) -> Vec<Error> {
+        let mut errors = Vec::new();
+        for d in &self.destinations {
+            if let Service::Smtp(s) = &d.service {
+                if let Err(message) = s.send(message) {
+                    errors.push(Error::Notify { url: d.redacted.clone(), message });
+                }
+                continue;
+            }
+            for req in d.requests(message) {
+                if let Err(e) = self.send(&d.redacted, req) {
+                    errors.push(e);
+                }
+            }
+        }
+        errors
+    }
+
+    fn send(&self, redacted: &str, req: Request) -> Result<()> {
+        let fail = |message: String| Error::Notify { url: redacted.to_string(), message };
         let url = match &self.base_override {
             Some(base) => rebase(&req.url, base),
             None => req.url.clone(),
@@ -245,9 +320,26 @@ mod tests {
     }
 
     #[test]
+    fn several_urls_are_several_destinations() {
+        assert!(Notifier::from_urls(&[]).unwrap().is_none());
+        let urls = ["generic+http://127.0.0.1:1/a".to_string(), "discord://t@1".to_string()];
+        let n = Notifier::from_urls(&urls).unwrap().expect("two destinations");
+        assert_eq!(n.redacted_urls(), ["generic+http://127.0.0.1:1/***", "discord://***@1"]);
+        let reqs = n.requests("hello");
+        assert_eq!(reqs.len(), 2);
+        assert!(reqs[0].url.starts_with("http://127.0.0.1:1/a") && reqs[1].url.contains("discord.com"), "{reqs:?}");
+        // nothing listens on port 1: that failure is one error, per destination
+        let errors = Notifier::from_urls(&urls[..1]).unwrap().unwrap().notify_each("x");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        let e = Notifier::from_urls(&["discord://t@1".into(), "smtp://u:p@h:25/?to=a@b".into()]).unwrap_err();
+        assert!(e.to_string().contains("smtp"), "{e}");
+    }
+
+    #[test]
     fn unsupported_services_are_named() {
-        let e = Notifier::from_url("smtp://u:secret@mail:25/?from=a@b&to=c@d").unwrap_err().to_string();
-        assert!(e.contains("smtp") && !e.contains("secret"), "{e}");
+        let e = Notifier::from_url("smtp://u:secret@mail:25/?to=c@d").unwrap_err().to_string();
+        assert!(e.contains("smtp") && e.contains("missing from=") && !e.contains("secret"), "{e}");
+        assert!(Notifier::from_url("smtp://u:secret@mail:25/?from=a@b&to=c@d").unwrap().requests("x").is_empty(), "not HTTP");
         let e = Notifier::from_url("pushover://shoutrrr:tok@user").unwrap_err().to_string();
         assert!(e.contains("unsupported service \"pushover\"") && !e.contains("tok@"), "{e}");
         let e = Notifier::from_url("just-text").unwrap_err().to_string();

@@ -66,16 +66,28 @@ impl Sink for Counter {
 
 /// Render `template` with `node` as the single argument, cut at [`MAX_MESSAGE`] bytes.
 pub fn render(template: &str, node: &str) -> String {
+    render_args(template, &[node])
+}
+
+/// Render `template` as `fmt.Sprintf(template, args...)` with string
+/// arguments (the warning templates take the node, then what went wrong).
+pub fn render_args(template: &str, args: &[&str]) -> String {
     let mut out = Bounded(String::new());
-    format_into(template, node, &mut out);
+    format_into(template, args, &mut out);
     out.0
 }
 
 /// Can `template` be rendered within [`MAX_MESSAGE`] bytes for every valid
 /// node name? Err says why not, for a usage error naming the flag.
 pub fn check(template: &str) -> Result<(), String> {
+    check_args(template, 1)
+}
+
+/// [`check`] for a template given `n` arguments, each as long as a node name.
+pub fn check_args(template: &str, n: usize) -> Result<(), String> {
     let mut counter = Counter(0, false);
-    format_into(template, &"x".repeat(MAX_NODE_NAME), &mut counter);
+    let long = "x".repeat(MAX_NODE_NAME);
+    format_into(template, &vec![long.as_str(); n], &mut counter);
     if counter.1 {
         return Err(format!("has a width or precision above {GO_MAX_NUM}, which Go's fmt (and so upstream kured) cannot use"));
     }
@@ -88,14 +100,14 @@ pub fn check(template: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn format_into(template: &str, node: &str, out: &mut dyn Sink) {
-    let mut used = false;
+fn format_into(template: &str, args: &[&str], out: &mut dyn Sink) {
+    let mut next = 0;
     let mut rest = template;
     while let Some(at) = rest.find('%') {
         out.text(&rest[..at]);
         rest = &rest[at + 1..];
-        match verb(&mut rest, node, used, out) {
-            Ok(took) => used |= took,
+        match verb(&mut rest, args.get(next).copied(), out) {
+            Ok(took) => next += usize::from(took),
             Err(end) => {
                 if end == End::TooLarge {
                     out.too_large();
@@ -106,9 +118,12 @@ fn format_into(template: &str, node: &str, out: &mut dyn Sink) {
         }
     }
     out.text(rest);
-    if !used {
-        out.text("%!(EXTRA string=");
-        out.text(node);
+    if next < args.len() {
+        out.text("%!(EXTRA ");
+        for (i, arg) in args[next..].iter().enumerate() {
+            out.text(if i == 0 { "string=" } else { ", string=" });
+            out.text(arg);
+        }
         out.text(")");
     }
 }
@@ -122,8 +137,9 @@ enum End {
     TooLarge,
 }
 
-/// One verb after a `%`: Ok(whether it took the argument), or why there was none.
-fn verb(rest: &mut &str, node: &str, used: bool, out: &mut dyn Sink) -> Result<bool, End> {
+/// One verb after a `%`: Ok(whether it took the argument `arg`, None when
+/// all were used), or why there was none.
+fn verb(rest: &mut &str, arg: Option<&str>, out: &mut dyn Sink) -> Result<bool, End> {
     // flags, width and precision, as Go parses them
     let flags = rest.len() - rest.trim_start_matches(['+', '-', '#', ' ', '0']).len();
     let minus = rest[..flags].contains('-');
@@ -148,10 +164,10 @@ fn verb(rest: &mut &str, node: &str, used: bool, out: &mut dyn Sink) -> Result<b
         out.text(verb.encode_utf8(&mut [0; 4]));
         out.text(text);
     };
-    if used {
+    let Some(node) = arg else {
         marker("(MISSING)");
         return Ok(false);
-    }
+    };
     let text = match verb {
         's' | 'v' => node.to_string(),
         'q' => format!("{node:?}"),
@@ -197,7 +213,19 @@ fn number(rest: &mut &str) -> Result<Option<usize>, End> {
 
 #[cfg(test)]
 mod tests {
-    use super::{check, render, MAX_MESSAGE};
+    use super::{check, check_args, render, render_args, MAX_MESSAGE};
+
+    #[test]
+    fn two_arguments_like_go_sprintf() {
+        let two = |t: &str| render_args(t, &["n1", "it timed out"]);
+        assert_eq!(two("Reboot of node %s failed: %s"), "Reboot of node n1 failed: it timed out");
+        assert_eq!(two("%s"), "n1%!(EXTRA string=it timed out)");
+        assert_eq!(two("none"), "none%!(EXTRA string=n1, string=it timed out)");
+        assert_eq!(two("%s %s %s"), "n1 it timed out %!s(MISSING)");
+        assert_eq!(two("%d: %s"), "%!d(string=n1): it timed out");
+        assert_eq!(check_args("%s: %s", 2), Ok(()));
+        assert!(check_args("%s %4000s", 2).is_err());
+    }
 
     #[track_caller]
     fn case(template: &str, want: &str) {
