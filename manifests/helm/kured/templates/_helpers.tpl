@@ -180,6 +180,8 @@ same flags; the kured-rs keys are left out only when null.
   (list "reboot-loop-window" $c.rebootLoopWindow)
   (list "release-gate-timeout" $c.releaseGateTimeout)
   (list "drain-stall-timeout" $c.drainStallTimeout)
+  (list "reboot-sentinel-preset" $c.rebootSentinelPreset)
+  (list "alertmanager-url" $c.alertmanagerUrl)
 -}}
 {{- range $ours -}}
 {{- if not (kindIs "invalid" (index . 1)) -}}
