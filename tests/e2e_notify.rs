@@ -50,7 +50,11 @@ fn a_reboot_that_times_out_is_notified_to_every_url_even_past_a_failing_one() {
     // each failure logged on its own, naming its URL (redacted) and the answer
     let log = c.node("node-1").unwrap().log_tail(400);
     let at = |s: &TinyServer| format!("127.0.0.1:{} answered", s.port());
-    let failures = log.lines().filter(|l| l.contains(" WARN ") && l.contains(&at(&broken)) && l.contains("500: down")).count();
+    // (on a loaded machine an answer may come after the client's timeout: a
+    // warning all the same, naming the URL)
+    let broken_at = format!("127.0.0.1:{}", broken.port());
+    let failures = log.lines().filter(|l| l.contains(" WARN ") && l.contains(&broken_at)).count();
     assert!(failures >= 3, "one warning per failed message:\n{log}");
+    assert!(log.lines().any(|l| l.contains(" WARN ") && l.contains(&at(&broken)) && l.contains("500: down")), "the answer named:\n{log}");
     assert!(!log.contains(&at(&first)) && !log.contains(&at(&second)), "{log}");
 }
