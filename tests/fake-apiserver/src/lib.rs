@@ -151,8 +151,12 @@ impl FakeApiServer {
             let tick = opts.tick.max(Duration::from_millis(5));
             thread::Builder::new().name("fakeapi-controllers".into()).spawn(move || {
                 while !shared.stop.load(Ordering::SeqCst) {
-                    controller::tick(&mut shared.lock(), Instant::now());
-                    shared.changed.notify_all();
+                    {
+                        let mut st = shared.lock();
+                        let before = st.store.resource_version();
+                        controller::tick(&mut st, Instant::now());
+                        shared.notify_since(&st, before);
+                    }
                     thread::sleep(tick);
                 }
             })?
@@ -211,7 +215,7 @@ impl FakeApiServer {
         let mut st = self.shared.lock();
         let out = ops::create(&mut st, res, &ns, obj).map_err(|e| e.to_status());
         drop(st);
-        self.shared.changed.notify_all();
+        self.shared.notify_all();
         out
     }
 
@@ -236,20 +240,20 @@ impl FakeApiServer {
         let ns = obj["metadata"]["namespace"].as_str().unwrap_or("").to_string();
         let name = obj["metadata"]["name"].as_str().unwrap_or("").to_string();
         let out = self.shared.lock().store.update(res, &ns, &name, obj, true).map_err(|e| e.to_status());
-        self.shared.changed.notify_all();
+        self.shared.notify_all();
         out
     }
 
     /// Remove at once (no grace period, no budget checks).
     pub fn delete(&self, plural: &str, namespace: &str, name: &str) -> Option<Value> {
         let out = self.shared.lock().store.remove(resource(plural), namespace, name).ok();
-        self.shared.changed.notify_all();
+        self.shared.notify_all();
         out
     }
 
     pub fn with_store<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R {
         let out = f(&mut self.shared.lock().store);
-        self.shared.changed.notify_all();
+        self.shared.notify_all();
         out
     }
 
@@ -263,6 +267,8 @@ impl FakeApiServer {
         conds.push(ops::ready_condition(ready));
         node["status"]["conditions"] = json!(conds);
         let _ = st.store.update(res, "", name, node, false);
+        drop(st);
+        self.shared.notify_all();
     }
 
     pub fn inject(&self, f: Fault) {
@@ -319,7 +325,7 @@ impl FakeApiServer {
 impl Drop for FakeApiServer {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::SeqCst);
-        self.shared.changed.notify_all();
+        self.shared.notify_all();
         // wake the blocking accept() so it sees the flag
         let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
         for h in [self.accept.take(), self.ticker.take()].into_iter().flatten() {

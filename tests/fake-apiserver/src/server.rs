@@ -47,6 +47,7 @@ fn record(shared: &Shared, req: &Request, status: u16) {
         content_type: req.header("content-type").unwrap_or("").to_string(),
         body: String::from_utf8_lossy(&req.body).into_owned(),
         status,
+        at: shared.started.elapsed(),
     };
     shared.lock().requests.push(rec);
 }
@@ -102,11 +103,14 @@ fn serve(sock: TcpStream, shared: &Shared, tls: Arc<ServerConfig>) {
                     let e = status::unauthorized();
                     Reply::Json(e.code, e.to_status())
                 } else {
-                    handlers::handle(&mut st, &req)
+                    let before = st.store.resource_version();
+                    let reply = handlers::handle(&mut st, &req);
+                    // only what changed wakes watches (not every GET)
+                    shared.notify_since(&st, before);
+                    reply
                 }
             }
         };
-        shared.changed.notify_all();
         // applied (a write is visible to others), not yet answered
         pause(shared, verdict.late);
         let ok = match reply {
@@ -152,6 +156,7 @@ fn event_line(w: &Watch, kind: &str, obj: &Value) -> Vec<u8> {
 fn serve_watch(shared: &Shared, c: &mut Conn, w: Watch) -> std::io::Result<()> {
     let deadline = Instant::now() + w.timeout;
     let qualified = w.query.res.qualified();
+    let wake = crate::resources::index_of(&qualified).map_or(&shared.changed, |i| &shared.changed_res[i]);
     let mut seen = Seen::default();
     let (mut cursor, initial) = {
         let st = shared.lock();
@@ -190,7 +195,7 @@ fn serve_watch(shared: &Shared, c: &mut Conn, w: Watch) -> std::io::Result<()> {
         };
         cursor = st.store.resource_version();
         if lines.is_empty() {
-            drop(shared.changed.wait_timeout(st, Duration::from_millis(200)));
+            drop(wake.wait_timeout(st, Duration::from_millis(200)));
             continue;
         }
         drop(st);
