@@ -26,6 +26,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::host::{Host, RealHost};
 use crate::kube::Client;
+use crate::lock::wake::Queued;
 use crate::lock::{stale::Sightings, DaemonSetLock, LockMeta, Taken};
 use crate::metrics::{self, Metrics};
 use crate::node;
@@ -119,6 +120,8 @@ pub struct State {
     /// the lock is not taken again while they all are still there (a holder
     /// that released and took the lock again has a new entry).
     pub gave_way_to: RefCell<Vec<crate::lock::stale::EntryKey>>,
+    /// The lock's watch and queue, kept between waits (agent/pace.rs).
+    pub waiting: RefCell<crate::lock::wake::Waiting>,
 }
 
 /// One kured pod's loop and what it works with. Built with [`Agent::new`];
@@ -348,10 +351,18 @@ impl Agent<'_> {
             return Ok(None);
         }
         for attempt in 0..2 {
-            match lock.try_acquire(wanted.clone())? {
-                Taken::Acquired(meta) => return Ok(Some(meta)),
-                Taken::Full { holders, entries } => {
-                    if attempt == 0 && self.stale_look_due() && self.break_stale_locks(lock, &entries) {
+            let since = self.metrics.status.lock_wait_since();
+            let taken = lock.try_acquire_queued(wanted.clone(), since, &mut self.state.waiting.borrow_mut())?;
+            match taken {
+                Queued::Deferred => {
+                    self.metrics.status.lock_wait_started(self.clock.now());
+                    self.report("pending", "lock: waiting for its turn", Some(Blocked::Lock));
+                    self.set_taint(true);
+                    return Ok(None);
+                }
+                Queued::Taken(Taken::Acquired(meta)) => return Ok(Some(meta)),
+                Queued::Taken(Taken::Full { holders, entries }) => {
+                    if attempt == 0 && self.stale_look_wanted() && self.stale_look_due() && self.break_stale_locks(lock, &entries) {
                         continue;
                     }
                     // A hand-written lock may name nobody ({} holds it as "").
