@@ -91,6 +91,16 @@ impl Waiting {
         turn::distance(since, self.reference(since, period), self.fleet.unwrap_or(turn::DEFAULT_FLEET), period)
     }
 
+    /// How far, in expected arrivals, a node that started waiting at `since`
+    /// is from where the queue has been served, either way: behind it, or
+    /// passed over (None: nothing seen yet). Only the nodes close to it look
+    /// for stale holders at each periodic check ([`turn::looks_for_stale`]).
+    pub fn offset(&self, since: OffsetDateTime, period: Duration) -> Option<f64> {
+        let reference = self.reference(since, period)?;
+        let gap = period.as_secs_f64() / f64::from(self.fleet.unwrap_or(turn::DEFAULT_FLEET).max(1));
+        Some((since - reference).as_seconds_f64().abs() / gap.max(1e-3))
+    }
+
     /// How far the queue has been served (see [`turn`]), for a node waiting
     /// since `since`. A holder that never waited tells only when it took the
     /// lock within a period before: a hand-written lock (`{"nodeID":"manual"}`

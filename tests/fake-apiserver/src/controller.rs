@@ -184,24 +184,29 @@ fn daemonsets(st: &mut State) {
     ];
     for ds in st.store.list_owned(res("daemonsets.apps"), None) {
         let (ns, uid) = (meta(&ds, "namespace").to_string(), meta(&ds, "uid").to_string());
-        let pods: Vec<Value> = owned_pods(st, &ns, &uid).into_iter().filter(active).collect();
-        // Sets, not scans: a 1,000-node simulation ticks this 20 times a second.
-        let on: HashSet<&str> = pods.iter().filter_map(|p| p["spec"]["nodeName"].as_str()).collect();
+        // Names and counts from references, not clones: a 1,000-node
+        // simulation ticks this 20 times a second over 2,000 pods.
         let known: HashSet<&str> = nodes.iter().map(String::as_str).collect();
-        let missing: Vec<String> = nodes.iter().filter(|n| !on.contains(n.as_str())).cloned().collect();
-        let strays: Vec<String> =
-            pods.iter().filter(|p| !p["spec"]["nodeName"].as_str().is_some_and(|n| known.contains(n))).map(|p| meta(p, "name").to_string()).collect();
-        let changed = !missing.is_empty() || !strays.is_empty();
+        let (missing, strays) = {
+            let pods: Vec<&Value> = st.store.list(res("pods"), Some(&ns)).filter(|p| controller_uid(p) == Some(uid.as_str()) && active(p)).collect();
+            let on: HashSet<&str> = pods.iter().filter_map(|p| p["spec"]["nodeName"].as_str()).collect();
+            let missing: Vec<String> = nodes.iter().filter(|n| !on.contains(n.as_str())).cloned().collect();
+            let strays: Vec<String> =
+                pods.iter().filter(|p| !p["spec"]["nodeName"].as_str().is_some_and(|n| known.contains(n))).map(|p| meta(p, "name").to_string()).collect();
+            (missing, strays)
+        };
         for n in missing {
             let _ = ops::create(st, res("pods"), &ns, new_pod(&ds, Some(&n), &tolerations));
         }
         for name in strays {
             let _ = ops::delete(st, res("pods"), &ns, &name, Some(0), None);
         }
-        let pods: Vec<Value> = if changed { owned_pods(st, &ns, &uid).into_iter().filter(active).collect() } else { pods };
-        let ready = pods.iter().filter(|p| pdb::is_healthy(p)).count();
-        let status = json!({"desiredNumberScheduled": nodes.len(), "currentNumberScheduled": pods.len(), "numberReady": ready,
-            "numberAvailable": ready, "updatedNumberScheduled": pods.len(), "numberMisscheduled": 0,
+        let (count, ready) = {
+            let pods: Vec<&Value> = st.store.list(res("pods"), Some(&ns)).filter(|p| controller_uid(p) == Some(uid.as_str()) && active(p)).collect();
+            (pods.len(), pods.iter().filter(|p| pdb::is_healthy(p)).count())
+        };
+        let status = json!({"desiredNumberScheduled": nodes.len(), "currentNumberScheduled": count, "numberReady": ready,
+            "numberAvailable": ready, "updatedNumberScheduled": count, "numberMisscheduled": 0,
             "observedGeneration": ds["metadata"]["generation"]});
         set_status(st, res("daemonsets.apps"), &ds, status);
     }

@@ -232,7 +232,7 @@ pub fn by_kind(requests: &[RequestRecord], top: usize) -> Vec<(String, usize)> {
         *counts.entry(format!("{} {}{watch}", r.method, shape.join("/"))).or_insert(0usize) += 1;
     }
     let mut counts: Vec<_> = counts.into_iter().collect();
-    counts.sort_by(|a, b| b.1.cmp(&a.1));
+    counts.sort_by_key(|c| std::cmp::Reverse(c.1));
     counts.truncate(top);
     counts
 }
