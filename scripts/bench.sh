@@ -10,10 +10,77 @@
 #     that is then released (tests/e2e_pacing.rs, from the simulator's timeline)
 #   - with BENCH_SCALE=1: `scripts/simulate --nodes 200 --concurrency 10` (elapsed time,
 #     peak memory of one daemon, API requests per node per hour; several minutes)
+#   - `scripts/bench.sh scale`: the scale benchmark (issue 18), see scale() below
 # Safety: the daemon gets --host-pid of a `sleep` this script started, and a reboot
 # command that only writes a marker file. Loopback only; everything stops by itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# The scale benchmark: N real kured processes (static release build) against the
+# fake API server, in kured-sim's --bench mode, for each build (today's tree and
+# the one before issue 18, commit $BENCH_OLD), each N and each --concurrency, with
+# workloads, --period=60s and the Prometheus blocker on (no alert firing). Prints
+# the `bench:` lines of each run (requests against the floor, the busiest second,
+# hand-over gaps, fairness, memory, CPU) and its summary line. Then, with
+# BENCH_TABLE=1 (the default), the README's 30/60/120-node table (--workloads=false,
+# --concurrency 1) for both builds. The floor is measured first: 5 nodes, each
+# rebooting alone in turn (--period=10s, so it takes about 2 min).
+#   BENCH_NODES="120 300 1000" BENCH_CONCURRENCY="1 10" BENCH_BUILDS="old new"
+#   BENCH_OLD=1834e11 BENCH_TABLE=1 scripts/bench.sh scale
+# (BENCH_FLOOR=SUM,MIN,K reuses a floor measured before; BENCH_NODES="" only the table.)
+# 1,000 nodes: ~3 GiB of daemons, 1,000 host-stand-in `sleep`s, ~4,000 threads;
+# the file-descriptor limit is raised as far as the hard limit allows. Each run
+# is bounded (--seconds) and niced; kured-sim kills its daemons when it ends.
+scale() {
+  local old=${BENCH_OLD:-1834e11} dir=target/bench-old
+  mkdir -p "$dir"
+  cargo build --quiet --locked -p kured-sim --bin kured-sim
+  local new_bin old_bin=$dir/kured-$old
+  new_bin=$(nice -n 10 scripts/build-static.sh 2>/dev/null | tail -n1)
+  cp "$new_bin" "$dir/kured-new.$$" && mv "$dir/kured-new.$$" "$dir/kured-new"
+  new_bin=$dir/kured-new
+  if [[ ! -x $old_bin ]]; then
+    echo "bench scale: building the old binary ($old) in $dir/src-$old" >&2
+    rm -rf "$dir/src-$old" && mkdir -p "$dir/src-$old"
+    git archive "$old" | tar -x -C "$dir/src-$old"
+    (cd "$dir/src-$old" && CARGO_TARGET_DIR="$PWD/../target-old" nice -n 10 scripts/build-static.sh 2>/dev/null | tail -n1) >"$dir/old-path"
+    cp "$(cat "$dir/old-path")" "$old_bin"
+  fi
+  ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+  local sim=target/debug/kured-sim
+  local floor=${BENCH_FLOOR:-}
+  [[ -n $floor ]] || floor=$(nice -n 10 "$sim" --kured "$new_bin" --nodes 5 --bench-floor --seconds 180 --period=10s | tee /dev/stderr | sed -n 's/.*--floor=//p')
+  [[ -n $floor ]] || { echo "bench scale: the floor run failed" >&2; return 1; }
+  echo "floor (5 nodes, each alone): --floor=$floor (SUM,MIN,K: the floor of N nodes is SUM + (N-K) x MIN)"
+  for n in ${BENCH_NODES-120 300 1000}; do
+    for c in ${BENCH_CONCURRENCY:-1 10}; do
+      for b in ${BENCH_BUILDS:-old new}; do
+        local bin=$new_bin
+        [[ $b == old ]] && bin=$old_bin
+        local limit=$((n * 8 / c + 300))
+        echo "--- $b: $n nodes, --concurrency $c (at most ${limit}s)"
+        nice -n 10 "$sim" --kured "$bin" --nodes "$n" --concurrency "$c" --bench="$b" --floor="$floor" \
+          --prometheus --seconds "$limit" --period=60s 2>&1 | grep -E '^(bench:|nodes_rebooted|INVARIANT)' || true
+      done
+    done
+  done
+  if [[ ${BENCH_TABLE:-1} == 1 ]]; then
+    echo "--- the README's table: --concurrency 1 --period=60s --workloads=false, API requests for the whole rollout"
+    for n in 30 60 120; do
+      for b in old new; do
+        local bin=$new_bin
+        [[ $b == old ]] && bin=$old_bin
+        local out
+        out=$(nice -n 10 "$sim" --kured "$bin" --nodes "$n" --workloads=false --bench="$b" --seconds $((n * 8 + 300)) --period=60s 2>&1 | grep -E '^(bench: [a-z]+ (requests_total|handover_gap)|nodes_rebooted)' || true)
+        echo "$n nodes, $b: $(tr '\n' ' ' <<<"$out")"
+      done
+    done
+  fi
+}
+if [[ ${1:-} == scale ]]; then
+  scale
+  exit
+fi
 
 bin=$(scripts/build-static.sh 2>/dev/null | tail -n1)
 cargo build --quiet --locked -p kured-fake-apiserver --bin fake-apiserver

@@ -169,6 +169,11 @@ impl Status {
         self.inner().pending_since.is_some()
     }
 
+    /// When this node first found the lock full in its current wait, if it waits.
+    pub fn lock_wait_since(&self) -> Option<OffsetDateTime> {
+        self.inner().lock_wait_since
+    }
+
     /// The lock was found full at `now`: the lock wait starts (if not yet).
     pub fn lock_wait_started(&self, now: OffsetDateTime) {
         let mut i = self.inner();

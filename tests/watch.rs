@@ -287,4 +287,88 @@ mod wake {
         c.api.inject(Fault::status("GET", "/apis/apps/v1/namespaces/kube-system/daemonsets", 403, 2));
         assert!(lock(&c.client, 1).wait_for_free_slot(Duration::from_secs(5), &never).is_err());
     }
+
+    /// A lock held by n2, which started waiting at `served` (so the queue
+    /// has been served that far).
+    fn held_by_n2_since(served: time::OffsetDateTime) -> Cluster {
+        let c = cluster();
+        let since = served.format(&time::format_description::well_known::Rfc3339).unwrap();
+        let value = format!(r#"{{"nodeID":"n2","metadata":{{"unschedulable":false,"waitingSince":"{since}"}},"created":"{since}","TTL":0}}"#);
+        let mut ds = daemonset();
+        ds["metadata"]["annotations"][LOCK] = json!(value);
+        c.api.create(ds);
+        c
+    }
+
+    fn lock_as<'a>(client: &'a kured::kube::Client, node: &str) -> DaemonSetLock<'a> {
+        DaemonSetLock { node: node.into(), ..lock(client, 1) }
+    }
+
+    /// The next in line checks soon after a release; a node far back in the
+    /// queue sees the slot taken before its turn and makes no request but its
+    /// one watch (no list, no GET): a release costs about one node's check.
+    #[test]
+    fn only_the_next_in_line_wakes_and_the_others_stay_quiet() {
+        use kured::lock::wake::Waiting;
+        let served = time::OffsetDateTime::now_utc() - time::Duration::minutes(10);
+        let c = held_by_n2_since(served);
+        let period = Duration::from_secs(60);
+        // 100 nodes (the default without DaemonSet status) over 60 s: 0.6 s apart
+        let next = served + time::Duration::milliseconds(600);
+        let far = served + time::Duration::seconds(60);
+        let api = &c.api;
+        let (front, back) = std::thread::scope(|s| {
+            let back = s.spawn(|| {
+                let mut w = Waiting::default();
+                let t = Instant::now();
+                (lock_as(&c.client, "n3").wait_for_turn(&mut w, far, period, Duration::from_secs(4), &never).unwrap(), t.elapsed())
+            });
+            let release = s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(500));
+                let mut ds = api.get("daemonsets", "kube-system", "kured").unwrap();
+                ds["metadata"]["annotations"].as_object_mut().unwrap().remove(LOCK);
+                api.update(ds).unwrap();
+                Instant::now()
+            });
+            let mut w = Waiting::default();
+            let woke = lock_as(&c.client, "n1").wait_for_turn(&mut w, next, period, Duration::from_secs(10), &never).unwrap();
+            let released = release.join().unwrap();
+            let after = released.elapsed();
+            // n1 takes the slot, as its check would
+            annotate_ds(api, LOCK, r#"{"nodeID":"n1"}"#);
+            ((woke, after), back.join().unwrap())
+        });
+        assert_eq!(front.0, Wake::Free);
+        assert!(front.1 >= Duration::from_millis(200) && front.1 < Duration::from_secs(2), "the next in line checked {:?} after the release", front.1);
+        assert_eq!(back.0, Wake::TimedOut, "the node far back woke for a slot already taken");
+        let ds_requests: Vec<_> = c.api.requests().into_iter().filter(|r| r.path.starts_with("/apis/apps/v1/namespaces/kube-system/daemonsets")).collect();
+        let watches = ds_requests.iter().filter(|r| r.query.contains("watch=1")).count();
+        assert_eq!((watches, ds_requests.len()), (2, 2), "one watch per waiter and nothing else: {ds_requests:?}");
+    }
+
+    /// The watch outlives one wait: the next wait goes on from the events
+    /// queued meanwhile, without a new request.
+    #[test]
+    fn a_kept_open_watch_needs_no_new_request_for_the_next_wait() {
+        let c = cluster();
+        c.api.create(daemonset());
+        let mut w = Watch::daemonset(&c.client, "kube-system", "kured");
+        let far = Instant::now() + Duration::from_secs(10);
+        // no resourceVersion: the server's first event is the object as it is (no list)
+        assert!(matches!(w.next(far, &never).unwrap(), kured::kube::watch::Next::Event(Event::Added(_))));
+        let cursor = w.into_cursor();
+        annotate_ds(&c.api, "lock", "changed while nobody waited");
+        let mut w = Watch::daemonset(&c.client, "kube-system", "kured").resume(cursor);
+        match w.next(far, &never).unwrap() {
+            kured::kube::watch::Next::Event(Event::Modified(o)) => assert_eq!(o["metadata"]["annotations"]["lock"], "changed while nobody waited"),
+            other => panic!("{other:?}"),
+        }
+        // a quiet stream: the caller's own deadline, then its stop check
+        let t = Instant::now();
+        assert_eq!(w.next(Instant::now() + Duration::from_millis(300), &never).unwrap(), kured::kube::watch::Next::Deadline);
+        assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+        assert_eq!(w.next(far, &|| true).unwrap(), kured::kube::watch::Next::Stopped);
+        let ds_requests = c.api.requests().into_iter().filter(|r| r.path.starts_with("/apis/apps/v1/namespaces/kube-system/daemonsets")).count();
+        assert_eq!(ds_requests, 1, "one watch request for both waits");
+    }
 }

@@ -28,6 +28,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::host::{Host, RealHost};
 use crate::kube::Client;
+use crate::lock::wake::Queued;
 use crate::lock::{stale::Sightings, DaemonSetLock, Held, LockMeta, Taken};
 use crate::metrics::{self, Metrics};
 use crate::node;
@@ -129,6 +130,8 @@ pub struct State {
     /// The node is cordoned by kured with no lock entry recording it (the
     /// uncordon after a lost lock failed): the next take records it as ours.
     pub our_cordon: Cell<bool>,
+    /// The lock's watch and queue, kept between waits (agent/pace.rs).
+    pub waiting: RefCell<crate::lock::wake::Waiting>,
 }
 
 /// One kured pod's loop and what it works with. Built with [`Agent::new`];
@@ -410,7 +413,8 @@ impl Agent<'_> {
             return Ok(None);
         }
         for attempt in 0..2 {
-            let taken = match lock.try_acquire(wanted.clone()) {
+            let since = self.metrics.status.lock_wait_since();
+            let taken = match lock.try_acquire_queued(wanted.clone(), since, &mut self.state.waiting.borrow_mut()) {
                 Ok(taken) => taken,
                 // Deleted (a re-install): wait on its watch for it to be back.
                 Err(e) if e.is_not_found() => {
@@ -421,9 +425,15 @@ impl Agent<'_> {
                 Err(e) => return Err(e),
             };
             match taken {
-                Taken::Acquired(held) => return Ok(Some(held)),
-                Taken::Full { holders, entries } => {
-                    if attempt == 0 && self.stale_look_due() && self.break_stale_locks(lock, &entries) {
+                Queued::Deferred => {
+                    self.metrics.status.lock_wait_started(self.clock.now());
+                    self.report("pending", "lock: waiting for its turn", Some(Blocked::Lock));
+                    self.set_taint(true);
+                    return Ok(None);
+                }
+                Queued::Taken(Taken::Acquired(held)) => return Ok(Some(held)),
+                Queued::Taken(Taken::Full { holders, entries }) => {
+                    if attempt == 0 && self.stale_look_wanted() && self.stale_look_due() && self.break_stale_locks(lock, &entries) {
                         continue;
                     }
                     if let Some(d) = crate::lock::next_expiry(&entries, self.clock.now()) {

@@ -270,6 +270,13 @@ impl LockValue {
             LockValue::Multi { locks, .. } => locks,
         }
     }
+
+    pub fn entries_mut(&mut self) -> &mut [LockEntry] {
+        match self {
+            LockValue::Single(e) => std::slice::from_mut(e),
+            LockValue::Multi { locks, .. } => locks,
+        }
+    }
 }
 
 fn bad(message: String) -> Error {

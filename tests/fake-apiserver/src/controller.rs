@@ -4,6 +4,7 @@
 //! pods on schedulable Ready nodes, and pods start Running after a short delay
 //! (so PodDisruptionBudgets free up as replacements come up elsewhere).
 
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use serde_json::{json, Value};
@@ -183,19 +184,29 @@ fn daemonsets(st: &mut State) {
     ];
     for ds in st.store.list_owned(res("daemonsets.apps"), None) {
         let (ns, uid) = (meta(&ds, "namespace").to_string(), meta(&ds, "uid").to_string());
-        let pods: Vec<Value> = owned_pods(st, &ns, &uid).into_iter().filter(active).collect();
-        let on = |n: &str| pods.iter().any(|p| p["spec"]["nodeName"] == n);
-        let missing: Vec<String> = nodes.iter().filter(|n| !on(n)).cloned().collect();
+        // Names and counts from references, not clones: a 1,000-node
+        // simulation ticks this 20 times a second over 2,000 pods.
+        let known: HashSet<&str> = nodes.iter().map(String::as_str).collect();
+        let (missing, strays) = {
+            let pods: Vec<&Value> = st.store.list(res("pods"), Some(&ns)).filter(|p| controller_uid(p) == Some(uid.as_str()) && active(p)).collect();
+            let on: HashSet<&str> = pods.iter().filter_map(|p| p["spec"]["nodeName"].as_str()).collect();
+            let missing: Vec<String> = nodes.iter().filter(|n| !on.contains(n.as_str())).cloned().collect();
+            let strays: Vec<String> =
+                pods.iter().filter(|p| !p["spec"]["nodeName"].as_str().is_some_and(|n| known.contains(n))).map(|p| meta(p, "name").to_string()).collect();
+            (missing, strays)
+        };
         for n in missing {
             let _ = ops::create(st, res("pods"), &ns, new_pod(&ds, Some(&n), &tolerations));
         }
-        for p in pods.iter().filter(|p| !nodes.iter().any(|n| p["spec"]["nodeName"] == n.as_str())) {
-            let _ = ops::delete(st, res("pods"), &ns, meta(p, "name"), Some(0), None);
+        for name in strays {
+            let _ = ops::delete(st, res("pods"), &ns, &name, Some(0), None);
         }
-        let pods: Vec<Value> = owned_pods(st, &ns, &uid).into_iter().filter(active).collect();
-        let ready = pods.iter().filter(|p| pdb::is_healthy(p)).count();
-        let status = json!({"desiredNumberScheduled": nodes.len(), "currentNumberScheduled": pods.len(), "numberReady": ready,
-            "numberAvailable": ready, "updatedNumberScheduled": pods.len(), "numberMisscheduled": 0,
+        let (count, ready) = {
+            let pods: Vec<&Value> = st.store.list(res("pods"), Some(&ns)).filter(|p| controller_uid(p) == Some(uid.as_str()) && active(p)).collect();
+            (pods.len(), pods.iter().filter(|p| pdb::is_healthy(p)).count())
+        };
+        let status = json!({"desiredNumberScheduled": nodes.len(), "currentNumberScheduled": count, "numberReady": ready,
+            "numberAvailable": ready, "updatedNumberScheduled": count, "numberMisscheduled": 0,
             "observedGeneration": ds["metadata"]["generation"]});
         set_status(st, res("daemonsets.apps"), &ds, status);
     }
@@ -231,11 +242,23 @@ fn schedule(st: &mut State) {
         .filter(|p| p["spec"]["nodeName"].as_str().unwrap_or("").is_empty() && active(p))
         .cloned()
         .collect();
+    if waiting.is_empty() {
+        return;
+    }
+    let nodes = st.store.list_owned(res("nodes"), None);
+    // each node's active pods, counted once (not once per node per pod)
+    let mut load: HashMap<String, usize> = HashMap::new();
+    for q in st.store.list(res("pods"), None).filter(|q| active(q)) {
+        if let Some(n) = q["spec"]["nodeName"].as_str().filter(|n| !n.is_empty()) {
+            *load.entry(n.to_string()).or_default() += 1;
+        }
+    }
     for mut p in waiting {
-        let nodes = st.store.list_owned(res("nodes"), None);
-        let load = |n: &Value| st.store.list(res("pods"), None).filter(|p| p["spec"]["nodeName"] == n["metadata"]["name"] && active(p)).count();
-        let Some(best) = nodes.iter().filter(|n| fits(&p, n)).min_by_key(|n| load(n)) else { continue };
-        p["spec"]["nodeName"] = best["metadata"]["name"].clone();
+        let count = |n: &Value| load.get(meta(n, "name")).copied().unwrap_or(0);
+        let Some(best) = nodes.iter().filter(|n| fits(&p, n)).min_by_key(|n| count(n)) else { continue };
+        let best = meta(best, "name").to_string();
+        p["spec"]["nodeName"] = json!(best);
+        *load.entry(best).or_default() += 1;
         let _ = st.store.update(res("pods"), meta(&p, "namespace"), meta(&p, "name"), p.clone(), false);
     }
 }

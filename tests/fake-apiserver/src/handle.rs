@@ -24,7 +24,7 @@ impl Handle {
         let mut st = self.shared.lock();
         let out = ops::create(&mut st, res, &ns, obj).map_err(|e| e.to_status());
         drop(st);
-        self.shared.changed.notify_all();
+        self.shared.notify_all();
         out
     }
 
@@ -39,7 +39,7 @@ impl Handle {
         let ns = obj["metadata"]["namespace"].as_str().unwrap_or("").to_string();
         let name = obj["metadata"]["name"].as_str().unwrap_or("").to_string();
         let out = self.shared.lock().store.update(res, &ns, &name, obj, true).map_err(|e| e.to_status());
-        self.shared.changed.notify_all();
+        self.shared.notify_all();
         out
     }
 
@@ -51,7 +51,7 @@ impl Handle {
     /// Remove at once (no grace period, no budget checks).
     pub fn delete(&self, plural: &str, namespace: &str, name: &str) -> Option<Value> {
         let out = self.shared.lock().store.remove(resource(plural), namespace, name).ok();
-        self.shared.changed.notify_all();
+        self.shared.notify_all();
         out
     }
 }

@@ -153,8 +153,12 @@ impl FakeApiServer {
             let tick = opts.tick.max(Duration::from_millis(5));
             thread::Builder::new().name("fakeapi-controllers".into()).spawn(move || {
                 while !shared.stop.load(Ordering::SeqCst) {
-                    controller::tick(&mut shared.lock(), Instant::now());
-                    shared.changed.notify_all();
+                    {
+                        let mut st = shared.lock();
+                        let before = st.store.resource_version();
+                        controller::tick(&mut st, Instant::now());
+                        shared.notify_since(&st, before);
+                    }
                     thread::sleep(tick);
                 }
             })?
@@ -241,7 +245,7 @@ impl FakeApiServer {
 
     pub fn with_store<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R {
         let out = f(&mut self.shared.lock().store);
-        self.shared.changed.notify_all();
+        self.shared.notify_all();
         out
     }
 
@@ -255,6 +259,8 @@ impl FakeApiServer {
         conds.push(ops::ready_condition(ready));
         node["status"]["conditions"] = json!(conds);
         let _ = st.store.update(res, "", name, node, false);
+        drop(st);
+        self.shared.notify_all();
     }
 
     pub fn inject(&self, f: Fault) {
@@ -311,7 +317,7 @@ impl FakeApiServer {
 impl Drop for FakeApiServer {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::SeqCst);
-        self.shared.changed.notify_all();
+        self.shared.notify_all();
         // wake the blocking accept() so it sees the flag
         let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
         for h in [self.accept.take(), self.ticker.take()].into_iter().flatten() {

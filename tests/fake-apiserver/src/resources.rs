@@ -82,3 +82,9 @@ pub fn by_kind(api_version: &str, kind: &str) -> Option<&'static Resource> {
 pub fn in_group(group: &str) -> impl Iterator<Item = &'static Resource> + '_ {
     RESOURCES.iter().filter(move |r| r.group == group)
 }
+
+/// The position in [`RESOURCES`] of the resource qualified as `qualified`
+/// (`pods`, `daemonsets.apps`).
+pub fn index_of(qualified: &str) -> Option<usize> {
+    RESOURCES.iter().position(|r| r.qualified() == qualified)
+}

@@ -20,6 +20,9 @@ pub struct RequestRecord {
     pub content_type: String,
     pub body: String,
     pub status: u16,
+    /// When the request was answered, since the server started (zero where
+    /// unknown, e.g. records read from a real server's audit log).
+    pub at: Duration,
 }
 
 pub struct State {
@@ -39,8 +42,15 @@ pub struct State {
 
 pub struct Shared {
     pub state: Mutex<State>,
+    /// Notified after every change of the store (all resources).
     pub changed: Condvar,
+    /// One per resource (the index in `resources::RESOURCES`): a watch waits on
+    /// its own resource's, so 1,000 watches of one DaemonSet do not all wake
+    /// for every change of a pod or a node.
+    pub changed_res: Vec<Condvar>,
     pub stop: AtomicBool,
+    /// When the server started (request records are timed from it).
+    pub started: Instant,
 }
 
 impl Shared {
@@ -58,8 +68,33 @@ impl Shared {
                 controllers,
             }),
             changed: Condvar::new(),
+            changed_res: crate::resources::RESOURCES.iter().map(|_| Condvar::new()).collect(),
             stop: AtomicBool::new(false),
+            started: Instant::now(),
         }
+    }
+
+    /// Wake the watches of what changed since resourceVersion `before`.
+    pub fn notify_since(&self, st: &State, before: u64) {
+        if st.store.resource_version() == before {
+            return;
+        }
+        let mut woken = vec![false; self.changed_res.len()];
+        for ch in st.store.changes_since(before).into_iter().flatten() {
+            if let Some(i) = crate::resources::index_of(&ch.res) {
+                woken[i] = true;
+            }
+        }
+        for (cv, _) in self.changed_res.iter().zip(woken).filter(|(_, w)| *w) {
+            cv.notify_all();
+        }
+        self.changed.notify_all();
+    }
+
+    /// Wake every watch (a change made outside a request, e.g. by a test).
+    pub fn notify_all(&self) {
+        self.changed_res.iter().for_each(Condvar::notify_all);
+        self.changed.notify_all();
     }
 
     /// The state; a panic in another thread (a test assertion) does not poison it for us.

@@ -84,7 +84,15 @@ impl Store {
         if rv + 1 < oldest && rv < self.rv {
             return None;
         }
-        Some(self.changes.iter().filter(move |c| c.rv > rv))
+        // The log is in rv order: start at the first newer change instead of
+        // filtering all of it (every watch asks this after every change).
+        let first = self.changes.partition_point(|c| c.rv <= rv);
+        Some(self.changes.range(first..))
+    }
+
+    /// Where in the log changes newer than `rv` start (see [`Store::change_log`]).
+    pub fn changes_after_index(&self, rv: u64) -> usize {
+        self.changes.partition_point(|c| c.rv <= rv)
     }
 
     /// Every change still in the log, oldest first.

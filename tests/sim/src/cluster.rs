@@ -260,6 +260,16 @@ impl Cluster {
             && self.observer.cordoned().next().is_none()
     }
 
+    /// Nobody holds the lock, no node is down or cordoned by kured.
+    pub fn quiet(&self) -> bool {
+        self.nodes.iter().all(|n| n.down_until.is_none()) && self.observer.holders().is_empty() && self.observer.cordoned().next().is_none()
+    }
+
+    /// The memory the running daemons hold now, together (VmRSS, KiB).
+    pub fn fleet_rss_kib(&self) -> u64 {
+        self.nodes.iter().filter_map(SimNode::kured_rss_kib).sum()
+    }
+
     /// Every kured exited on its own: nothing more will happen.
     pub fn all_dead(&self) -> bool {
         self.nodes.iter().all(|n| n.crashed.is_some() && !n.kured_running())

@@ -14,6 +14,7 @@
 //! ```
 
 pub mod backend;
+pub mod bench;
 pub mod budget;
 pub mod chaos;
 pub mod cluster;

@@ -9,10 +9,13 @@ use std::time::Duration;
 
 use sim::{Cluster, ClusterSpec};
 
+mod bench_run;
+
 const USAGE: &str = "usage: kured-sim [--nodes N] [--concurrency C] [--seconds LIMIT] [--downtime SECS]
                  [--control-plane fake|real] [--kured PATH] [--arch aarch64|armv7]
                  [--workloads=false] [--keep] [--steady-state SECS]
-                 [--install 'SHELL COMMAND'] [KURED FLAGS...]
+                 [--install 'SHELL COMMAND'] [--bench[=LABEL]] [--floor=SUM,MIN,K] [--prometheus] [--bench-floor]
+                 [KURED FLAGS...]
 
 Starts an API server, N nodes that all need a reboot and one kured per node,
 then plays the machines until every node rebooted or LIMIT seconds passed.
@@ -30,6 +33,12 @@ wins; except --reboot-command and --host-pid, which always stay the harmless one
 --arch runs each kured through qemu-user (qemu-aarch64-static, qemu-arm-static);
 the binary defaults to that target's static build (scripts/build-static.sh), which
 `scripts/simulate --arch` makes first.
+--bench[=LABEL]: after the rollout, print the scale benchmark's figures (`bench:`
+lines: requests against the floor, the busiest second, hand-over gaps, fairness,
+memory and CPU; see tests/sim/src/bench.rs). --floor=SUM,MIN,K: the floor for
+N nodes is SUM + (N-K) x MIN, as measured by --bench-floor (K nodes, each
+rebooting alone in turn; prints `bench-floor:`). --prometheus: a fake Prometheus
+(no alerts firing) for --prometheus-url, its queries counted.
 Exit status: 0 all invariants held, 1 one broke, 2 usage error.";
 
 struct Options {
@@ -37,6 +46,11 @@ struct Options {
     seconds: u64,
     /// Some(secs): nothing needs a reboot; measure the idle load for secs.
     steady: Option<u64>,
+    bench: Option<String>,
+    /// (sum, min, k) from --bench-floor
+    floor: Option<(f64, f64, usize)>,
+    prometheus: bool,
+    bench_floor: bool,
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -66,6 +80,32 @@ fn main() -> ExitCode {
     }
     let concurrency = opts.spec.concurrency as usize;
     let keep = opts.spec.keep_dir;
+    let mut opts = opts;
+    let prometheus = match opts.prometheus {
+        true => match sim::http::TinyServer::start(|_| (200, "application/json".into(), sim::http::alerts_answer(&[]))) {
+            Ok(p) => {
+                opts.spec.extra_kured_args.push(format!("--prometheus-url={}", p.url()));
+                Some(p)
+            }
+            Err(e) => {
+                eprintln!("kured-sim: cannot start the fake Prometheus: {e}");
+                return ExitCode::from(1);
+            }
+        },
+        false => None,
+    };
+    if opts.bench_floor {
+        return match bench_run::floor(opts.spec, Duration::from_secs(opts.seconds)) {
+            Ok(line) => {
+                println!("{line}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("kured-sim: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
     let mut cluster = match Cluster::start(opts.spec) {
         Ok(c) => c,
         Err(e) => {
@@ -83,8 +123,12 @@ fn main() -> ExitCode {
         println!("            (removed at the end unless the run fails; --keep keeps it)");
     }
     let mut timeline = Vec::new();
+    // --bench keeps the timeline out of the way of its figures (kept on failure)
+    let quiet = opts.bench.is_some();
     let mut show = |e: &dyn std::fmt::Display| {
-        println!("{e}");
+        if !quiet {
+            println!("{e}");
+        }
         timeline.push(e.to_string());
     };
     for e in cluster.timeline() {
@@ -96,7 +140,15 @@ fn main() -> ExitCode {
         return if cluster.all_dead() || STOP.load(Ordering::Relaxed) { ExitCode::from(1) } else { ExitCode::SUCCESS };
     }
     let limit = Duration::from_secs(opts.seconds);
-    cluster.poll_until(limit, |e| show(e), |c| c.settled() || c.all_dead() || STOP.load(Ordering::Relaxed));
+    let mut fleet_rss = bench_run::RssSampler::default();
+    cluster.poll_until(
+        limit,
+        |e| show(e),
+        |c| {
+            fleet_rss.sample(c);
+            c.settled() || c.all_dead() || STOP.load(Ordering::Relaxed)
+        },
+    );
     let summary = cluster.summary();
     let mut violations = summary.violations(concurrency);
     if STOP.load(Ordering::Relaxed) {
@@ -122,6 +174,10 @@ fn main() -> ExitCode {
         let _ = std::fs::write(cluster.dir().join("timeline.txt"), timeline.join("\n") + "\n");
     }
     print_load(&cluster, "rollout");
+    if let Some(label) = &opts.bench {
+        let queries = prometheus.as_ref().map(|p| p.received().len());
+        print!("{}", bench_run::report(&cluster, label, opts.floor, queries, fleet_rss.max_kib));
+    }
     // the summary line stays last, as the README and the scripts that read it expect
     println!("{summary}");
     if violations.is_empty() {
@@ -134,15 +190,7 @@ fn main() -> ExitCode {
 fn print_load(cluster: &Cluster, what: &str) {
     if std::env::var_os("KURED_SIM_REQUESTS").is_some() {
         // By kind, most first: where the API load goes.
-        let mut counts = std::collections::BTreeMap::new();
-        for r in cluster.api().requests() {
-            let shape: Vec<String> = r.path.split('/').map(|s| if s.starts_with("node-") || s.contains('-') && s.len() > 12 { "*".into() } else { s.to_string() }).collect();
-            let watch = if r.query.contains("watch=1") { "?watch" } else { "" };
-            *counts.entry(format!("{} {}{watch}", r.method, shape.join("/"))).or_insert(0usize) += 1;
-        }
-        let mut counts: Vec<_> = counts.into_iter().collect();
-        counts.sort_by(|a, b| b.1.cmp(&a.1));
-        for (k, n) in counts.iter().take(15) {
+        for (k, n) in sim::bench::by_kind(&cluster.api().requests(), 15) {
             println!("requests: {n:7} {k}");
         }
     }
@@ -159,6 +207,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
     spec.workloads = true;
     let mut seconds = 120;
     let mut steady = None;
+    let (mut bench, mut floor, mut prometheus, mut bench_floor) = (None, None, false, false);
     let (mut arch, mut kured_given) = (None, false);
     let mut args = args.peekable();
     while let Some(arg) = args.next() {
@@ -189,6 +238,16 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
             "--workloads" => spec.workloads = inline.as_deref() != Some("false"),
             "--keep" => spec.keep_dir = true,
             "--install" => spec.install_command = Some(vec!["/bin/sh".into(), "-c".into(), value("a shell command")?]),
+            "--bench" => bench = Some(inline.clone().unwrap_or_else(|| "kured".into())),
+            "--bench-floor" => bench_floor = true,
+            "--prometheus" => prometheus = true,
+            "--floor" => {
+                let v = value("SUM,MIN,K")?;
+                let parts: Vec<&str> = v.split(',').collect();
+                let bad = || format!("{name}: expected SUM,MIN,K (numbers), got {v:?}");
+                let [sum, min, k] = parts[..] else { return Err(bad()) };
+                floor = Some((sum.parse().map_err(|_| bad())?, min.parse().map_err(|_| bad())?, k.parse().map_err(|_| bad())?));
+            }
             _ if arg.starts_with("--") => spec.extra_kured_args.push(arg.clone()),
             _ => match spec.extra_kured_args.last() {
                 // the value of a passed-through `--flag value`
@@ -219,7 +278,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
     if steady.is_some() {
         spec.no_reboot = spec.node_names();
     }
-    Ok(Some(Options { spec, seconds, steady }))
+    Ok(Some(Options { spec, seconds, steady, bench, floor, prometheus, bench_floor }))
 }
 
 fn number<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, String> {

@@ -104,6 +104,12 @@ impl SimNode {
         status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.split_whitespace().next()?.parse().ok()
     }
 
+    /// The running kured's resident memory now (VmRSS), in KiB.
+    pub fn kured_rss_kib(&self) -> Option<u64> {
+        let status = fs::read_to_string(format!("/proc/{}/status", self.kured_pid()?)).ok()?;
+        status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.split_whitespace().next()?.parse().ok()
+    }
+
     pub fn kured_running(&self) -> bool {
         self.kured.is_some()
     }

@@ -46,6 +46,7 @@ pub fn record(line: &str) -> Option<RequestRecord> {
         content_type: String::new(),
         body,
         status: ev["responseStatus"]["code"].as_u64().and_then(|c| u16::try_from(c).ok()).unwrap_or(0),
+        at: std::time::Duration::ZERO,
     })
 }
 
