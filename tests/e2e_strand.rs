@@ -163,7 +163,8 @@ fn a_lock_held_by_a_deleted_node_is_broken() {
     let now = OffsetDateTime::now_utc().format(&Rfc3339).unwrap();
     s.lock = Some(upstream_single("node-gone", &now, 0));
     let mut c = start(s);
-    c.wait_for(LIMIT, |e| matches!(e, Event::Rebooted { node, .. } if node == "node-1")).unwrap();
+    // the gap (15 s at least) and the grace (15 s) of lock::stale come first
+    c.wait_for(Limit::Cycles(24), |e| matches!(e, Event::Rebooted { node, .. } if node == "node-1")).unwrap();
     let broken = events(&c, "DaemonSet", "kured").into_iter().find(|e| e.0 == "StaleLockBroken");
     let (_, kind, message) = broken.unwrap_or_else(|| panic!("a StaleLockBroken event\n{}", c.report()));
     assert_eq!(kind, "Warning");

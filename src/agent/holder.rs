@@ -167,8 +167,7 @@ impl Agent<'_> {
     }
 
     /// Uncordon, a few tries: once the entry is gone nothing in the lock
-    /// records that the cordon is ours. True when done (or there is no Node
-    /// to uncordon).
+    /// records that the cordon is ours. True when done.
     fn uncordon_patiently(&self) -> bool {
         let mut wait = Duration::from_secs(1);
         for attempt in 1..=4 {
@@ -181,7 +180,9 @@ impl Agent<'_> {
                     }
                     return true;
                 }
-                Err(e) if e.is_not_found() => return true,
+                // Gone, or a stray 404 (chaos, a flapping proxy): not known
+                // to be undone, so the next take records the cordon as ours.
+                Err(e) if e.is_not_found() => return false,
                 Err(e) if attempt < 4 && !self.clock.stopped() => {
                     log::warn!("cannot uncordon {} yet: {e}", self.node_id());
                     self.clock.sleep(wait);

@@ -37,7 +37,11 @@ impl Agent<'_> {
         }
         // Even after a check longer than the period: a free slot this check
         // left to the next in line may be this node's after all.
-        let left = left.max(turn::MAX_DELAY + MIN_GAP);
+        // (only then: a full lock is waited on for the rest of the period)
+        let left = match self.state.waiting.borrow().deferred() {
+            true => left.max(turn::MAX_DELAY + MIN_GAP),
+            false => left,
+        };
         let stop = || {
             self.clock.beat();
             self.clock.stopped()

@@ -85,6 +85,12 @@ pub enum Queued {
 }
 
 impl Waiting {
+    /// This node's last check left a free slot to the next in line (its
+    /// wait must last long enough for its own turn to come).
+    pub fn deferred(&self) -> bool {
+        self.deferred
+    }
+
     /// How many arrivals ahead of a node that started waiting at `since` the
     /// queue has been served to (None: nothing seen yet).
     pub fn distance(&self, since: OffsetDateTime, period: Duration) -> Option<f64> {
