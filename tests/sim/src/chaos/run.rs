@@ -40,24 +40,6 @@ pub fn run_limit(plan: &Plan) -> Duration {
     }
 }
 
-/// The most machines down at once: their reboot command ran, not back yet.
-fn most_down_at_once(c: &Cluster, skip: &dyn Fn(&str) -> bool) -> usize {
-    let (mut down, mut most) = (BTreeSet::new(), 0);
-    for e in c.timeline() {
-        match &e.event {
-            Event::Rebooted { node, .. } if !skip(node) => {
-                down.insert(node.clone());
-            }
-            Event::NodeBack { node } => {
-                down.remove(node);
-            }
-            _ => {}
-        }
-        most = most.max(down.len());
-    }
-    most
-}
-
 /// On the real control plane, which starts in seconds and schedules for real: a minute more.
 fn run_limit_on(plan: &Plan, real: bool) -> Duration {
     run_limit(plan) + if real { Duration::from_secs(60) } else { Duration::ZERO }
@@ -529,7 +511,7 @@ impl Runner<'_> {
         // did not change in time) may still "go down" when a loaded harness
         // gets to its marker late: that overlap is the harness's, not kured's.
         let timed_out = |n: &str| std::fs::read_to_string(c.dir().join(n).join("kured.log")).is_ok_and(|l| l.contains("boot ID unchanged"));
-        let down = most_down_at_once(c, &timed_out);
+        let down = c.most_down_at_once(&timed_out);
         if down > conc {
             self.counts.lock_violations += 1;
             self.problem(format!("{down} machines ran their reboot command and were down at once (concurrency {conc})"));

@@ -9,6 +9,25 @@ use crate::node::SimNode;
 use crate::summary::Summary;
 
 impl Cluster {
+    /// The most machines down at once (their reboot command ran, not back
+    /// yet), leaving out the nodes `skip` names.
+    pub fn most_down_at_once(&self, skip: &dyn Fn(&str) -> bool) -> usize {
+        let (mut down, mut most) = (std::collections::BTreeSet::new(), 0);
+        for e in &self.timeline {
+            match &e.event {
+                crate::Event::Rebooted { node, .. } if !skip(node) => {
+                    down.insert(node.clone());
+                }
+                crate::Event::NodeBack { node } => {
+                    down.remove(node);
+                }
+                _ => {}
+            }
+            most = most.max(down.len());
+        }
+        most
+    }
+
     pub fn summary(&self) -> Summary {
         let names = |f: &dyn Fn(&SimNode) -> bool| self.nodes.iter().filter(|n| f(n)).map(|n| n.name.clone()).collect::<Vec<_>>();
         let max_cordoned = self.observer.max_cordoned;
