@@ -204,3 +204,21 @@ fn two_stray_404s_break_no_entry() {
     assert_eq!(w.holders(), ["node-2"]);
     assert!(!w.cordoned());
 }
+
+/// Chaos seed 14377560584809746267: node-1's Node was deleted and registered
+/// again between taking the lock and the cordon, so the cordon went to the new
+/// object, which the holder then took for not its own and left cordoned. The
+/// look right before the cordon is never an older one.
+#[test]
+fn a_node_registered_again_before_the_cordon_is_never_cordoned() {
+    let w = World::new();
+    let host = FakeHost::new(true);
+    let cfg = w.config(&["--drain-delay=3s"]);
+    at(&host, Duration::from_secs(1), w.api.handle(), |api, _| {
+        api.delete("nodes", "", NODE).expect("node-1");
+        api.try_create(json!({"apiVersion":"v1","kind":"Node","metadata":{"name":NODE}})).expect("re-registered");
+    });
+    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::Returned);
+    assert_stopped_without_reboot(&w, &host);
+    assert!(!w.cordoned(), "the new Node was cordoned and left so");
+}

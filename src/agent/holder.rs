@@ -2,9 +2,8 @@
 //! reboot command, a holder goes on only while its lock entry still stands
 //! (the same entry, by its `created`: not broken as stale, not expired past
 //! renewal, not removed) and its Node is the one it took the lock for (there,
-//! with the same UID). It looks before the cordon, at least every
-//! [`HOLDER_CHECK`] while it drains, and with a fresh read right before the
-//! reboot command. When either is gone it stops: no reboot; its cordon undone
+//! with the same UID). It looks right before the cordon, at least every
+//! [`HOLDER_CHECK`] while it drains, and right before the reboot command. When either is gone it stops: no reboot; its cordon undone
 //! if ours, kured's marks off, a Warning Event saying why, its entry let go if
 //! still there; then it waits for the lock again. `lock::stale` is the other
 //! end: why a live holder's entry may be broken, and the grace that gives the
@@ -99,11 +98,12 @@ impl Agent<'_> {
         Ok(lost)
     }
 
-    /// While draining: a look when the last one is older than
-    /// [`HOLDER_CHECK`]. A look that fails goes on on the last one (the next
-    /// round looks again; the reboot command waits for a good one).
-    pub(super) fn still_holding(&self, lock: &DaemonSetLock<'_>, h: &mut Holding) -> Option<Lost> {
-        if self.clock.now() - h.checked < HOLDER_CHECK {
+    /// While draining: a look when the last one is older than `max_age`
+    /// ([`HOLDER_CHECK`]; zero right before the cordon). A look that fails
+    /// goes on on the last one (the next round looks again; the reboot
+    /// command waits for a good one).
+    pub(super) fn still_holding(&self, lock: &DaemonSetLock<'_>, h: &mut Holding, max_age: Duration) -> Option<Lost> {
+        if self.clock.now() - h.checked < max_age {
             return None;
         }
         match self.look(lock, h) {
@@ -205,16 +205,28 @@ pub(super) struct HolderGuide<'g, 'a> {
     pub lost: Option<Lost>,
 }
 
+impl HolderGuide<'_, '_> {
+    fn halt_if_older(&mut self, max_age: Duration) -> Option<String> {
+        let lost = self.agent.still_holding(self.lock, self.holding, max_age)?;
+        let why = lost.describe(self.agent.node_id());
+        self.lost = Some(lost);
+        Some(why)
+    }
+}
+
 impl Guide for HolderGuide<'_, '_> {
     fn check_every(&self) -> Option<Duration> {
         Some(HOLDER_CHECK)
     }
 
     fn halt(&mut self) -> Option<String> {
-        let lost = self.agent.still_holding(self.lock, self.holding)?;
-        let why = lost.describe(self.agent.node_id());
-        self.lost = Some(lost);
-        Some(why)
+        self.halt_if_older(HOLDER_CHECK)
+    }
+
+    /// A Node deleted and registered since the lock was taken must not be
+    /// cordoned: that cordon would pass for the new object's own.
+    fn halt_before_cordon(&mut self) -> Option<String> {
+        self.halt_if_older(Duration::ZERO)
     }
 
     fn give_way(&mut self) -> Option<Vec<String>> {

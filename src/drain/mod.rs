@@ -89,7 +89,12 @@ pub trait Guide {
     fn check_every(&self) -> Option<Duration> {
         None
     }
-    /// Asked before the cordon and before each round of evictions (and, with
+    /// Asked right before the cordon: as [`halt`](Guide::halt), but never on
+    /// an older answer (a Node registered again since would be cordoned).
+    fn halt_before_cordon(&mut self) -> Option<String> {
+        self.halt()
+    }
+    /// Asked before each round of evictions (and, with
     /// [`check_every`](Guide::check_every), at least that often): `Some(why)`
     /// ends the drain at once, the node left as it is (the caller puts it back).
     fn halt(&mut self) -> Option<String> {
@@ -120,7 +125,7 @@ pub enum Drained {
 
 /// [`drain_node`], asking `guide` as it goes.
 pub fn drain_node_guided(client: &Client, node: &str, opts: &DrainOptions, clock: &dyn Clock, guide: &mut dyn Guide) -> Result<Drained> {
-    if let Some(why) = guide.halt() {
+    if let Some(why) = guide.halt_before_cordon() {
         return Ok(Drained::Halted(why));
     }
     let deadline = opts.timeout.map(|t| clock.now() + t);
