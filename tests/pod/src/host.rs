@@ -97,6 +97,7 @@ impl HostStandIn {
         host.init_pid = children.split_whitespace().next().and_then(|p| p.parse().ok()).ok_or("the stand-in's init is not running")?;
         host.pid_in_pod = pid_in_namespace(host.init_pid)?;
         host.check_isolated()?;
+        host.check_replaced(&systemctl, run)?;
         Ok(host)
     }
 
@@ -125,6 +126,23 @@ impl HostStandIn {
             if ns_id("1", ns).is_ok_and(|one| one == theirs) {
                 return Err(format!("host stand-in: its {ns} namespace is PID 1's: refusing to give it to a pod"));
             }
+        }
+        Ok(())
+    }
+
+    /// Seen from inside the stand-in (its root through /proc): `/bin/systemctl`
+    /// is the recorder and `/run` the test's directory (no systemd socket), or
+    /// no pod gets it. `set -eu` already stops the script at a failed mount;
+    /// this checks what a pod's reboot command would actually find.
+    fn check_replaced(&self, systemctl: &Path, run: &Path) -> Result<(), String> {
+        let root = format!("/proc/{}/root", self.init_pid);
+        let seen = fs::read(format!("{root}/bin/systemctl")).map_err(|e| format!("host stand-in: {root}/bin/systemctl: {e}"))?;
+        if seen != fs::read(systemctl).map_err(|e| e.to_string())? {
+            return Err("host stand-in: /bin/systemctl inside is not the recording script: refusing to give it to a pod".into());
+        }
+        let id = |p: &str| fs::metadata(p).map(|m| (m.dev(), m.ino())).map_err(|e| format!("host stand-in: {p}: {e}"));
+        if id(&format!("{root}/run"))? != id(&run.display().to_string())? {
+            return Err("host stand-in: /run inside is not the test's directory: refusing to give it to a pod".into());
         }
         Ok(())
     }
