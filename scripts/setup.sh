@@ -25,6 +25,11 @@ if ((${#missing[@]})); then
   "${apt[@]}" update >/dev/null
   "${apt[@]}" install -y --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# The format and lint gate (scripts/test.sh runs it first) needs both.
+for c in rustfmt clippy; do
+  rustup component list --installed 2>/dev/null | grep -q "^$c" || timeout 300 rustup component add "$c" ||
+    echo "setup: WARNING: could not install the rust component $c (the gate needs it)" >&2
+done
 # The musl target gives the smallest static binary; build-static.sh falls back
 # to glibc crt-static when it cannot be had (x86_64 only: ARM needs its target).
 for t in x86_64-unknown-linux-musl aarch64-unknown-linux-musl armv7-unknown-linux-musleabihf; do
