@@ -259,7 +259,9 @@ impl Runner<'_> {
             s.lock = Some(if plan.concurrency == 1 {
                 upstream_multi(2, &[])
             } else {
-                upstream_single("", "0001-01-01T00:00:00Z", 0)
+                // Free in the single format is an absent annotation or an expired
+                // entry; {"nodeID":""} without a TTL is held (by nobody), as upstream reads it.
+                upstream_single("node-gone", "2001-01-01T00:00:00Z", 1_000_000_000)
             });
         }
         s.extra_objects = workloads(plan);
