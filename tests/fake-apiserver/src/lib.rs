@@ -249,11 +249,17 @@ impl FakeApiServer {
         out
     }
 
-    /// Set the node's Ready condition.
+    /// Set the node's Ready condition (a test naming a node that is not there is wrong).
     pub fn set_node_ready(&self, name: &str, ready: bool) {
+        assert!(self.set_node_ready_if_present(name, ready), "fake apiserver: no node {name:?}");
+    }
+
+    /// Set the node's Ready condition if the Node exists (a simulated kubelet
+    /// whose Node was deleted has no status to write). False = no such node.
+    pub fn set_node_ready_if_present(&self, name: &str, ready: bool) -> bool {
         let mut st = self.shared.lock();
         let res = resource("nodes");
-        let Ok(mut node) = st.store.get(res, "", name).cloned() else { panic!("fake apiserver: no node {name:?}") };
+        let Ok(mut node) = st.store.get(res, "", name).cloned() else { return false };
         let mut conds: Vec<Value> = node["status"]["conditions"].as_array().cloned().unwrap_or_default();
         conds.retain(|c| c["type"] != "Ready");
         conds.push(ops::ready_condition(ready));
@@ -261,6 +267,7 @@ impl FakeApiServer {
         let _ = st.store.update(res, "", name, node, false);
         drop(st);
         self.shared.notify_all();
+        true
     }
 
     pub fn inject(&self, f: Fault) {

@@ -149,7 +149,10 @@ impl Api {
     }
     pub fn set_node_ready(&self, name: &str, ready: bool) {
         match self {
-            Api::Fake(f) => f.set_node_ready(name, ready),
+            // A Node deleted by a fault has no status to write (the real kubelet logs it).
+            Api::Fake(f) => {
+                f.set_node_ready_if_present(name, ready);
+            }
             Api::Real(r) => r.set_node_ready(name, ready),
         }
     }

@@ -83,7 +83,14 @@ fn main() -> ExitCode {
                 return;
             }
             let plan = Plan::generate(chaos::run_seed(seed, i));
-            let result = chaos::run::run(&plan, &kured, keep, kind);
+            // A harness panic is this run's failure, not the campaign's end (the
+            // cluster's processes are stopped as it unwinds; debug builds unwind).
+            let started = Instant::now();
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| chaos::run::run(&plan, &kured, keep, kind)))
+                .unwrap_or_else(|panic| {
+                    let why = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()));
+                    chaos::run::RunResult::harness_panic(plan.seed, why.unwrap_or_default(), started.elapsed())
+                });
             if tx.send((i, plan, result)).is_err() {
                 return;
             }

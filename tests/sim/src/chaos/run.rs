@@ -77,6 +77,19 @@ pub struct RunResult {
 }
 
 impl RunResult {
+    /// A run the harness itself broke off (it panicked): failed, with why.
+    pub fn harness_panic(seed: u64, why: String, elapsed: Duration) -> RunResult {
+        RunResult {
+            seed,
+            problems: vec![format!("harness panicked: {why}")],
+            counts: Counts::default(),
+            injected: BTreeMap::new(),
+            elapsed,
+            kept: None,
+            skipped: BTreeMap::new(),
+        }
+    }
+
     pub fn failed(&self) -> bool {
         !self.problems.is_empty()
     }
