@@ -164,6 +164,11 @@ impl Status {
         self.inner().blocked = why;
     }
 
+    /// What holds a needed reboot back, as last reported.
+    pub fn blocked(&self) -> Option<Blocked> {
+        self.inner().blocked
+    }
+
     pub fn set_window_open(&self, open: bool) {
         self.inner().window_open = Some(open);
     }
