@@ -21,7 +21,9 @@ pub const KEY: &str = "kured-rs.dev/opt-out";
 /// says nothing (empty, `true`) shows as just "opted out"; the annotation's
 /// text wins over the label's value.
 pub fn opted_out(labels: &BTreeMap<String, String>, annotations: &BTreeMap<String, String>) -> Option<String> {
-    let said = |v: Option<&String>| v.map(|v| v.trim()).filter(|v| !v.is_empty() && !v.eq_ignore_ascii_case("true")).map(str::to_string);
+    let said = |v: Option<&String>| {
+        v.map(|v| v.trim()).filter(|v| !v.is_empty() && !v.eq_ignore_ascii_case("true")).map(str::to_string)
+    };
     if !labels.contains_key(KEY) && !annotations.contains_key(KEY) {
         return None;
     }
@@ -41,7 +43,11 @@ mod tests {
 
     #[track_caller]
     fn case(labels: &[(&str, &str)], annotations: &[(&str, &str)], want: Option<&str>) {
-        assert_eq!(opted_out(&map(labels), &map(annotations)).as_deref(), want, "labels {labels:?}, annotations {annotations:?}");
+        assert_eq!(
+            opted_out(&map(labels), &map(annotations)).as_deref(),
+            want,
+            "labels {labels:?}, annotations {annotations:?}"
+        );
     }
 
     #[test]

@@ -4,12 +4,12 @@
 //! annotation). What the check does, what it costs, what it says, and what a
 //! node already holding the lock does when either arrives.
 
-#[path = "support/kube.rs"]
-mod kube;
-#[path = "support/host.rs"]
-mod host;
 #[path = "agent/fake_host.rs"]
 mod fake_host;
+#[path = "support/host.rs"]
+mod host;
+#[path = "support/kube.rs"]
+mod kube;
 #[path = "agent/support.rs"]
 mod support;
 
@@ -26,7 +26,10 @@ const OPT_OUT: &str = "kured-rs.dev/opt-out";
 
 fn status(w: &World) -> Value {
     let n = w.api.get("nodes", "", NODE).unwrap();
-    let raw = n["metadata"]["annotations"]["kured-rs.dev/status"].as_str().unwrap_or_else(|| panic!("no status on {n}")).to_string();
+    let raw = n["metadata"]["annotations"]["kured-rs.dev/status"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no status on {n}"))
+        .to_string();
     serde_json::from_str(&raw).unwrap()
 }
 
@@ -63,8 +66,10 @@ fn at(host: &FakeHost, after: Duration, api: Handle, change: impl Fn(&Handle, Of
 fn blocked_drain() -> (World, FakeHost) {
     let w = World::new();
     w.pod("web", NODE);
-    w.api.create(json!({"apiVersion":"policy/v1","kind":"PodDisruptionBudget","metadata":{"name":"web","namespace":"default"},
-        "spec":{"minAvailable":1,"selector":{"matchLabels":{"app":"web"}}}}));
+    w.api.create(
+        json!({"apiVersion":"policy/v1","kind":"PodDisruptionBudget","metadata":{"name":"web","namespace":"default"},
+        "spec":{"minAvailable":1,"selector":{"matchLabels":{"app":"web"}}}}),
+    );
     (w, FakeHost::new(true))
 }
 
@@ -87,14 +92,23 @@ fn a_paused_cluster_takes_no_lock_and_says_why_at_the_cost_of_a_manual_lock() {
     assert_eq!(run_check(&a), Ended::Returned);
     assert_eq!((host.reboots(), w.cordoned(), w.holders()), (0, false, Vec::<String>::new()));
     let st = status(&w);
-    assert_eq!((st["state"].as_str(), st["reason"].as_str()), (Some("pending"), Some("paused: etcd upgrade, INC-42")), "{st}");
+    assert_eq!(
+        (st["state"].as_str(), st["reason"].as_str()),
+        (Some("pending"), Some("paused: etcd upgrade, INC-42")),
+        "{st}"
+    );
     let m = a.metrics().status.render(host.now());
     assert!(m.contains("kured_reboot_blocked{node=\"node-1\",reason=\"paused\"} 1"), "{m}");
     assert!(m.contains("kured_reboot_blocked{node=\"node-1\",reason=\"lock\"} 0"), "{m}");
     // no request the manual lock does not make: the pause came with the lock's read
+    eprintln!("one check: {} requests paused, {} against a manual lock", w.api.requests().len(), manual.api.requests().len());
     assert_eq!(w.count("GET", DS_PATH), 1);
     assert_eq!(w.count("PUT", DS_PATH), 0);
-    assert!(w.api.requests().len() <= manual.api.requests().len(), "{:?}", w.api.requests().iter().map(|r| format!("{} {}", r.method, r.path)).collect::<Vec<_>>());
+    assert!(
+        w.api.requests().len() <= manual.api.requests().len(),
+        "{:?}",
+        w.api.requests().iter().map(|r| format!("{} {}", r.method, r.path)).collect::<Vec<_>>()
+    );
     assert!(w.taints().is_empty(), "no PreferNoSchedule while paused: no drain is coming soon");
 
     // resumed: the next check takes the lock and reboots
@@ -139,7 +153,11 @@ fn an_opted_out_node_is_never_cordoned_and_does_not_queue() {
         assert_eq!(run_check(&a), Ended::Returned, "{field}");
         assert_eq!((host.reboots(), w.cordoned(), w.holders()), (0, false, Vec::<String>::new()), "{field}");
         let st = status(&w);
-        assert_eq!((st["state"].as_str(), st["reason"].as_str()), (Some("pending"), Some("opted out")), "{field}: {st}");
+        assert_eq!(
+            (st["state"].as_str(), st["reason"].as_str()),
+            (Some("pending"), Some("opted out")),
+            "{field}: {st}"
+        );
         let m = a.metrics().status.render(host.now());
         assert!(m.contains("kured_reboot_blocked{node=\"node-1\",reason=\"opted-out\"} 1"), "{m}");
         assert_eq!(w.count("PUT", DS_PATH), 0, "{field}: never wrote the lock");

@@ -35,15 +35,18 @@ fn reason_of(c: &Cluster, node: &str) -> String {
 
 fn takes_after(c: &Cluster, at: Duration) -> Vec<String> {
     let taken = c.timeline().iter().filter(|e| e.at >= at);
-    taken.filter_map(|e| match &e.event {
-        Event::LockTaken { node } => Some(node.clone()),
-        _ => None,
-    })
-    .collect()
+    taken
+        .filter_map(|e| match &e.event {
+            Event::LockTaken { node } => Some(node.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 fn was_cordoned(c: &Cluster, node: &str) -> bool {
-    c.timeline().iter().any(|e| matches!(&e.event, Event::Cordoned { node: n } | Event::LockTaken { node: n } if n == node))
+    c.timeline()
+        .iter()
+        .any(|e| matches!(&e.event, Event::Cordoned { node: n } | Event::LockTaken { node: n } if n == node))
 }
 
 /// The real kubectl against the cluster, as an operator runs it.
@@ -73,14 +76,22 @@ fn pausing_mid_rollout_stops_new_takes_and_resuming_goes_on() {
     let mut s = ClusterSpec::scenario(env!("CARGO_BIN_EXE_kured"), 4, &[]);
     s.period = "4s".into();
     let mut c = start(s);
-    let first = c.wait_for(LIMIT, |e| matches!(e, Event::LockTaken { .. })).unwrap_or_else(|e| panic!("{e}\n{}", c.report()));
+    let first =
+        c.wait_for(LIMIT, |e| matches!(e, Event::LockTaken { .. })).unwrap_or_else(|e| panic!("{e}\n{}", c.report()));
     // The operator pauses: a write of the DaemonSet, so any take read before
     // it is refused (409) and read again, and sees the pause.
-    let written = c.api().edit("daemonsets", "kube-system", "kured", |ds| ds["metadata"]["annotations"][PAUSE] = "etcd upgrade, INC-42".into());
+    let written = c.api().edit("daemonsets", "kube-system", "kured", |ds| {
+        ds["metadata"]["annotations"][PAUSE] = "etcd upgrade, INC-42".into()
+    });
     let written = written.unwrap_or_else(|e| panic!("{e}"));
     let paused_at = c.elapsed();
-    let lock = written["metadata"]["annotations"][sim::lockview::DEFAULT_LOCK_ANNOTATION].as_str().unwrap_or("").to_string();
-    let at_pause: Vec<String> = if lock.is_empty() { vec![] } else { sim::lockview::holders(&lock).unwrap().into_iter().map(|h| h.node_id).collect() };
+    let lock =
+        written["metadata"]["annotations"][sim::lockview::DEFAULT_LOCK_ANNOTATION].as_str().unwrap_or("").to_string();
+    let at_pause: Vec<String> = if lock.is_empty() {
+        vec![]
+    } else {
+        sim::lockview::holders(&lock).unwrap().into_iter().map(|h| h.node_id).collect()
+    };
     eprintln!("paused {:.1}s after {}; holders then: {at_pause:?}", (paused_at - first.at).as_secs_f64(), first.event);
     let names = c.spec().node_names();
     // The holder finishes; every other node waits, saying why.
@@ -89,7 +100,8 @@ fn pausing_mid_rollout_stops_new_takes_and_resuming_goes_on() {
         |_| {},
         |c| {
             let left = c.lock_holders().is_empty();
-            let waiting = names.iter().filter(|n| c.reboots(n) == 0).all(|n| reason_of(c, n) == "paused: etcd upgrade, INC-42");
+            let waiting =
+                names.iter().filter(|n| c.reboots(n) == 0).all(|n| reason_of(c, n) == "paused: etcd upgrade, INC-42");
             left && waiting
         },
     );
@@ -103,15 +115,21 @@ fn pausing_mid_rollout_stops_new_takes_and_resuming_goes_on() {
     assert!(rebooted_while_paused.len() < names.len(), "the pause came too late to hold anyone back\n{}", c.report());
 
     // Resume: the event removing the pause wakes the next in line.
-    c.api().edit("daemonsets", "kube-system", "kured", |ds| {
-        ds["metadata"]["annotations"].as_object_mut().unwrap().remove(PAUSE);
-    })
-    .unwrap_or_else(|e| panic!("{e}"));
+    c.api()
+        .edit("daemonsets", "kube-system", "kured", |ds| {
+            ds["metadata"]["annotations"].as_object_mut().unwrap().remove(PAUSE);
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
     let resumed_at = c.elapsed();
-    let next = c.wait_for(LIMIT, |e| matches!(e, Event::LockTaken { .. })).unwrap_or_else(|e| panic!("{e}\n{}", c.report()));
+    let next =
+        c.wait_for(LIMIT, |e| matches!(e, Event::LockTaken { .. })).unwrap_or_else(|e| panic!("{e}\n{}", c.report()));
     let Event::LockTaken { node } = &next.event else { unreachable!() };
     eprintln!("resumed: {node} took the lock {:.2}s later", (next.at - resumed_at).as_secs_f64());
-    assert!(log_of(&c, node).contains("the reboot lock has a free slot and it is this node's turn"), "{node} was not woken by the watch\n{}", log_of(&c, node));
+    assert!(
+        log_of(&c, node).contains("the reboot lock has a free slot and it is this node's turn"),
+        "{node} was not woken by the watch\n{}",
+        log_of(&c, node)
+    );
     let summary = c.run_until_all_rebooted(LIMIT);
     assert!(summary.violations(1).is_empty(), "{summary}\n{}", c.report());
 }
@@ -133,19 +151,35 @@ fn pause_and_opt_out_with_kubectl(cp: ControlPlaneKind) {
     }
     let says = |c: &Cluster| {
         let t = kubectl(c, &["get", "nodes", "-o", COLUMNS]);
-        let paused = ["node-1", "node-2"].iter().all(|n| row(&t, n).contains(r#""reason":"paused: maintenance freeze""#));
+        let paused =
+            ["node-1", "node-2"].iter().all(|n| row(&t, n).contains(r#""reason":"paused: maintenance freeze""#));
         paused && row(&t, "node-3").contains(r#""reason":"opted out""#) && row(&t, "node-3").ends_with("true")
     };
     let shown = c.poll_until(LIMIT, |_| {}, says);
     let table = kubectl(&c, &["get", "nodes", "-o", COLUMNS]);
     assert!(shown, "kubectl does not show the pause and the opt-out:\n{table}\n{}", c.report());
     eprintln!("{table}");
-    let ds = kubectl(&c, &["-n", "kube-system", "get", "daemonset", "kured", "-o", r"custom-columns=PAUSED:.metadata.annotations.kured-rs\.dev/pause"]);
+    let ds = kubectl(
+        &c,
+        &[
+            "-n",
+            "kube-system",
+            "get",
+            "daemonset",
+            "kured",
+            "-o",
+            r"custom-columns=PAUSED:.metadata.annotations.kured-rs\.dev/pause",
+        ],
+    );
     assert!(ds.contains("maintenance freeze"), "{ds}");
     assert!(takes_after(&c, Duration::ZERO).is_empty(), "took the lock while paused\n{}", c.report());
 
     kubectl(&c, &["-n", "kube-system", "annotate", "daemonset", "kured", "kured-rs.dev/pause-"]);
-    let two = c.poll_until(cycles(12), |_| {}, |c| c.reboots("node-1") == 1 && c.reboots("node-2") == 1 && c.lock_holders().is_empty());
+    let two = c.poll_until(
+        cycles(12),
+        |_| {},
+        |c| c.reboots("node-1") == 1 && c.reboots("node-2") == 1 && c.lock_holders().is_empty(),
+    );
     assert!(two, "node-1 and node-2 were not rebooted after the resume\n{}", c.report());
     assert!(!was_cordoned(&c, "node-3"), "the opted-out node was cordoned or took the lock\n{}", c.report());
     assert_eq!((c.reboots("node-3"), reason_of(&c, "node-3")), (0, "opted out".to_string()), "{}", c.report());

@@ -11,7 +11,12 @@ impl Agent<'_> {
     /// whose event removing the pause wakes this node in its turn), saying why.
     /// The PreferNoSchedule taint comes off: no drain is coming soon.
     pub(super) fn paused(&self, why: &str) {
-        log::info!("reboot required, but reboots are paused ({} on daemonset {}/{}): {why}", crate::lock::pause::ANNOTATION, self.config.ds_namespace, self.config.ds_name);
+        log::info!(
+            "reboot required, but reboots are paused ({} on daemonset {}/{}): {why}",
+            crate::lock::pause::ANNOTATION,
+            self.config.ds_namespace,
+            self.config.ds_name
+        );
         self.metrics.status.lock_wait_started(self.clock.now());
         self.report("pending", &format!("paused: {why}"), Some(Blocked::Paused));
         self.set_taint(false);
