@@ -15,10 +15,10 @@ mod support;
 
 use std::time::Duration;
 
-use fakeapi::Handle;
+use fakeapi::{Fault, Handle};
 use kured::clock::Clock;
 use serde_json::{json, Value};
-use support::{agent, run_check, Ended, FakeHost, World, DS_PATH, NODE};
+use support::{agent, run_check, Ended, FakeHost, World, DS_PATH, KEY, NODE, NODE_PATH};
 use time::OffsetDateTime;
 
 const PAUSE: &str = "kured-rs.dev/pause";
@@ -101,7 +101,11 @@ fn a_paused_cluster_takes_no_lock_and_says_why_at_the_cost_of_a_manual_lock() {
     assert!(m.contains("kured_reboot_blocked{node=\"node-1\",reason=\"paused\"} 1"), "{m}");
     assert!(m.contains("kured_reboot_blocked{node=\"node-1\",reason=\"lock\"} 0"), "{m}");
     // no request the manual lock does not make: the pause came with the lock's read
-    eprintln!("one check: {} requests paused, {} against a manual lock", w.api.requests().len(), manual.api.requests().len());
+    eprintln!(
+        "one check: {} requests paused, {} against a manual lock",
+        w.api.requests().len(),
+        manual.api.requests().len()
+    );
     assert_eq!(w.count("GET", DS_PATH), 1);
     assert_eq!(w.count("PUT", DS_PATH), 0);
     assert!(
@@ -209,4 +213,32 @@ fn a_holder_opted_out_mid_drain_stops_before_the_reboot_and_puts_the_node_back()
     // and it stays out
     assert_eq!(run_check(&a), Ended::Returned);
     assert_eq!((host.reboots(), w.cordoned()), (0, false));
+}
+
+/// A holder whose entry was removed mid-drain and whose uncordon then failed
+/// keeps kured's cordon to undo at its next take; a pause puts that take off,
+/// so the paused check undoes it.
+#[test]
+fn a_cordon_left_by_a_lost_lock_is_undone_while_paused() {
+    let (w, host) = blocked_drain();
+    let cfg = w.config(&["--drain-timeout=2m"]);
+    at(&host, Duration::from_secs(8), w.api.handle(), |api, _| {
+        let mut ds = api.get("daemonsets", "kube-system", "kured").unwrap();
+        ds["metadata"]["annotations"].as_object_mut().unwrap().remove(KEY);
+        ds["metadata"]["annotations"][PAUSE] = json!("freeze");
+        api.update(ds).expect("remove the entry, pause");
+        api.delete("poddisruptionbudgets", "default", "web");
+        api.inject(Fault::status("PATCH", NODE_PATH, 500, 4));
+    });
+    let a = agent(&cfg, &w.client, &host);
+    assert_eq!(run_check(&a), Ended::Returned);
+    assert_eq!(host.reboots(), 0, "never rebooted");
+    assert!(w.cordoned(), "the uncordon failed four times");
+    assert_eq!(run_check(&a), Ended::Returned);
+    assert_eq!(
+        (host.reboots(), w.cordoned(), w.holders()),
+        (0, false, Vec::<String>::new()),
+        "uncordoned while paused"
+    );
+    assert_eq!(status(&w)["reason"], "paused: freeze");
 }

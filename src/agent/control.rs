@@ -20,6 +20,11 @@ impl Agent<'_> {
         self.metrics.status.lock_wait_started(self.clock.now());
         self.report("pending", &format!("paused: {why}"), Some(Blocked::Paused));
         self.set_taint(false);
+        // A cordon of kured's that no entry records (a lost lock whose uncordon
+        // failed) waits for the next take, which a pause may put off for days.
+        if self.state.our_cordon.get() {
+            self.release_leftover_lock();
+        }
     }
 
     /// This node is opted out: it does not take the lock, and leaves the
