@@ -186,7 +186,8 @@ impl DaemonSetLock<'_> {
         match &taken {
             Queued::Taken(Taken::Acquired(_)) => log::info!("{}: {} holds the lock", self.what(), self.node),
             Queued::Taken(Taken::Full { holders, .. }) => log::info!("{}: lock held by {}", self.what(), crate::names::summary(holders)),
-            Queued::Paused(why) => log::info!("{}: reboots are paused by {} on it: {why}", self.what(), pause::ANNOTATION),
+            // (the agent says so, with the node's status)
+            Queued::Paused(why) => log::debug!("{}: reboots are paused by {} on it: {why}", self.what(), pause::ANNOTATION),
             Queued::Deferred => {
                 waiting.deferred = true;
                 log::info!("{}: a slot is free: waiting for this node's turn (nodes waiting longer go first)", self.what());
