@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod names;
 pub mod node;
 pub mod notify;
+pub mod optout;
 pub mod outbound;
 pub mod preflight;
 pub mod reboot;

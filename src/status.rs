@@ -39,10 +39,23 @@ pub enum Blocked {
     Pods,
     RebootLoop,
     BackOff,
+    /// All reboots paused by the annotation on the lock's DaemonSet.
+    Paused,
+    /// This node opted out by its label or annotation.
+    OptedOut,
 }
 
 impl Blocked {
-    pub const ALL: [Blocked; 6] = [Blocked::Window, Blocked::Lock, Blocked::Prometheus, Blocked::Pods, Blocked::RebootLoop, Blocked::BackOff];
+    pub const ALL: [Blocked; 8] = [
+        Blocked::Window,
+        Blocked::Lock,
+        Blocked::Prometheus,
+        Blocked::Pods,
+        Blocked::RebootLoop,
+        Blocked::BackOff,
+        Blocked::Paused,
+        Blocked::OptedOut,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -52,6 +65,8 @@ impl Blocked {
             Blocked::Pods => "pods",
             Blocked::RebootLoop => "reboot-loop",
             Blocked::BackOff => "back-off",
+            Blocked::Paused => "paused",
+            Blocked::OptedOut => "opted-out",
         }
     }
 
@@ -149,6 +164,11 @@ impl Status {
         self.inner().blocked = why;
     }
 
+    /// What holds a needed reboot back, as last reported.
+    pub fn blocked(&self) -> Option<Blocked> {
+        self.inner().blocked
+    }
+
     pub fn set_window_open(&self, open: bool) {
         self.inner().window_open = Some(open);
     }
@@ -178,6 +198,12 @@ impl Status {
     pub fn lock_wait_started(&self, now: OffsetDateTime) {
         let mut i = self.inner();
         i.lock_wait_since.get_or_insert(now);
+    }
+
+    /// The node left the lock's queue without taking it (opted out): a
+    /// later wait starts over, behind those waiting now.
+    pub fn lock_wait_left(&self) {
+        self.inner().lock_wait_since = None;
     }
 
     /// The lock was taken: the lock wait (if any) ends at `now`.
@@ -289,6 +315,8 @@ mod tests {
             "kured_lock_held{node=\"n1\"} 1",
             "kured_reboot_blocked{node=\"n1\",reason=\"lock\"} 1",
             "kured_reboot_blocked{node=\"n1\",reason=\"back-off\"} 0",
+            "kured_reboot_blocked{node=\"n1\",reason=\"paused\"} 0",
+            "kured_reboot_blocked{node=\"n1\",reason=\"opted-out\"} 0",
             "kured_maintenance_window_open{node=\"n1\"} 1",
             "kured_reboot_pending_seconds{node=\"n1\"} 90.000",
             "kured_phase_duration_seconds_bucket{node=\"n1\",phase=\"lock_wait\",le=\"1\"} 0",

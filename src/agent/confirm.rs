@@ -36,7 +36,7 @@ impl Agent<'_> {
             Ok(()) => {}
             Err(Some(lost)) => {
                 self.lock_lost(lock, holding, &lost);
-                return Ok(Flow::LockFull);
+                return Ok(lost.then());
             }
             Err(None) => {
                 log::error!("not rebooting {}: its lock could not be confirmed; putting the node back", self.node_id());

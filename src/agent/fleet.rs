@@ -20,9 +20,12 @@ impl Agent<'_> {
     /// (state, reason) changed, so a steady state costs no requests.
     pub(super) fn report(&self, state: &str, reason: &str, blocked: Option<Blocked>) {
         let s = &self.metrics.status;
+        // A new reason of the same kind (the lock's holders changing at each
+        // hand-over) waits a period; a new kind (paused, opted out) is news.
+        let gap = if s.blocked() == blocked { self.config.period } else { std::time::Duration::ZERO };
         s.set_blocked(blocked);
         let reason = status::short(reason);
-        let Some(value) = s.annotation(state, &reason, self.clock.now(), self.config.period) else { return };
+        let Some(value) = s.annotation(state, &reason, self.clock.now(), gap) else { return };
         let patch = json!({"metadata": {"annotations": {status::ANNOTATION: value}}});
         if let Err(e) = self.client.patch_node(self.node_id(), &Patch::Merge(patch)) {
             log::warn!("cannot write the annotation {}: {e}", status::ANNOTATION);

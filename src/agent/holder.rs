@@ -8,12 +8,16 @@
 //! still there; then it waits for the lock again. `lock::stale` is the other
 //! end: why a live holder's entry may be broken, and the grace that gives the
 //! holder time to see it.
+//!
+//! A Node opted out of reboots ([`crate::optout`]), seen at one of these
+//! looks, stops the holder the same way (before the cordon, or before the
+//! reboot command), without the Warning: the operator asked for it.
 
 use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use super::Agent;
+use super::{Agent, Flow};
 use crate::clock::jitter;
 use crate::drain::Guide;
 use crate::error::Result;
@@ -58,6 +62,8 @@ pub(super) enum Lost {
     NodeMissing,
     /// This node's Node object was deleted and registered again.
     NodeReplaced,
+    /// The Node was opted out of reboots (the status reason).
+    OptedOut(String),
 }
 
 impl Lost {
@@ -70,6 +76,15 @@ impl Lost {
             Lost::Removed => format!("the reboot lock entry of {node} was removed (by hand, or by another pod)"),
             Lost::NodeMissing => format!("the Node object {node} does not exist any more"),
             Lost::NodeReplaced => format!("the Node object {node} was deleted and registered again"),
+            Lost::OptedOut(why) => format!("{node} is {why} ({})", crate::optout::KEY),
+        }
+    }
+
+    /// How the loop goes on: wait for the lock again, or (opted out) not.
+    pub fn then(&self) -> Flow {
+        match self {
+            Lost::OptedOut(_) => Flow::Continue,
+            _ => Flow::LockFull,
         }
     }
 }
@@ -88,7 +103,7 @@ impl Agent<'_> {
         }
         let lost = match self.client.get_node(self.node_id()) {
             Ok(n) if !h.node_uid.is_empty() && !n.metadata.uid.is_empty() && n.metadata.uid != h.node_uid => Some(Lost::NodeReplaced),
-            Ok(_) => None,
+            Ok(n) => crate::optout::opted_out(&n.metadata.labels, &n.metadata.annotations).map(Lost::OptedOut),
             Err(e) if e.is_not_found() => Some(Lost::NodeMissing),
             Err(e) => return Err(e),
         };
@@ -142,8 +157,12 @@ impl Agent<'_> {
     /// entry go if it is still there. Never reboots.
     pub(super) fn lock_lost(&self, lock: &DaemonSetLock<'_>, h: &Holding, lost: &Lost) {
         let why = lost.describe(self.node_id());
-        log::warn!("{why}: not rebooting; putting the node back and waiting for the lock again");
-        self.metrics.inc(Series::LockLost, self.node_id());
+        if let Lost::OptedOut(_) = lost {
+            log::info!("{why}: not rebooting; putting the node back and letting the lock go");
+        } else {
+            log::warn!("{why}: not rebooting; putting the node back and waiting for the lock again");
+            self.metrics.inc(Series::LockLost, self.node_id());
+        }
         // A Node registered again is a new object: its cordon, if any, is not
         // ours. A Node that answered 404 may still be there (a stray 404): try.
         if !h.held.meta.unschedulable && *lost != Lost::NodeReplaced && !self.uncordon_patiently() {
@@ -152,6 +171,7 @@ impl Agent<'_> {
         }
         match lost {
             Lost::NodeMissing => self.daemonset_warning("LockLost", &format!("kured on {}: {why}; the node was not rebooted", self.node_id())),
+            Lost::OptedOut(_) => self.unhold_now(),
             _ => {
                 self.unhold_now();
                 self.warning("LockLost", &format!("kured: {why}; the node was not rebooted, and is put back"));
@@ -163,6 +183,9 @@ impl Agent<'_> {
                 Ok(false) => {}
                 Err(e) => log::warn!("cannot remove {}'s lock entry (it expires or is swept): {e}", self.node_id()),
             }
+        }
+        if let Lost::OptedOut(reason) = lost {
+            self.opted_out(reason);
         }
     }
 

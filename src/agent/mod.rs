@@ -8,6 +8,7 @@
 //! has run.
 
 mod confirm;
+mod control;
 mod drain;
 mod effects;
 mod fleet;
@@ -291,6 +292,10 @@ impl Agent<'_> {
 
     fn reboot_if_allowed(&self) -> Result<Flow> {
         let node = self.client.get_node(self.node_id())?;
+        if let Some(why) = crate::optout::opted_out(&node.metadata.labels, &node.metadata.annotations) {
+            self.opted_out(&why);
+            return Ok(Flow::Continue);
+        }
         if self.reboots_too_often(&node.metadata.annotations) {
             return Ok(Flow::Continue);
         }
@@ -347,7 +352,7 @@ impl Agent<'_> {
             }
             Ok(drain::DrainStep::Lost(lost)) => {
                 self.lock_lost(&lock, &holding, &lost);
-                return Ok(Flow::LockFull);
+                return Ok(lost.then());
             }
             Err(e) => {
                 log::error!("drain of {} failed: {e}", self.node_id());
@@ -425,6 +430,10 @@ impl Agent<'_> {
                 Err(e) => return Err(e),
             };
             match taken {
+                Queued::Paused(why) => {
+                    self.paused(&why);
+                    return Ok(None);
+                }
                 Queued::Deferred => {
                     self.metrics.status.lock_wait_started(self.clock.now());
                     self.report("pending", "lock: waiting for its turn", Some(Blocked::Lock));

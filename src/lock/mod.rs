@@ -13,6 +13,7 @@
 //! annotation (`kubectl -n kube-system annotate ds kured weave.works/kured-node-lock-`).
 
 mod decide;
+pub mod pause;
 pub mod stale;
 mod value;
 pub mod wake;
@@ -213,11 +214,17 @@ impl<'a> DaemonSetLock<'a> {
 
     /// Read, decide, write; on a 409 re-read and decide again.
     fn update<T>(&self, decide: impl Fn(Option<&LockValue>, time::OffsetDateTime) -> Result<Step<T>>) -> Result<T> {
+        self.update_seen(|_, existing, now| decide(existing, now))
+    }
+
+    /// As [`update`](Self::update), the decision also seeing the DaemonSet
+    /// read (its [`pause`] annotation).
+    fn update_seen<T>(&self, decide: impl Fn(&DaemonSet, Option<&LockValue>, time::OffsetDateTime) -> Result<Step<T>>) -> Result<T> {
         let mut backoff = Duration::from_millis(50);
         for attempt in 1..=MAX_TRIES {
             let mut ds = self.client.get_daemonset(&self.namespace, &self.name)?;
             let existing = self.parse(&ds)?;
-            let (value, outcome) = match decide(existing.as_ref(), self.clock.now())? {
+            let (value, outcome) = match decide(&ds, existing.as_ref(), self.clock.now())? {
                 Step::Done(outcome) => return Ok(outcome),
                 Step::Write(value, outcome) => (value, outcome),
             };

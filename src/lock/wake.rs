@@ -19,6 +19,10 @@
 //! checks within about a quarter of a second; the others wait a little longer
 //! and, seeing the slot taken again, make no request at all. So a release costs
 //! the API server about one node's check, however many nodes wait.
+//!
+//! While reboots are paused ([`super::pause`]) a check takes nothing and no
+//! event counts as a free slot; the event that removes the pause does, and
+//! wakes the waiters in their turn.
 
 pub mod turn;
 
@@ -32,7 +36,7 @@ use time::OffsetDateTime;
 use std::time::Instant;
 
 use super::stale::{key, EntryKey};
-use super::{acquire, DaemonSetLock, Decision, Held, LockMeta, LockValue, Step, Taken};
+use super::{acquire, pause, DaemonSetLock, Decision, Held, LockMeta, LockValue, Step, Taken};
 use crate::error::Result;
 use crate::kube::watch::{Cursor, Ended, Event, Next, Watch};
 
@@ -82,6 +86,8 @@ pub enum Queued {
     /// left to whoever is next in line (see [`turn`]); this node waits for
     /// its own turn, which may well come at once.
     Deferred,
+    /// Reboots are paused ([`super::pause`]; the reason): nothing was taken.
+    Paused(String),
 }
 
 impl Waiting {
@@ -145,9 +151,13 @@ impl DaemonSetLock<'_> {
         let read = std::cell::RefCell::new(None);
         let may_take = std::mem::take(&mut waiting.turn_due) || waiting.broken || !waiting.watched;
         waiting.deferred = false;
-        let taken = self.update(|existing, now| {
+        let taken = self.update_seen(|ds, existing, now| {
             read.replace(existing.cloned());
-            match acquire(existing, &self.node, now, self.ttl, self.concurrency, meta.clone()) {
+            let decision = acquire(existing, &self.node, now, self.ttl, self.concurrency, meta.clone());
+            if let Some(why) = pause::holds_back(ds.annotation(pause::ANNOTATION), &decision) {
+                return Ok(Step::Done(Queued::Paused(why)));
+            }
+            match decision {
                 Decision::AlreadyHeld(meta) => {
                     let entries = existing.map_or(&[][..], LockValue::entries);
                     let mine = entries.iter().find(|e| e.node_id == self.node && !e.expired(now) && e.broken_by().is_none());
@@ -176,6 +186,8 @@ impl DaemonSetLock<'_> {
         match &taken {
             Queued::Taken(Taken::Acquired(_)) => log::info!("{}: {} holds the lock", self.what(), self.node),
             Queued::Taken(Taken::Full { holders, .. }) => log::info!("{}: lock held by {}", self.what(), crate::names::summary(holders)),
+            // (the agent says so, with the node's status)
+            Queued::Paused(why) => log::debug!("{}: reboots are paused by {} on it: {why}", self.what(), pause::ANNOTATION),
             Queued::Deferred => {
                 waiting.deferred = true;
                 log::info!("{}: a slot is free: waiting for this node's turn (nodes waiting longer go first)", self.what());
@@ -230,7 +242,7 @@ impl DaemonSetLock<'_> {
                 act_at = None;
                 continue;
             };
-            let existing = match LockValue::from_optional(self.raw(ds)) {
+            let existing = match LockValue::from_optional(annotation(ds, &self.annotation)) {
                 Ok(v) => v,
                 // corrupt: acquisition would refuse it too; the periodic check reports it
                 Err(_) => {
@@ -239,7 +251,8 @@ impl DaemonSetLock<'_> {
                 }
             };
             waiting.saw(existing.as_ref(), Some(ds));
-            act_at = match slot_free(existing.as_ref(), self, self.clock.now()) {
+            let paused = pause::paused(annotation(ds, pause::ANNOTATION)).is_some();
+            act_at = match !paused && slot_free(existing.as_ref(), self, self.clock.now()) {
                 // keep an earlier deadline: a second free event is no news
                 true => act_at.or_else(|| {
                     let fleet = waiting.fleet.unwrap_or(turn::DEFAULT_FLEET);
@@ -250,10 +263,6 @@ impl DaemonSetLock<'_> {
                 false => None,
             };
         }
-    }
-
-    fn raw<'v>(&self, ds: &'v Value) -> Option<&'v str> {
-        ds.get("metadata").and_then(|m| m.get("annotations")).and_then(|a| a.get(&self.annotation)).and_then(Value::as_str)
     }
 
     /// Block until a slot looks free, `max_wait` passes or `stop()`. An error
@@ -314,6 +323,11 @@ impl DaemonSetLock<'_> {
 fn unit_random() -> f64 {
     const SCALE: u64 = 1 << 30;
     crate::clock::jitter(Duration::from_nanos(SCALE)).as_nanos() as f64 / SCALE as f64
+}
+
+/// One annotation of a DaemonSet as a watch event carries it.
+fn annotation<'v>(ds: &'v Value, key: &str) -> Option<&'v str> {
+    ds.get("metadata").and_then(|m| m.get("annotations")).and_then(|a| a.get(key)).and_then(Value::as_str)
 }
 
 fn slot_free(existing: Option<&LockValue>, lock: &DaemonSetLock<'_>, now: OffsetDateTime) -> bool {
