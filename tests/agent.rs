@@ -259,6 +259,24 @@ fn outside_the_window_nothing_happens() {
     assert!(w.api.requests().iter().all(|r| r.method == "GET" || status_only(r)), "{:?}", w.api.requests());
 }
 
+#[test]
+fn outside_a_maintenance_window_the_status_says_when_it_opens() {
+    let w = World::new();
+    let host = FakeHost::new(true);
+    // NOW is Wednesday 2026-11-25 12:00 UTC, the day after the 4th Tuesday;
+    // 14:00 in Berlin (CET) is 13:00 UTC
+    let cfg = w.config(&["--maintenance-window=4th tue+1 14:00-15:00 Europe/Berlin", "--maintenance-window=sat 00:00-24:00"]);
+    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::Returned);
+    assert_eq!(host.reboots(), 0);
+    assert!(!w.cordoned());
+    let status = w.api.get("nodes", "", "node-1").expect("node-1")["metadata"]["annotations"]["kured-rs.dev/status"].as_str().map(str::to_string).unwrap_or_default();
+    assert!(status.contains(r#""reason":"outside the maintenance window, opens at 2026-11-25T13:00:00Z""#), "{status}");
+    // inside it, an hour later, the node reboots
+    host.advance(std::time::Duration::from_secs(3600));
+    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
+    assert_eq!(host.reboots(), 1);
+}
+
 /// A PATCH of the node's status annotation only (it says why nothing happens).
 fn status_only(r: &fakeapi::RequestRecord) -> bool {
     r.method == "PATCH" && r.body.starts_with(r#"{"metadata":{"annotations":{"kured-rs.dev/status":"#) && r.body.matches("kured-rs.dev/").count() == 1
