@@ -12,7 +12,7 @@ mod fake_host;
 mod support;
 
 use fakeapi::Fault;
-use support::{agent, run_check, Ended, FakeHost, RebootResult, World, DS_PATH, NODE, NODE_PATH};
+use support::{agent, run_check, run_loop_until_reboot, Ended, FakeHost, RebootResult, World, DS_PATH, NODE, NODE_PATH};
 use time::Weekday;
 
 const EVICT_P1: &str = "/api/v1/namespaces/default/pods/p1/eviction";
@@ -274,6 +274,25 @@ fn outside_a_maintenance_window_the_status_says_when_it_opens() {
     // inside it, an hour later, the node reboots
     host.advance(std::time::Duration::from_secs(3600));
     assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
+    assert_eq!(host.reboots(), 1);
+}
+
+#[test]
+fn a_closed_window_is_checked_again_when_it_opens_not_a_period_later() {
+    let w = World::new();
+    let host = FakeHost::new(true);
+    // --period=1h: the first check comes 30 to 90 minutes after NOW (12:00
+    // UTC), outside the window, which opens at 14:00 UTC (15:00 in Berlin)
+    let cfg = w.config(&["--period=1h", "--maintenance-window=4th tue+1 15:00-16:00 Europe/Berlin"]);
+    assert!(run_loop_until_reboot(&agent(&cfg, &w.client, &host)), "no reboot; slept {:?}", host.sleeps());
+    // the checks slept out whole periods while the opening was further away,
+    // then the last wait ended at the opening (100 ms past it, less the real
+    // time the check took); the check then rebooted without sleeping again
+    let sleeps = host.sleeps();
+    let opening = fake_host::NOW + std::time::Duration::from_secs(2 * 3600);
+    let rebooted_at = fake_host::NOW + sleeps.iter().sum::<std::time::Duration>();
+    assert!(rebooted_at >= opening && rebooted_at - opening < time::Duration::seconds(1), "the check after {sleeps:?} came at {rebooted_at}, the window opening at {opening}");
+    assert!(sleeps.last().is_some_and(|s| *s < std::time::Duration::from_secs(3600)), "{sleeps:?}");
     assert_eq!(host.reboots(), 1);
 }
 
