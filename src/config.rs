@@ -19,7 +19,7 @@ mod validate_tests;
 use std::time::Duration;
 
 use crate::error::Result;
-use crate::window::Window;
+use crate::window::Schedule;
 
 pub use duration::{format_duration, parse_duration};
 pub use flags::env_name;
@@ -178,7 +178,8 @@ pub struct Config {
     pub annotate_nodes: bool,
     pub pre_reboot_node_labels: Vec<(String, String)>,
     pub post_reboot_node_labels: Vec<(String, String)>,
-    pub window: Window,
+    /// `--maintenance-window`s, or else upstream's --reboot-days/--start-time/--end-time/--time-zone.
+    pub window: Schedule,
     /// Resolved notification URLs (each --notify-url, or converted --slack-hook-url)
     pub notify_urls: Vec<String>,
     /// Notifications for what went wrong (`--message-template-<event>`).

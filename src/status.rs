@@ -1,6 +1,7 @@
 //! Why a node is or is not rebooting, said in two places: Prometheus metrics
 //! (`kured_lock_held`, `kured_reboot_blocked{reason}`,
-//! `kured_maintenance_window_open`, `kured_reboot_pending_seconds` and the
+//! `kured_maintenance_window_open`, `kured_maintenance_window_next_open_timestamp_seconds`,
+//! `kured_reboot_pending_seconds` and the
 //! `kured_phase_duration_seconds` histogram) and a short JSON annotation on the
 //! Node ([`ANNOTATION`]), so `kubectl get nodes -o custom-columns=...` shows
 //! each node's state at a glance. The loop reports what it sees here; the
@@ -21,6 +22,16 @@ pub const ANNOTATION: &str = "kured-rs.dev/status";
 /// At most this many characters of a reason go into the annotation (a list
 /// of firing alerts or blocking pods can be long; the log has all of it).
 pub const MAX_REASON: usize = 160;
+
+/// How a status reason says when the closed window opens: "opens at
+/// 2026-12-09T02:00:00Z" (UTC, as `since`), or that it never does.
+pub fn window_opens(at: Option<OffsetDateTime>) -> String {
+    let rfc3339 = |t: OffsetDateTime| t.to_offset(time::UtcOffset::UTC).format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    match at {
+        Some(t) => format!("opens at {}", rfc3339(t)),
+        None => "which never opens".into(),
+    }
+}
 
 /// `reason` cut to [`MAX_REASON`] characters, with an ellipsis when cut.
 pub fn short(reason: &str) -> String {
@@ -131,6 +142,8 @@ struct Inner {
     lock_held: bool,
     blocked: Option<Blocked>,
     window_open: Option<bool>,
+    /// When the maintenance window opens next (Unix seconds), if it does.
+    window_next_open: Option<i64>,
     pending_since: Option<OffsetDateTime>,
     lock_wait_since: Option<OffsetDateTime>,
     phases: [Histogram; 4],
@@ -171,6 +184,11 @@ impl Status {
 
     pub fn set_window_open(&self, open: bool) {
         self.inner().window_open = Some(open);
+    }
+
+    /// None: the window never closes (the default) or never opens.
+    pub fn set_window_next_open(&self, at: Option<OffsetDateTime>) {
+        self.inner().window_next_open = at.map(OffsetDateTime::unix_timestamp);
     }
 
     /// The sentinel says a reboot is (not) needed; the pending time counts
@@ -270,6 +288,10 @@ impl Status {
             gauge(&mut out, "kured_maintenance_window_open", "Whether the maintenance window is open now.");
             let _ = writeln!(out, "kured_maintenance_window_open{{node=\"{node}\"}} {}", u8::from(open));
         }
+        if let Some(at) = i.window_next_open {
+            gauge(&mut out, "kured_maintenance_window_next_open_timestamp_seconds", "When the maintenance window opens next (Unix time; while it is open, the opening after it; absent when it never closes or never opens).");
+            let _ = writeln!(out, "kured_maintenance_window_next_open_timestamp_seconds{{node=\"{node}\"}} {at}");
+        }
         gauge(&mut out, "kured_reboot_pending_seconds", "Seconds since the sentinel was first seen asking for a reboot (0 when none is needed).");
         let pending = i.pending_since.map_or(0.0, |s| (now - s).as_seconds_f64().max(0.0));
         let _ = writeln!(out, "kured_reboot_pending_seconds{{node=\"{node}\"}} {pending:.3}");
@@ -305,6 +327,7 @@ mod tests {
         s.set_required(true, t0);
         s.set_required(true, t0 + Duration::from_secs(5));
         s.set_window_open(true);
+        s.set_window_next_open(Some(datetime!(2026-01-07 3:00 UTC)));
         s.set_blocked(Some(Blocked::Lock));
         s.lock_wait_started(t0);
         s.lock_taken(t0 + Duration::from_secs(3));
@@ -318,6 +341,7 @@ mod tests {
             "kured_reboot_blocked{node=\"n1\",reason=\"paused\"} 0",
             "kured_reboot_blocked{node=\"n1\",reason=\"opted-out\"} 0",
             "kured_maintenance_window_open{node=\"n1\"} 1",
+            "kured_maintenance_window_next_open_timestamp_seconds{node=\"n1\"} 1767754800",
             "kured_reboot_pending_seconds{node=\"n1\"} 90.000",
             "kured_phase_duration_seconds_bucket{node=\"n1\",phase=\"lock_wait\",le=\"1\"} 0",
             "kured_phase_duration_seconds_bucket{node=\"n1\",phase=\"lock_wait\",le=\"5\"} 1",
@@ -361,5 +385,15 @@ mod tests {
         assert_eq!(Blocked::of_blocker("active prometheus alerts: X"), Blocked::Prometheus);
         assert_eq!(Blocked::of_blocker("cannot check blockers: prometheus http://p: refused"), Blocked::Prometheus);
         assert_eq!(Blocked::of_blocker("blocking pods on n1: db-0"), Blocked::Pods);
+    }
+
+    #[test]
+    fn the_window_opening_is_said_in_utc() {
+        assert_eq!(window_opens(Some(datetime!(2026-12-09 3:00 +1))), "opens at 2026-12-09T02:00:00Z");
+        assert_eq!(window_opens(None), "which never opens");
+        let s = Status::default();
+        s.set_node("n1");
+        s.set_window_next_open(None);
+        assert!(!s.render(datetime!(2026-01-01 0:00 UTC)).contains("next_open"), "no sample when it never opens (or never closes)");
     }
 }

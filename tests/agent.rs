@@ -12,7 +12,7 @@ mod fake_host;
 mod support;
 
 use fakeapi::Fault;
-use support::{agent, run_check, Ended, FakeHost, RebootResult, World, DS_PATH, NODE, NODE_PATH};
+use support::{agent, run_check, run_loop_until_reboot, Ended, FakeHost, RebootResult, World, DS_PATH, NODE, NODE_PATH};
 use time::Weekday;
 
 const EVICT_P1: &str = "/api/v1/namespaces/default/pods/p1/eviction";
@@ -257,6 +257,43 @@ fn outside_the_window_nothing_happens() {
     assert!(!w.cordoned());
     assert_eq!(w.lock_annotation(), None);
     assert!(w.api.requests().iter().all(|r| r.method == "GET" || status_only(r)), "{:?}", w.api.requests());
+}
+
+#[test]
+fn outside_a_maintenance_window_the_status_says_when_it_opens() {
+    let w = World::new();
+    let host = FakeHost::new(true);
+    // NOW is Wednesday 2026-11-25 12:00 UTC, the day after the 4th Tuesday;
+    // 14:00 in Berlin (CET) is 13:00 UTC
+    let cfg = w.config(&["--maintenance-window=4th tue+1 14:00-15:00 Europe/Berlin", "--maintenance-window=sat 00:00-24:00"]);
+    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::Returned);
+    assert_eq!(host.reboots(), 0);
+    assert!(!w.cordoned());
+    let status = w.api.get("nodes", "", "node-1").expect("node-1")["metadata"]["annotations"]["kured-rs.dev/status"].as_str().map(str::to_string).unwrap_or_default();
+    assert!(status.contains(r#""reason":"outside the maintenance window, opens at 2026-11-25T13:00:00Z""#), "{status}");
+    // inside it, an hour later, the node reboots
+    host.advance(std::time::Duration::from_secs(3600));
+    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
+    assert_eq!(host.reboots(), 1);
+}
+
+#[test]
+fn a_closed_window_is_checked_again_when_it_opens_not_a_period_later() {
+    let w = World::new();
+    let host = FakeHost::new(true);
+    // --period=1h: the first check comes 30 to 90 minutes after NOW (12:00
+    // UTC), outside the window, which opens at 14:00 UTC (15:00 in Berlin)
+    let cfg = w.config(&["--period=1h", "--maintenance-window=4th tue+1 15:00-16:00 Europe/Berlin"]);
+    assert!(run_loop_until_reboot(&agent(&cfg, &w.client, &host)), "no reboot; slept {:?}", host.sleeps());
+    // the checks slept out whole periods while the opening was further away,
+    // then the last wait ended at the opening (100 ms past it, less the real
+    // time the check took); the check then rebooted without sleeping again
+    let sleeps = host.sleeps();
+    let opening = fake_host::NOW + std::time::Duration::from_secs(2 * 3600);
+    let rebooted_at = fake_host::NOW + sleeps.iter().sum::<std::time::Duration>();
+    assert!(rebooted_at >= opening && rebooted_at - opening < time::Duration::seconds(1), "the check after {sleeps:?} came at {rebooted_at}, the window opening at {opening}");
+    assert!(sleeps.last().is_some_and(|s| *s < std::time::Duration::from_secs(3600)), "{sleeps:?}");
+    assert_eq!(host.reboots(), 1);
 }
 
 /// A PATCH of the node's status annotation only (it says why nothing happens).

@@ -92,7 +92,7 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// Every upstream flag with a valid value and, where this binary rejects some
+/// Every upstream flag (and --maintenance-window) with a valid value and, where this binary rejects some
 /// value of it at start-up, a bad one.
 #[rustfmt::skip]
 const FLAGS: &[(&str, &str, Option<&str>)] = &[
@@ -116,6 +116,7 @@ const FLAGS: &[(&str, &str, Option<&str>)] = &[
     ("lock-release-delay", "5m", Some("5")),
     ("lock-ttl", "24h", Some("1d")),
     ("log-format", "json", None),
+    ("maintenance-window", "2nd tue+1 03:00-05:00 Europe/Berlin", Some("5th mon 03:00-05:00")),
     ("message-template-drain", "Draining %s", None),
     ("message-template-drain-failed", "Drain %s: %s", Some("%5000s")),
     ("message-template-lock-lost", "Lost %s: %s", Some("%5000s")),
@@ -152,7 +153,7 @@ const FLAGS: &[(&str, &str, Option<&str>)] = &[
 
 #[test]
 fn every_bad_value_is_a_usage_error_naming_the_flag() {
-    assert_eq!(FLAGS.len(), 52);
+    assert_eq!(FLAGS.len(), 53);
     for (name, _, bad) in FLAGS {
         let Some(bad) = bad else { continue };
         let arg = format!("--{name}={bad}");
@@ -290,7 +291,7 @@ fn every_valid_value_reaches_the_in_cluster_setup() {
 
 #[test]
 fn bad_window_values_are_usage_errors() {
-    for arg in ["--reboot-days=funday", "--start-time=noon", "--end-time=25:00", "--time-zone=Mars/Olympus"] {
+    for arg in ["--reboot-days=funday", "--start-time=noon", "--end-time=25:00", "--time-zone=Mars/Olympus", "--maintenance-window=mon 03:00-05:00 Mars/Olympus"] {
         let out = node(&[arg]);
         let flag = arg.split('=').next().unwrap_or_default();
         assert_eq!(out.status.code(), Some(2), "{arg}");

@@ -111,6 +111,7 @@ fn case4_window_that_never_opens_warns() {
     for (args, why) in [
         (&["--reboot-days="][..], "--reboot-days is empty"),
         (&["--start-time=03:00", "--end-time=03:00"][..], "--start-time equals --end-time"),
+        (&["--maintenance-window=mon-fri 01:00-03:00", "--maintenance-window=last sun 03:00-03:00 Europe/Berlin"][..], "\"last sun 03:00-03:00 Europe/Berlin\" starts and ends at 03:00: it never opens"),
     ] {
         let out = on_node(args);
         let err = stderr(&out);

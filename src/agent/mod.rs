@@ -36,7 +36,7 @@ use crate::node;
 use crate::notify::Notifier;
 use crate::stop::Stop;
 use effects::{rfc3339, unit_random};
-use crate::status::{Blocked, Phase};
+use crate::status::{self, Blocked, Phase};
 use plan::{AfterDrain, Gate};
 
 /// Set while this node is being rebooted by kured (with --annotate-nodes).
@@ -126,6 +126,9 @@ pub struct State {
     pub lock_frees_at: Cell<Option<std::time::Instant>>,
     /// The count-in-time guard's Warning Event was posted for this stop.
     pub window_loop_reported: Cell<bool>,
+    /// The closed maintenance window opens then, sooner than the period
+    /// ends: the wait ends then (a window shorter than --period is not missed).
+    pub window_opens_at: Cell<Option<std::time::Instant>>,
     /// A stop came during the release gate: the lock stays for the next start.
     pub keep_lock_on_stop: Cell<bool>,
     /// The node is cordoned by kured with no lock entry recording it (the
@@ -232,16 +235,23 @@ impl Agent<'_> {
         let now = self.clock.now();
         let in_window = self.config.window.contains(now);
         self.metrics.status.set_window_open(in_window);
+        let opens = self.config.window.next_opening(now);
+        self.metrics.status.set_window_next_open(opens);
         let required = if in_window { self.host.reboot_required().map_err(|e| e.to_string()) } else { Ok(false) };
         if let (true, Ok(r)) = (in_window, &required) {
             self.metrics.set_reboot_required(self.node_id(), *r);
         }
         match plan::gate(in_window, &required) {
             Gate::OutsideWindow => {
-                log::debug!("outside the maintenance window ({})", self.config.window);
+                let why = format!("outside the maintenance window, {}", status::window_opens(opens));
+                log::debug!("{why} ({})", self.config.window);
+                let wait = opens.map(|at| Duration::try_from(at - now).unwrap_or(Duration::ZERO));
+                self.state.window_opens_at.set(wait.map(|w| std::time::Instant::now() + w));
+                // (the sentinel is read only inside the window, as upstream:
+                // "ok" unless a reboot was already found needed)
                 match self.metrics.status.pending() {
-                    true => self.report("pending", "outside the maintenance window", Some(Blocked::Window)),
-                    false => self.report("ok", "", None),
+                    true => self.report("pending", &why, Some(Blocked::Window)),
+                    false => self.report("ok", &why, None),
                 }
                 self.set_taint(false);
                 self.release_leftover_lock();

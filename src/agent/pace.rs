@@ -31,6 +31,10 @@ impl Agent<'_> {
         if let Some(at) = self.state.lock_frees_at.take() {
             left = left.min(at.saturating_duration_since(Instant::now()) + Duration::from_millis(100));
         }
+        // The window opens before the period ends: check then.
+        if let Some(at) = self.state.window_opens_at.take() {
+            left = left.min(at.saturating_duration_since(Instant::now()) + Duration::from_millis(100));
+        }
         if flow != Flow::LockFull {
             self.clock.sleep(left);
             return;

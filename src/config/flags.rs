@@ -1,5 +1,5 @@
 //! The flag table (upstream's 43 flags plus `--api-timeout`, `--drain-stall-timeout`,
-//! `--host-pid`, `--reboot-loop-limit`, `--reboot-loop-window`, `--reboot-sentinel-preset`, `--reboot-timeout` and
+//! `--host-pid`, `--maintenance-window`, `--reboot-loop-limit`, `--reboot-loop-window`, `--reboot-sentinel-preset`, `--reboot-timeout` and
 //! `--release-gate-timeout`) and the first stage of
 //! parsing: command line (pflag syntax, via lexopt) then `KURED_*` environment
 //! into [`RawFlags`]: values syntactically checked (bool, int, duration, regexp,
@@ -79,6 +79,7 @@ pub const FLAGS: &[Spec] = &[
     f("lock-release-delay", Duration, "0", "wait this long before releasing the lock after a reboot"),
     f("lock-ttl", Duration, "0", "a lock older than this is free (0 = never expires)"),
     f("log-format", Str, "text", "log format: text or json"),
+    f("maintenance-window", StringArray, "", "a window in which reboots may happen: \"<days> <start>-<end> [<zone>]\", e.g. \"mon-fri 03:00-05:00 Europe/Berlin\", \"2nd tue+1 03:00-05:00 UTC\" (the Wednesday after Patch Tuesday), \"last sun 22:00-02:00\"; days: mon, mon-fri, daily, or 1st/2nd/3rd/4th/last <weekday>[+N|-N]; an end before the start closes the next day; zone as --time-zone, default UTC; repeatable (or several separated by ;): the node is in the window when any contains now; replaces --reboot-days, --start-time, --end-time and --time-zone (kured-rs only)"),
     f("message-template-drain", Str, "Draining node %s", "notification sent before draining (%s = node)"),
     f("message-template-drain-failed", Str, "Drain of node %s did not finish: %s", "notification sent when a drain times out or gives way to another node (%s = node, then what happened; kured-rs only)"),
     f("message-template-lock-lost", Str, "Node %s lost the reboot lock: %s", "notification sent when this node's lock entry was taken or broken before its reboot (%s = node, then what happened; kured-rs only)"),

@@ -82,6 +82,7 @@ fn table() -> Vec<(&'static str, &'static str, Value, Option<&'static str>)> {
         ("lock-release-delay", "5m", dur(300), Some("-5m")),
         ("lock-ttl", "24h", dur(86400), Some("1d")),
         ("log-format", "json", s("json"), None),
+        ("maintenance-window", "mon-fri 03:00-05:00", list(&["mon-fri 03:00-05:00"]), None),
         ("message-template-drain", "Draining %s now", s("Draining %s now"), None),
         ("message-template-drain-failed", "Drain %s: %s", s("Drain %s: %s"), Some("%5000s")),
         ("message-template-lock-lost", "Lost %s: %s", s("Lost %s: %s"), Some("%s %4000s")),
@@ -126,7 +127,7 @@ fn table_covers_every_flag_and_defaults_parse() {
     let names: Vec<&str> = table().iter().map(|t| t.0).collect();
     let flags: Vec<&str> = FLAGS.iter().map(|f| f.name).collect();
     assert_eq!(names, flags);
-    assert_eq!(FLAGS.len(), 58, "43 upstream flags plus --alertmanager-url, --api-timeout, --host-pid, --prometheus-query, --reboot-loop-limit, --reboot-loop-window, --reboot-sentinel-preset, --reboot-timeout, --release-gate-timeout, --drain-stall-timeout and five --message-template-* for what goes wrong");
+    assert_eq!(FLAGS.len(), 59, "43 upstream flags plus --alertmanager-url, --api-timeout, --host-pid, --maintenance-window, --prometheus-query, --reboot-loop-limit, --reboot-loop-window, --reboot-sentinel-preset, --reboot-timeout, --release-gate-timeout, --drain-stall-timeout and five --message-template-* for what goes wrong");
     let defaults = raw(&[], &[]);
     assert_eq!(defaults.get("period"), Some(&dur(3600)));
     assert_eq!(defaults.get("reboot-days"), Some(&list(&["su", "mo", "tu", "we", "th", "fr", "sa"])));

@@ -9,7 +9,7 @@ use super::checks;
 use super::flags::RawFlags;
 use super::{Config, LogFormat, OsFamily, RebootMethod, SentinelSpec, WarningTemplates};
 use crate::error::{Error, Result};
-use crate::window::Window;
+use crate::window::{Recurring, Schedule, Window};
 
 /// Upstream's `stripQuotes`: one pair of surrounding `'` or `"` is removed, as
 /// Helm charts and shells sometimes leave them in.
@@ -225,9 +225,7 @@ pub fn validate(raw: &RawFlags) -> Result<(Config, Vec<String>)> {
     let (ds_namespace, ds_name) = (required(raw, "ds-namespace")?, required(raw, "ds-name")?);
     let lock_annotation = required(raw, "lock-annotation")?;
     // Last, so that every other check runs first.
-    let days: Vec<String> = raw.list("reboot-days").to_vec();
-    let window = Window::parse(&days, raw.str("start-time"), raw.str("end-time"), raw.str("time-zone"))
-        .map_err(|e| name_env_sources(raw, e, &["reboot-days", "start-time", "end-time", "time-zone"]))?;
+    let window = schedule(raw)?;
     warnings.extend(window.never_opens());
     let config = Config {
         node_id,
@@ -288,6 +286,28 @@ pub fn validate(raw: &RawFlags) -> Result<(Config, Vec<String>)> {
         log_format,
     };
     Ok((config, warnings))
+}
+
+/// The upstream window flags, which `--maintenance-window` replaces.
+const UPSTREAM_WINDOW: [&str; 4] = ["reboot-days", "start-time", "end-time", "time-zone"];
+
+/// Every `--maintenance-window` (each value may hold several, `;` between:
+/// the environment gives one value), or else upstream's window. Both at once
+/// would leave one silently unused: refused.
+fn schedule(raw: &RawFlags) -> Result<Schedule> {
+    let specs: Vec<&str> = raw.list("maintenance-window").iter().flat_map(|v| v.split(';')).map(str::trim).filter(|s| !s.is_empty()).collect();
+    if specs.is_empty() {
+        let days: Vec<String> = raw.list("reboot-days").to_vec();
+        let window = Window::parse(&days, raw.str("start-time"), raw.str("end-time"), raw.str("time-zone"))
+            .map_err(|e| name_env_sources(raw, e, &UPSTREAM_WINDOW))?;
+        return Ok(Schedule::Upstream(window));
+    }
+    if let Some(upstream) = UPSTREAM_WINDOW.iter().find(|f| raw.is_set(f)) {
+        let why = format!("it replaces --reboot-days, --start-time, --end-time and --time-zone, but {} is set too: set one or the other", raw.source(upstream));
+        return Err(raw.invalid("maintenance-window", specs[0], &why));
+    }
+    let windows = specs.iter().map(|s| Recurring::parse(s).map_err(|why| raw.invalid("maintenance-window", s, &why))).collect::<Result<Vec<_>>>()?;
+    Ok(Schedule::Windows(windows))
 }
 
 /// `Window::parse` names flags as `--start-time`; when the value came from the

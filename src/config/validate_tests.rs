@@ -240,3 +240,35 @@ fn what_upstream_tolerates_starts_with_a_warning() {
         assert!(!all.contains("hunter2") && !all.contains("tok@"), "{arg}: {all}");
     }
 }
+
+#[test]
+fn maintenance_windows_replace_the_upstream_window() {
+    use crate::window::Schedule;
+    let (c, w) = config(&["--maintenance-window=mon-fri 03:00-05:00 Europe/Berlin", "--maintenance-window=sat 00:00-24:00"], &[]);
+    assert!(w.is_empty(), "{w:?}");
+    assert!(matches!(&c.window, Schedule::Windows(ws) if ws.len() == 2));
+    assert!(c.summary().contains(r#" window="mon-fri 03:00-05:00 Europe/Berlin | sat 00:00-24:00 UTC" "#), "{}", c.summary());
+    // the environment gives one value: several windows are separated by ;
+    let (c, _) = config(&[], &[("KURED_MAINTENANCE_WINDOW", "mon-fri 03:00-05:00 Europe/Berlin; 2nd tue+1 03:00-05:00;")]);
+    assert_eq!(c.window.to_string(), "mon-fri 03:00-05:00 Europe/Berlin | 2nd tue+1 03:00-05:00 UTC");
+    // absent (or empty): upstream's flags, with their defaults
+    for args in [&[][..], &["--maintenance-window="][..]] {
+        let (c, _) = config(args, &[]);
+        assert_eq!(c.window.to_string(), "SunMonTueWedThuFriSat between 00:00 and 23:59 UTC", "{args:?}");
+    }
+    // a window that never opens is a warning, naming it
+    let (_, w) = config(&["--maintenance-window=mon 03:00-05:00", "--maintenance-window=2nd tue 03:00-03:00"], &[]);
+    assert_eq!(w, ["--maintenance-window \"2nd tue 03:00-03:00 UTC\" starts and ends at 03:00: it never opens"]);
+}
+
+#[test]
+fn bad_maintenance_windows_name_the_flag_and_the_part() {
+    usage_names(&["--maintenance-window=5th mon 03:00-05:00"], &[], &["--maintenance-window", "\"5th mon 03:00-05:00\"", "day \"5th\""]);
+    usage_names(&["--maintenance-window=mon 03:00-05:00", "--maintenance-window=mon 03:00-25:00"], &[], &["--maintenance-window", "time \"25:00\""]);
+    usage_names(&[], &[("KURED_MAINTENANCE_WINDOW", "mon 03:00-05:00; tue 03:00-05:00 Nowhere")], &["KURED_MAINTENANCE_WINDOW", "\"tue 03:00-05:00 Nowhere\"", "time zone \"Nowhere\""]);
+    // both forms at once: one would be silently unused
+    for (arg, named) in [("--reboot-days=mon", "--reboot-days"), ("--start-time=3am", "--start-time"), ("--end-time=5am", "--end-time"), ("--time-zone=UTC", "--time-zone")] {
+        usage_names(&["--maintenance-window=mon 03:00-05:00", arg], &[], &["--maintenance-window", "replaces", &format!("but {named} is set too")]);
+    }
+    usage_names(&["--maintenance-window=mon 03:00-05:00"], &[("KURED_TIME_ZONE", "UTC")], &["--maintenance-window", "but KURED_TIME_ZONE is set too"]);
+}

@@ -1,222 +1,186 @@
-//! Window tests: upstream's timewindow cases (dates moved from 2019 to the
-//! same weekdays of 2025, since history before 2020 is not embedded), time
-//! formats, the inclusive end second, wrapping midnight, and DST nights.
+//! `--maintenance-window` specs: what parses (and how it reads back), what
+//! is refused and why, several windows at once, crossing midnight, and the
+//! next opening (also of upstream's window).
 
 use super::*;
 use time::format_description::well_known::Rfc3339;
 
-fn split(days: &str) -> Vec<String> {
-    days.split(',').map(str::to_string).collect()
+fn t(at: &str) -> OffsetDateTime {
+    OffsetDateTime::parse(at, &Rfc3339).unwrap_or_else(|e| panic!("{at}: {e}"))
 }
 
-fn window(days: &str, start: &str, end: &str, zone: &str) -> Window {
-    Window::parse(&split(days), start, end, zone).unwrap_or_else(|e| panic!("{days} {start}-{end} {zone}: {e}"))
+fn windows(specs: &[&str]) -> Schedule {
+    Schedule::Windows(specs.iter().map(|s| Recurring::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))).collect())
 }
 
-/// Is the RFC 3339 instant `at` inside `w`?
 #[track_caller]
-fn check(w: &Window, at: &str, want: bool) {
-    let now = time::OffsetDateTime::parse(at, &Rfc3339).unwrap_or_else(|e| panic!("{at}: {e}"));
-    assert_eq!(w.contains(now), want, "({w}) contains {at}");
+fn check(s: &Schedule, at: &str, want: bool) {
+    assert_eq!(s.contains(t(at)), want, "({s}) contains {at}");
+}
+
+#[track_caller]
+fn next(s: &Schedule, after: &str, want: Option<&str>) {
+    assert_eq!(s.next_opening(t(after)), want.map(t), "({s}) next opening after {after}");
+}
+
+#[track_caller]
+fn reads_back(spec: &str, want: &str) {
+    let w = Recurring::parse(spec).unwrap_or_else(|e| panic!("{spec:?}: {e}"));
+    assert_eq!(w.to_string(), want, "{spec:?}");
 }
 
 #[test]
-fn upstream_cases() {
-    let w = window("mon,tue,wed,thu,fri", "9am", "5pm", "America/Los_Angeles");
-    check(&w, "2025-04-03T00:49:00-07:00", false);
-    check(&w, "2025-04-04T08:59:00-07:00", false);
-    check(&w, "2025-04-04T09:01:00-07:00", true);
-    check(&w, "2025-03-30T10:00:00-07:00", false);
-    check(&w, "2025-04-03T12:00:00-07:00", true);
-    check(&w, "2025-04-03T11:59:00Z", false);
-
-    let w = window("mon,we,fri", "10:01", "11:30am", "America/Los_Angeles");
-    check(&w, "2025-04-04T10:30:00-07:00", true);
-    check(&w, "2025-04-05T10:30:00-07:00", false);
-    check(&w, "2025-04-06T10:30:00-07:00", false);
-    check(&w, "2025-04-07T10:30:00-07:00", true);
-    check(&w, "2025-04-08T10:30:00-07:00", false);
-    check(&w, "2025-04-09T10:30:00-07:00", true);
-    check(&w, "2025-04-10T10:30:00-07:00", false);
-
-    let w = window("mo,tu,we,th,fr", "00:00", "23:59:59", "UTC");
-    check(&w, "2025-04-17T00:00:00Z", true);
-    check(&w, "2025-04-17T23:59:00Z", true);
-    check(&w, "2025-04-17T23:59:59.999999999Z", true);
-    check(&w, "2025-04-18T00:00:00+01:00", true); // Thursday 23:00 UTC
-    check(&w, "2025-04-19T00:00:00Z", false);
+fn specs_read_back_with_their_zone() {
+    reads_back("mon-fri 03:00-05:00 Europe/Berlin", "mon-fri 03:00-05:00 Europe/Berlin");
+    reads_back("  sat   00:00-24:00 ", "sat 00:00-24:00 UTC");
+    reads_back("2nd tue+1 3:00-5:00 America/New_York", "2nd tue+1 3:00-5:00 America/New_York");
+    reads_back("mon, wed,fri 22:00-02:00 Local", "mon, wed,fri 22:00-02:00 Local");
 }
 
 #[track_caller]
-fn days(input: &str, want: &str) {
-    let got = Weekdays::parse(&split(input)).unwrap_or_else(|e| panic!("{input:?}: {e}"));
-    assert_eq!(got.to_string(), want, "{input:?}");
+fn days(spec: &str, rules: &[DayRule]) {
+    let w = Recurring::parse(&format!("{spec} 03:00-04:00")).unwrap_or_else(|e| panic!("{spec:?}: {e}"));
+    assert_eq!(w.days, rules, "{spec:?}");
 }
 
 #[test]
-fn weekday_forms() {
-    days("0,4", "Sun---------Thu------");
-    days("su,mo,tu", "SunMonTue------------");
-    days("sunday,tu,thu", "Sun---Tue---Thu------");
-    days("THURSDAY", "------------Thu------");
-    days("we,WED,WeDnEsDaY", "---------Wed---------");
-    days("6,+1,-0", "SunMon------------Sat");
-    days("", "---------------------");
-    days(",,,", "---------------------");
-    days("su,mo,tu,we,th,fr,sa", "SunMonTueWedThuFriSat");
+fn day_forms() {
+    use DayRule::*;
+    days("mon", &[Weekly(0b10)]);
+    days("Sunday,SA", &[Weekly(1), Weekly(0b100_0000)]);
+    days("mon-fri", &[Weekly(0b011_1110)]);
+    days("fri-mon", &[Weekly(0b110_0011)]);
+    days("tue-tue", &[Weekly(0b100)]);
+    days("daily", &[Weekly(0x7f)]);
+    days("2nd tue+1", &[Monthly { nth: Nth::Ordinal(2), weekday: 2, offset: 1 }]);
+    days("last Sun", &[Monthly { nth: Nth::Last, weekday: 0, offset: 0 }]);
+    days("1st mon-1, 3rd thursday+6", &[Monthly { nth: Nth::Ordinal(1), weekday: 1, offset: -1 }, Monthly { nth: Nth::Ordinal(3), weekday: 4, offset: 6 }]);
+    days("4th fr-6,sat", &[Monthly { nth: Nth::Ordinal(4), weekday: 5, offset: -6 }, Weekly(0b100_0000)]);
 }
 
 #[track_caller]
-fn bad(days: &str, start: &str, end: &str, zone: &str, message: &str) {
-    match Window::parse(&split(days), start, end, zone) {
-        Err(Error::Usage(m)) => assert!(m.contains(message), "{m:?} should contain {message:?}"),
-        other => panic!("{days} {start}-{end} {zone}: expected a usage error, got {other:?}"),
+fn bad(spec: &str, message: &str) {
+    match Recurring::parse(spec) {
+        Err(m) => assert!(m.contains(message), "{spec:?}: {m:?} should contain {message:?}"),
+        Ok(w) => panic!("{spec:?}: expected an error, got {w}"),
     }
 }
 
 #[test]
-fn bad_input_names_the_flag_and_value() {
-    bad("15", "0:00", "1:00", "UTC", r#"--reboot-days value "15": day number out of range"#);
-    bad("-8", "0:00", "1:00", "UTC", r#"--reboot-days value "-8""#);
-    bad("8", "0:00", "1:00", "UTC", r#"--reboot-days value "8""#);
-    bad("mon,tue,wed,fridayyyy", "0:00", "1:00", "UTC", r#"--reboot-days value "fridayyyy""#);
-    bad(" mon", "0:00", "1:00", "UTC", r#"--reboot-days value " mon""#);
-    bad("any", "0:00", "1:00", "UTC", r#"--reboot-days value "any""#);
-    bad("mo", "0:00", "1:00", "Mars/Olympus_Mons", r#"--time-zone "Mars/Olympus_Mons": unknown time zone"#);
-    bad("mo", "0:00", "1:00", "utc", r#"--time-zone "utc""#);
-    bad("mo", "24:00", "1:00", "UTC", r#"--start-time "24:00""#);
-    bad("mo", "0:00", "9AM", "UTC", r#"--end-time "9AM""#);
-}
-
-#[track_caller]
-fn time_of_day(s: &str, want: Option<(u8, u8, u8, u32)>) {
-    let got = TimeOfDay::parse("start-time", s).ok().map(|t| (t.hour, t.minute, t.second, t.nanosecond));
-    assert_eq!(got, want, "{s:?}");
-}
-
-#[test]
-fn time_formats() {
-    time_of_day("15:04", Some((15, 4, 0, 0)));
-    time_of_day("0:00", Some((0, 0, 0, 0)));
-    time_of_day("09:30", Some((9, 30, 0, 0)));
-    time_of_day("23:59:59", Some((23, 59, 59, 0)));
-    time_of_day("23:59:59.5", Some((23, 59, 59, 500_000_000)));
-    time_of_day("1:02:03,0000000019", Some((1, 2, 3, 1)));
-    time_of_day("03:04pm", Some((15, 4, 0, 0)));
-    time_of_day("12:30am", Some((0, 30, 0, 0)));
-    // Go: 03:04pm wants a two-digit hour, so "5:30pm" is refused (below)
-    time_of_day("12:30pm", Some((12, 30, 0, 0)));
-    time_of_day("15", Some((15, 0, 0, 0)));
-    time_of_day("7", Some((7, 0, 0, 0)));
-    time_of_day("03pm", Some((15, 0, 0, 0)));
-    time_of_day("12am", Some((0, 0, 0, 0)));
-    time_of_day("3pm", Some((15, 0, 0, 0)));
-    time_of_day("9am", Some((9, 0, 0, 0)));
-    time_of_day("00pm", Some((12, 0, 0, 0)));
-    for bad in ["", "24", "24:00", "12:60", "1:5", "13pm", "9AM", "9 am", " 9:00", "9:00 ", "9:00:00pm", "123", "9:00:5", "noon", "9.5", "5:30pm"] {
-        time_of_day(bad, None);
-    }
+fn bad_specs_say_which_part_is_wrong() {
+    bad("", "no time range");
+    bad("mon-fri", "no time range");
+    bad("03:00-05:00 UTC", "no days before the time range");
+    bad("5th mon 03:00-05:00", "day \"5th\": most months have no fifth weekday");
+    bad("0th mon 03:00-05:00", "day \"0th\": expected 1st, 2nd, 3rd, 4th or last");
+    bad("2nd 03:00-05:00", "day \"2nd\": a monthly day needs its weekday");
+    bad("last 03:00-05:00", "day \"last\": a monthly day needs its weekday");
+    bad("2nd tue+7 03:00-05:00", "the shift \"+7\" must be +1 to +6");
+    bad("2nd tue+0 03:00-05:00", "the shift \"+0\"");
+    bad("2nd tue+01 03:00-05:00", "the shift \"+01\"");
+    bad("2nd tue +1 03:00-05:00", "day \"2nd tue +1\": expected a weekday");
+    bad("funday 03:00-05:00", "day \"funday\": expected a weekday");
+    bad("mon-funday 03:00-05:00", "day \"funday\"");
+    bad("mon,,fri 03:00-05:00", "an empty day in the list");
+    bad("mon 03:00", "time range \"03:00\": expected <start>-<end>");
+    bad("mon 3am-5am", "no time range");
+    bad("mon 24:00-05:00", "time \"24:00\": expected a 24-hour time");
+    bad("mon 03:00-24:01", "time \"24:01\"");
+    bad("mon 03:60-05:00", "time \"03:60\"");
+    bad("mon 03:00-5:0", "time \"5:0\"");
+    bad("mon 003:00-05:00", "time \"003:00\"");
+    bad("mon 03:00-05:00:61", "time \"05:00:61\"");
+    bad("mon 03:00-05:00 Mars/Olympus_Mons", "time zone \"Mars/Olympus_Mons\": unknown");
+    bad("mon 03:00-05:00 europe/berlin", "time zone \"europe/berlin\"");
+    bad("mon 03:00-05:00 Europe/Berlin extra", "\"Europe/Berlin extra\" after the time range");
 }
 
 #[test]
-fn end_is_inclusive_to_the_end_of_its_second() {
-    let w = window("we", "03:00", "05:00", "UTC");
-    check(&w, "2026-01-07T02:59:59.999999999Z", false);
-    check(&w, "2026-01-07T03:00:00Z", true);
-    check(&w, "2026-01-07T05:00:00.999999999Z", true);
-    check(&w, "2026-01-07T05:00:01Z", false);
-    let w = window("we", "3", "3", "UTC");
-    check(&w, "2026-01-07T03:00:00.5Z", true);
-    check(&w, "2026-01-07T03:00:01Z", false);
+fn several_windows_each_in_its_zone() {
+    // weekdays 03:00-05:00 in Berlin, and Saturday all day in New York
+    let s = windows(&["mon-fri 03:00-05:00 Europe/Berlin", "sat 00:00-24:00 America/New_York"]);
+    check(&s, "2026-12-07T03:00:00+01:00", true); // Monday
+    check(&s, "2026-12-07T04:59:59.999999999+01:00", true);
+    check(&s, "2026-12-07T05:00:00+01:00", false);
+    check(&s, "2026-12-07T02:59:59+01:00", false);
+    check(&s, "2026-12-06T03:30:00+01:00", true); // Sunday in Berlin, still Saturday in New York
+    check(&s, "2026-12-06T12:00:00+01:00", false); // Sunday in both
+    check(&s, "2026-12-12T00:00:00-05:00", true); // Saturday in New York
+    check(&s, "2026-12-12T03:00:00+01:00", false); // Saturday 03:00 in Berlin is Friday 21:00 in New York
+    check(&s, "2026-12-12T23:59:59-05:00", true);
+    check(&s, "2026-12-13T00:00:00-05:00", false);
+    next(&s, "2026-12-07T05:00:00+01:00", Some("2026-12-08T03:00:00+01:00"));
+    next(&s, "2026-12-11T05:00:00+01:00", Some("2026-12-12T00:00:00-05:00"));
+    next(&s, "2026-12-12T12:00:00-05:00", Some("2026-12-14T03:00:00+01:00"));
 }
 
 #[test]
-fn start_after_end_wraps_midnight_on_the_same_day() {
-    let w = window("mo", "22:00", "02:00", "UTC");
-    check(&w, "2026-01-05T21:59:59Z", false); // Monday
-    check(&w, "2026-01-05T22:00:00Z", true);
-    check(&w, "2026-01-05T23:59:59Z", true);
-    check(&w, "2026-01-05T00:00:00Z", true);
-    check(&w, "2026-01-05T02:00:00.9Z", true);
-    check(&w, "2026-01-05T02:00:01Z", false);
-    check(&w, "2026-01-05T12:00:00Z", false);
-    check(&w, "2026-01-06T01:00:00Z", false); // Tuesday is not in the list
-    check(&w, "2026-01-04T23:00:00Z", false); // nor Sunday
+fn an_end_before_the_start_closes_the_next_day() {
+    // unlike upstream's --start-time/--end-time, which stay on the listed day
+    let s = windows(&["fri 22:00-02:00 UTC"]);
+    check(&s, "2026-12-04T21:59:59Z", false);
+    check(&s, "2026-12-04T22:00:00Z", true);
+    check(&s, "2026-12-05T01:59:59Z", true); // Saturday morning
+    check(&s, "2026-12-05T02:00:00Z", false);
+    check(&s, "2026-12-04T01:00:00Z", false); // Friday morning belongs to Thursday, not listed
+    next(&s, "2026-12-04T23:00:00Z", Some("2026-12-11T22:00:00Z"));
 }
 
 #[test]
-fn dst_nights_in_los_angeles() {
-    // 2026-03-08: 02:00 PST jumps to 03:00 PDT; 01:00-03:00 is one real hour
-    let w = window("su", "01:00", "03:00", "America/Los_Angeles");
-    check(&w, "2026-03-08T00:59:59-08:00", false);
-    check(&w, "2026-03-08T01:00:00-08:00", true);
-    check(&w, "2026-03-08T01:59:59-08:00", true);
-    check(&w, "2026-03-08T03:00:00-07:00", true);
-    check(&w, "2026-03-08T03:00:01-07:00", false);
-    // 02:30-02:45 does not exist that night; Go resolves it to 01:30-01:45 PST
-    let w = window("su", "02:30", "02:45", "America/Los_Angeles");
-    check(&w, "2026-03-08T01:40:00-08:00", true);
-    check(&w, "2026-03-08T03:40:00-07:00", false);
-    // 2026-11-01: 02:00 PDT falls back to 01:00 PST; 01:00-03:00 is three real
-    // hours, from the first 01:00 (PDT) to 03:00 PST
-    let w = window("su", "01:00", "03:00", "America/Los_Angeles");
-    check(&w, "2026-11-01T00:59:59-07:00", false);
-    check(&w, "2026-11-01T01:30:00-07:00", true);
-    check(&w, "2026-11-01T01:30:00-08:00", true);
-    check(&w, "2026-11-01T02:59:59-08:00", true);
-    check(&w, "2026-11-01T03:00:01-08:00", false);
+fn windows_that_touch_open_once() {
+    let s = windows(&["sat 00:00-24:00 UTC", "sun 00:00-24:00 UTC", "mon 00:00-06:00 UTC"]);
+    check(&s, "2026-12-06T00:00:00Z", true);
+    next(&s, "2026-12-04T12:00:00Z", Some("2026-12-05T00:00:00Z"));
+    next(&s, "2026-12-05T00:00:00Z", Some("2026-12-12T00:00:00Z"));
+    next(&s, "2026-12-07T05:00:00Z", Some("2026-12-12T00:00:00Z"));
+    // every day, all day: never closed, so never opens again
+    next(&windows(&["daily 00:00-24:00 UTC"]), "2026-12-04T12:00:00Z", None);
+    // every day 22:00 to 21:00 the next day: closed an hour a day
+    next(&windows(&["daily 22:00-21:00 UTC"]), "2026-12-04T21:30:00Z", Some("2026-12-04T22:00:00Z"));
 }
 
 #[test]
-fn dst_nights_in_berlin() {
-    // 2026-03-29: 02:00 CET jumps to 03:00 CEST
-    let w = window("su", "01:00", "03:00", "Europe/Berlin");
-    check(&w, "2026-03-29T00:59:59+01:00", false);
-    check(&w, "2026-03-29T01:00:00+01:00", true);
-    check(&w, "2026-03-29T01:59:59+01:00", true);
-    check(&w, "2026-03-29T03:00:00+02:00", true);
-    check(&w, "2026-03-29T03:00:01+02:00", false);
-    // 2026-10-25: 03:00 CEST falls back to 02:00 CET; 02:xx happens twice
-    check(&w, "2026-10-25T00:59:59+02:00", false);
-    check(&w, "2026-10-25T01:00:00+02:00", true);
-    check(&w, "2026-10-25T02:30:00+02:00", true);
-    check(&w, "2026-10-25T02:30:00+01:00", true);
-    check(&w, "2026-10-25T03:00:00.5+01:00", true);
-    check(&w, "2026-10-25T03:00:01+01:00", false);
-    // the weekday is Berlin's, not UTC's: Saturday 23:30 UTC is Sunday there
-    let w = window("su", "00:00", "01:00", "Europe/Berlin");
-    check(&w, "2026-07-04T22:30:00Z", true);
+fn the_wednesday_after_patch_tuesday() {
+    let s = windows(&["2nd tue+1 03:00-05:00 Europe/Berlin"]);
+    next(&s, "2026-12-01T00:00:00Z", Some("2026-12-09T03:00:00+01:00"));
+    next(&s, "2026-12-09T03:00:00+01:00", Some("2027-01-13T03:00:00+01:00"));
+    check(&s, "2026-12-09T04:00:00+01:00", true);
+    check(&s, "2026-12-08T04:00:00+01:00", false);
+    check(&s, "2026-12-16T04:00:00+01:00", false);
 }
 
 #[test]
-fn utc_and_local() {
-    let w = window("0,1,2,3,4,5,6", "0:00", "23:59:59", "UTC");
-    check(&w, "2030-06-15T12:00:00+05:30", true);
-    assert_eq!(w.to_string(), "SunMonTueWedThuFriSat between 00:00 and 23:59 UTC");
-    let w = window("sa", "10:00", "11:00", "Local");
-    assert_eq!(w.zone().name(), "Local");
-    let local = Window::new(w.days, w.start, w.end, Zone::local());
-    for at in ["2026-01-03T10:30:00Z", "2026-07-04T10:30:00+02:00", "2026-07-04T03:00:00-07:00"] {
-        let now = time::OffsetDateTime::parse(at, &Rfc3339).unwrap();
-        assert_eq!(w.contains(now), local.contains(now), "{at}");
-    }
+fn upstream_window_next_opening() {
+    let w = |days: &str, start: &str, end: &str| {
+        let days: Vec<String> = days.split(',').map(str::to_string).collect();
+        Schedule::Upstream(Window::parse(&days, start, end, "America/Los_Angeles").unwrap())
+    };
+    let s = w("mon,tue,wed,thu,fri", "9am", "5pm");
+    next(&s, "2026-12-04T17:00:01-08:00", Some("2026-12-07T09:00:00-08:00")); // Friday evening -> Monday
+    next(&s, "2026-12-07T10:00:00-08:00", Some("2026-12-08T09:00:00-08:00"));
+    // wrapping midnight on the same day: Monday opens at 00:00 and at 22:00
+    let s = w("mo", "22:00", "02:00");
+    next(&s, "2026-12-06T12:00:00-08:00", Some("2026-12-07T00:00:00-08:00"));
+    next(&s, "2026-12-07T01:00:00-08:00", Some("2026-12-07T22:00:00-08:00"));
+    // the default, every day all day: never closed
+    next(&w("su,mo,tu,we,th,fr,sa", "0:00", "23:59:59"), "2026-12-07T01:00:00-08:00", None);
+    // an empty day list: never opens
+    next(&w("", "0:00", "23:59:59"), "2026-12-07T01:00:00-08:00", None);
 }
 
 #[test]
-fn display_matches_upstream() {
-    let w = window("mon,tue,wed,thu,fri", "9am", "05:30pm", "America/Los_Angeles");
-    assert_eq!(w.to_string(), "---MonTueWedThuFri--- between 09:00 and 17:30 America/Los_Angeles");
-    let w = window("sat,sun", "22:15:30", "02", "US/Pacific");
-    assert_eq!(w.to_string(), "Sun---------------Sat between 22:15 and 02:00 US/Pacific");
+fn windows_that_never_open_are_named() {
+    let s = windows(&["mon 03:00-05:00 UTC", "2nd tue+1 03:00-03:00 Europe/Berlin"]);
+    let warnings = s.never_opens();
+    assert_eq!(warnings, ["--maintenance-window \"2nd tue+1 03:00-03:00 Europe/Berlin\" starts and ends at 03:00: it never opens"]);
+    next(&windows(&["2nd tue+1 03:00-03:00 Europe/Berlin"]), "2026-12-01T00:00:00Z", None);
+    assert!(windows(&["daily 00:00-24:00"]).never_opens().is_empty());
+    let upstream = Schedule::Upstream(Window::parse(&[], "0:00", "1:00", "UTC").unwrap());
+    assert!(upstream.never_opens()[0].contains("--reboot-days is empty"));
 }
 
 #[test]
-fn windows_that_never_open_say_why() {
-    let never = |days: &str, start: &str, end: &str| window(days, start, end, "UTC").never_opens();
-    assert!(never("", "00:00", "23:59").is_some_and(|w| w.contains("--reboot-days is empty")));
-    assert!(never(",", "00:00", "23:59").is_some());
-    assert!(never("mon", "03:00", "03:00").is_some_and(|w| w.contains("--start-time equals --end-time (03:00:00)")));
-    assert_eq!(never("mon", "03:00", "03:01"), None);
-    assert_eq!(never("mon", "22:00", "02:00"), None);
-    assert_eq!(never("mon,tue,wed,thu,fri,sat,sun", "0:00", "23:59:59"), None);
+fn several_windows_read_back_in_the_summary_form() {
+    let s = windows(&["mon-fri 03:00-05:00 Europe/Berlin", "sat 00:00-24:00"]);
+    assert_eq!(s.to_string(), "mon-fri 03:00-05:00 Europe/Berlin | sat 00:00-24:00 UTC");
 }

@@ -163,6 +163,15 @@ pub fn run_recover(agent: &Agent<'_>) -> Result<(), ()> {
     }
 }
 
+/// `run_loop()` until the reboot was requested (true), or false when it kept
+/// sleeping without one past [`SLEEP_LIMIT`] sleeps.
+pub fn run_loop_until_reboot(agent: &Agent<'_>) -> bool {
+    match catch_markers(|| agent.run_loop()) {
+        Ok(()) | Err(Marker::StillRetrying) => false,
+        Err(Marker::RebootWait) => true,
+    }
+}
+
 pub enum Marker {
     RebootWait,
     StillRetrying,

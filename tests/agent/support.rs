@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use crate::kube::{client, TempDir, TestClient};
 use crate::host::HostStandIn;
-pub use crate::fake_host::{run_check, run_recover, Ended, FakeHost, RebootResult};
+pub use crate::fake_host::{run_check, run_loop_until_reboot, run_recover, Ended, FakeHost, RebootResult};
 
 pub const NODE: &str = "node-1";
 pub const KEY: &str = "weave.works/kured-node-lock";

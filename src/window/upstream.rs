@@ -1,5 +1,5 @@
-//! The maintenance window: days of the week plus a time-of-day range in a
-//! time zone, parsed from --reboot-days, --start-time, --end-time and
+//! Upstream's maintenance window: days of the week plus a time-of-day range
+//! in a time zone, parsed from --reboot-days, --start-time, --end-time and
 //! --time-zone. Pure: `contains(now)` takes the instant as an argument.
 //!
 //! Semantics are upstream kured's `pkg/timewindow`, including its corners:
@@ -7,13 +7,13 @@
 //! day's wall times resolved like Go's `time.Date` (see
 //! [`Zone::local_to_utc`]); the end is inclusive to the end of its second.
 
+use super::NANOS;
 use crate::error::{Error, Result};
 use crate::tz::{self, Zone, DAY};
 
 #[cfg(test)]
+#[path = "upstream_tests.rs"]
 mod tests;
-
-const NANOS: i128 = 1_000_000_000;
 
 /// A set of weekdays, bit n = day n (0 = Sunday), as upstream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -268,6 +268,22 @@ impl Window {
             }
         }
         start <= now && now <= end
+    }
+
+    /// Instants (Unix nanoseconds) at which the window may open on local day
+    /// `day`: its start, and its midnight when it wraps (Monday 00:00 is
+    /// inside 22:00-02:00 on Mondays). [`super::Schedule::next_opening`]
+    /// keeps those where the window is open and was closed just before.
+    pub fn openings(&self, day: i64) -> Vec<i128> {
+        if !self.days.contains(tz::weekday_from_days(day)) {
+            return Vec::new();
+        }
+        let midnight = day * DAY;
+        let mut at = vec![i128::from(self.zone.local_to_utc(midnight + self.start.seconds())) * NANOS];
+        if self.start > self.end {
+            at.push(i128::from(self.zone.local_to_utc(midnight)) * NANOS);
+        }
+        at
     }
 }
 
