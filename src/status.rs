@@ -39,10 +39,13 @@ pub enum Blocked {
     Pods,
     RebootLoop,
     BackOff,
+    /// The control-plane quorum guard or `--control-plane-order` (see `controlplane`).
+    ControlPlane,
 }
 
 impl Blocked {
-    pub const ALL: [Blocked; 6] = [Blocked::Window, Blocked::Lock, Blocked::Prometheus, Blocked::Pods, Blocked::RebootLoop, Blocked::BackOff];
+    pub const ALL: [Blocked; 7] =
+        [Blocked::Window, Blocked::Lock, Blocked::Prometheus, Blocked::Pods, Blocked::RebootLoop, Blocked::BackOff, Blocked::ControlPlane];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -52,6 +55,7 @@ impl Blocked {
             Blocked::Pods => "pods",
             Blocked::RebootLoop => "reboot-loop",
             Blocked::BackOff => "back-off",
+            Blocked::ControlPlane => "control-plane",
         }
     }
 

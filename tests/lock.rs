@@ -53,6 +53,7 @@ fn lock<'a>(c: &'a Client, node: &str, concurrency: u32, ttl: Option<Duration>, 
         ttl,
         concurrency,
         clock,
+        guard: None,
     }
 }
 

@@ -212,6 +212,7 @@ mod wake {
             ttl: None,
             concurrency,
             clock: &RealClock,
+            guard: None,
         }
     }
 

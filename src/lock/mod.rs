@@ -13,6 +13,7 @@
 //! annotation (`kubectl -n kube-system annotate ds kured weave.works/kured-node-lock-`).
 
 mod decide;
+pub mod quorum;
 pub mod stale;
 mod value;
 pub mod wake;
@@ -69,6 +70,9 @@ pub struct DaemonSetLock<'a> {
     /// how many nodes may hold it at once; > 1 writes the multi format
     pub concurrency: u32,
     pub clock: &'a dyn Clock,
+    /// Set when this node is a control-plane node under the quorum guard
+    /// (see [`quorum`]): a free slot is taken only when the guard allows.
+    pub guard: Option<quorum::Guard>,
 }
 
 impl<'a> DaemonSetLock<'a> {
@@ -82,7 +86,13 @@ impl<'a> DaemonSetLock<'a> {
             ttl: config.lock_ttl,
             concurrency: config.concurrency,
             clock,
+            guard: None,
         }
+    }
+
+    /// The same lock, with the quorum guard of a control-plane node (None: not one).
+    pub fn guarded(self, guard: Option<quorum::Guard>) -> DaemonSetLock<'a> {
+        DaemonSetLock { guard, ..self }
     }
 
     /// Take a slot, recording whether the node was already cordoned.
