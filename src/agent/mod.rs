@@ -140,6 +140,9 @@ pub struct State {
     pub guard_not_ready: Cell<bool>,
     /// Held back by `--control-plane-order`: since when, and when last seen.
     pub order_held: Cell<Option<(time::OffsetDateTime, time::OffsetDateTime)>>,
+    /// One `--period` after the first look of the order: before then the
+    /// other side may not have said yet that it wants a reboot.
+    pub order_settles_at: std::cell::OnceCell<std::time::Instant>,
 }
 
 /// One kured pod's loop and what it works with. Built with [`Agent::new`];

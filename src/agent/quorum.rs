@@ -50,7 +50,16 @@ impl Agent<'_> {
             (Order::Last, true) => self.client.list_nodes("")?.iter().map(|n| peer(n, control_plane.contains_key(&n.metadata.name))).collect(),
             _ => vec![],
         };
-        let waits_for = controlplane::order_waits_for(order, self.node_id(), me_cp, &peers);
+        let waiting_side = matches!((order, me_cp), (Order::First, false) | (Order::Last, true));
+        let mut waits_for = controlplane::order_waits_for(order, self.node_id(), me_cp, &peers);
+        // The other side says it wants a reboot in its status annotation, at
+        // its first check: the waiting side's first period after its own
+        // first look gives every node of the other side that check.
+        let settles_at = *self.state.order_settles_at.get_or_init(|| std::time::Instant::now() + config.period);
+        if waiting_side && waits_for.is_empty() && std::time::Instant::now() < settles_at {
+            waits_for.push("(the first period: every node checks once first)".into());
+            self.note_lock_frees_in(settles_at.saturating_duration_since(std::time::Instant::now()));
+        }
         Ok(self.held_by_order(order, &waits_for).then_some(Flow::Continue))
     }
 
@@ -62,7 +71,21 @@ impl Agent<'_> {
         }
         let mut out = BTreeMap::new();
         for s in selectors {
-            for n in self.client.list_nodes(s)? {
+            let nodes = match self.client.list_nodes(s) {
+                Ok(nodes) => nodes,
+                // upstream's chart: the guard still keeps kured-rs's own
+                // control-plane holders apart (their entries' mark)
+                Err(e) if e.api_kind() == Some(crate::error::ApiErrorKind::Forbidden) => {
+                    let level = crate::logging::warn_once("list nodes");
+                    log::log!(
+                        level,
+                        "cannot list nodes ({e}): control-plane nodes are known by their own role labels and lock entries only, and the others' readiness is not checked"
+                    );
+                    return Ok(BTreeMap::new());
+                }
+                Err(e) => return Err(e),
+            };
+            for n in nodes {
                 out.insert(n.metadata.name.clone(), n);
             }
         }
