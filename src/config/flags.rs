@@ -1,4 +1,4 @@
-//! The flag table (upstream's 43 flags plus `--api-timeout`, `--drain-stall-timeout`,
+//! The flag table (upstream's 43 flags plus `--api-timeout`, the three `--control-plane-*`, `--drain-stall-timeout`,
 //! `--host-pid`, `--reboot-loop-limit`, `--reboot-loop-window`, `--reboot-sentinel-preset`, `--reboot-timeout` and
 //! `--release-gate-timeout`) and the first stage of
 //! parsing: command line (pflag syntax, via lexopt) then `KURED_*` environment
