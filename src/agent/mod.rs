@@ -138,8 +138,9 @@ pub struct State {
     /// The last check was held back by a control-plane node not Ready: the
     /// next looks again soon, not on the lock's watch.
     pub guard_not_ready: Cell<bool>,
-    /// Held back by `--control-plane-order`: since when, and when last seen.
-    pub order_held: Cell<Option<(time::OffsetDateTime, time::OffsetDateTime)>>,
+    /// Held back by `--control-plane-order`: since when, when last seen, and
+    /// whether the patience ran out (warned).
+    pub order_held: Cell<Option<(time::OffsetDateTime, time::OffsetDateTime, bool)>>,
     /// One `--period` after the first look of the order: before then the
     /// other side may not have said yet that it wants a reboot.
     pub order_settles_at: std::cell::OnceCell<std::time::Instant>,

@@ -102,14 +102,17 @@ impl Agent<'_> {
             return false;
         }
         // A hold seen again after a gap (the node needed no reboot meanwhile) starts afresh.
-        let since = match self.state.order_held.get() {
-            Some((since, last)) if (now - last).unsigned_abs() <= period.saturating_mul(2) => since,
-            _ => now,
+        let (since, warned) = match self.state.order_held.get() {
+            Some((since, last, warned)) if (now - last).unsigned_abs() <= period.saturating_mul(2) => (since, warned),
+            _ => (now, false),
         };
-        self.state.order_held.set(Some((since, now)));
         let names = crate::names::summary(waits_for);
-        if controlplane::patience_over(since, now, period) {
-            log::warn!(
+        let over = controlplane::patience_over(since, now, period);
+        self.state.order_held.set(Some((since, now, over)));
+        if over {
+            let level = if warned { log::Level::Debug } else { log::Level::Warn };
+            log::log!(
+                level,
                 "--control-plane-order={}: held back for {} periods while {names} still want a reboot: going ahead anyway",
                 order.flag_value(),
                 controlplane::PATIENCE_PERIODS
