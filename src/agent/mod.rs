@@ -132,7 +132,8 @@ pub struct State {
     /// uncordon after a lost lock failed): the next take records it as ours.
     pub our_cordon: Cell<bool>,
     /// The lock's watch and queue, kept between waits (agent/pace.rs).
-    pub waiting: RefCell<crate::lock::wake::Waiting>,    /// The quorum guard of this check, when this is a control-plane node
+    pub waiting: RefCell<crate::lock::wake::Waiting>,
+    /// The quorum guard of this check, when this is a control-plane node
     /// (agent/quorum.rs); the lock carries it, for its take and its wait.
     pub guard: RefCell<Option<crate::lock::quorum::Guard>>,
     /// The last check was held back by a control-plane node not Ready: the
@@ -448,7 +449,6 @@ impl Agent<'_> {
                     return Ok(None);
                 }
                 Queued::Guarded(wait) => {
-                    log::info!("{}", wait.reason());
                     self.metrics.status.lock_wait_started(self.clock.now());
                     self.report("pending", &wait.reason(), Some(Blocked::ControlPlane));
                     self.set_taint(true);
