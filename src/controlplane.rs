@@ -15,6 +15,9 @@
 //! - `last`: a control-plane node takes no lock while a worker wants a reboot.
 //! - `any` (the default): no order.
 //!
+//! The waiting side also waits out one `--period` after its first look, so
+//! that every node of the other side has checked once and said so.
+//!
 //! Only one side ever waits for the other, so the order alone cannot deadlock;
 //! but the other side may be stuck (a sticky sentinel, a blocker, a node
 //! outside its window) or keep asking: a node held back by the order for
