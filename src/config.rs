@@ -162,6 +162,13 @@ pub struct Config {
     /// Zero = no release gate (upstream's behaviour).
     pub release_gate_timeout: Duration,
     pub concurrency: u32,
+    /// Control-plane nodes take the lock one at a time, and only while every
+    /// other one is Ready (`--control-plane-quorum-guard`).
+    pub control_plane_quorum_guard: bool,
+    /// `--control-plane-selector`: further control-plane nodes (empty = only the role labels).
+    pub control_plane_selector: String,
+    /// `--control-plane-order`.
+    pub control_plane_order: crate::controlplane::Order,
     /// The whole-request timeout of the Kubernetes API client (not of watches,
     /// which have their own bound beyond their `timeoutSeconds`).
     pub api_timeout: Duration,

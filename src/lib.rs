@@ -10,6 +10,7 @@ pub mod autoscaler;
 pub mod blockers;
 pub mod clock;
 pub mod config;
+pub mod controlplane;
 pub mod drain;
 pub mod error;
 pub mod gate;

@@ -54,10 +54,12 @@ pub enum Blocked {
     Paused,
     /// This node opted out by its label or annotation.
     OptedOut,
+    /// The control-plane quorum guard or `--control-plane-order` (see `controlplane`).
+    ControlPlane,
 }
 
 impl Blocked {
-    pub const ALL: [Blocked; 8] = [
+    pub const ALL: [Blocked; 9] = [
         Blocked::Window,
         Blocked::Lock,
         Blocked::Prometheus,
@@ -66,6 +68,7 @@ impl Blocked {
         Blocked::BackOff,
         Blocked::Paused,
         Blocked::OptedOut,
+        Blocked::ControlPlane,
     ];
 
     pub fn label(self) -> &'static str {
@@ -78,6 +81,7 @@ impl Blocked {
             Blocked::BackOff => "back-off",
             Blocked::Paused => "paused",
             Blocked::OptedOut => "opted-out",
+            Blocked::ControlPlane => "control-plane",
         }
     }
 

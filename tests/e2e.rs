@@ -24,6 +24,9 @@ use time::OffsetDateTime;
 const LIMIT: Limit = Limit::Cycles(5);
 /// Several nodes one after the other.
 const LONG_LIMIT: Limit = Limit::Cycles(12);
+/// A rollout the order serialises: control-plane nodes one at a time, then
+/// (or after) the workers, after a first period in which every node checks.
+const ORDERED_LIMIT: Limit = Limit::Cycles(20);
 
 /// Each scenario on both servers: `NAME::fake` and `NAME::real`.
 macro_rules! both {
@@ -56,6 +59,7 @@ both!(
     expired_lock_is_taken_over,
     notifications_reach_the_receiver,
     metrics_report_reboot_required,
+    ha_control_plane_keeps_its_quorum,
 );
 
 fn spec(cp: ControlPlaneKind, nodes: usize, args: &[&str]) -> ClusterSpec {
@@ -300,4 +304,80 @@ fn metrics_report_reboot_required(cp: ControlPlaneKind) {
         });
         assert!(ok, "{want:?} not in /metrics of {node}:\n{last}\n{}", c.report());
     }
+}
+
+/// An HA cluster with stacked etcd: 3 control-plane nodes and 4 workers,
+/// `--concurrency 3`, every node needing a reboot at once.
+fn ha_cluster(cp: ControlPlaneKind, args: &[&str]) -> ClusterSpec {
+    let mut s = spec(cp, 7, args);
+    s.concurrency = 3;
+    s.control_plane_nodes = vec!["node-1".into(), "node-2".into(), "node-3".into()];
+    s
+}
+
+fn kured_log(c: &Cluster, node: &str) -> String {
+    std::fs::read_to_string(c.node(node).expect("a node").log_path()).unwrap_or_default()
+}
+
+fn ha_control_plane_keeps_its_quorum(cp: ControlPlaneKind) {
+    let mut s = ha_cluster(cp, &[]);
+    // reboots of 2 s: control-plane nodes' turns overlap with others' reboots
+    s.downtime = Duration::from_secs(2);
+    let mut c = start(s);
+    let s = c.run_until_all_rebooted(LONG_LIMIT);
+    // (violations: never two control-plane nodes holding the lock or cordoned
+    // at once, none taken while another was NotReady)
+    assert!(s.violations(3).is_empty(), "{:?}\n{}", s.violations(3), c.report());
+    assert_eq!((s.nodes_rebooted, s.max_concurrent_control_plane, s.pdb_violations), (7, Some(1), 0), "{s}");
+    assert!(s.to_string().ends_with(" max_concurrent_control_plane=1"), "{s}");
+    // workers kept the whole --concurrency
+    assert!(s.max_lock_holders >= 2, "{s}");
+}
+
+/// Only the control-plane nodes need a reboot, so the lock always has free
+/// slots: each of them checks while another is down, and only the guard holds
+/// it back (its status says so; a free slot that is not its turn would not).
+#[test]
+fn control_plane_nodes_wait_for_each_other_with_slots_free() {
+    let mut s = ha_cluster(ControlPlaneKind::Fake, &[]);
+    s.no_reboot = vec!["node-4".into(), "node-5".into(), "node-6".into(), "node-7".into()];
+    s.downtime = Duration::from_secs(3);
+    let mut c = start(s);
+    // (`settled` waits for every node's reboot: here only the control plane's)
+    let done = c.poll_until(LONG_LIMIT, |_| {}, |c| (1..=3).all(|i| c.reboots(&format!("node-{i}")) == 1) && c.quiet());
+    let s = c.summary();
+    assert!(done && s.violations(3).is_empty(), "{:?}\n{}", s.violations(3), c.report());
+    assert_eq!((s.nodes_rebooted, s.max_concurrent_control_plane, s.max_lock_holders), (3, Some(1), 1), "{s}");
+    let held: Vec<&str> = ["node-1", "node-2", "node-3"]
+        .into_iter()
+        .filter(|n| kured_log(&c, n).contains("waiting: another control-plane node is rebooting"))
+        .collect();
+    assert!(held.len() >= 2, "the guard held back only {held:?}\n{}", c.report());
+}
+
+/// The order's first period (every node checks once) and the rollout itself:
+/// with `last`, no control-plane node takes the lock before every worker has rebooted.
+#[test]
+fn control_plane_order_last_reboots_the_workers_first() {
+    let mut c = start(ha_cluster(ControlPlaneKind::Fake, &["--control-plane-order=last"]));
+    let s = c.run_until_all_rebooted(ORDERED_LIMIT);
+    assert!(s.violations(3).is_empty(), "{:?}\n{}", s.violations(3), c.report());
+    assert_eq!((s.nodes_rebooted, s.max_concurrent_control_plane), (7, Some(1)), "{s}");
+    let cp = |n: &str| ["node-1", "node-2", "node-3"].contains(&n);
+    let first_cp_take = first_at(&c, |e| matches!(e, Event::LockTaken { node } if cp(node))).expect("a control-plane node took the lock");
+    let last_worker_back = c.timeline().iter().filter(|e| matches!(&e.event, Event::NodeBack { node } if !cp(node))).map(|e| e.at).max().expect("workers came back");
+    assert!(first_cp_take >= last_worker_back, "a control-plane node took the lock at {first_cp_take:?}, before the last worker was back at {last_worker_back:?}\n{}", c.report());
+}
+
+/// With `first`, no worker takes the lock before every control-plane node has rebooted.
+#[test]
+fn control_plane_order_first_reboots_the_control_plane_first() {
+    let mut c = start(ha_cluster(ControlPlaneKind::Fake, &["--control-plane-order=first"]));
+    let s = c.run_until_all_rebooted(ORDERED_LIMIT);
+    assert!(s.violations(3).is_empty(), "{:?}\n{}", s.violations(3), c.report());
+    assert_eq!((s.nodes_rebooted, s.max_concurrent_control_plane), (7, Some(1)), "{s}");
+    let cp = |n: &str| ["node-1", "node-2", "node-3"].contains(&n);
+    let first_worker_take = first_at(&c, |e| matches!(e, Event::LockTaken { node } if !cp(node))).expect("a worker took the lock");
+    let last_cp_back = c.timeline().iter().filter(|e| matches!(&e.event, Event::NodeBack { node } if cp(node))).map(|e| e.at).max().expect("control-plane nodes came back");
+    assert!(first_worker_take >= last_cp_back, "a worker took the lock at {first_worker_take:?}, before the last control-plane node was back at {last_cp_back:?}\n{}", c.report());
 }

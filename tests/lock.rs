@@ -53,6 +53,7 @@ fn lock<'a>(c: &'a Client, node: &str, concurrency: u32, ttl: Option<Duration>, 
         ttl,
         concurrency,
         clock,
+        guard: None,
     }
 }
 
@@ -240,4 +241,78 @@ fn a_manual_lock_from_the_upstream_readme_pauses_us_untouched() {
         assert_eq!(annotation(&api).as_deref(), Some(manual), "left byte for byte");
         assert_eq!(puts(&api), 0);
     }
+}
+
+fn control_plane_guard(names: &[&str]) -> kured::lock::quorum::Guard {
+    kured::lock::quorum::Guard { control_plane: names.iter().map(|n| n.to_string()).collect(), not_ready: vec![] }
+}
+
+/// Three control-plane nodes race for a lock with three free slots: exactly
+/// one gets in, whoever loses the 409 sees its entry on the re-read.
+fn race_control_plane_nodes() -> (FakeApiServer, Vec<kured::lock::wake::Queued>) {
+    use kured::lock::wake::Waiting;
+    let api = server(None);
+    // Slow reads, so all racers read the same version: the 409 must decide.
+    api.inject(Fault::latency("GET", DS_PATH, Duration::from_millis(250)));
+    let cp = ["cp-1", "cp-2", "cp-3"];
+    let start = std::sync::Barrier::new(cp.len());
+    let results = std::thread::scope(|s| {
+        let handles: Vec<_> = cp
+            .iter()
+            .map(|n| {
+                let (api, start, cp) = (&api, &start, &cp);
+                s.spawn(move || {
+                    let c = client(api);
+                    let _ = c.get_node("warm-up");
+                    start.wait();
+                    let l = lock(&c, n, 3, None, &RealClock).guarded(Some(control_plane_guard(cp)));
+                    l.try_acquire_queued(LockMeta::default(), None, &mut Waiting::default()).unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    (api, results)
+}
+
+#[test]
+fn racing_control_plane_nodes_take_the_lock_one_at_a_time() {
+    use kured::lock::wake::Queued;
+    use kured::lock::Taken;
+    let mut raced = 0;
+    // until the race was exercised (a 409), at most 5 rounds; the rule holds in every one
+    for _ in 0..5 {
+        let (api, results) = race_control_plane_nodes();
+        let won = results.iter().filter(|r| matches!(r, Queued::Taken(Taken::Acquired(_)))).count();
+        let guarded = results.iter().filter(|r| matches!(r, Queued::Guarded(kured::lock::quorum::Wait::Rebooting(_)))).count();
+        assert_eq!((won, guarded), (1, 2), "{results:?}");
+        assert_eq!(holders(&api).len(), 1, "three slots, one control-plane holder");
+        assert!(annotation(&api).unwrap().contains(r#""controlPlane":true"#));
+        // a worker still gets a slot beside it
+        let c = client(&api);
+        assert!(matches!(lock(&c, "w-1", 3, None, &RealClock).acquire(false).unwrap(), Acquisition::Acquired(_)));
+        raced += api.requests().iter().filter(|r| r.method == "PUT" && r.status == 409).count();
+        if raced > 0 {
+            break;
+        }
+    }
+    assert!(raced > 0, "the race was not exercised in 5 rounds");
+}
+
+#[test]
+fn an_expired_control_plane_entry_is_not_renewed_beside_another_control_plane_holder() {
+    // cp-1's entry ran out during its drain; cp-2 (an upstream pod, or the guard
+    // off) holds a slot beside it
+    let value = r#"{"maxOwners":3,"locks":[{"nodeID":"cp-1","metadata":{"unschedulable":false},"created":"2024-03-01T03:00:00Z","TTL":60000000000},{"nodeID":"cp-2","metadata":{"unschedulable":false},"created":"2024-03-01T03:00:30Z","TTL":0}]}"#;
+    let api = server(Some(value));
+    let clock = FakeClock::at(datetime!(2024-03-01 03:02:00 UTC));
+    let c = client(&api);
+    let key = ("cp-1".to_string(), datetime!(2024-03-01 03:00:00 UTC));
+    let mut held = kured::lock::Held { meta: LockMeta::default(), key: key.clone() };
+    let mine = lock(&c, "cp-1", 3, Some(Duration::from_secs(60)), &clock).guarded(Some(control_plane_guard(&["cp-1", "cp-2"])));
+    assert_eq!(mine.confirm(&mut held).unwrap(), kured::lock::Standing::Expired, "not renewed: cp-1 must stop");
+    assert_eq!(annotation(&api).as_deref(), Some(value), "nothing written");
+    // a worker's entry (no guard) is renewed in the same place
+    let unguarded = lock(&c, "cp-1", 3, Some(Duration::from_secs(60)), &clock);
+    assert_eq!(unguarded.confirm(&mut held).unwrap(), kured::lock::Standing::Held);
 }

@@ -212,6 +212,7 @@ mod wake {
             ttl: None,
             concurrency,
             clock: &RealClock,
+            guard: None,
         }
     }
 
@@ -370,5 +371,41 @@ mod wake {
         assert_eq!(w.next(far, &|| true).unwrap(), kured::kube::watch::Next::Stopped);
         let ds_requests = c.api.requests().into_iter().filter(|r| r.path.starts_with("/apis/apps/v1/namespaces/kube-system/daemonsets")).count();
         assert_eq!(ds_requests, 1, "one watch request for both waits");
+    }
+
+    /// A control-plane node held back by the guard sleeps through a worker's
+    /// release (a slot frees, but another control-plane node still holds one)
+    /// and wakes when that control-plane node releases.
+    #[test]
+    fn a_guarded_control_plane_node_wakes_when_the_control_plane_holder_leaves() {
+        use kured::lock::quorum::Guard;
+        use kured::lock::wake::Waiting;
+        let c = cluster();
+        let both = r#"{"maxOwners":2,"locks":[{"nodeID":"cp-2","created":"2024-03-01T03:00:00Z","TTL":0},{"nodeID":"w-1","created":"2024-03-01T03:00:00Z","TTL":0}]}"#;
+        let mut ds = daemonset();
+        ds["metadata"]["annotations"][LOCK] = json!(both);
+        c.api.create(ds);
+        let guard = Guard { control_plane: ["cp-1", "cp-2"].iter().map(|s| s.to_string()).collect(), not_ready: vec![] };
+        let cp1 = DaemonSetLock { node: "cp-1".into(), ..lock(&c.client, 2) }.guarded(Some(guard));
+        let api = &c.api;
+        let (woke, cp_released) = std::thread::scope(|s| {
+            let releases = s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(500));
+                annotate_ds(api, LOCK, r#"{"maxOwners":2,"locks":[{"nodeID":"cp-2","created":"2024-03-01T03:00:00Z","TTL":0}]}"#);
+                std::thread::sleep(Duration::from_millis(2500));
+                let released = Instant::now();
+                annotate_ds(api, LOCK, r#"{"maxOwners":2,"locks":[]}"#);
+                released
+            });
+            let mut w = Waiting::default();
+            let since = time::OffsetDateTime::now_utc();
+            let woke = cp1.wait_for_turn(&mut w, since, Duration::from_secs(60), Duration::from_secs(10), &never).unwrap();
+            ((woke, Instant::now()), releases.join().unwrap())
+        });
+        let (woke, woke_at) = woke;
+        assert_eq!(woke, Wake::Free);
+        // woken by cp-2's release, not by w-1's (2.5 s before it), and soon
+        assert!(woke_at >= cp_released, "woke {:?} before cp-2's release", cp_released - woke_at);
+        assert!(woke_at - cp_released < Duration::from_secs(6), "woke {:?} after cp-2's release", woke_at - cp_released);
     }
 }

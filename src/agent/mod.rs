@@ -17,6 +17,7 @@ mod history;
 mod holder;
 mod pace;
 pub mod plan;
+mod quorum;
 mod recover;
 mod stale;
 
@@ -136,6 +137,18 @@ pub struct State {
     pub our_cordon: Cell<bool>,
     /// The lock's watch and queue, kept between waits (agent/pace.rs).
     pub waiting: RefCell<crate::lock::wake::Waiting>,
+    /// The quorum guard of this check, when this is a control-plane node
+    /// (agent/quorum.rs); the lock carries it, for its take and its wait.
+    pub guard: RefCell<Option<crate::lock::quorum::Guard>>,
+    /// The last check was held back by a control-plane node not Ready: the
+    /// next looks again soon, not on the lock's watch.
+    pub guard_not_ready: Cell<bool>,
+    /// Held back by `--control-plane-order`: since when, when last seen, and
+    /// whether the patience ran out (warned).
+    pub order_held: Cell<Option<(time::OffsetDateTime, time::OffsetDateTime, bool)>>,
+    /// One `--period` after the first look of the order: before then the
+    /// other side may not have said yet that it wants a reboot.
+    pub order_settles_at: std::cell::OnceCell<std::time::Instant>,
 }
 
 /// One kured pod's loop and what it works with. Built with [`Agent::new`];
@@ -192,7 +205,7 @@ impl Agent<'_> {
     }
 
     fn lock(&self) -> DaemonSetLock<'_> {
-        DaemonSetLock::from_config(self.client, self.config, self.clock)
+        DaemonSetLock::from_config(self.client, self.config, self.clock).guarded(self.state.guard.borrow().clone())
     }
 
     /// Every period, after a random initial delay, until a stop.
@@ -329,6 +342,9 @@ impl Agent<'_> {
         if self.clock.stopped() {
             return Ok(Flow::Continue);
         }
+        if let Some(flow) = self.control_plane_check(&node)? {
+            return Ok(flow);
+        }
         let lock = self.lock();
         let boot_id = node.boot_id().map(str::to_string);
         let wanted = LockMeta {
@@ -337,7 +353,8 @@ impl Agent<'_> {
             reboot_streak: self.state.streak.get(),
         };
         let Some(held) = self.take_lock(&lock, wanted)? else {
-            return Ok(Flow::LockFull);
+            // (a Ready condition is not in the lock: its watch cannot wake us)
+            return Ok(if self.state.guard_not_ready.take() { Flow::Continue } else { Flow::LockFull });
         };
         self.state.our_cordon.set(false);
         let was_cordoned = held.meta.unschedulable;
@@ -448,6 +465,16 @@ impl Agent<'_> {
                     self.metrics.status.lock_wait_started(self.clock.now());
                     self.report("pending", "lock: waiting for its turn", Some(Blocked::Lock));
                     self.set_taint(true);
+                    return Ok(None);
+                }
+                Queued::Guarded(wait) => {
+                    self.metrics.status.lock_wait_started(self.clock.now());
+                    self.report("pending", &wait.reason(), Some(Blocked::ControlPlane));
+                    self.set_taint(true);
+                    if matches!(wait, crate::lock::quorum::Wait::NotReady(_)) {
+                        self.state.guard_not_ready.set(true);
+                        self.note_lock_frees_in(quorum::NOT_READY_RECHECK.min(self.config.period));
+                    }
                     return Ok(None);
                 }
                 Queued::Taken(Taken::Acquired(held)) => return Ok(Some(held)),

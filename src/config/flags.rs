@@ -1,4 +1,4 @@
-//! The flag table (upstream's 43 flags plus `--api-timeout`, `--drain-stall-timeout`,
+//! The flag table (upstream's 43 flags plus `--api-timeout`, the three `--control-plane-*`, `--drain-stall-timeout`,
 //! `--host-pid`, `--maintenance-window`, `--reboot-loop-limit`, `--reboot-loop-window`, `--reboot-sentinel-preset`, `--reboot-timeout` and
 //! `--release-gate-timeout`) and the first stage of
 //! parsing: command line (pflag syntax, via lexopt) then `KURED_*` environment
@@ -65,6 +65,9 @@ pub const FLAGS: &[Spec] = &[
     f("api-timeout", Duration, "30s", "give up on a Kubernetes API request not answered in full after this long, and retry later (1s to 1m; not watches, which end after their own timeoutSeconds; kured-rs only)"),
     f("blocking-pod-selector", StringArray, "", "label selector of pods whose presence on this node blocks reboots (repeatable; commas inside are AND)"),
     f("concurrency", Int, "1", "how many nodes may reboot at the same time"),
+    f("control-plane-order", Str, "any", "reboot control-plane nodes before the workers (first), after them (last) or in any order (any); a node held back by the order goes ahead anyway after 12 periods, with a warning (kured-rs only)"),
+    f("control-plane-quorum-guard", Bool, "true", "a control-plane node takes the lock only when no other control-plane node holds it and every other one is Ready, whatever --concurrency says (kured-rs only)"),
+    f("control-plane-selector", Str, "", "label selector of further control-plane nodes, besides those labelled node-role.kubernetes.io/control-plane or node-role.kubernetes.io/master (kured-rs only)"),
     f("drain-delay", Duration, "0", "wait this long before draining"),
     f("drain-grace-period", Int, "-1", "seconds given to each pod to terminate; negative = the pod's own"),
     f("drain-pod-selector", Str, "", "only drain pods matching this label selector (empty = all pods)"),

@@ -41,6 +41,9 @@ fn validation_rules() {
     usage_names(&[], &[("KURED_MESSAGE_TEMPLATE_LOCK_LOST", "%100000000s")], &["KURED_MESSAGE_TEMPLATE_LOCK_LOST"]);
     usage_names(&["--blocking-pod-selector=a in ("], &[], &["--blocking-pod-selector", "not a label selector"]);
     usage_names(&["--drain-pod-selector=a in ("], &[], &["--drain-pod-selector", "not a label selector"]);
+    usage_names(&["--control-plane-selector=a in ("], &[], &["--control-plane-selector", "not a label selector"]);
+    usage_names(&["--control-plane-order=middle"], &[], &["--control-plane-order", "\"middle\"", "first, last or any"]);
+    usage_names(&[], &[("KURED_CONTROL_PLANE_ORDER", "First")], &["KURED_CONTROL_PLANE_ORDER"]);
     usage_names(&["--prometheus-url=not a url"], &[], &["--prometheus-url", "not a URL"]);
     usage_names(&[], &[("KURED_NODE_ID", "Node_A")], &["KURED_NODE_ID", "DNS subdomain"]);
     usage_names(&[], &[("KURED_NODE_ID", "node-\u{fffd}")], &["KURED_NODE_ID", "not valid UTF-8"]);
@@ -91,6 +94,9 @@ fn defaults_resolve() {
     assert!(c.alert_filter.is_none() && c.blocking_pod_selectors.is_empty());
     assert_eq!((c.ds_namespace.as_str(), c.ds_name.as_str()), ("kube-system", "kured"));
     assert_eq!(c.lock_annotation, "weave.works/kured-node-lock");
+    // the quorum guard only ever makes a reboot wait: on by default
+    assert!(c.control_plane_quorum_guard && c.control_plane_selector.is_empty());
+    assert_eq!(c.control_plane_order, crate::controlplane::Order::Any);
     assert_eq!(c.slack_username, "kured");
     assert_eq!(c.message_template_uncordon, "Node %s rebooted & uncordoned successfully!");
     assert_eq!(c.log_format, LogFormat::Text);

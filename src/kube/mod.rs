@@ -24,6 +24,8 @@ pub use types::{DaemonSet, Node, OwnerReference, Pod, Taint};
 
 /// Pods asked for per list page (`limit`); the rest follows with `continue`.
 pub const POD_PAGE: u32 = 100;
+/// Nodes asked for per list page.
+pub const NODE_PAGE: u32 = 100;
 
 /// The largest answer read per kind of request. The pod's memory limit is
 /// 32 MiB; real objects are far smaller (etcd stores at most 1.5 MiB per
@@ -35,6 +37,9 @@ pub mod limits {
     pub const OBJECT: u64 = 4 * MIB;
     /// One page of a pod list ([`super::POD_PAGE`] pods).
     pub const POD_PAGE: u64 = 8 * MIB;
+    /// One page of a node list ([`super::NODE_PAGE`] nodes: a Node lists its
+    /// images, so it is larger than a pod).
+    pub const NODE_PAGE: u64 = 16 * MIB;
     /// Answers we do not use (a created Event, an eviction's Status).
     pub const STATUS: u64 = MIB;
 }
@@ -148,6 +153,21 @@ impl Client {
                 query.push(("continue", t.to_string()));
             }
             self.call("GET", &url::with_query(&base, &query), None, "PodList", limits::POD_PAGE)
+        })
+    }
+
+    /// All nodes matching the label selector (empty: all), across pages.
+    pub fn list_nodes(&self, label_selector: &str) -> Result<Vec<Node>> {
+        let base = url::path(&["api", "v1", "nodes"]);
+        list::collect(|continue_token| {
+            let mut query = vec![("limit", NODE_PAGE.to_string())];
+            if !label_selector.is_empty() {
+                query.push(("labelSelector", label_selector.to_string()));
+            }
+            if let Some(t) = continue_token {
+                query.push(("continue", t.to_string()));
+            }
+            self.call("GET", &url::with_query(&base, &query), None, "NodeList", limits::NODE_PAGE)
         })
     }
 

@@ -75,6 +75,17 @@ pub struct NodeInfo {
 pub struct NodeStatus {
     #[serde(default, deserialize_with = "null_as_default")]
     pub node_info: NodeInfo,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub conditions: Vec<NodeCondition>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+pub struct NodeCondition {
+    #[serde(rename = "type", default, deserialize_with = "null_as_default")]
+    pub kind: String,
+    /// True, False or Unknown
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub status: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -91,6 +102,11 @@ impl Node {
     /// The boot ID kubelet reports, if any.
     pub fn boot_id(&self) -> Option<&str> {
         Some(self.status.node_info.boot_id.as_str()).filter(|b| !b.is_empty())
+    }
+
+    /// Its `Ready` condition is True (none, or Unknown: its kubelet has not reported).
+    pub fn ready(&self) -> bool {
+        self.status.conditions.iter().any(|c| c.kind == "Ready" && c.status == "True")
     }
 }
 

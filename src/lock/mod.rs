@@ -14,6 +14,7 @@
 
 mod decide;
 pub mod pause;
+pub mod quorum;
 pub mod stale;
 mod value;
 pub mod wake;
@@ -70,6 +71,9 @@ pub struct DaemonSetLock<'a> {
     /// how many nodes may hold it at once; > 1 writes the multi format
     pub concurrency: u32,
     pub clock: &'a dyn Clock,
+    /// Set when this node is a control-plane node under the quorum guard
+    /// (see [`quorum`]): a free slot is taken only when the guard allows.
+    pub guard: Option<quorum::Guard>,
 }
 
 impl<'a> DaemonSetLock<'a> {
@@ -83,7 +87,13 @@ impl<'a> DaemonSetLock<'a> {
             ttl: config.lock_ttl,
             concurrency: config.concurrency,
             clock,
+            guard: None,
         }
+    }
+
+    /// The same lock, with the quorum guard of a control-plane node (None: not one).
+    pub fn guarded(self, guard: Option<quorum::Guard>) -> DaemonSetLock<'a> {
+        DaemonSetLock { guard, ..self }
     }
 
     /// Take a slot, recording whether the node was already cordoned.
@@ -102,6 +112,8 @@ impl<'a> DaemonSetLock<'a> {
     /// As [`acquire_with`](Self::acquire_with), also returning which entry is
     /// ours, and when the lock is full every entry it held (for the stale-entry
     /// check, without a re-read).
+    /// Not guarded: the loop takes the lock with `try_acquire_queued`
+    /// (`wake`), which applies [`DaemonSetLock::guard`].
     pub fn try_acquire(&self, meta: LockMeta) -> Result<Taken> {
         self.update(|existing, now| {
             match acquire(existing, &self.node, now, self.ttl, self.concurrency, meta.clone()) {
@@ -133,8 +145,16 @@ impl<'a> DaemonSetLock<'a> {
     /// Anything but [`Standing::Held`] means this node must not go on.
     pub fn confirm(&self, held: &mut Held) -> Result<Standing> {
         let (standing, renewed) = self.update(|existing, now| match standing(existing, &held.key, now) {
+            // (a control-plane node renews only while no other one took the
+            // lock meanwhile: see `quorum`)
+            Standing::Expired if self.guard.as_ref().and_then(|g| quorum::other_holder(existing, &self.node, now, g)).is_some() => {
+                Ok(Step::Done((Standing::Expired, None)))
+            }
             Standing::Expired => match acquire(existing, &self.node, now, self.ttl, self.concurrency, held.meta.clone()) {
-                Decision::Acquired(v) => {
+                Decision::Acquired(mut v) => {
+                    if self.guard.is_some() {
+                        v.entries_mut().iter_mut().filter(|e| e.node_id == self.node && e.broken_by().is_none()).for_each(quorum::mark);
+                    }
                     let renewed = self.held_in(&v);
                     Ok(Step::Write(Some(v.to_annotation()), (Standing::Held, renewed)))
                 }

@@ -88,6 +88,9 @@ pub enum Queued {
     Deferred,
     /// Reboots are paused ([`super::pause`]; the reason): nothing was taken.
     Paused(String),
+    /// A slot is free, but this control-plane node may not take it (the
+    /// quorum guard, see [`super::quorum`]).
+    Guarded(super::quorum::Wait),
 }
 
 impl Waiting {
@@ -157,23 +160,32 @@ impl DaemonSetLock<'_> {
             if let Some(why) = pause::holds_back(ds.annotation(pause::ANNOTATION), &decision) {
                 return Ok(Step::Done(Queued::Paused(why)));
             }
-            match decision {
-                Decision::AlreadyHeld(meta) => {
+            // decided on this same read: the write below is conditional on it
+            let guard_wait = self.guard.as_ref().and_then(|g| super::quorum::check(existing, &self.node, now, g));
+            match (decision, guard_wait) {
+                (Decision::AlreadyHeld(meta), _) => {
                     let entries = existing.map_or(&[][..], LockValue::entries);
                     let mine = entries.iter().find(|e| e.node_id == self.node && !e.expired(now) && e.broken_by().is_none());
                     let key = mine.map_or_else(|| (self.node.clone(), now), super::stale::key);
                     Ok(Step::Done(Queued::Taken(Taken::Acquired(Held { meta, key }))))
                 }
-                Decision::HeldBy(holders) => {
+                (Decision::HeldBy(holders), _) => {
                     let entries = existing.map(|v| v.entries().to_vec()).unwrap_or_default();
                     Ok(Step::Done(Queued::Taken(Taken::Full { holders, entries })))
                 }
-                Decision::Acquired(_) if !may_take => Ok(Step::Done(Queued::Deferred)),
-                Decision::Acquired(mut v) => {
+                // The guard first: a control-plane node held back does not
+                // defer to the next in line (it is woken when the other
+                // control-plane holder leaves, see `slot_free`).
+                (Decision::Acquired(_), Some(wait)) => Ok(Step::Done(Queued::Guarded(wait))),
+                (Decision::Acquired(_), None) if !may_take => Ok(Step::Done(Queued::Deferred)),
+                (Decision::Acquired(mut v), None) => {
                     let mine = v.entries_mut().iter_mut().find(|e| e.node_id == self.node && e.broken_by().is_none());
-                    if let (Some(e), Some(since)) = (mine, waiting_since) {
-                        if let (Some(m), Ok(t)) = (e.metadata.as_object_mut(), since.format(&time::format_description::well_known::Rfc3339)) {
+                    if let Some(e) = mine {
+                        if let (Some(m), Some(Ok(t))) = (e.metadata.as_object_mut(), waiting_since.map(|t| t.format(&time::format_description::well_known::Rfc3339))) {
                             m.insert(turn::WAITING_SINCE.into(), Value::String(t));
+                        }
+                        if self.guard.is_some() {
+                            super::quorum::mark(e);
                         }
                     }
                     let held = self.held_in(&v).unwrap_or_else(|| Held { meta: meta.clone(), key: (self.node.clone(), now) });
@@ -188,6 +200,7 @@ impl DaemonSetLock<'_> {
             Queued::Taken(Taken::Full { holders, .. }) => log::info!("{}: lock held by {}", self.what(), crate::names::summary(holders)),
             // (the agent says so, with the node's status)
             Queued::Paused(why) => log::debug!("{}: reboots are paused by {} on it: {why}", self.what(), pause::ANNOTATION),
+            Queued::Guarded(wait) => log::info!("{}: a slot is free, but {} may not take it: {}", self.what(), self.node, wait.reason()),
             Queued::Deferred => {
                 waiting.deferred = true;
                 log::info!("{}: a slot is free: waiting for this node's turn (nodes waiting longer go first)", self.what());
@@ -330,8 +343,12 @@ fn annotation<'v>(ds: &'v Value, key: &str) -> Option<&'v str> {
     ds.get("metadata").and_then(|m| m.get("annotations")).and_then(|a| a.get(key)).and_then(Value::as_str)
 }
 
+/// A slot this node could take: for a guarded control-plane node, also no
+/// other control-plane holder (readiness is not in the lock: the loop looks
+/// again for that on its own).
 fn slot_free(existing: Option<&LockValue>, lock: &DaemonSetLock<'_>, now: OffsetDateTime) -> bool {
-    !matches!(acquire(existing, &lock.node, now, lock.ttl, lock.concurrency, LockMeta::default()), Decision::HeldBy(_))
+    let guard_allows = lock.guard.as_ref().is_none_or(|g| super::quorum::other_holder(existing, &lock.node, now, g).is_none());
+    guard_allows && !matches!(acquire(existing, &lock.node, now, lock.ttl, lock.concurrency, LockMeta::default()), Decision::HeldBy(_))
 }
 
 #[cfg(test)]

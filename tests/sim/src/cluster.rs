@@ -67,7 +67,11 @@ impl Cluster {
 
         let names = spec.node_names();
         for n in &names {
-            create(&api, objects::node(n, spec.precordoned.contains(n)))?;
+            let mut node = objects::node(n, spec.precordoned.contains(n));
+            if spec.control_plane_nodes.contains(n) {
+                node["metadata"]["labels"][objects::CONTROL_PLANE_ROLE] = Value::String(String::new());
+            }
+            create(&api, node)?;
         }
         let lock = spec.lock.as_deref().map(|v| (spec.lock_annotation.as_str(), v));
         if spec.install_command.is_none() {

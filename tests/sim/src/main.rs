@@ -12,7 +12,7 @@ use sim::{Cluster, ClusterSpec};
 mod bench_run;
 
 const USAGE: &str = "usage: kured-sim [--nodes N] [--concurrency C] [--seconds LIMIT] [--downtime SECS]
-                 [--control-plane fake|real] [--kured PATH] [--arch aarch64|armv7]
+                 [--control-plane fake|real] [--control-plane-nodes K] [--kured PATH] [--arch aarch64|armv7]
                  [--workloads=false] [--keep] [--steady-state SECS]
                  [--install 'SHELL COMMAND'] [--bench[=LABEL]] [--floor=SUM,MIN,K] [--prometheus] [--bench-floor]
                  [KURED FLAGS...]
@@ -25,6 +25,8 @@ uses the kube-system/kured service account's token with manifests/base's RBAC,
 or with what --install made: a shell command run once with KUBECONFIG set, that
 creates that ServiceAccount, its RBAC and the DaemonSet kube-system/kured, e.g.
 --install 'scripts/helm install kured manifests/helm/kured -n kube-system' (real only).
+--control-plane-nodes K: node-1..node-K carry node-role.kubernetes.io/control-plane
+(an HA control plane); the summary line then ends max_concurrent_control_plane=M.
 --steady-state SECS: no node needs a reboot; run SECS and report the API load.
 The last lines give the API requests per node per hour (at the run's --period) and
 the largest peak memory (VmHWM) of one kured; KURED_SIM_REQUESTS=1 lists them by kind.
@@ -207,6 +209,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
     spec.workloads = true;
     let mut seconds = 120;
     let mut steady = None;
+    let mut control_plane_nodes = 0usize;
     let (mut bench, mut floor, mut prometheus, mut bench_floor) = (None, None, false, false);
     let (mut arch, mut kured_given) = (None, false);
     let mut args = args.peekable();
@@ -233,6 +236,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
                 spec.downtime = Duration::from_secs_f64(s);
             }
             "--control-plane" => spec.control_plane = value("fake or real")?.parse()?,
+            "--control-plane-nodes" => control_plane_nodes = number(&name, &value("a number")?)?,
             "--kured" => (spec.kured_bin, kured_given) = (PathBuf::from(value("a path")?), true),
             "--arch" => arch = Some(value("aarch64 or armv7")?),
             "--workloads" => spec.workloads = inline.as_deref() != Some("false"),
@@ -259,6 +263,10 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
     if spec.nodes == 0 || spec.concurrency == 0 {
         return Err("--nodes and --concurrency must be at least 1".into());
     }
+    if control_plane_nodes > spec.nodes {
+        return Err(format!("--control-plane-nodes {control_plane_nodes} is more than --nodes {}", spec.nodes));
+    }
+    spec.control_plane_nodes = spec.node_names().into_iter().take(control_plane_nodes).collect();
     if let Some(arch) = arch {
         let (target, runner) = match arch.as_str() {
             "aarch64" => ("aarch64-unknown-linux-musl", "qemu-aarch64-static"),

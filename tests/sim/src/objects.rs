@@ -6,6 +6,9 @@
 
 use serde_json::{json, Value};
 
+/// The role label of a control-plane node (kubeadm's; k3s and RKE2 set it too).
+pub const CONTROL_PLANE_ROLE: &str = "node-role.kubernetes.io/control-plane";
+
 /// A Ready node, optionally already cordoned (by an operator), on its first boot.
 pub fn node(name: &str, cordoned: bool) -> Value {
     let mut n = json!({

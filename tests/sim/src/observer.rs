@@ -41,6 +41,14 @@ pub struct Observer {
     pub max_lock_holders: usize,
     pub max_cordoned: usize,
     pub pdb_violations: usize,
+    /// Control-plane nodes (by role label) and the ones NotReady, as last seen.
+    control_plane: BTreeSet<String>,
+    not_ready: BTreeSet<String>,
+    /// The most control-plane nodes holding the lock, or cordoned, at once.
+    pub max_concurrent_control_plane: usize,
+    /// Control-plane nodes seen taking the lock while another was NotReady
+    /// (with the one that was), in order.
+    pub control_plane_taken_while_not_ready: Vec<String>,
 }
 
 impl Observer {
@@ -73,6 +81,7 @@ impl Observer {
             ev.push(Event::PdbViolated { total: snap.pdb_violations });
             self.pdb_violations = snap.pdb_violations;
         }
+        self.observe_control_plane(&ev);
         ev.append(&mut released);
         self.max_lock_holders = self.max_lock_holders.max(self.holders.len());
         self.max_cordoned = self.max_cordoned.max(self.cordoned().count());
@@ -113,10 +122,37 @@ impl Observer {
         self.holders = now;
     }
 
+    /// The quorum invariants, on this look's nodes and lock takes.
+    fn observe_control_plane(&mut self, ev: &[Event]) {
+        let cp = &self.control_plane;
+        let holding = self.holders.iter().filter(|n| cp.contains(*n)).count();
+        let cordoned = self.cordoned().filter(|n| cp.contains(*n)).count();
+        let mut taken_while_down = Vec::new();
+        for e in ev {
+            let Event::LockTaken { node } = e else { continue };
+            if !cp.contains(node) {
+                continue;
+            }
+            if let Some(down) = self.not_ready.iter().find(|n| *n != node && cp.contains(*n)) {
+                taken_while_down.push(format!("{node} (while {down} was NotReady)"));
+            }
+        }
+        self.max_concurrent_control_plane = self.max_concurrent_control_plane.max(holding).max(cordoned);
+        self.control_plane_taken_while_not_ready.extend(taken_while_down);
+    }
+
     fn observe_nodes(&mut self, nodes: &[Value], ev: &mut Vec<Event>) {
         let mut cordoned = BTreeSet::new();
+        self.not_ready.clear();
         for node in nodes {
             let Some(name) = node.pointer("/metadata/name").and_then(Value::as_str) else { continue };
+            if node.pointer("/metadata/labels").and_then(|l| l.get(crate::objects::CONTROL_PLANE_ROLE)).is_some() {
+                self.control_plane.insert(name.to_string());
+            }
+            let conditions = node.pointer("/status/conditions").and_then(Value::as_array).into_iter().flatten();
+            if !conditions.clone().any(|c| c["type"] == "Ready" && c["status"] == "True") {
+                self.not_ready.insert(name.to_string());
+            }
             if node.pointer("/spec/unschedulable").and_then(Value::as_bool).unwrap_or(false) {
                 cordoned.insert(name.to_string());
             }
@@ -233,6 +269,29 @@ mod tests {
             ["a label kured removed", "a annotation weave.works/kured-reboot-in-progress removed", "a uncordoned", "PodDisruptionBudget VIOLATED (total 2)", "a released the lock"]
         );
         assert_eq!(o.pdb_violations, 2);
+    }
+
+    fn cp_node(name: &str, ready: bool, cordoned: bool) -> Value {
+        json!({"metadata": {"name": name, "labels": {crate::objects::CONTROL_PLANE_ROLE: ""}}, "spec": {"unschedulable": cordoned},
+               "status": {"conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}]}})
+    }
+
+    #[test]
+    fn control_plane_nodes_at_once_and_takes_while_one_is_down() {
+        let mut o = Observer::default();
+        let worker = node("w", true, None);
+        let first = Snapshot { nodes: vec![cp_node("cp-1", true, true), cp_node("cp-2", true, false), worker.clone()], ..Snapshot::default() };
+        o.observe(&first);
+        assert_eq!(o.max_concurrent_control_plane, 1, "one cordoned; the cordoned worker does not count");
+        // cp-1 down (rebooting), then cp-2 takes the lock: both counted
+        let lock = lockview::upstream_single("cp-2", "2024-01-01T00:00:00Z", 0);
+        let second = Snapshot { lock: Some(lock), nodes: vec![cp_node("cp-1", false, true), cp_node("cp-2", true, false), worker], ..Snapshot::default() };
+        o.observe(&second);
+        assert_eq!(o.max_concurrent_control_plane, 1);
+        assert_eq!(o.control_plane_taken_while_not_ready, ["cp-2 (while cp-1 was NotReady)"]);
+        let third = Snapshot { lock: second.lock.clone(), nodes: vec![cp_node("cp-1", true, true), cp_node("cp-2", true, true)], ..Snapshot::default() };
+        o.observe(&third);
+        assert_eq!(o.max_concurrent_control_plane, 2);
     }
 
     #[test]

@@ -33,6 +33,9 @@ pub struct ClusterSpec {
     pub kured_env: BTreeMap<String, Vec<(String, String)>>,
     /// Nodes an operator cordoned beforehand.
     pub precordoned: Vec<String>,
+    /// Nodes labelled `node-role.kubernetes.io/control-plane` (an HA control
+    /// plane: the summary then reports `max_concurrent_control_plane`).
+    pub control_plane_nodes: Vec<String>,
     /// Nodes that start without the sentinel (no reboot needed).
     pub no_reboot: Vec<String>,
     /// Nodes whose sentinel stays after a reboot (a package that keeps asking).
@@ -71,6 +74,7 @@ impl ClusterSpec {
             extra_kured_args: Vec::new(),
             kured_env: BTreeMap::new(),
             precordoned: Vec::new(),
+            control_plane_nodes: Vec::new(),
             no_reboot: Vec::new(),
             sticky_sentinel: Vec::new(),
             dud_reboot: Vec::new(),

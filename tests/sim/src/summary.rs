@@ -12,6 +12,11 @@ pub struct Summary {
     pub max_lock_holders: usize,
     pub max_cordoned: usize,
     pub pdb_violations: usize,
+    /// With control-plane nodes in the cluster: the most of them holding the
+    /// lock, or cordoned, at once (the quorum guard keeps it at 1).
+    pub max_concurrent_control_plane: Option<usize>,
+    /// Control-plane nodes that took the lock while another was NotReady.
+    pub control_plane_taken_while_not_ready: Vec<String>,
     pub elapsed_s: f64,
     /// Nodes still cordoned at the end (operator-cordoned nodes excluded).
     pub left_cordoned: Vec<String>,
@@ -35,6 +40,12 @@ impl Summary {
         }
         if self.max_cordoned > concurrency {
             out.push(format!("{} nodes were cordoned at once (concurrency {concurrency})", self.max_cordoned));
+        }
+        if let Some(n) = self.max_concurrent_control_plane.filter(|n| *n > 1) {
+            out.push(format!("{n} control-plane nodes held the lock or were cordoned at once (the quorum guard allows 1)"));
+        }
+        for t in &self.control_plane_taken_while_not_ready {
+            out.push(format!("control-plane node took the lock while another was NotReady: {t}"));
         }
         if self.pdb_violations > 0 {
             out.push(format!("{} evictions broke a PodDisruptionBudget", self.pdb_violations));
@@ -60,7 +71,11 @@ impl fmt::Display for Summary {
             f,
             "nodes_rebooted={} max_concurrent={} pdb_violations={} elapsed_s={:.1}",
             self.nodes_rebooted, self.max_concurrent, self.pdb_violations, self.elapsed_s
-        )
+        )?;
+        match self.max_concurrent_control_plane {
+            Some(n) => write!(f, " max_concurrent_control_plane={n}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -75,6 +90,8 @@ mod tests {
             max_lock_holders: 1,
             max_cordoned: 1,
             pdb_violations: 0,
+            max_concurrent_control_plane: None,
+            control_plane_taken_while_not_ready: vec![],
             elapsed_s: 41.26,
             left_cordoned: vec![],
             not_rebooted: vec![],
@@ -87,6 +104,8 @@ mod tests {
     #[test]
     fn prints_exactly_the_summary_line() {
         assert_eq!(good().to_string(), "nodes_rebooted=3 max_concurrent=1 pdb_violations=0 elapsed_s=41.3");
+        let ha = Summary { max_concurrent_control_plane: Some(1), ..good() };
+        assert_eq!(ha.to_string(), "nodes_rebooted=3 max_concurrent=1 pdb_violations=0 elapsed_s=41.3 max_concurrent_control_plane=1");
     }
 
     #[track_caller]
@@ -107,6 +126,9 @@ mod tests {
         case(|s| s.max_lock_holders = 2, 2, &[]);
         case(|s| s.max_cordoned = 3, 2, &["3 nodes were cordoned"]);
         case(|s| s.pdb_violations = 1, 1, &["1 evictions broke"]);
+        case(|s| s.max_concurrent_control_plane = Some(1), 3, &[]);
+        case(|s| s.max_concurrent_control_plane = Some(2), 3, &["2 control-plane nodes"]);
+        case(|s| s.control_plane_taken_while_not_ready = vec!["cp-2 (while cp-1 was NotReady)".into()], 3, &["while cp-1 was NotReady"]);
         case(|s| s.left_cordoned = vec!["node-2".into()], 1, &["left cordoned: node-2"]);
         case(|s| s.not_rebooted = vec!["a".into(), "b".into()], 1, &["not rebooted: a, b"]);
         case(|s| s.crashed = vec!["a".into()], 1, &["kured exited on: a"]);

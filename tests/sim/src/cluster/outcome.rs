@@ -38,6 +38,8 @@ impl Cluster {
             max_lock_holders,
             max_cordoned,
             pdb_violations: self.observer.pdb_violations,
+            max_concurrent_control_plane: (!self.spec.control_plane_nodes.is_empty()).then_some(self.observer.max_concurrent_control_plane),
+            control_plane_taken_while_not_ready: self.observer.control_plane_taken_while_not_ready.clone(),
             elapsed_s: self.started.elapsed().as_secs_f64(),
             left_cordoned: self.observer.cordoned().cloned().collect(),
             not_rebooted: names(&|n| n.reboots == 0 && !self.spec.no_reboot.contains(&n.name)),

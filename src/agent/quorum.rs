@@ -1,0 +1,139 @@
+//! Control-plane nodes, as the loop sees them right before it takes the lock:
+//! the Node lists the quorum guard ([`crate::lock::quorum`]) and
+//! `--control-plane-order` ([`crate::controlplane`]) decide from.
+//!
+//! Cheap by construction: a worker with no `--control-plane-selector` and no
+//! order makes no request at all; otherwise the control-plane nodes are listed
+//! by label (one list per role label, one for the selector), and only a
+//! control-plane node under `--control-plane-order=last` lists every node.
+//! The lists are read before the lock, so the guard's "no other
+//! control-plane holder" is decided on the very read the lock write is
+//! conditional on (see `lock::quorum`).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::{Agent, Flow};
+use crate::controlplane::{self, Order, Peer, ROLE_LABELS};
+use crate::error::Result;
+use crate::kube::Node;
+use crate::lock::quorum::Guard;
+use crate::status::Blocked;
+
+/// A control-plane node held back because another one is not Ready looks
+/// again after this long (or its `--period`, if shorter): no watch event
+/// announces a Node becoming Ready.
+pub const NOT_READY_RECHECK: Duration = Duration::from_secs(10);
+
+impl Agent<'_> {
+    /// Look up what the guard and the order need, set the lock's guard
+    /// (`state.guard`), and apply the order. Some(flow): held back by the
+    /// order (reported); the lock is not to be taken now.
+    pub(super) fn control_plane_check(&self, node: &Node) -> Result<Option<Flow>> {
+        self.state.guard.replace(None);
+        let config = self.config;
+        let by_role = controlplane::has_role(&node.metadata.labels);
+        if !by_role && config.control_plane_selector.is_empty() && config.control_plane_order == Order::Any {
+            return Ok(None);
+        }
+        let control_plane = self.control_plane_nodes()?;
+        let me_cp = by_role || control_plane.contains_key(self.node_id());
+        if me_cp && config.control_plane_quorum_guard {
+            let not_ready = control_plane.values().filter(|n| n.metadata.name != self.node_id() && !n.ready()).map(|n| n.metadata.name.clone()).collect();
+            let mut names: std::collections::BTreeSet<String> = control_plane.keys().cloned().collect();
+            names.insert(self.node_id().to_string());
+            self.state.guard.replace(Some(Guard { control_plane: names, not_ready }));
+        }
+        let order = config.control_plane_order;
+        let peers: Vec<Peer> = match (order, me_cp) {
+            (Order::First, false) => control_plane.values().map(|n| peer(n, true)).collect(),
+            (Order::Last, true) => self.client.list_nodes("")?.iter().map(|n| peer(n, control_plane.contains_key(&n.metadata.name))).collect(),
+            _ => vec![],
+        };
+        let waiting_side = matches!((order, me_cp), (Order::First, false) | (Order::Last, true));
+        let mut waits_for = controlplane::order_waits_for(order, self.node_id(), me_cp, &peers);
+        // The other side says it wants a reboot in its status annotation, at
+        // its first check: the waiting side's first period after its own
+        // first look gives every node of the other side that check.
+        let settles_at = *self.state.order_settles_at.get_or_init(|| std::time::Instant::now() + config.period);
+        if waiting_side && waits_for.is_empty() && std::time::Instant::now() < settles_at {
+            waits_for.push("(the first period: every node checks once first)".into());
+            self.note_lock_frees_in(settles_at.saturating_duration_since(std::time::Instant::now()));
+        }
+        Ok(self.held_by_order(order, &waits_for).then_some(Flow::Continue))
+    }
+
+    /// Every control-plane node (by role label or `--control-plane-selector`), by name.
+    fn control_plane_nodes(&self) -> Result<BTreeMap<String, Node>> {
+        let mut selectors: Vec<&str> = ROLE_LABELS.to_vec();
+        if !self.config.control_plane_selector.is_empty() {
+            selectors.push(&self.config.control_plane_selector);
+        }
+        let mut out = BTreeMap::new();
+        for s in selectors {
+            let nodes = match self.client.list_nodes(s) {
+                Ok(nodes) => nodes,
+                // upstream's chart: the guard still keeps kured-rs's own
+                // control-plane holders apart (their entries' mark)
+                Err(e) if e.api_kind() == Some(crate::error::ApiErrorKind::Forbidden) => {
+                    let level = crate::logging::warn_once("list nodes");
+                    log::log!(
+                        level,
+                        "cannot list nodes ({e}): control-plane nodes are known by their own role labels and lock entries only, and the others' readiness is not checked"
+                    );
+                    return Ok(BTreeMap::new());
+                }
+                Err(e) => return Err(e),
+            };
+            for n in nodes {
+                out.insert(n.metadata.name.clone(), n);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Report and remember a hold by the order; false once there is none, or
+    /// once it has lasted [`controlplane::PATIENCE_PERIODS`] periods.
+    fn held_by_order(&self, order: Order, waits_for: &[String]) -> bool {
+        let now = self.clock.now();
+        let period = self.config.period;
+        if waits_for.is_empty() {
+            self.state.order_held.set(None);
+            return false;
+        }
+        // A hold seen again after a gap (the node needed no reboot meanwhile) starts afresh.
+        let (since, warned) = match self.state.order_held.get() {
+            Some((since, last, warned)) if (now - last).unsigned_abs() <= period.saturating_mul(2) => (since, warned),
+            _ => (now, false),
+        };
+        let names = crate::names::summary(waits_for);
+        let over = controlplane::patience_over(since, now, period);
+        self.state.order_held.set(Some((since, now, over)));
+        if over {
+            let level = if warned { log::Level::Debug } else { log::Level::Warn };
+            log::log!(
+                level,
+                "--control-plane-order={}: held back for {} periods while {names} still want a reboot: going ahead anyway",
+                order.flag_value(),
+                controlplane::PATIENCE_PERIODS
+            );
+            return false;
+        }
+        let why = match order {
+            Order::First => format!("waiting: control-plane nodes reboot first (--control-plane-order=first): {names}"),
+            _ => format!("waiting: workers reboot first (--control-plane-order=last): {names}"),
+        };
+        log::info!("{why}");
+        self.report("pending", &why, Some(Blocked::ControlPlane));
+        true
+    }
+}
+
+fn peer(n: &Node, control_plane: bool) -> Peer {
+    Peer {
+        name: n.metadata.name.clone(),
+        control_plane,
+        ready: n.ready(),
+        wants_reboot: controlplane::wants_reboot(n.metadata.annotations.get(crate::status::ANNOTATION).map(String::as_str)),
+    }
+}
