@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: set-up (scripts/setup.sh, idempotent), the
+# The whole test suite, as CI runs it: the format and lint gate (rustfmt.toml,
+# clippy -D warnings), set-up (scripts/setup.sh, idempotent), the
 # real control plane's build and helm's (Go, cached), the Helm chart (lint, renders, install, upgrade over upstream's),
 # unit and integration tests (the fake API server, real kubectl against it, the
 # daemon end to end on the fake and on the real control plane), the static binary
@@ -8,10 +9,36 @@
 # clusters on both servers and a short chaos campaign (fresh seed, printed first
 # and last: rerun a failure with `scripts/chaos --runs 1 --seed SEED`); the same on
 # ARM (scripts/test-arm.sh: cross-built binaries under qemu-user).
+# `scripts/test.sh --quick`: the day-to-day lane (the gate, unit tests, one
+# end-to-end scenario on the fake API server; a couple of minutes warm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n=== %s\n' "$*"; }
+
+# The format and lint gate, first: seconds, and a red one says so before the
+# long steps run.
+gate() {
+  step "format (rustfmt.toml) and lint (clippy, warnings are errors)"
+  for c in rustfmt clippy; do
+    rustup component list --installed 2>/dev/null | grep -q "^$c" || rustup component add "$c"
+  done
+  cargo fmt --all --check
+  cargo clippy --workspace --all-targets --locked -- -D warnings
+}
+
+# --quick: the day-to-day lane (format, lint, unit tests, one fake-server
+# scenario); no set-up, no control plane, no ARM, no image.
+if [[ "${1:-}" == "--quick" ]]; then
+  gate
+  step "unit tests"
+  cargo test --workspace --locked --lib 2>&1
+  step "one end-to-end scenario on the fake API server"
+  cargo test --locked --test e2e one_node_full_cycle::fake 2>&1
+  exit 0
+fi
+
+gate
 
 step "set-up (installs what is missing; quick when nothing is)"
 scripts/setup.sh

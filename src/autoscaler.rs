@@ -44,6 +44,9 @@ mod tests {
         assert_eq!(on_hold(&ann(&[(SCALE_DOWN_DISABLED, "false")])).len(), 2);
         assert!(on_hold(&ann(&[(SCALE_DOWN_DISABLED, "true")])).is_empty(), "an operator's setting stays");
         assert!(on_release(&ann(&[(SCALE_DOWN_DISABLED, "true")])).is_empty(), "not ours: left alone");
-        assert_eq!(on_release(&ann(&[(SCALE_DOWN_DISABLED, "true"), (SET_BY_KURED, "true")])), [(SCALE_DOWN_DISABLED, None), (SET_BY_KURED, None)]);
+        assert_eq!(
+            on_release(&ann(&[(SCALE_DOWN_DISABLED, "true"), (SET_BY_KURED, "true")])),
+            [(SCALE_DOWN_DISABLED, None), (SET_BY_KURED, None)]
+        );
     }
 }

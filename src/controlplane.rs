@@ -91,7 +91,11 @@ pub fn order_waits_for(order: Order, me: &str, me_control_plane: bool, peers: &[
         (Order::Last, true) => false,
         _ => return vec![],
     };
-    peers.iter().filter(|p| p.name != me && p.control_plane == other_side && p.wants_reboot).map(|p| p.name.clone()).collect()
+    peers
+        .iter()
+        .filter(|p| p.name != me && p.control_plane == other_side && p.wants_reboot)
+        .map(|p| p.name.clone())
+        .collect()
 }
 
 /// Whether a node held back by the order since `since` has waited long enough
@@ -139,7 +143,8 @@ mod tests {
 
     #[test]
     fn not_ready_looks_at_the_other_control_plane_nodes_only() {
-        let peers = [peer("cp-1", true, false, false), peer("w-1", false, false, false), peer("cp-2", true, true, false)];
+        let peers =
+            [peer("cp-1", true, false, false), peer("w-1", false, false, false), peer("cp-2", true, true, false)];
         assert_eq!(not_ready("cp-1", &peers), None); // itself (it is running kured)
         assert_eq!(not_ready("cp-2", &peers), Some("cp-1"));
         assert_eq!(not_ready("w-2", &[peer("w-1", false, false, false)]), None);

@@ -13,8 +13,8 @@
 //! command reaped, so a hung `sh -c 'sleep 1000'` leaves nothing behind, and
 //! [`kill_running`] lets a stopping daemon end whatever is still running.
 
-mod capture;
 pub mod caps;
+mod capture;
 mod group;
 mod lex;
 mod ns;

@@ -42,7 +42,8 @@ pub fn format_line(format: &LogFormat, ts: &str, level: log::Level, target: &str
 /// lacks five of the permissions kured-rs uses), which would otherwise repeat
 /// every `--period`.
 pub fn warn_once(key: &str) -> log::Level {
-    static SEEN: std::sync::Mutex<std::collections::BTreeSet<String>> = std::sync::Mutex::new(std::collections::BTreeSet::new());
+    static SEEN: std::sync::Mutex<std::collections::BTreeSet<String>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
     let mut seen = SEEN.lock().unwrap_or_else(|p| p.into_inner());
     if seen.insert(key.to_string()) {
         log::Level::Warn
@@ -133,7 +134,10 @@ mod tests {
     fn text_lines() {
         let ts = timestamp(time::macros::datetime!(2026-01-01 04:00:00 +01:00));
         assert_eq!(ts, "2026-01-01T03:00:00Z");
-        assert_eq!(format_line(&LogFormat::Text, &ts, Level::Info, "kured", "hello"), "2026-01-01T03:00:00Z INFO  hello");
+        assert_eq!(
+            format_line(&LogFormat::Text, &ts, Level::Info, "kured", "hello"),
+            "2026-01-01T03:00:00Z INFO  hello"
+        );
         assert_eq!(format_line(&LogFormat::Text, &ts, Level::Warn, "k", "a\nb"), "2026-01-01T03:00:00Z WARN  a\\nb");
     }
 
@@ -164,7 +168,8 @@ mod tests {
         assert!(cut.ends_with(&format!("... [{} more bytes]", MAX_LINE)), "{}", &cut[cut.len() - 30..]);
         for hostile in ["\n".repeat(100_000), "\u{1}".repeat(100_000), "\"".repeat(100_000), "x".repeat(1 << 20)] {
             for format in [LogFormat::Text, LogFormat::Json] {
-                let line = format_line(&format, "2026-01-01T03:00:00Z", Level::Info, "kured::lock", &cap_message(&hostile));
+                let line =
+                    format_line(&format, "2026-01-01T03:00:00Z", Level::Info, "kured::lock", &cap_message(&hostile));
                 assert!(line.len() < 8 * 1024, "{} bytes", line.len());
             }
         }
@@ -172,7 +177,8 @@ mod tests {
 
     #[test]
     fn json_lines_are_valid_json() {
-        let line = format_line(&LogFormat::Json, "2026-01-01T03:00:00Z", Level::Error, "kured::agent", "bad \"x\"\n\t\u{1}");
+        let line =
+            format_line(&LogFormat::Json, "2026-01-01T03:00:00Z", Level::Error, "kured::agent", "bad \"x\"\n\t\u{1}");
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(v["ts"], "2026-01-01T03:00:00Z");
         assert_eq!(v["level"], "error");

@@ -58,10 +58,14 @@ impl Series {
     }
     fn help(self) -> &'static str {
         match self {
-            Series::RebootTimeouts => "Reboot commands after which the node's boot ID did not change within --reboot-timeout.",
+            Series::RebootTimeouts => {
+                "Reboot commands after which the node's boot ID did not change within --reboot-timeout."
+            }
             Series::RebootLoopStopped => "1 while reboots of this node are stopped by --reboot-loop-limit.",
             Series::StaleLocksBroken => "Lock entries of deleted nodes removed by this node.",
-            Series::LockLost => "Reboot attempts stopped before the reboot because this node's lock entry or Node was gone.",
+            Series::LockLost => {
+                "Reboot attempts stopped before the reboot because this node's lock entry or Node was gone."
+            }
         }
     }
     fn kind(self) -> &'static str {
@@ -101,7 +105,11 @@ impl Metrics {
             );
         }
         for (node, required) in map.iter() {
-            out.push_str(&format!("kured_reboot_required{{node=\"{}\"}} {}\n", escape_label(node), u8::from(*required)));
+            out.push_str(&format!(
+                "kured_reboot_required{{node=\"{}\"}} {}\n",
+                escape_label(node),
+                u8::from(*required)
+            ));
         }
         let extra = self.extra.lock().unwrap_or_else(|e| e.into_inner());
         let mut last = None;
@@ -193,7 +201,11 @@ impl Drop for Server {
 pub fn serve_on(listener: TcpListener, metrics: Metrics) -> Server {
     let mut addr = listener.local_addr().expect("bound listener has an address");
     if addr.ip().is_unspecified() {
-        addr.set_ip(if addr.is_ipv6() { std::net::Ipv6Addr::LOCALHOST.into() } else { std::net::Ipv4Addr::LOCALHOST.into() });
+        addr.set_ip(if addr.is_ipv6() {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        });
     }
     let stop = Arc::new(AtomicBool::new(false));
     let stop2 = stop.clone();
@@ -266,14 +278,21 @@ pub fn respond(head: &str, metrics: &Metrics) -> Vec<u8> {
     let path = target.split(['?', '#']).next().unwrap_or("");
     let (status, ctype, body, extra) = match (method, path) {
         ("GET" | "HEAD", "/metrics") => ("200 OK", "text/plain; version=0.0.4; charset=utf-8", metrics.render(), ""),
-        ("GET" | "HEAD", "/healthz") if metrics.health.healthy() => ("200 OK", "text/plain; charset=utf-8", "ok\n".into(), ""),
+        ("GET" | "HEAD", "/healthz") if metrics.health.healthy() => {
+            ("200 OK", "text/plain; charset=utf-8", "ok\n".into(), "")
+        }
         ("GET" | "HEAD", "/healthz") => (
             "503 Service Unavailable",
             "text/plain; charset=utf-8",
             format!("the loop made no progress for {}s\n", metrics.health.since_last_beat().as_secs()),
             "",
         ),
-        (_, "/metrics" | "/healthz") => ("405 Method Not Allowed", "text/plain; charset=utf-8", "method not allowed\n".into(), "Allow: GET, HEAD\r\n"),
+        (_, "/metrics" | "/healthz") => (
+            "405 Method Not Allowed",
+            "text/plain; charset=utf-8",
+            "method not allowed\n".into(),
+            "Allow: GET, HEAD\r\n",
+        ),
         ("", _) => ("400 Bad Request", "text/plain; charset=utf-8", "bad request\n".into(), ""),
         _ => ("404 Not Found", "text/plain; charset=utf-8", "404 page not found\n".into(), ""),
     };
@@ -315,9 +334,15 @@ mod tests {
 
     #[test]
     fn healthz_is_503_once_the_loop_is_stuck() {
-        let m = Metrics { health: Health::last_beat_ago(crate::health::STUCK_AFTER + Duration::from_secs(5)), ..Metrics::new() };
+        let m = Metrics {
+            health: Health::last_beat_ago(crate::health::STUCK_AFTER + Duration::from_secs(5)),
+            ..Metrics::new()
+        };
         let resp = String::from_utf8(respond("GET /healthz HTTP/1.1\r\n\r\n", &m)).unwrap();
-        assert!(resp.starts_with("HTTP/1.1 503 Service Unavailable\r\n") && resp.contains("no progress for 605s"), "{resp}");
+        assert!(
+            resp.starts_with("HTTP/1.1 503 Service Unavailable\r\n") && resp.contains("no progress for 605s"),
+            "{resp}"
+        );
         m.health.beat();
         let resp = String::from_utf8(respond("GET /healthz HTTP/1.1\r\n\r\n", &m)).unwrap();
         assert!(resp.starts_with("HTTP/1.1 200 OK\r\n"), "{resp}");
@@ -330,8 +355,14 @@ mod tests {
         m.inc(Series::RebootTimeouts, "n1");
         m.set(Series::RebootLoopStopped, "n1", 1);
         let text = m.render();
-        assert!(text.contains("# TYPE kured_reboot_timeouts_total counter\nkured_reboot_timeouts_total{node=\"n1\"} 2\n"), "{text}");
-        assert!(text.contains("# TYPE kured_reboot_loop_stopped gauge\nkured_reboot_loop_stopped{node=\"n1\"} 1\n"), "{text}");
+        assert!(
+            text.contains("# TYPE kured_reboot_timeouts_total counter\nkured_reboot_timeouts_total{node=\"n1\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE kured_reboot_loop_stopped gauge\nkured_reboot_loop_stopped{node=\"n1\"} 1\n"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -339,7 +370,10 @@ mod tests {
         let m = Metrics::new();
         m.set_reboot_required("n1", false);
         let resp = String::from_utf8(respond("HEAD /metrics HTTP/1.1\r\n\r\n", &m)).unwrap();
-        assert!(resp.ends_with("\r\n\r\n") && resp.contains(&format!("Content-Length: {}", m.render().len())), "{resp}");
+        assert!(
+            resp.ends_with("\r\n\r\n") && resp.contains(&format!("Content-Length: {}", m.render().len())),
+            "{resp}"
+        );
     }
 
     #[test]

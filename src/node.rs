@@ -91,7 +91,10 @@ pub fn set_prefer_no_schedule_taint(client: &Client, node: &str, key: &str, pres
         };
         match client.patch_node(node, &Patch::Json(ops)) {
             Ok(_) => {
-                log::info!("node {node}: taint {key}:{PREFER_NO_SCHEDULE} {}", if present { "added" } else { "removed" });
+                log::info!(
+                    "node {node}: taint {key}:{PREFER_NO_SCHEDULE} {}",
+                    if present { "added" } else { "removed" }
+                );
                 return Ok(());
             }
             Err(e) if e.api_kind() == Some(crate::error::ApiErrorKind::Invalid) && tries < TAINT_TRIES => {
@@ -116,7 +119,8 @@ pub fn taint_patch(node: &Node, key: &str, present: bool) -> Option<Value> {
         ])),
         (true, None) => {
             let taint = json!({ "key": key, "effect": PREFER_NO_SCHEDULE });
-            let rv = json!({ "op": "test", "path": "/metadata/resourceVersion", "value": node.metadata.resource_version });
+            let rv =
+                json!({ "op": "test", "path": "/metadata/resourceVersion", "value": node.metadata.resource_version });
             let add = if taints.is_empty() {
                 // Absent or empty: we cannot tell which, so set the whole list.
                 json!({ "op": "add", "path": "/spec/taints", "value": [taint] })
@@ -135,10 +139,8 @@ mod tests {
     fn node(rv: &str, taints: &[(&str, &str)]) -> Node {
         let mut n = Node::default();
         n.metadata.resource_version = rv.to_string();
-        n.spec.taints = taints
-            .iter()
-            .map(|(k, e)| Taint { key: k.to_string(), value: None, effect: e.to_string() })
-            .collect();
+        n.spec.taints =
+            taints.iter().map(|(k, e)| Taint { key: k.to_string(), value: None, effect: e.to_string() }).collect();
         n
     }
 

@@ -25,13 +25,15 @@ pub fn check(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<Ve
     token(env, DEFAULT_SERVICE_ACCOUNT_DIR)?;
     let mut warnings = Vec::new();
     let pid = config.host_pid;
-    let needs_namespace = config.reboot_method == RebootMethod::Command || matches!(config.sentinel, SentinelSpec::Command(_));
+    let needs_namespace =
+        config.reboot_method == RebootMethod::Command || matches!(config.sentinel, SentinelSpec::Command(_));
     if pid == std::process::id() as i32 {
         warnings.push(format!(
             "--host-pid {pid} is kured itself: the pod has a PID namespace of its own, so the host's init is out of reach; set hostPID: true on the pod"
         ));
     } else if !Path::new(&format!("/proc/{pid}")).exists() {
-        warnings.push(format!("--host-pid {pid}: no such process in kured's PID namespace: the pod needs hostPID: true"));
+        warnings
+            .push(format!("--host-pid {pid}: no such process in kured's PID namespace: the pod needs hostPID: true"));
     } else {
         if needs_namespace {
             if let Err(e) = hostcmd::probe_host_namespace(pid) {
@@ -43,7 +45,10 @@ pub fn check(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<Ve
             // (validated >= 1) so it never names a process group.
             if pid > 0 && unsafe { libc::kill(pid, 0) } != 0 {
                 let err = std::io::Error::last_os_error();
-                warnings.push(format!("--reboot-method=signal will fail: cannot signal pid {pid}: {err}: {}", caps::signal_hint(&err, caps::effective())));
+                warnings.push(format!(
+                    "--reboot-method=signal will fail: cannot signal pid {pid}: {err}: {}",
+                    caps::signal_hint(&err, caps::effective())
+                ));
             }
         }
     }
@@ -84,7 +89,11 @@ mod tests {
     fn a_pod_without_the_token_is_told_so() {
         let env = |k: &str| (k == "KUBERNETES_SERVICE_HOST").then(|| "10.96.0.1".to_string());
         let err = token(&env, "/nonexistent/serviceaccount").unwrap_err().to_string();
-        assert!(err.contains("no service-account token at /nonexistent/serviceaccount/token") && err.contains("automountServiceAccountToken: false"), "{err}");
+        assert!(
+            err.contains("no service-account token at /nonexistent/serviceaccount/token")
+                && err.contains("automountServiceAccountToken: false"),
+            "{err}"
+        );
         assert!(token(&|_| None, "/nonexistent").is_ok(), "outside a pod in_cluster says what is wrong");
     }
 }

@@ -27,7 +27,13 @@ pub struct Rebooter {
 impl Rebooter {
     /// `command` is used by the command method, `signal` by the signal method;
     /// `timeout` bounds the command (None = wait forever).
-    pub fn new(method: &RebootMethod, command: &[String], signal: i32, host_pid: i32, timeout: Option<Duration>) -> Rebooter {
+    pub fn new(
+        method: &RebootMethod,
+        command: &[String],
+        signal: i32,
+        host_pid: i32,
+        timeout: Option<Duration>,
+    ) -> Rebooter {
         let method = match method {
             RebootMethod::Command => Method::Command(command.to_vec()),
             RebootMethod::Signal => Method::Signal(signal),
@@ -116,7 +122,9 @@ mod tests {
     #[test]
     fn the_command_never_outlives_the_reboot_timeout() {
         let s = Duration::from_secs;
-        for (reboot_timeout, want) in [(None, hostcmd::DEFAULT_TIMEOUT), (Some(s(4)), s(4)), (Some(s(1800)), hostcmd::DEFAULT_TIMEOUT)] {
+        for (reboot_timeout, want) in
+            [(None, hostcmd::DEFAULT_TIMEOUT), (Some(s(4)), s(4)), (Some(s(1800)), hostcmd::DEFAULT_TIMEOUT)]
+        {
             assert_eq!(command_timeout(reboot_timeout), want, "{reboot_timeout:?}");
         }
     }

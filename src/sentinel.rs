@@ -35,7 +35,10 @@ enum Check {
     Family(OsFamily),
     /// The family is read from the host at the first check that can read it,
     /// then kept (shared by clones).
-    Auto { fallback: Box<Check>, resolved: Arc<Mutex<Option<Check>>> },
+    Auto {
+        fallback: Box<Check>,
+        resolved: Arc<Mutex<Option<Check>>>,
+    },
 }
 
 impl Check {
@@ -53,7 +56,9 @@ impl Check {
     fn describe(&self) -> String {
         match self {
             Check::File(path) => format!("the file {} (--reboot-sentinel)", path.display()),
-            Check::Command(argv) => format!("the command {:?} (--reboot-sentinel-command)", hostcmd::display_argv(argv)),
+            Check::Command(argv) => {
+                format!("the command {:?} (--reboot-sentinel-command)", hostcmd::display_argv(argv))
+            }
             Check::Family(family) => format!("the {} preset", family.name()),
             Check::Auto { .. } => "auto".to_string(),
         }
@@ -143,7 +148,10 @@ impl Sentinel {
         if output.timed_out {
             return Err(Error::CommandFailed {
                 command: hostcmd::display_argv(argv),
-                status: format!("no answer within {:?}, killed with its process group", self.timeout.unwrap_or_default()),
+                status: format!(
+                    "no answer within {:?}, killed with its process group",
+                    self.timeout.unwrap_or_default()
+                ),
                 stdout: output.stdout,
                 stderr: output.stderr,
             });

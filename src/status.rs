@@ -26,7 +26,9 @@ pub const MAX_REASON: usize = 160;
 /// How a status reason says when the closed window opens: "opens at
 /// 2026-12-09T02:00:00Z" (UTC, as `since`), or that it never does.
 pub fn window_opens(at: Option<OffsetDateTime>) -> String {
-    let rfc3339 = |t: OffsetDateTime| t.to_offset(time::UtcOffset::UTC).format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    let rfc3339 = |t: OffsetDateTime| {
+        t.to_offset(time::UtcOffset::UTC).format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    };
     match at {
         Some(t) => format!("opens at {}", rfc3339(t)),
         None => "which never opens".into(),
@@ -262,7 +264,11 @@ impl Status {
             }
         }
         i.written = Some((state.to_string(), reason.to_string(), now));
-        let since = now.replace_nanosecond(0).unwrap_or(now).format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+        let since = now
+            .replace_nanosecond(0)
+            .unwrap_or(now)
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
         serde_json::to_string(&State { state: state.into(), reason: reason.into(), since }).ok()
     }
 
@@ -286,7 +292,12 @@ impl Status {
         let _ = writeln!(out, "kured_lock_held{{node=\"{node}\"}} {}", u8::from(i.lock_held));
         gauge(&mut out, "kured_reboot_blocked", "Whether a needed reboot of this node is held back, by reason.");
         for r in Blocked::ALL {
-            let _ = writeln!(out, "kured_reboot_blocked{{node=\"{node}\",reason=\"{}\"}} {}", r.label(), u8::from(i.blocked == Some(r)));
+            let _ = writeln!(
+                out,
+                "kured_reboot_blocked{{node=\"{node}\",reason=\"{}\"}} {}",
+                r.label(),
+                u8::from(i.blocked == Some(r))
+            );
         }
         if let Some(open) = i.window_open {
             gauge(&mut out, "kured_maintenance_window_open", "Whether the maintenance window is open now.");
@@ -296,7 +307,11 @@ impl Status {
             gauge(&mut out, "kured_maintenance_window_next_open_timestamp_seconds", "When the maintenance window opens next (Unix time; while it is open, the opening after it; absent when it never closes or never opens).");
             let _ = writeln!(out, "kured_maintenance_window_next_open_timestamp_seconds{{node=\"{node}\"}} {at}");
         }
-        gauge(&mut out, "kured_reboot_pending_seconds", "Seconds since the sentinel was first seen asking for a reboot (0 when none is needed).");
+        gauge(
+            &mut out,
+            "kured_reboot_pending_seconds",
+            "Seconds since the sentinel was first seen asking for a reboot (0 when none is needed).",
+        );
         let pending = i.pending_since.map_or(0.0, |s| (now - s).as_seconds_f64().max(0.0));
         let _ = writeln!(out, "kured_reboot_pending_seconds{{node=\"{node}\"}} {pending:.3}");
         let _ = write!(
@@ -372,7 +387,11 @@ mod tests {
         assert_eq!(s.annotation("pending", "lock held by n2", t + gap * 2, gap), None);
         assert_eq!(s.annotation("pending", "lock held by n3", t + gap / 2, gap), None, "a new reason waits a gap");
         assert!(s.annotation("pending", "lock held by n3", t + gap, gap).is_some());
-        assert_eq!(s.annotation("ok", "", t + gap, gap).as_deref(), Some(r#"{"state":"ok","since":"2026-01-01T00:01:00Z"}"#), "a new state at once");
+        assert_eq!(
+            s.annotation("ok", "", t + gap, gap).as_deref(),
+            Some(r#"{"state":"ok","since":"2026-01-01T00:01:00Z"}"#),
+            "a new state at once"
+        );
         s.annotation_failed();
         assert!(s.annotation("ok", "", t, gap).is_some());
     }
@@ -398,6 +417,9 @@ mod tests {
         let s = Status::default();
         s.set_node("n1");
         s.set_window_next_open(None);
-        assert!(!s.render(datetime!(2026-01-01 0:00 UTC)).contains("next_open"), "no sample when it never opens (or never closes)");
+        assert!(
+            !s.render(datetime!(2026-01-01 0:00 UTC)).contains("next_open"),
+            "no sample when it never opens (or never closes)"
+        );
     }
 }

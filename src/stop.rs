@@ -92,7 +92,10 @@ impl Stop {
                 action.sa_flags = libc::SA_RESTART;
                 libc::sigemptyset(&mut action.sa_mask);
                 if libc::sigaction(signal, &action, std::ptr::null_mut()) != 0 {
-                    return Err(Error::Startup(format!("cannot handle signal {signal}: {}", std::io::Error::last_os_error())));
+                    return Err(Error::Startup(format!(
+                        "cannot handle signal {signal}: {}",
+                        std::io::Error::last_os_error()
+                    )));
                 }
             }
         }

@@ -2,17 +2,19 @@
 //! host and clock, against the fake API server: what ends up on the node (cordon,
 //! taint) and on the kured DaemonSet (the lock) after each path through a check.
 
-#[path = "support/kube.rs"]
-mod kube;
-#[path = "support/host.rs"]
-mod host;
 #[path = "agent/fake_host.rs"]
 mod fake_host;
+#[path = "support/host.rs"]
+mod host;
+#[path = "support/kube.rs"]
+mod kube;
 #[path = "agent/support.rs"]
 mod support;
 
 use fakeapi::Fault;
-use support::{agent, run_check, run_loop_until_reboot, Ended, FakeHost, RebootResult, World, DS_PATH, NODE, NODE_PATH};
+use support::{
+    agent, run_check, run_loop_until_reboot, Ended, FakeHost, RebootResult, World, DS_PATH, NODE, NODE_PATH,
+};
 use time::Weekday;
 
 const EVICT_P1: &str = "/api/v1/namespaces/default/pods/p1/eviction";
@@ -60,7 +62,10 @@ fn failed_reboot_command_puts_the_node_back() {
     let writes = w.api.requests().len();
     assert_eq!(run_check(&a), Ended::Returned);
     assert_eq!(host.reboots(), 1);
-    assert!(w.api.requests()[writes..].iter().all(|r| r.method == "GET" || status_only(r)), "only reads while backing off");
+    assert!(
+        w.api.requests()[writes..].iter().all(|r| r.method == "GET" || status_only(r)),
+        "only reads while backing off"
+    );
     // ...but after a period it tries again, then waits two periods.
     host.advance(cfg.period);
     assert_eq!(run_check(&a), Ended::Returned);
@@ -191,7 +196,9 @@ fn operator_cordon_survives_a_reboot() {
 #[test]
 fn lock_held_elsewhere_taints_and_waits() {
     let w = World::new();
-    w.set_lock_annotation(r#"{"nodeID":"node-2","metadata":{"unschedulable":false},"created":"2026-11-25T11:00:00Z","TTL":0}"#);
+    w.set_lock_annotation(
+        r#"{"nodeID":"node-2","metadata":{"unschedulable":false},"created":"2026-11-25T11:00:00Z","TTL":0}"#,
+    );
     let cfg = w.config(&["--prefer-no-schedule-taint=kured-wait"]);
     let host = FakeHost::new(true);
     let a = agent(&cfg, &w.client, &host);
@@ -265,11 +272,15 @@ fn outside_a_maintenance_window_the_status_says_when_it_opens() {
     let host = FakeHost::new(true);
     // NOW is Wednesday 2026-11-25 12:00 UTC, the day after the 4th Tuesday;
     // 14:00 in Berlin (CET) is 13:00 UTC
-    let cfg = w.config(&["--maintenance-window=4th tue+1 14:00-15:00 Europe/Berlin", "--maintenance-window=sat 00:00-24:00"]);
+    let cfg =
+        w.config(&["--maintenance-window=4th tue+1 14:00-15:00 Europe/Berlin", "--maintenance-window=sat 00:00-24:00"]);
     assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::Returned);
     assert_eq!(host.reboots(), 0);
     assert!(!w.cordoned());
-    let status = w.api.get("nodes", "", "node-1").expect("node-1")["metadata"]["annotations"]["kured-rs.dev/status"].as_str().map(str::to_string).unwrap_or_default();
+    let status = w.api.get("nodes", "", "node-1").expect("node-1")["metadata"]["annotations"]["kured-rs.dev/status"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_default();
     assert!(status.contains(r#""reason":"outside the maintenance window, opens at 2026-11-25T13:00:00Z""#), "{status}");
     // inside it, an hour later, the node reboots
     host.advance(std::time::Duration::from_secs(3600));
@@ -291,14 +302,19 @@ fn a_closed_window_is_checked_again_when_it_opens_not_a_period_later() {
     let sleeps = host.sleeps();
     let opening = fake_host::NOW + std::time::Duration::from_secs(2 * 3600);
     let rebooted_at = fake_host::NOW + sleeps.iter().sum::<std::time::Duration>();
-    assert!(rebooted_at >= opening && rebooted_at - opening < time::Duration::seconds(1), "the check after {sleeps:?} came at {rebooted_at}, the window opening at {opening}");
+    assert!(
+        rebooted_at >= opening && rebooted_at - opening < time::Duration::seconds(1),
+        "the check after {sleeps:?} came at {rebooted_at}, the window opening at {opening}"
+    );
     assert!(sleeps.last().is_some_and(|s| *s < std::time::Duration::from_secs(3600)), "{sleeps:?}");
     assert_eq!(host.reboots(), 1);
 }
 
 /// A PATCH of the node's status annotation only (it says why nothing happens).
 fn status_only(r: &fakeapi::RequestRecord) -> bool {
-    r.method == "PATCH" && r.body.starts_with(r#"{"metadata":{"annotations":{"kured-rs.dev/status":"#) && r.body.matches("kured-rs.dev/").count() == 1
+    r.method == "PATCH"
+        && r.body.starts_with(r#"{"metadata":{"annotations":{"kured-rs.dev/status":"#)
+        && r.body.matches("kured-rs.dev/").count() == 1
 }
 
 fn two_letters(d: Weekday) -> &'static str {

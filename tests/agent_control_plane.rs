@@ -3,12 +3,12 @@
 //! annotation and `kured_reboot_blocked{reason="control-plane"}`), what the
 //! entry of a control-plane holder records, and that workers are not held.
 
-#[path = "support/kube.rs"]
-mod kube;
-#[path = "support/host.rs"]
-mod host;
 #[path = "agent/fake_host.rs"]
 mod fake_host;
+#[path = "support/host.rs"]
+mod host;
+#[path = "support/kube.rs"]
+mod kube;
 #[path = "agent/support.rs"]
 mod support;
 
@@ -59,7 +59,11 @@ fn another_control_plane_holder_holds_a_control_plane_node_back() {
     assert!(!w.cordoned(), "a free slot, but not for a second control-plane node");
     assert_eq!(w.holders(), ["node-2"]);
     let s = status(&w, NODE);
-    assert_eq!((s["state"].as_str(), s["reason"].as_str()), (Some("pending"), Some("waiting: another control-plane node is rebooting (node-2)")), "{s}");
+    assert_eq!(
+        (s["state"].as_str(), s["reason"].as_str()),
+        (Some("pending"), Some("waiting: another control-plane node is rebooting (node-2)")),
+        "{s}"
+    );
     assert!(blocked_metric(&a, NODE).ends_with(" 1"), "{}", blocked_metric(&a, NODE));
 }
 
@@ -104,7 +108,12 @@ fn workers_keep_the_whole_concurrency() {
     assert_eq!(holders, [NODE, "node-2"]);
     assert!(!w.lock_annotation().unwrap().contains("controlPlane"), "a worker's entry is not marked");
     // and no Node list was needed for it
-    let lists = w.api.requests().into_iter().filter(|r| r.path == "/api/v1/nodes" || r.path.starts_with("/api/v1/nodes?")).count();
+    let lists = w
+        .api
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/api/v1/nodes" || r.path.starts_with("/api/v1/nodes?"))
+        .count();
     assert_eq!(lists, 0);
 }
 
@@ -135,7 +144,8 @@ fn a_selector_names_further_control_plane_nodes() {
 
 fn set_status(w: &World, node: &str, state: &str) {
     let mut n = w.api.get("nodes", "", node).expect("node");
-    n["metadata"]["annotations"] = json!({"kured-rs.dev/status": format!(r#"{{"state":"{state}","reason":"","since":"2030-01-01T00:00:00Z"}}"#)});
+    n["metadata"]["annotations"] =
+        json!({"kured-rs.dev/status": format!(r#"{{"state":"{state}","reason":"","since":"2030-01-01T00:00:00Z"}}"#)});
     w.api.update(n).expect("annotate");
 }
 
@@ -152,7 +162,10 @@ fn order_first_holds_a_worker_back_while_a_control_plane_node_wants_a_reboot_for
     a.metrics().status.set_node(NODE);
     assert_eq!(run_check(&a), Ended::Returned);
     assert_eq!((host.reboots(), w.lock_annotation()), (0, None));
-    assert_eq!(status(&w, NODE)["reason"], "waiting: control-plane nodes reboot first (--control-plane-order=first): node-2");
+    assert_eq!(
+        status(&w, NODE)["reason"],
+        "waiting: control-plane nodes reboot first (--control-plane-order=first): node-2"
+    );
     assert!(blocked_metric(&a, NODE).ends_with(" 1"));
     // still held after 11 periods, looked at each period ...
     for _ in 0..11 {
@@ -180,5 +193,11 @@ fn order_first_lets_workers_go_once_the_control_plane_is_done() {
     assert_eq!(run_check(&a), Ended::Returned);
     assert_eq!(host.reboots(), 0);
     let held = w.api.get("nodes", "", NODE).unwrap();
-    assert!(held["metadata"]["annotations"]["kured-rs.dev/status"].as_str().unwrap().contains("every node checks once first"), "{held}");
+    assert!(
+        held["metadata"]["annotations"]["kured-rs.dev/status"]
+            .as_str()
+            .unwrap()
+            .contains("every node checks once first"),
+        "{held}"
+    );
 }

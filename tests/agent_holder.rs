@@ -6,12 +6,12 @@
 //! And at the other end, a node breaking another's entry waits the gap and
 //! the grace `lock::stale` documents, and two stray 404s break nothing.
 
-#[path = "support/kube.rs"]
-mod kube;
-#[path = "support/host.rs"]
-mod host;
 #[path = "agent/fake_host.rs"]
 mod fake_host;
+#[path = "support/host.rs"]
+mod host;
+#[path = "support/kube.rs"]
+mod kube;
 #[path = "agent/support.rs"]
 mod support;
 
@@ -29,8 +29,10 @@ use time::OffsetDateTime;
 fn blocked_drain() -> (World, FakeHost) {
     let w = World::new();
     w.pod("web", NODE);
-    w.api.create(json!({"apiVersion":"policy/v1","kind":"PodDisruptionBudget","metadata":{"name":"web","namespace":"default"},
-        "spec":{"minAvailable":1,"selector":{"matchLabels":{"app":"web"}}}}));
+    w.api.create(
+        json!({"apiVersion":"policy/v1","kind":"PodDisruptionBudget","metadata":{"name":"web","namespace":"default"},
+        "spec":{"minAvailable":1,"selector":{"matchLabels":{"app":"web"}}}}),
+    );
     (w, FakeHost::new(true))
 }
 
@@ -99,7 +101,8 @@ fn a_holder_whose_node_was_registered_again_mid_drain_stops_and_leaves_the_new_n
     let cfg = w.config(&["--drain-timeout=2m"]);
     at(&host, Duration::from_secs(8), w.api.handle(), |api, _| {
         api.delete("nodes", "", NODE).expect("node-1");
-        api.try_create(json!({"apiVersion":"v1","kind":"Node","metadata":{"name":NODE},"spec":{"unschedulable":true}})).expect("re-registered");
+        api.try_create(json!({"apiVersion":"v1","kind":"Node","metadata":{"name":NODE},"spec":{"unschedulable":true}}))
+            .expect("re-registered");
         api.delete("poddisruptionbudgets", "default", "web");
     });
     assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::Returned);
@@ -131,7 +134,11 @@ fn no_reboot_on_an_old_look_when_the_lock_cannot_be_read() {
     let host = FakeHost::new(true);
     let cfg = w.config(&["--reboot-delay=10s"]);
     at(&host, Duration::from_secs(5), w.api.handle(), |api, _| {
-        api.inject(Fault::new("GET", "/apis/apps/v1/namespaces/kube-system/daemonsets/kured", fakeapi::FaultAction::Status(500)));
+        api.inject(Fault::new(
+            "GET",
+            "/apis/apps/v1/namespaces/kube-system/daemonsets/kured",
+            fakeapi::FaultAction::Status(500),
+        ));
     });
     assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::Returned);
     assert_eq!((host.reboots(), w.marker_written()), (0, false), "never rebooted");

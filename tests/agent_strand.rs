@@ -3,12 +3,12 @@
 //! the step that failed, the reboot-loop guard, the clean-up of a leftover lock
 //! during the back-off after a failed reboot, and what the lock records.
 
-#[path = "support/kube.rs"]
-mod kube;
-#[path = "support/host.rs"]
-mod host;
 #[path = "agent/fake_host.rs"]
 mod fake_host;
+#[path = "support/host.rs"]
+mod host;
+#[path = "support/kube.rs"]
+mod kube;
 #[path = "agent/support.rs"]
 mod support;
 
@@ -77,7 +77,12 @@ fn recovery_retries_only_the_step_that_failed() {
     w.assert_put_back();
     assert_eq!(w.label("kured").as_deref(), Some("done"));
     assert_eq!(w.event_reasons(), ["Uncordoned"], "announced once");
-    let node_patches = w.api.requests().iter().filter(|r| r.method == "PATCH" && r.path.ends_with(NODE_PATH) && !r.body.contains("kured-rs.dev/")).count();
+    let node_patches = w
+        .api
+        .requests()
+        .iter()
+        .filter(|r| r.method == "PATCH" && r.path.ends_with(NODE_PATH) && !r.body.contains("kured-rs.dev/"))
+        .count();
     assert_eq!(node_patches, 2, "one uncordon, one label write (besides kured-rs's status annotation)");
     assert_eq!(w.count("PUT", DS_PATH), 3, "the release, tried three times");
 }
@@ -163,8 +168,10 @@ fn a_leftover_lock_is_put_back_during_the_back_off() {
 fn a_pod_no_budget_lets_go() -> (World, FakeHost) {
     let w = World::new();
     w.pod("web", NODE);
-    w.api.create(json!({"apiVersion":"policy/v1","kind":"PodDisruptionBudget","metadata":{"name":"web","namespace":"default"},
-        "spec":{"minAvailable":1,"selector":{"matchLabels":{"app":"web"}}}}));
+    w.api.create(
+        json!({"apiVersion":"policy/v1","kind":"PodDisruptionBudget","metadata":{"name":"web","namespace":"default"},
+        "spec":{"minAvailable":1,"selector":{"matchLabels":{"app":"web"}}}}),
+    );
     (w, FakeHost::new(true))
 }
 
@@ -234,7 +241,12 @@ fn a_deleted_holders_entry_is_removed_even_when_nobody_needs_the_lock() {
     host.advance(kured::lock::stale::GRACE);
     run_check(&a);
     assert_eq!(w.holders(), Vec::<String>::new(), "swept once the grace is over");
-    let broken = w.api.list("events").iter().filter(|e| e["reason"] == "StaleLockBroken" && e["involvedObject"]["kind"] == "DaemonSet").count();
+    let broken = w
+        .api
+        .list("events")
+        .iter()
+        .filter(|e| e["reason"] == "StaleLockBroken" && e["involvedObject"]["kind"] == "DaemonSet")
+        .count();
     assert_eq!(broken, 1);
     assert_eq!((host.reboots(), w.cordoned()), (0, false));
 }
@@ -263,7 +275,10 @@ fn an_event_whose_connection_was_lost_is_resent_once() {
 fn a_stalled_drain_never_gives_way_to_a_hand_written_entry() {
     use kured::clock::Clock;
     let (w, host) = a_pod_no_budget_lets_go();
-    let manual = LockEntry { created: kured::lock::GO_ZERO_TIME, ..LockEntry::new("", LockMeta::cordoned(false), host.now(), None) };
+    let manual = LockEntry {
+        created: kured::lock::GO_ZERO_TIME,
+        ..LockEntry::new("", LockMeta::cordoned(false), host.now(), None)
+    };
     w.set_lock_annotation(&LockValue::Multi { max_owners: 2, locks: vec![manual] }.to_annotation());
     let cfg = w.config(&["--concurrency=2", "--drain-stall-timeout=10s", "--drain-timeout=1m"]);
     assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::Returned);

@@ -75,9 +75,9 @@ fn unreachable_prometheus_is_an_error() {
 }
 
 mod pods {
+    use fakeapi::{FakeApiServer, Fault};
     use kured::blockers::{check_all, Blocker, PodBlocker};
     use kured::kube::Client;
-    use fakeapi::{Fault, FakeApiServer};
     use serde_json::json;
 
     use super::support::{cluster_with, TempDir};
@@ -125,7 +125,10 @@ mod pods {
         assert_eq!(PodBlocker::new("n2", vec!["app=web".into()]).check(&client).unwrap(), None);
 
         let blockers = [Blocker::Pods(PodBlocker::new("n1", vec!["app=web".into()]))];
-        assert_eq!(check_all(&blockers, &client).unwrap(), vec!["blocking pods (selector \"app=web\"): web/frontend".to_string()]);
+        assert_eq!(
+            check_all(&blockers, &client).unwrap(),
+            vec!["blocking pods (selector \"app=web\"): web/frontend".to_string()]
+        );
     }
 
     #[test]

@@ -50,7 +50,8 @@ fn kured(args: &[&str], env: &[(&str, &str)]) -> Output {
 
 /// The command that runs the binary under test (see the module comment).
 fn kured_command() -> Command {
-    let bin = std::env::var_os("KURED_TEST_BIN").map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_kured")), PathBuf::from);
+    let bin =
+        std::env::var_os("KURED_TEST_BIN").map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_kured")), PathBuf::from);
     assert!(bin.is_file(), "KURED_TEST_BIN: no binary at {}", bin.display());
     match std::env::var("KURED_TEST_RUNNER").ok().filter(|r| !r.is_empty()) {
         None => Command::new(bin),
@@ -170,7 +171,10 @@ fn every_bad_value_is_a_usage_error_naming_the_flag() {
 
 #[test]
 fn prometheus_query_and_alertmanager_need_a_prometheus() {
-    for (arg, flag) in [("--prometheus-query=up == 0", "--prometheus-query"), ("--alertmanager-url=http://am:9093", "--alertmanager-url")] {
+    for (arg, flag) in [
+        ("--prometheus-query=up == 0", "--prometheus-query"),
+        ("--alertmanager-url=http://am:9093", "--alertmanager-url"),
+    ] {
         let out = node(&[arg]);
         let err = text(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{arg}: {err}");
@@ -181,7 +185,12 @@ fn prometheus_query_and_alertmanager_need_a_prometheus() {
     assert!(text(&out.stderr).contains("--alertmanager-url"), "{}", text(&out.stderr));
     // both, valid, reach the in-cluster set-up
     let host = SafeHost::new();
-    let args = ["--prometheus-url=http://p:9090", "--prometheus-query=up == 0", "--prometheus-query=ALERTS", "--alertmanager-url=http://am:9093"];
+    let args = [
+        "--prometheus-url=http://p:9090",
+        "--prometheus-query=up == 0",
+        "--prometheus-query=ALERTS",
+        "--alertmanager-url=http://am:9093",
+    ];
     let out = kured_on(&host, &args, &[("KURED_NODE_ID", "node-a")]);
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
@@ -227,11 +236,9 @@ fn what_upstream_tolerates_still_starts() {
 
 #[test]
 fn unknown_and_malformed_flags() {
-    for (args, needle) in [
-        (&["--no-such-flag"][..], "--no-such-flag"),
-        (&["-period=1h"][..], "'p'"),
-        (&["--period"][..], "--period"),
-    ] {
+    for (args, needle) in
+        [(&["--no-such-flag"][..], "--no-such-flag"), (&["-period=1h"][..], "'p'"), (&["--period"][..], "--period")]
+    {
         let out = node(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(text(&out.stderr).contains(needle), "{args:?}: {}", text(&out.stderr));
@@ -291,7 +298,13 @@ fn every_valid_value_reaches_the_in_cluster_setup() {
 
 #[test]
 fn bad_window_values_are_usage_errors() {
-    for arg in ["--reboot-days=funday", "--start-time=noon", "--end-time=25:00", "--time-zone=Mars/Olympus", "--maintenance-window=mon 03:00-05:00 Mars/Olympus"] {
+    for arg in [
+        "--reboot-days=funday",
+        "--start-time=noon",
+        "--end-time=25:00",
+        "--time-zone=Mars/Olympus",
+        "--maintenance-window=mon 03:00-05:00 Mars/Olympus",
+    ] {
         let out = node(&[arg]);
         let flag = arg.split('=').next().unwrap_or_default();
         assert_eq!(out.status.code(), Some(2), "{arg}");

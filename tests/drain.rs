@@ -7,8 +7,8 @@ mod kube;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use kube::{client, two_nodes, FakeClock};
 use fakeapi::{FakeApiServer, Fault};
+use kube::{client, two_nodes, FakeClock};
 use kured::clock::{Clock, RealClock};
 use kured::drain::{drain_node, drain_node_guided, DrainOptions, Drained, Guide, SkipReason};
 use kured::Error;
@@ -68,8 +68,10 @@ fn replicaset(api: &FakeApiServer, name: &str, replicas: i64) {
 }
 
 fn pdb(api: &FakeApiServer, name: &str, app: &str, min_available: i64) {
-    api.create(json!({"apiVersion":"policy/v1","kind":"PodDisruptionBudget","metadata":{"name":name,"namespace":"default"},
-        "spec":{"minAvailable":min_available,"selector":{"matchLabels":{"app":app}}}}));
+    api.create(
+        json!({"apiVersion":"policy/v1","kind":"PodDisruptionBudget","metadata":{"name":name,"namespace":"default"},
+        "spec":{"minAvailable":min_available,"selector":{"matchLabels":{"app":app}}}}),
+    );
 }
 
 fn running(api: &FakeApiServer, app: &str, node: &str) -> usize {
@@ -92,7 +94,12 @@ fn skips_mirror_and_daemonset_pods_evicts_and_deletes_the_rest() {
     api.create(json!({"apiVersion":"apps/v1","kind":"DaemonSet","metadata":{"name":"kured","namespace":"kube-system"},
         "spec":{"selector":{"matchLabels":{"name":"kured"}},
                 "template":{"metadata":{"labels":{"name":"kured"},"annotations":{}},"spec":{"containers":[{"name":"k","image":"kured"}]}}}}));
-    assert!(api.wait_until(WAIT, |a| a.list("pods").iter().filter(|p| p["metadata"]["namespace"] == "kube-system").count() == 2));
+    assert!(api.wait_until(WAIT, |a| a
+        .list("pods")
+        .iter()
+        .filter(|p| p["metadata"]["namespace"] == "kube-system")
+        .count()
+        == 2));
     let ds_pod = api.list("pods").into_iter().find(|p| p["spec"]["nodeName"] == "n1").unwrap();
     pod(&api, "static-etcd", "n1", json!({"metadata":{"annotations":{"kubernetes.io/config.mirror":"abc"}}}));
     pod(&api, "scratch", "n1", json!({"spec":{"volumes":[{"name":"tmp","emptyDir":{}}]}}));
@@ -107,7 +114,10 @@ fn skips_mirror_and_daemonset_pods_evicts_and_deletes_the_rest() {
     assert_eq!(report.deleted, ["default/job-done"]);
     let ds_key = format!("kube-system/{}", ds_pod["metadata"]["name"].as_str().unwrap());
     let skipped: BTreeSet<_> = report.skipped.iter().cloned().collect();
-    assert_eq!(skipped, BTreeSet::from([("default/static-etcd".into(), SkipReason::Mirror), (ds_key, SkipReason::DaemonSet)]));
+    assert_eq!(
+        skipped,
+        BTreeSet::from([("default/static-etcd".into(), SkipReason::Mirror), (ds_key, SkipReason::DaemonSet)])
+    );
     assert_eq!(api.get("nodes", "", "n1").unwrap()["spec"]["unschedulable"], true);
     let left = pods_on(&api, "n1");
     assert!(left.contains("static-etcd") && left.len() == 2, "{left:?}");
@@ -134,7 +144,10 @@ fn a_budget_blocks_until_replicas_run_elsewhere() {
     let report = drain_node(&c, "n1", &opts(), &RealClock).unwrap();
 
     assert_eq!(report.evicted.len(), 3);
-    assert!(api.requests().iter().any(|r| r.path.ends_with("/eviction") && r.status == 429), "the budget never refused");
+    assert!(
+        api.requests().iter().any(|r| r.path.ends_with("/eviction") && r.status == 429),
+        "the budget never refused"
+    );
     assert_eq!(api.pdb_violations(), 0);
     assert!(api.wait_until(WAIT, |a| running(a, "web", "n2") == 3));
 }
@@ -217,7 +230,10 @@ fn a_drain_stalled_on_budgets_asks_whether_to_give_way() {
     assert_eq!(end, Drained::GaveWay(vec!["n0".to_string()]));
     assert_eq!(asked.len(), 2, "asked at {asked:?}");
     assert!(asked[0] >= stall && asked[1] - asked[0] >= stall, "asked at {asked:?}: a stall apart");
-    assert!(api.get("nodes", "", node).unwrap()["spec"]["unschedulable"] == json!(true), "the caller decides about the cordon");
+    assert!(
+        api.get("nodes", "", node).unwrap()["spec"]["unschedulable"] == json!(true),
+        "the caller decides about the cordon"
+    );
     assert_eq!(running(&api, "db", node), 1, "the refused pod stays");
 }
 
@@ -230,8 +246,14 @@ fn a_drain_that_moves_never_asks_to_give_way() {
     let c = client(&api);
     let clock = FakeClock::at(OffsetDateTime::now_utc());
     let o = DrainOptions { stall_timeout: Some(Duration::from_millis(1)), ..opts() };
-    let mut guide = Asked { give_way: &mut || panic!("asked to give way without a budget refusal"), halt: &mut || None, every: None };
-    let Drained::Done(report) = drain_node_guided(&c, "n1", &o, &clock, &mut guide).unwrap() else { panic!("not done") };
+    let mut guide = Asked {
+        give_way: &mut || panic!("asked to give way without a budget refusal"),
+        halt: &mut || None,
+        every: None,
+    };
+    let Drained::Done(report) = drain_node_guided(&c, "n1", &o, &clock, &mut guide).unwrap() else {
+        panic!("not done")
+    };
     assert_eq!(report.deleted.len() + report.evicted.len(), 2);
 }
 
@@ -259,7 +281,10 @@ fn a_halted_drain_stops_before_the_cordon_or_between_rounds() {
     let mut guide = Asked { give_way: &mut never, halt: &mut halt, every: Some(every) };
     assert_eq!(drain_node_guided(&c, node, &opts(), &clock, &mut guide).unwrap(), Drained::Halted("lost".into()));
     assert_eq!(asked.len(), 4, "asked at {asked:?}");
-    assert!(asked.windows(2).all(|w| w[1] - w[0] <= every + Duration::from_millis(500)), "asked at {asked:?}: at least every {every:?}");
+    assert!(
+        asked.windows(2).all(|w| w[1] - w[0] <= every + Duration::from_millis(500)),
+        "asked at {asked:?}: at least every {every:?}"
+    );
     assert_eq!(running(&api, "db", node), 1, "the refused pod stays");
 }
 
@@ -312,8 +337,10 @@ fn a_failed_eviction_fails_that_pod_while_the_others_finish() {
     assert!(api.wait_until(WAIT, |a| running(a, "twice-budgeted", "n1") == 1));
     // Two budgets on one pod: the eviction subresource answers 500.
     pdb(&api, "b1", "twice-budgeted", 0);
-    api.create(json!({"apiVersion":"policy/v1","kind":"PodDisruptionBudget","metadata":{"name":"b2","namespace":"default"},
-        "spec":{"minAvailable":0,"selector":{"matchLabels":{"tier":"x"}}}}));
+    api.create(
+        json!({"apiVersion":"policy/v1","kind":"PodDisruptionBudget","metadata":{"name":"b2","namespace":"default"},
+        "spec":{"minAvailable":0,"selector":{"matchLabels":{"tier":"x"}}}}),
+    );
     let c = client(&api);
     let err = drain_node(&c, "n1", &opts(), &RealClock).unwrap_err().to_string();
     assert!(err.contains("default/twice-budgeted") && err.contains("more than one PodDisruptionBudget"), "{err}");
@@ -375,11 +402,15 @@ fn the_deletions_are_awaited_on_one_watch_of_the_node_not_by_polling_each_pod() 
     let report = drain_node(&c, "n1", &o, &RealClock).unwrap();
     assert_eq!(report.evicted.len(), 20);
     let log = api.requests();
-    let pod_gets = log.iter().filter(|r| r.method == "GET" && r.path.starts_with("/api/v1/namespaces/default/pods/")).count();
+    let pod_gets =
+        log.iter().filter(|r| r.method == "GET" && r.path.starts_with("/api/v1/namespaces/default/pods/")).count();
     let watches: Vec<_> = log.iter().filter(|r| r.query.contains("watch=1")).collect();
     assert_eq!(pod_gets, 0, "no pod polled");
     assert!(!watches.is_empty() && watches.len() <= 3, "{} watch requests", watches.len());
-    assert!(watches.iter().all(|w| w.path == "/api/v1/pods" && w.query.contains("fieldSelector=spec.nodeName%3Dn1")), "{watches:?}");
+    assert!(
+        watches.iter().all(|w| w.path == "/api/v1/pods" && w.query.contains("fieldSelector=spec.nodeName%3Dn1")),
+        "{watches:?}"
+    );
     assert!(pods_on(&api, "n1").iter().all(|p| p.starts_with("kured")), "{:?}", pods_on(&api, "n1"));
 }
 
@@ -396,7 +427,10 @@ fn without_a_watch_the_drain_polls_each_pod() {
     let report = drain_node(&c, "n1", &o, &RealClock).unwrap();
     assert_eq!(report.evicted.len(), 2);
     let log = api.requests();
-    assert!(log.iter().any(|r| r.method == "GET" && r.path == "/api/v1/namespaces/default/pods/a" && r.status == 404), "polled until gone");
+    assert!(
+        log.iter().any(|r| r.method == "GET" && r.path == "/api/v1/namespaces/default/pods/a" && r.status == 404),
+        "polled until gone"
+    );
     assert!(!log.iter().any(|r| r.query.contains("watch=1")));
 }
 
@@ -404,7 +438,12 @@ fn without_a_watch_the_drain_polls_each_pod() {
 fn a_failing_daemonset_lookup_aborts_before_any_eviction() {
     let api = two_nodes();
     pod(&api, "bare", "n1", json!({}));
-    pod(&api, "agent", "n1", json!({"metadata":{"ownerReferences":[{"apiVersion":"apps/v1","kind":"DaemonSet","name":"agent","uid":"u1","controller":true}]}}));
+    pod(
+        &api,
+        "agent",
+        "n1",
+        json!({"metadata":{"ownerReferences":[{"apiVersion":"apps/v1","kind":"DaemonSet","name":"agent","uid":"u1","controller":true}]}}),
+    );
     api.inject(Fault::status("GET", "/apis/apps/v1/namespaces/default/daemonsets/agent", 500, 100));
     let c = client(&api);
     let err = drain_node(&c, "n1", &opts(), &RealClock).unwrap_err().to_string();
@@ -424,5 +463,9 @@ fn the_pod_selector_limits_the_drain() {
     assert_eq!(report.evicted, ["default/chosen"]);
     assert!(pods_on(&api, "n1").contains("spared"));
     let list = api.requests().into_iter().find(|r| r.method == "GET" && r.path == "/api/v1/pods").unwrap();
-    assert!(list.query.contains("labelSelector=drain") && list.query.contains("fieldSelector=spec.nodeName"), "{}", list.query);
+    assert!(
+        list.query.contains("labelSelector=drain") && list.query.contains("fieldSelector=spec.nodeName"),
+        "{}",
+        list.query
+    );
 }

@@ -34,8 +34,10 @@ fn seeded() -> FakeApiServer {
     api.create(json!({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web","namespace":"default"},
         "spec":{"replicas":REPLICAS,"selector":{"matchLabels":{"app":"web"}},"template":{"metadata":{"labels":{"app":"web"}},
         "spec":{"terminationGracePeriodSeconds":1,"containers":[{"name":"c","image":"x"}]}}}}));
-    api.create(json!({"apiVersion":"policy/v1","kind":"PodDisruptionBudget","metadata":{"name":"web","namespace":"default"},
-        "spec":{"maxUnavailable":1,"selector":{"matchLabels":{"app":"web"}}}}));
+    api.create(
+        json!({"apiVersion":"policy/v1","kind":"PodDisruptionBudget","metadata":{"name":"web","namespace":"default"},
+        "spec":{"maxUnavailable":1,"selector":{"matchLabels":{"app":"web"}}}}),
+    );
     for i in 0..PODS - REPLICAS {
         api.create(json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":format!("job-{i}"),"namespace":"default"},
             "spec":{"nodeName":"n1","terminationGracePeriodSeconds":1,"containers":[{"name":"c","image":"x"}]}}));
@@ -51,7 +53,10 @@ fn seeded() -> FakeApiServer {
 }
 
 fn left_on_n1(api: &FakeApiServer) -> usize {
-    api.list("pods").iter().filter(|p| p["spec"]["nodeName"] == "n1" && !p["metadata"]["name"].as_str().unwrap_or("").starts_with("kured")).count()
+    api.list("pods")
+        .iter()
+        .filter(|p| p["spec"]["nodeName"] == "n1" && !p["metadata"]["name"].as_str().unwrap_or("").starts_with("kured"))
+        .count()
 }
 
 struct Run {
@@ -79,7 +84,8 @@ fn summarize(who: &str, api: &FakeApiServer, before: usize) {
     }
     let mut counts = std::collections::BTreeMap::new();
     for r in &api.requests()[before..] {
-        let shape: Vec<&str> = r.path.split('/').map(|s| if s.starts_with("job-") || s.starts_with("web-") { "*" } else { s }).collect();
+        let shape: Vec<&str> =
+            r.path.split('/').map(|s| if s.starts_with("job-") || s.starts_with("web-") { "*" } else { s }).collect();
         let watch = if r.query.contains("watch=1") || r.query.contains("watch=true") { "?watch" } else { "" };
         *counts.entry(format!("{} {}{watch} {}", r.method, shape.join("/"), r.status)).or_insert(0) += 1;
     }

@@ -100,7 +100,11 @@ fn rfc3339(t: OffsetDateTime) -> String {
 }
 
 fn one_node_full_cycle(cp: ControlPlaneKind) {
-    let mut s = spec(cp, 1, &["--annotate-nodes", "--pre-reboot-node-labels=kured=rebooting", "--post-reboot-node-labels=kured=done"]);
+    let mut s = spec(
+        cp,
+        1,
+        &["--annotate-nodes", "--pre-reboot-node-labels=kured=rebooting", "--post-reboot-node-labels=kured=done"],
+    );
     s.extra_objects = vec![bare_pod("default", "lonely", "node-1", "lonely", true)];
     let mut c = start(s);
     c.wait_for(LIMIT, |e| matches!(e, Event::Rebooted { .. })).unwrap();
@@ -110,10 +114,15 @@ fn one_node_full_cycle(cp: ControlPlaneKind) {
     assert!(cordoned(&node), "cordoned before the reboot\n{}", c.report());
     assert_eq!(node_field(&node, "/metadata/labels/kured"), Some("rebooting"));
     assert!(node_field(&node, "/metadata/annotations/weave.works~1kured-reboot-in-progress").is_some(), "{node}");
-    let needed = node_field(&node, "/metadata/annotations/weave.works~1kured-most-recent-reboot-needed").expect("reboot-needed annotation");
+    let needed = node_field(&node, "/metadata/annotations/weave.works~1kured-most-recent-reboot-needed")
+        .expect("reboot-needed annotation");
     OffsetDateTime::parse(needed, &Rfc3339).unwrap_or_else(|e| panic!("not RFC 3339: {needed}: {e}"));
     assert_eq!(c.lock_holders(), ["node-1"]);
-    assert!(has(&c, &Event::Evicted { pod: "default/lonely".into() }), "the bare emptyDir pod is evicted\n{}", c.report());
+    assert!(
+        has(&c, &Event::Evicted { pod: "default/lonely".into() }),
+        "the bare emptyDir pod is evicted\n{}",
+        c.report()
+    );
     let labelled = first_at(&c, |e| matches!(e, Event::NodeLabel { value: Some(v), .. } if v == "rebooting")).unwrap();
     let cordon = first_at(&c, |e| matches!(e, Event::Cordoned { .. })).unwrap();
     assert!(labelled <= cordon, "pre-reboot labels come before the cordon\n{}", c.report());
@@ -189,7 +198,11 @@ fn firing_alert_holds_the_reboot_until_resolved(cp: ControlPlaneKind) {
     let prom = prometheus(firing.clone(), "NodeOnFire");
     let url = format!("--prometheus-url={}", prom.url());
     let mut c = start(spec(cp, 1, &[&url]));
-    let ok = c.poll_until(LIMIT, |_| {}, |_| prom.received().iter().filter(|r| r.target.starts_with("/api/v1/query")).count() >= 2);
+    let ok = c.poll_until(
+        LIMIT,
+        |_| {},
+        |_| prom.received().iter().filter(|r| r.target.starts_with("/api/v1/query")).count() >= 2,
+    );
     assert!(ok, "kured asked prometheus twice\n{}", c.report());
     c.poll();
     assert!(c.lock_holders().is_empty() && c.reboots("node-1") == 0, "blocked by the alert\n{}", c.report());
@@ -212,7 +225,11 @@ fn deployment_with_a_budget_drains_without_violation(cp: ControlPlaneKind) {
     let s = c.run_until_all_rebooted(LONG_LIMIT);
     assert!(s.violations(1).is_empty(), "{:?}\n{}", s.violations(1), c.report());
     assert_eq!(s.pdb_violations, 0);
-    assert!(c.timeline().iter().any(|e| matches!(&e.event, Event::Evicted { pod } if pod.starts_with("default/web-"))), "{}", c.report());
+    assert!(
+        c.timeline().iter().any(|e| matches!(&e.event, Event::Evicted { pod } if pod.starts_with("default/web-"))),
+        "{}",
+        c.report()
+    );
 }
 
 /// One replica behind a budget that never allows a disruption.
@@ -228,7 +245,11 @@ fn drain_timeout_releases_the_lock_and_uncordons(cp: ControlPlaneKind) {
     c.wait_for(LIMIT, |e| matches!(e, Event::LockReleased { .. })).unwrap();
     // The next attempt may cordon again within milliseconds (a period has
     // passed during the drain), so look for the uncordon in the request log.
-    let uncordoned = c.api().requests().iter().any(|r| r.path == "/api/v1/nodes/node-1" && r.status < 300 && uncordons(&r.method, &r.body));
+    let uncordoned = c
+        .api()
+        .requests()
+        .iter()
+        .any(|r| r.path == "/api/v1/nodes/node-1" && r.status < 300 && uncordons(&r.method, &r.body));
     assert!(uncordoned, "uncordoned after the failed drain\n{}", c.report());
     assert_eq!(c.reboots("node-1"), 0, "no reboot without --force-reboot\n{}", c.report());
 }
@@ -238,11 +259,13 @@ fn drain_timeout_releases_the_lock_and_uncordons(cp: ControlPlaneKind) {
 fn uncordons(method: &str, body: &str) -> bool {
     let Ok(v) = serde_json::from_str::<Value>(body) else { return false };
     match (method, &v) {
-        ("PATCH", Value::Array(ops)) => ops.iter().any(|op| {
-            op["path"] == "/spec/unschedulable" && (op["op"] == "remove" || op["value"] == json!(false))
-        }),
-        ("PATCH" | "PUT", _) => matches!(v.pointer("/spec/unschedulable"), Some(Value::Null | Value::Bool(false)))
-            || (method == "PUT" && v.pointer("/spec/unschedulable").is_none()),
+        ("PATCH", Value::Array(ops)) => ops
+            .iter()
+            .any(|op| op["path"] == "/spec/unschedulable" && (op["op"] == "remove" || op["value"] == json!(false))),
+        ("PATCH" | "PUT", _) => {
+            matches!(v.pointer("/spec/unschedulable"), Some(Value::Null | Value::Bool(false)))
+                || (method == "PUT" && v.pointer("/spec/unschedulable").is_none())
+        }
         _ => false,
     }
 }
@@ -259,7 +282,9 @@ fn lock_held_by_another_node_makes_this_one_wait(cp: ControlPlaneKind) {
     // node-9 exists: a lock of a deleted node would be broken (tests/e2e_strand.rs)
     s.extra_objects = vec![sim::objects::node("node-9", false)];
     let mut c = start(s);
-    wait_requests(&mut c, 3, |r| r.method == "GET" && r.path == "/apis/apps/v1/namespaces/kube-system/daemonsets/kured");
+    wait_requests(&mut c, 3, |r| {
+        r.method == "GET" && r.path == "/apis/apps/v1/namespaces/kube-system/daemonsets/kured"
+    });
     c.poll();
     assert_eq!(c.lock_holders(), ["node-9"], "{}", c.report());
     assert!(!has(&c, &Event::Cordoned { node: "node-1".into() }) && c.reboots("node-1") == 0);
@@ -295,13 +320,19 @@ fn metrics_report_reboot_required(cp: ControlPlaneKind) {
     s.no_reboot = vec!["node-2".into()];
     s.extra_objects = vec![bare_pod("default", "blocker", "node-1", "blocker", false)];
     let mut c = start(s);
-    for (node, want) in [("node-1", "kured_reboot_required{node=\"node-1\"} 1"), ("node-2", "kured_reboot_required{node=\"node-2\"} 0")] {
+    for (node, want) in
+        [("node-1", "kured_reboot_required{node=\"node-1\"} 1"), ("node-2", "kured_reboot_required{node=\"node-2\"} 0")]
+    {
         let port = c.metrics_port(node).unwrap();
         let mut last = String::new();
-        let ok = c.poll_until(LIMIT, |_| {}, |_| {
-            last = get(port, "/metrics").map(|(_, body)| body).unwrap_or_default();
-            last.lines().any(|l| l == want)
-        });
+        let ok = c.poll_until(
+            LIMIT,
+            |_| {},
+            |_| {
+                last = get(port, "/metrics").map(|(_, body)| body).unwrap_or_default();
+                last.lines().any(|l| l == want)
+            },
+        );
         assert!(ok, "{want:?} not in /metrics of {node}:\n{last}\n{}", c.report());
     }
 }
@@ -364,8 +395,15 @@ fn control_plane_order_last_reboots_the_workers_first() {
     assert!(s.violations(3).is_empty(), "{:?}\n{}", s.violations(3), c.report());
     assert_eq!((s.nodes_rebooted, s.max_concurrent_control_plane), (7, Some(1)), "{s}");
     let cp = |n: &str| ["node-1", "node-2", "node-3"].contains(&n);
-    let first_cp_take = first_at(&c, |e| matches!(e, Event::LockTaken { node } if cp(node))).expect("a control-plane node took the lock");
-    let last_worker_back = c.timeline().iter().filter(|e| matches!(&e.event, Event::NodeBack { node } if !cp(node))).map(|e| e.at).max().expect("workers came back");
+    let first_cp_take = first_at(&c, |e| matches!(e, Event::LockTaken { node } if cp(node)))
+        .expect("a control-plane node took the lock");
+    let last_worker_back = c
+        .timeline()
+        .iter()
+        .filter(|e| matches!(&e.event, Event::NodeBack { node } if !cp(node)))
+        .map(|e| e.at)
+        .max()
+        .expect("workers came back");
     assert!(first_cp_take >= last_worker_back, "a control-plane node took the lock at {first_cp_take:?}, before the last worker was back at {last_worker_back:?}\n{}", c.report());
 }
 
@@ -377,7 +415,14 @@ fn control_plane_order_first_reboots_the_control_plane_first() {
     assert!(s.violations(3).is_empty(), "{:?}\n{}", s.violations(3), c.report());
     assert_eq!((s.nodes_rebooted, s.max_concurrent_control_plane), (7, Some(1)), "{s}");
     let cp = |n: &str| ["node-1", "node-2", "node-3"].contains(&n);
-    let first_worker_take = first_at(&c, |e| matches!(e, Event::LockTaken { node } if !cp(node))).expect("a worker took the lock");
-    let last_cp_back = c.timeline().iter().filter(|e| matches!(&e.event, Event::NodeBack { node } if cp(node))).map(|e| e.at).max().expect("control-plane nodes came back");
+    let first_worker_take =
+        first_at(&c, |e| matches!(e, Event::LockTaken { node } if !cp(node))).expect("a worker took the lock");
+    let last_cp_back = c
+        .timeline()
+        .iter()
+        .filter(|e| matches!(&e.event, Event::NodeBack { node } if cp(node)))
+        .map(|e| e.at)
+        .max()
+        .expect("control-plane nodes came back");
     assert!(first_worker_take >= last_cp_back, "a worker took the lock at {first_worker_take:?}, before the last control-plane node was back at {last_cp_back:?}\n{}", c.report());
 }

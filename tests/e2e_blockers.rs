@@ -19,7 +19,8 @@ const STATUS: &str = "kured-rs.dev/status";
 const QUERY: &str = "kube_statefulset_status_replicas_ready{statefulset=\"pg\"} < 3";
 
 fn start(args: &[&str]) -> Cluster {
-    Cluster::start(ClusterSpec::scenario(env!("CARGO_BIN_EXE_kured"), 1, args)).unwrap_or_else(|e| panic!("cluster: {e}"))
+    Cluster::start(ClusterSpec::scenario(env!("CARGO_BIN_EXE_kured"), 1, args))
+        .unwrap_or_else(|e| panic!("cluster: {e}"))
 }
 
 fn wait(c: &mut Cluster, what: &str, done: impl FnMut(&Cluster) -> bool) {
@@ -70,7 +71,8 @@ fn a_prometheus_query_blocks_until_its_result_is_empty() {
         let body = if decoded_query(&r.target) == "ALERTS" {
             alerts_answer(&[])
         } else if s.load(Ordering::Relaxed) {
-            let metric = json!({"__name__": "kube_statefulset_status_replicas_ready", "namespace": "db", "statefulset": "pg"});
+            let metric =
+                json!({"__name__": "kube_statefulset_status_replicas_ready", "namespace": "db", "statefulset": "pg"});
             vector(vec![json!({"metric": metric, "value": [1700000000.0, "2"]})])
         } else {
             vector(Vec::new())
@@ -94,7 +96,8 @@ fn a_prometheus_query_blocks_until_its_result_is_empty() {
 
 #[test]
 fn a_silenced_alert_does_not_block_and_a_mute_alertmanager_does() {
-    let prom = TinyServer::start(|_| (200, "application/json".into(), alerts_answer(&["NodeOnFire"]))).expect("fake prometheus");
+    let prom = TinyServer::start(|_| (200, "application/json".into(), alerts_answer(&["NodeOnFire"])))
+        .expect("fake prometheus");
     // 0: cannot answer, 1: nothing silenced, 2: NodeOnFire silenced
     let mode = Arc::new(AtomicU8::new(0));
     let m = mode.clone();
@@ -120,7 +123,11 @@ fn a_silenced_alert_does_not_block_and_a_mute_alertmanager_does() {
     // Alertmanager cannot answer: cannot tell whether the alert is silenced, so blocked
     wait(&mut c, "alertmanager asked twice", |_| am.received().len() >= 2);
     c.poll();
-    assert!(c.lock_holders().is_empty() && c.reboots("node-1") == 0, "blocked while alertmanager is down\n{}", c.report());
+    assert!(
+        c.lock_holders().is_empty() && c.reboots("node-1") == 0,
+        "blocked while alertmanager is down\n{}",
+        c.report()
+    );
     // nothing silenced: the firing alert blocks
     mode.store(1, Ordering::Relaxed);
     let n = am.received().len();

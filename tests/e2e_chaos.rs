@@ -67,7 +67,11 @@ fn a_clock_offset_shifts_what_the_daemon_stamps() {
     );
     assert!(ok, "node-1 never took the lock\n{}", c.report());
     let ahead = created.unwrap() - time::OffsetDateTime::now_utc();
-    assert!(ahead > time::Duration::minutes(59) && ahead < time::Duration::minutes(61), "created {ahead} from now\n{}", c.report());
+    assert!(
+        ahead > time::Duration::minutes(59) && ahead < time::Duration::minutes(61),
+        "created {ahead} from now\n{}",
+        c.report()
+    );
     let log = std::fs::read_to_string(c.node("node-1").expect("node-1").log_path()).unwrap_or_default();
     assert!(log.contains("WARN") && log.contains("KURED_RS_TEST_CLOCK_OFFSET_MS=3600000"), "{log}");
     let ok = c.poll_until(LIMIT, |_| {}, |c| c.settled());
@@ -94,7 +98,10 @@ fn lock_writes_answered_after_the_api_timeout_are_not_lost() {
     }
     let s = c.summary();
     assert!(s.violations(1).is_empty(), "{:?}\n{}", s.violations(1), c.report());
-    let logs: String = ["node-1", "node-2"].iter().map(|n| std::fs::read_to_string(c.node(n).unwrap().log_path()).unwrap_or_default()).collect();
+    let logs: String = ["node-1", "node-2"]
+        .iter()
+        .map(|n| std::fs::read_to_string(c.node(n).unwrap().log_path()).unwrap_or_default())
+        .collect();
     assert!(logs.contains("timeout"), "no lock write timed out: the fault did not bite\n{logs}");
 }
 
@@ -106,7 +113,8 @@ fn lock_writes_answered_after_the_api_timeout_are_not_lost() {
 /// with what the first try found.
 #[test]
 fn a_release_answered_after_the_api_timeout_keeps_the_reboot_loop_count() {
-    let mut spec = ClusterSpec::scenario(env!("CARGO_BIN_EXE_kured"), 1, &["--api-timeout=1s", "--reboot-loop-limit=2"]);
+    let mut spec =
+        ClusterSpec::scenario(env!("CARGO_BIN_EXE_kured"), 1, &["--api-timeout=1s", "--reboot-loop-limit=2"]);
     spec.downtime = Duration::from_secs(1);
     spec.sticky_sentinel = vec!["node-1".into()];
     let mut c = Cluster::start(spec).unwrap_or_else(|e| panic!("cluster: {e}"));
@@ -115,10 +123,22 @@ fn a_release_answered_after_the_api_timeout_keeps_the_reboot_loop_count() {
     assert!(c.poll_until(LIMIT, |_| {}, |c| c.reboots("node-1") >= 1), "no first reboot\n{}", c.report());
     c.api().inject(fakeapi::Fault::late_answer("PUT", lock_ds, Duration::from_millis(2000)).times(1));
     let stopped = |c: &Cluster| warnings(c, "node-1", "RebootLoop") >= 1 && c.lock_holders().is_empty();
-    assert!(c.poll_until(LIMIT, |_| {}, stopped), "no RebootLoop Event after {} reboots\n{}", c.reboots("node-1"), c.report());
+    assert!(
+        c.poll_until(LIMIT, |_| {}, stopped),
+        "no RebootLoop Event after {} reboots\n{}",
+        c.reboots("node-1"),
+        c.report()
+    );
     assert_eq!(c.reboots("node-1"), 2, "--reboot-loop-limit=2\n{}", c.report());
     let log = std::fs::read_to_string(c.node("node-1").expect("node-1").log_path()).unwrap_or_default();
-    assert!(log.contains("PUT") && log.contains("timeout"), "the release never timed out: the fault did not bite\n{log}");
+    assert!(
+        log.contains("PUT") && log.contains("timeout"),
+        "the release never timed out: the fault did not bite\n{log}"
+    );
     // a few periods more: no third reboot
-    assert!(!c.poll_until(Duration::from_secs(4), |_| {}, |c| c.reboots("node-1") > 2), "rebooted past the limit\n{}", c.report());
+    assert!(
+        !c.poll_until(Duration::from_secs(4), |_| {}, |c| c.reboots("node-1") > 2),
+        "rebooted past the limit\n{}",
+        c.report()
+    );
 }

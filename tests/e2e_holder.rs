@@ -36,7 +36,9 @@ fn node_1_holds_mid_drain(cp: ControlPlaneKind) -> Cluster {
     held["spec"]["template"]["spec"]["nodeSelector"] = json!({"kubernetes.io/hostname": "node-1"});
     s.extra_objects = vec![held, pdb("default", "held", json!({"minAvailable": 1}))];
     let mut c = start(s);
-    let running = |c: &Cluster| c.api().get("poddisruptionbudgets", "default", "held").is_some_and(|p| p["status"]["currentHealthy"] == 1);
+    let running = |c: &Cluster| {
+        c.api().get("poddisruptionbudgets", "default", "held").is_some_and(|p| p["status"]["currentHealthy"] == 1)
+    };
     assert!(c.poll_until(LIMIT, |_| {}, running), "the replica never ran\n{}", c.report());
     std::fs::write(c.node("node-1").unwrap().sentinel(), b"").unwrap();
     c.wait_for(LIMIT, |e| matches!(e, Event::EvictionBlocked { .. })).unwrap_or_else(|e| panic!("{e}\n{}", c.report()));
@@ -75,7 +77,10 @@ fn deleted_and_registered_again_mid_drain(cp: ControlPlaneKind) {
     assert!(c.poll_until(LONG_LIMIT, |_| {}, done), "not every node rebooted once\n{}", c.report());
     assert_one_at_a_time(&c);
     let l1 = log_of(&c, "node-1");
-    assert!(l1.contains("does not exist any more") || l1.contains("was deleted and registered again"), "node-1 said why it stopped\n{l1}");
+    assert!(
+        l1.contains("does not exist any more") || l1.contains("was deleted and registered again"),
+        "node-1 said why it stopped\n{l1}"
+    );
 }
 
 mod deleted_and_registered_again_mid_drain {
@@ -105,7 +110,9 @@ fn deleted_for_good_mid_drain() {
 fn two_stray_404s_for_the_holders_node() {
     let mut c = node_1_holds_mid_drain(ControlPlaneKind::Fake);
     c.api().fake().expect("fake server").inject(Fault::status("GET", "/api/v1/nodes/node-1", 404, 2));
-    let answered = |c: &Cluster| c.api().requests().iter().filter(|r| r.path == "/api/v1/nodes/node-1" && r.status == 404).count() >= 2;
+    let answered = |c: &Cluster| {
+        c.api().requests().iter().filter(|r| r.path == "/api/v1/nodes/node-1" && r.status == 404).count() >= 2
+    };
     assert!(c.poll_until(LIMIT, |_| {}, answered), "the 404s were never sent\n{}", c.report());
     free_the_budget(&c);
     let done = |c: &Cluster| c.reboots("node-1") == 1 && c.reboots("node-2") == 1 && c.lock_holders().is_empty();
@@ -126,7 +133,9 @@ fn sigterm_in_the_release_gate_keeps_the_lock_for_the_next_start() {
     gated["spec"]["template"]["spec"]["nodeSelector"] = json!({"kubernetes.io/hostname": "node-1"});
     s.extra_objects = vec![gated, pdb("default", "gated", json!({"maxUnavailable": 1}))];
     let mut c = start(s);
-    let allows_one = |c: &Cluster| c.api().get("poddisruptionbudgets", "default", "gated").is_some_and(|p| p["status"]["disruptionsAllowed"] == 1);
+    let allows_one = |c: &Cluster| {
+        c.api().get("poddisruptionbudgets", "default", "gated").is_some_and(|p| p["status"]["disruptionsAllowed"] == 1)
+    };
     assert!(c.poll_until(LIMIT, |_| {}, allows_one), "the budget never allowed a disruption\n{}", c.report());
     std::fs::write(c.node("node-1").unwrap().sentinel(), b"").unwrap();
     // the replica, pinned to node-1, cannot come back while it is down; then node-2 asks
@@ -148,7 +157,12 @@ fn sigterm_in_the_release_gate_keeps_the_lock_for_the_next_start() {
     edit(&c, json!([]));
     let done = |c: &Cluster| c.reboots("node-2") == 1 && c.lock_holders().is_empty();
     assert!(c.poll_until(LONG_LIMIT, |_| {}, done), "node-2 never rebooted\n{}", c.report());
-    let uncordoned = c.api().list("events").iter().filter(|e| e["reason"] == "Uncordoned" && e["involvedObject"]["name"] == "node-1").count();
+    let uncordoned = c
+        .api()
+        .list("events")
+        .iter()
+        .filter(|e| e["reason"] == "Uncordoned" && e["involvedObject"]["name"] == "node-1")
+        .count();
     assert_eq!(uncordoned, 1, "the reboot announced once");
     assert_one_at_a_time(&c);
 }
@@ -174,9 +188,14 @@ fn a_daemonset_created_again_is_watched_again_at_once() {
     c.poll_until(Duration::from_secs(2), |_| {}, |_| false);
     c.api().try_create(again).expect("the DaemonSet created again");
     let created = c.elapsed();
-    let taken = c.wait_for(LIMIT, |e| matches!(e, Event::LockTaken { .. })).unwrap_or_else(|e| panic!("{e}\n{}", c.report()));
+    let taken =
+        c.wait_for(LIMIT, |e| matches!(e, Event::LockTaken { .. })).unwrap_or_else(|e| panic!("{e}\n{}", c.report()));
     let after = taken.at - created;
-    assert!(after < Duration::from_secs(10), "took the lock {after:?} after the DaemonSet was back, not at once\n{}", c.report());
+    assert!(
+        after < Duration::from_secs(10),
+        "took the lock {after:?} after the DaemonSet was back, not at once\n{}",
+        c.report()
+    );
 }
 
 /// A sentinel cleared by each reboot but set again 3 s after kured starts (a
@@ -187,7 +206,8 @@ fn a_daemonset_created_again_is_watched_again_at_once() {
 fn a_sentinel_back_3s_after_each_start_stops_after_the_loop_limit() {
     let mut c = start(ClusterSpec::scenario(env!("CARGO_BIN_EXE_kured"), 1, &["--reboot-loop-limit=3"]));
     let due: std::cell::Cell<Option<std::time::Instant>> = std::cell::Cell::new(None);
-    let warned = |c: &Cluster| c.api().list("events").iter().any(|e| e["reason"] == "RebootLoop" && e["type"] == "Warning");
+    let warned =
+        |c: &Cluster| c.api().list("events").iter().any(|e| e["reason"] == "RebootLoop" && e["type"] == "Warning");
     let stopped = c.poll_until(
         LONG_LIMIT,
         |e| {

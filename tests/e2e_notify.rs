@@ -45,7 +45,10 @@ fn a_reboot_that_times_out_is_notified_to_every_url_even_past_a_failing_one() {
         let got = bodies(server);
         let want = ["Draining node node-1", "Rebooting node node-1"];
         assert_eq!(&got[..2], &want, "{name}: {got:?}");
-        assert!(got[2].starts_with("Reboot of node node-1 failed: ") && got[2].contains("boot ID unchanged"), "{name}: {got:?}");
+        assert!(
+            got[2].starts_with("Reboot of node node-1 failed: ") && got[2].contains("boot ID unchanged"),
+            "{name}: {got:?}"
+        );
     }
     // each failure logged on its own, naming its URL (redacted) and the answer
     let log = c.node("node-1").unwrap().log_tail(400);
@@ -55,6 +58,9 @@ fn a_reboot_that_times_out_is_notified_to_every_url_even_past_a_failing_one() {
     let broken_at = format!("127.0.0.1:{}", broken.port());
     let failures = log.lines().filter(|l| l.contains(" WARN ") && l.contains(&broken_at)).count();
     assert!(failures >= 3, "one warning per failed message:\n{log}");
-    assert!(log.lines().any(|l| l.contains(" WARN ") && l.contains(&at(&broken)) && l.contains("500: down")), "the answer named:\n{log}");
+    assert!(
+        log.lines().any(|l| l.contains(" WARN ") && l.contains(&at(&broken)) && l.contains("500: down")),
+        "the answer named:\n{log}"
+    );
     assert!(!log.contains(&at(&first)) && !log.contains(&at(&second)), "{log}");
 }

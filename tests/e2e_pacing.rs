@@ -35,7 +35,9 @@ fn handovers(c: &Cluster) -> Vec<Duration> {
     let mut out = Vec::new();
     for (i, e) in tl.iter().enumerate() {
         if let Event::LockReleased { node: from } = &e.event {
-            let taken = |(j, n): &(usize, &sim::Timed)| n.at >= e.at && matches!(&n.event, Event::LockTaken { node } if node != from || *j > i);
+            let taken = |(j, n): &(usize, &sim::Timed)| {
+                n.at >= e.at && matches!(&n.event, Event::LockTaken { node } if node != from || *j > i)
+            };
             let next = tl.iter().enumerate().find(taken).map(|(_, n)| n);
             if let Some(next) = next {
                 out.push(next.at - e.at);
@@ -54,7 +56,8 @@ fn waiting_nodes_take_the_lock_within_seconds_of_its_release() {
     let names = c.spec().node_names();
     // The first check comes after 15-45 s (upstream's random initial delay):
     // one cycle (sim::budget gives each cycle 4 times its length).
-    let all_waiting = c.poll_until(cycles(1), |_| {}, |c| names.iter().all(|n| log_of(c, n).contains("waiting for the reboot lock")));
+    let all_waiting =
+        c.poll_until(cycles(1), |_| {}, |c| names.iter().all(|n| log_of(c, n).contains("waiting for the reboot lock")));
     assert!(all_waiting, "not every node waits for the lock\n{}", c.report());
     unlock(&c);
     // Five reboots one after the other; with the period alone this takes five
@@ -78,7 +81,9 @@ fn gated_cluster(args: &[&str]) -> Cluster {
     s.no_reboot = vec!["node-1".into()];
     s.extra_objects = vec![deployment("default", "gated", 1), pdb("default", "gated", json!({"maxUnavailable": 1}))];
     let mut c = start(s);
-    let allows_one = |c: &Cluster| c.api().get("poddisruptionbudgets", "default", "gated").is_some_and(|p| p["status"]["disruptionsAllowed"] == 1);
+    let allows_one = |c: &Cluster| {
+        c.api().get("poddisruptionbudgets", "default", "gated").is_some_and(|p| p["status"]["disruptionsAllowed"] == 1)
+    };
     assert!(c.poll_until(LIMIT, |_| {}, allows_one), "the budget never allowed a disruption\n{}", c.report());
     std::fs::write(c.node("node-1").unwrap().sentinel(), b"").unwrap();
     c
@@ -106,7 +111,11 @@ fn the_lock_is_released_only_once_the_drained_budget_recovers() {
     // Back, Ready and uncordoned, but the budget allows nothing: the lock stays.
     let released = c.poll_until(cycles(1), |_| {}, |c| c.lock_holders().is_empty());
     assert!(!released, "released while the budget was short\n{}", c.report());
-    assert!(log_of(&c, "node-1").contains("release gate: waiting: PodDisruptionBudget default/gated allows 0"), "{}", log_of(&c, "node-1"));
+    assert!(
+        log_of(&c, "node-1").contains("release gate: waiting: PodDisruptionBudget default/gated allows 0"),
+        "{}",
+        log_of(&c, "node-1")
+    );
     edit_node(&c, |n| n["spec"]["taints"] = json!([]));
     c.wait_for(LIMIT, |e| matches!(e, Event::LockReleased { .. })).unwrap();
     assert!(log_of(&c, "node-1").contains("release gate open after"));
@@ -123,7 +132,8 @@ fn a_gate_that_stays_shut_releases_at_its_timeout_and_says_which_budget() {
     let held = released.at - back.at;
     assert!(held >= Duration::from_millis(2500), "released after {held:?}");
     let events = c.api().list("events");
-    let e = events.iter().find(|e| e["reason"] == "ReleaseGateTimedOut").unwrap_or_else(|| panic!("no event: {events:?}"));
+    let e =
+        events.iter().find(|e| e["reason"] == "ReleaseGateTimedOut").unwrap_or_else(|| panic!("no event: {events:?}"));
     assert!(e["message"].as_str().unwrap().contains("PodDisruptionBudget default/gated"), "{e}");
 }
 
@@ -205,11 +215,16 @@ fn has_line(text: &str, line: &str) {
     assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
 }
 
-
 fn kubectl_columns(c: &Cluster) -> String {
     let out = std::process::Command::new("kubectl")
         .arg(format!("--kubeconfig={}", c.kubeconfig().display()))
-        .args(["--request-timeout=10s", "get", "nodes", "-o", r"custom-columns=NODE:.metadata.name,KURED:.metadata.annotations.kured-rs\.dev/status"])
+        .args([
+            "--request-timeout=10s",
+            "get",
+            "nodes",
+            "-o",
+            r"custom-columns=NODE:.metadata.name,KURED:.metadata.annotations.kured-rs\.dev/status",
+        ])
         .env("HOME", c.dir())
         .env_remove("KUBECONFIG")
         .output()
@@ -228,7 +243,10 @@ fn metrics_and_the_status_annotation_say_why_a_node_waits_and_what_it_did() {
     let st = status_of(&c, "node-1").unwrap();
     assert_eq!(st["reason"], "lock held by manual", "{st}");
     let table = kubectl_columns(&c);
-    assert!(table.contains("node-1") && table.contains(r#""state":"pending","reason":"lock held by manual""#), "{table}");
+    assert!(
+        table.contains("node-1") && table.contains(r#""state":"pending","reason":"lock held by manual""#),
+        "{table}"
+    );
 
     let m = scrape(&c, "node-1");
     promtool::check(&m);
@@ -236,7 +254,12 @@ fn metrics_and_the_status_annotation_say_why_a_node_waits_and_what_it_did() {
     has_line(&m, r#"kured_reboot_blocked{node="node-1",reason="lock"} 1"#);
     has_line(&m, r#"kured_reboot_blocked{node="node-1",reason="window"} 0"#);
     has_line(&m, r#"kured_maintenance_window_open{node="node-1"} 1"#);
-    let pending: f64 = m.lines().find_map(|l| l.strip_prefix(r#"kured_reboot_pending_seconds{node="node-1"} "#)).unwrap().parse().unwrap();
+    let pending: f64 = m
+        .lines()
+        .find_map(|l| l.strip_prefix(r#"kured_reboot_pending_seconds{node="node-1"} "#))
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(pending > 0.0, "{m}");
 
     unlock(&c);
@@ -258,7 +281,14 @@ fn without_a_watch_a_waiting_node_falls_back_to_its_period() {
     s.lock = Some(r#"{"nodeID":"manual"}"#.into());
     let mut c = start(s);
     // RBAC without list/watch on the DaemonSet collection (the GET of the object itself still works).
-    c.api().inject(fakeapi::Fault::new("GET", "/apis/apps/v1/namespaces/kube-system/daemonsets", fakeapi::FaultAction::Status(403)).exact());
+    c.api().inject(
+        fakeapi::Fault::new(
+            "GET",
+            "/apis/apps/v1/namespaces/kube-system/daemonsets",
+            fakeapi::FaultAction::Status(403),
+        )
+        .exact(),
+    );
     let fell_back = c.poll_until(LIMIT, |_| {}, |c| log_of(c, "node-1").contains("cannot watch the reboot lock"));
     assert!(fell_back, "{}", c.report());
     assert!(log_of(&c, "node-1").contains("(--period)"));

@@ -27,7 +27,8 @@ const PER_NODE_PERIOD: f64 = 2.0;
 fn a_hundred_node_rollout_costs_requests_in_proportion_to_the_nodes() {
     // KURED_E2E_SCALE_BIN: another build to hold to the same budget (e.g. the
     // one before issue 18, which fails it)
-    let bin = std::env::var_os("KURED_E2E_SCALE_BIN").map_or_else(|| env!("CARGO_BIN_EXE_kured").into(), std::path::PathBuf::from);
+    let bin = std::env::var_os("KURED_E2E_SCALE_BIN")
+        .map_or_else(|| env!("CARGO_BIN_EXE_kured").into(), std::path::PathBuf::from);
     let mut s = ClusterSpec::scenario(bin, NODES, &[]);
     s.concurrency = CONCURRENCY;
     s.period = "10s".into();

@@ -63,7 +63,10 @@ fn reboot_log_times(c: &Cluster, node: &str) -> Vec<OffsetDateTime> {
     let line_end = format!("rebooting node {node}");
     log.lines()
         .filter(|l| l.ends_with(&line_end))
-        .map(|l| OffsetDateTime::parse(l.split(' ').next().unwrap_or_default(), &Rfc3339).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+        .map(|l| {
+            OffsetDateTime::parse(l.split(' ').next().unwrap_or_default(), &Rfc3339)
+                .unwrap_or_else(|e| panic!("{l:?}: {e}"))
+        })
         .collect()
 }
 
@@ -77,7 +80,8 @@ fn a_monthly_window_that_opens_during_the_run_reboots_only_inside_it() {
     let shut = format!("{} 12:00-12:01 America/New_York", weekday(now.date() + Duration::from_secs(3 * 86_400)));
     let args = [format!("--maintenance-window={spec}"), format!("--maintenance-window={shut}")];
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut c = Cluster::start(ClusterSpec::scenario(env!("CARGO_BIN_EXE_kured"), 3, &args)).unwrap_or_else(|e| panic!("cluster: {e}"));
+    let mut c = Cluster::start(ClusterSpec::scenario(env!("CARGO_BIN_EXE_kured"), 3, &args))
+        .unwrap_or_else(|e| panic!("cluster: {e}"));
     let names = c.spec().node_names();
     let opens_at = open.format(&Rfc3339).unwrap();
     let reason = format!("outside the maintenance window, opens at {opens_at}");
@@ -89,8 +93,11 @@ fn a_monthly_window_that_opens_during_the_run_reboots_only_inside_it() {
             reboots.push((node.clone(), SystemTime::now()));
         }
     };
-    let before = Duration::try_from(open - OffsetDateTime::now_utc()).unwrap_or_default().saturating_sub(Duration::from_secs(3));
-    let said = c.poll_until(Limit::Fixed(before), &mut record, |c| names.iter().all(|n| status_of(c, n).is_some_and(|s| s["reason"] == reason.as_str())));
+    let before =
+        Duration::try_from(open - OffsetDateTime::now_utc()).unwrap_or_default().saturating_sub(Duration::from_secs(3));
+    let said = c.poll_until(Limit::Fixed(before), &mut record, |c| {
+        names.iter().all(|n| status_of(c, n).is_some_and(|s| s["reason"] == reason.as_str()))
+    });
     assert!(said, "not every node said {reason:?} before the opening ({spec})\n{}", c.report());
     for n in &names {
         // (the metrics refresh reads the sentinel whatever the window, as upstream)
@@ -116,12 +123,19 @@ fn a_monthly_window_that_opens_during_the_run_reboots_only_inside_it() {
         let times = reboot_log_times(&c, n);
         assert!(!times.is_empty(), "{n}: no reboot logged\n{}", c.report());
         for t in times {
-            assert!(t >= open && t < close, "{n}: reboot command at {t}, outside the window {opens_at} to {close}\n{}", c.report());
+            assert!(
+                t >= open && t < close,
+                "{n}: reboot command at {t}, outside the window {opens_at} to {close}\n{}",
+                c.report()
+            );
         }
     }
     assert_eq!(reboots.len(), 3, "{reboots:?}");
     for (n, seen) in &reboots {
         let seen = OffsetDateTime::from(*seen);
-        assert!(seen >= open && seen < close, "{n}: rebooted (seen at {seen}) outside the window {opens_at} to {close}");
+        assert!(
+            seen >= open && seen < close,
+            "{n}: rebooted (seen at {seen}) outside the window {opens_at} to {close}"
+        );
     }
 }

@@ -42,12 +42,50 @@ fn cases(uid: &str) -> Vec<Case> {
         ("get missing namespace's pod", "GET", "/api/v1/namespaces/nowhere/pods/x".into(), "", None),
         ("cordon (strategic)", "PATCH", node.clone(), sm, Some(json!({"spec": {"unschedulable": true}}))),
         ("label (merge)", "PATCH", node.clone(), mp, Some(json!({"metadata": {"labels": {"kured": "rebooting"}}}))),
-        ("annotate (json patch)", "PATCH", node.clone(), jp, Some(json!([{"op": "add", "path": "/metadata/annotations", "value": {"weave.works/kured-reboot-in-progress": "x"}}]))),
-        ("json patch test fails", "PATCH", node.clone(), jp, Some(json!([{"op": "test", "path": "/spec/unschedulable", "value": false}]))),
-        ("json patch remove missing", "PATCH", node.clone(), jp, Some(json!([{"op": "remove", "path": "/metadata/labels/absent"}]))),
-        ("strategic taint delete", "PATCH", node.clone(), sm, Some(json!({"spec": {"taints": [{"key": "k", "effect": "PreferNoSchedule", "$patch": "delete"}]}}))),
-        ("taint (strategic)", "PATCH", node.clone(), sm, Some(json!({"spec": {"taints": [{"key": "weave.works/kured-node-reboot", "effect": "PreferNoSchedule"}]}}))),
-        ("patch missing node", "PATCH", "/api/v1/nodes/missing".into(), sm, Some(json!({"spec": {"unschedulable": true}}))),
+        (
+            "annotate (json patch)",
+            "PATCH",
+            node.clone(),
+            jp,
+            Some(
+                json!([{"op": "add", "path": "/metadata/annotations", "value": {"weave.works/kured-reboot-in-progress": "x"}}]),
+            ),
+        ),
+        (
+            "json patch test fails",
+            "PATCH",
+            node.clone(),
+            jp,
+            Some(json!([{"op": "test", "path": "/spec/unschedulable", "value": false}])),
+        ),
+        (
+            "json patch remove missing",
+            "PATCH",
+            node.clone(),
+            jp,
+            Some(json!([{"op": "remove", "path": "/metadata/labels/absent"}])),
+        ),
+        (
+            "strategic taint delete",
+            "PATCH",
+            node.clone(),
+            sm,
+            Some(json!({"spec": {"taints": [{"key": "k", "effect": "PreferNoSchedule", "$patch": "delete"}]}})),
+        ),
+        (
+            "taint (strategic)",
+            "PATCH",
+            node.clone(),
+            sm,
+            Some(json!({"spec": {"taints": [{"key": "weave.works/kured-node-reboot", "effect": "PreferNoSchedule"}]}})),
+        ),
+        (
+            "patch missing node",
+            "PATCH",
+            "/api/v1/nodes/missing".into(),
+            sm,
+            Some(json!({"spec": {"unschedulable": true}})),
+        ),
         ("patch bad json", "PATCH", node.clone(), mp, Some(Value::String("{not json".into()))),
         ("patch unsupported type", "PATCH", node.clone(), js, Some(json!({"spec": {}}))),
         ("put daemonset stale", "PUT", ds.clone(), js, None), // body filled in below
@@ -58,19 +96,51 @@ fn cases(uid: &str) -> Vec<Case> {
         ("list pods by node", "GET", "/api/v1/pods?fieldSelector=spec.nodeName%3Dn1&limit=500".into(), "", None),
         ("list pods bad field", "GET", "/api/v1/pods?fieldSelector=metadata.foo%3Dx".into(), "", None),
         ("list pods bad label selector", "GET", "/api/v1/pods?labelSelector=app%3D%3D%3Dx".into(), "", None),
-        ("delete pod wrong uid", "DELETE", "/api/v1/namespaces/default/pods/p1".into(), js, Some(json!({"kind": "DeleteOptions", "apiVersion": "v1", "preconditions": {"uid": "wrong"}}))),
+        (
+            "delete pod wrong uid",
+            "DELETE",
+            "/api/v1/namespaces/default/pods/p1".into(),
+            js,
+            Some(json!({"kind": "DeleteOptions", "apiVersion": "v1", "preconditions": {"uid": "wrong"}})),
+        ),
         ("evict against a budget", "POST", evict("p2"), js, Some(eviction("p2"))),
         ("evict p1", "POST", evict("p1"), js, Some(eviction("p1"))),
-        ("delete p1 by uid", "DELETE", "/api/v1/namespaces/default/pods/p1".into(), js, Some(json!({"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0, "preconditions": {"uid": uid}}))),
-        ("event for the node", "POST", "/api/v1/namespaces/default/events".into(), js, Some(json!({
+        (
+            "delete p1 by uid",
+            "DELETE",
+            "/api/v1/namespaces/default/pods/p1".into(),
+            js,
+            Some(
+                json!({"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0, "preconditions": {"uid": uid}}),
+            ),
+        ),
+        (
+            "event for the node",
+            "POST",
+            "/api/v1/namespaces/default/events".into(),
+            js,
+            Some(json!({
             "apiVersion": "v1", "kind": "Event", "metadata": {"generateName": "n1."},
             "involvedObject": {"kind": "Node", "name": "n1", "uid": "n1", "apiVersion": "v1"},
             "reason": "Rebooting", "message": "m", "type": "Normal", "source": {"component": "kured", "host": "n1"},
-            "firstTimestamp": "2026-01-01T00:00:00Z", "lastTimestamp": "2026-01-01T00:00:00Z", "count": 1}))),
+            "firstTimestamp": "2026-01-01T00:00:00Z", "lastTimestamp": "2026-01-01T00:00:00Z", "count": 1})),
+        ),
         ("named event", "POST", "/api/v1/namespaces/default/events".into(), js, Some(named_event())),
-        ("named event again (a resend after a lost answer)", "POST", "/api/v1/namespaces/default/events".into(), js, Some(named_event())),
-        ("event without involved object", "POST", "/api/v1/namespaces/default/events".into(), js, Some(json!({
-            "apiVersion": "v1", "kind": "Event", "metadata": {"generateName": "n1."}, "reason": "R", "message": "m", "type": "Normal"}))),
+        (
+            "named event again (a resend after a lost answer)",
+            "POST",
+            "/api/v1/namespaces/default/events".into(),
+            js,
+            Some(named_event()),
+        ),
+        (
+            "event without involved object",
+            "POST",
+            "/api/v1/namespaces/default/events".into(),
+            js,
+            Some(json!({
+            "apiVersion": "v1", "kind": "Event", "metadata": {"generateName": "n1."}, "reason": "R", "message": "m", "type": "Normal"})),
+        ),
     ]
 }
 
@@ -128,7 +198,9 @@ fn send_raw(c: &Client, method: &str, path: &str, ctype: &str, raw: &str) -> (u1
     // not JSON: sent as a string value is not the same bytes; send the raw text
     match c.send_text(method, path, ctype, raw) {
         Ok(_) => (200, String::new(), String::new()),
-        Err(e) => (e.code, e.body["reason"].as_str().unwrap_or("").into(), e.body["message"].as_str().unwrap_or("").into()),
+        Err(e) => {
+            (e.code, e.body["reason"].as_str().unwrap_or("").into(), e.body["message"].as_str().unwrap_or("").into())
+        }
     }
 }
 
@@ -140,7 +212,13 @@ fn shape(c: &Client, path: &str) -> String {
         let mut events: Vec<String> = text
             .lines()
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .map(|e| format!("{} {}", e["type"].as_str().unwrap_or("?"), e["object"]["metadata"]["name"].as_str().unwrap_or("?")))
+            .map(|e| {
+                format!(
+                    "{} {}",
+                    e["type"].as_str().unwrap_or("?"),
+                    e["object"]["metadata"]["name"].as_str().unwrap_or("?")
+                )
+            })
             .collect();
         events.sort();
         return events.join(", ");
@@ -186,9 +264,13 @@ fn fake_and_real_answer_alike() {
         real.sync();
         std::thread::sleep(Duration::from_millis(100));
     }
-    fake.wait_until(Duration::from_secs(10), |f| f.get("pods", "default", "p1").is_some_and(|p| p["status"]["phase"] == "Running"));
+    fake.wait_until(Duration::from_secs(10), |f| {
+        f.get("pods", "default", "p1").is_some_and(|p| p["status"]["phase"] == "Running")
+    });
     for api in [&fake_client, real.client()] {
-        uids.push(api.get("pods", "default", "p1").expect("p1")["metadata"]["uid"].as_str().unwrap_or_default().to_string());
+        uids.push(
+            api.get("pods", "default", "p1").expect("p1")["metadata"]["uid"].as_str().unwrap_or_default().to_string(),
+        );
     }
     let fake_cases = cases(&uids[0]);
     let real_cases = cases(&uids[1]);
@@ -222,10 +304,17 @@ fn fake_and_real_answer_alike() {
         let c = Client::new(url, "not-a-token", ca).unwrap();
         match c.send("GET", "/api/v1/nodes", "", None) {
             Ok(_) => (200, String::new(), String::new()),
-            Err(e) => (e.code, e.body["reason"].as_str().unwrap_or("").to_string(), e.body["message"].as_str().unwrap_or("").to_string()),
+            Err(e) => (
+                e.code,
+                e.body["reason"].as_str().unwrap_or("").to_string(),
+                e.body["message"].as_str().unwrap_or("").to_string(),
+            ),
         }
     };
-    let (f, r) = (bad(&fake.url(), fake.ca_pem().as_bytes()), bad(&real.url(), &std::fs::read(dir.join("cp/pki/ca.crt")).unwrap()));
+    let (f, r) = (
+        bad(&fake.url(), fake.ca_pem().as_bytes()),
+        bad(&real.url(), &std::fs::read(dir.join("cp/pki/ca.crt")).unwrap()),
+    );
     println!("{:32} fake {f:?}\n{:32} real {r:?}", "wrong token", "");
     if f != r {
         diffs.push(format!("wrong token: fake {f:?} / real {r:?}"));

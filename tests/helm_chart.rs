@@ -36,7 +36,12 @@ fn helm_bin() -> PathBuf {
     let script = repo_root().join("scripts/helm");
     let out = Command::new(&script).arg("build").output().unwrap_or_else(|e| panic!("run {}: {e}", script.display()));
     eprint!("{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "{} build failed (it needs Go and the Go module proxy): {}", script.display(), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{} build failed (it needs Go and the Go module proxy): {}",
+        script.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
 }
 
@@ -59,7 +64,12 @@ fn helm(kubeconfig: &Path, args: &[&str]) -> Result<String, String> {
 }
 
 fn kubectl(kubeconfig: &Path, args: &[&str]) -> Result<String, String> {
-    let out = Command::new("kubectl").arg("--kubeconfig").arg(kubeconfig).args(args).output().map_err(|e| format!("run kubectl: {e}"))?;
+    let out = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .output()
+        .map_err(|e| format!("run kubectl: {e}"))?;
     if !out.status.success() {
         return Err(format!("kubectl {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim()));
     }
@@ -77,7 +87,14 @@ fn json(kubeconfig: &Path, args: &[&str]) -> Value {
 /// DaemonSet, Role and RoleBinding in kube-system and a ClusterRole and
 /// ClusterRoleBinding, all named kured.
 fn kured_objects(kubeconfig: &Path) -> Vec<String> {
-    let kinds = [("serviceaccount", true), ("daemonset", true), ("role", true), ("rolebinding", true), ("clusterrole", false), ("clusterrolebinding", false)];
+    let kinds = [
+        ("serviceaccount", true),
+        ("daemonset", true),
+        ("role", true),
+        ("rolebinding", true),
+        ("clusterrole", false),
+        ("clusterrolebinding", false),
+    ];
     let mut left = Vec::new();
     for (kind, namespaced) in kinds {
         let mut args = vec!["get", kind, "kured", "--ignore-not-found", "-o", "name"];
@@ -104,7 +121,9 @@ fn spec(install: Vec<String>) -> ClusterSpec {
 fn install(chart: &Path) -> Vec<String> {
     helm_bin();
     let script = repo_root().join("scripts/helm");
-    [&*script.to_string_lossy(), "install", "kured", &chart.to_string_lossy(), "--namespace", "kube-system"].map(str::to_string).to_vec()
+    [&*script.to_string_lossy(), "install", "kured", &chart.to_string_lossy(), "--namespace", "kube-system"]
+        .map(str::to_string)
+        .to_vec()
 }
 
 fn forbidden(c: &Cluster) -> Vec<RequestRecord> {
@@ -125,14 +144,22 @@ fn helm_install_gives_kured_its_identity_and_the_rollout_meets_no_403() {
     assert_eq!(ds["spec"]["template"]["spec"]["serviceAccountName"], "kured");
     assert_eq!(ds["spec"]["template"]["spec"]["terminationGracePeriodSeconds"], 90);
     let left = kured_objects(&kc);
-    assert_eq!(left.len(), 6, "ServiceAccount, DaemonSet, Role, RoleBinding, ClusterRole, ClusterRoleBinding: {left:?}");
+    assert_eq!(
+        left.len(),
+        6,
+        "ServiceAccount, DaemonSet, Role, RoleBinding, ClusterRole, ClusterRoleBinding: {left:?}"
+    );
 
     let s = c.run_until_all_rebooted(ROLLOUT);
     assert!(s.violations(1).is_empty(), "{:?}\n{}", s.violations(1), c.report());
     assert_eq!((s.nodes_rebooted, s.max_concurrent, s.pdb_violations), (3, 1, 0), "{s}");
     let refused = forbidden(&c);
     let total = c.api().requests().len();
-    assert!(refused.is_empty(), "{} of {total} requests refused with 403 under the chart's RBAC: {refused:?}", refused.len());
+    assert!(
+        refused.is_empty(),
+        "{} of {total} requests refused with 403 under the chart's RBAC: {refused:?}",
+        refused.len()
+    );
     eprintln!("chart RBAC: {s}; {total} requests, 0 refused (audit log)");
 
     helm(&kc, &["uninstall", "kured", "--namespace", "kube-system", "--wait"]).unwrap_or_else(|e| panic!("{e}"));
@@ -170,7 +197,11 @@ fn runs(log: &str) -> Vec<&str> {
 fn under_the_upstream_charts_rbac_the_rollout_completes_and_each_refusal_is_one_warning() {
     let mut c = Cluster::start(spec(install(&upstream_chart()))).unwrap_or_else(|e| panic!("cluster: {e}"));
     let s = c.run_until_all_rebooted(ROLLOUT);
-    assert!(s.not_rebooted.is_empty() && s.left_cordoned.is_empty() && s.crashed.is_empty(), "a node stranded: {s:?}\n{}", c.report());
+    assert!(
+        s.not_rebooted.is_empty() && s.left_cordoned.is_empty() && s.crashed.is_empty(),
+        "a node stranded: {s:?}\n{}",
+        c.report()
+    );
     assert_eq!((s.nodes_rebooted, s.max_concurrent, s.pdb_violations), (3, 1, 0), "{s}");
     let refused = forbidden(&c);
     assert!(!refused.is_empty(), "upstream's RBAC lacks what kured-rs uses: some request must have been refused");
@@ -188,14 +219,26 @@ fn under_the_upstream_charts_rbac_the_rollout_completes_and_each_refusal_is_one_
         for (i, run) in runs(&log).iter().enumerate() {
             for p in needed.keys() {
                 let lines: Vec<&str> = run.lines().filter(|l| l.contains(p.as_str())).collect();
-                assert!(lines.iter().all(|l| l.contains("WARN")), "{name} run {i}: a refusal ({p}) logged below WARN: {lines:#?}");
-                assert!(lines.len() <= 1, "{name} run {i}: {p} logged {} times, want once:\n{}", lines.len(), lines.join("\n"));
+                assert!(
+                    lines.iter().all(|l| l.contains("WARN")),
+                    "{name} run {i}: a refusal ({p}) logged below WARN: {lines:#?}"
+                );
+                assert!(
+                    lines.len() <= 1,
+                    "{name} run {i}: {p} logged {} times, want once:\n{}",
+                    lines.len(),
+                    lines.join("\n")
+                );
                 *warned.entry(p.clone()).or_default() += lines.len();
             }
         }
     }
     for p in needed.keys() {
-        assert!(warned.get(p).copied().unwrap_or(0) > 0, "refused ({p}) but no WARN names it; warned: {warned:?}\n{}", c.report());
+        assert!(
+            warned.get(p).copied().unwrap_or(0) > 0,
+            "refused ({p}) but no WARN names it; warned: {warned:?}\n{}",
+            c.report()
+        );
     }
 }
 
@@ -211,7 +254,8 @@ fn upstream_chart_plus_the_readmes_extra_rbac_meets_no_403() {
         extra.display()
     );
     helm_bin();
-    let mut c = Cluster::start(spec(vec!["/bin/sh".into(), "-c".into(), script])).unwrap_or_else(|e| panic!("cluster: {e}"));
+    let mut c =
+        Cluster::start(spec(vec!["/bin/sh".into(), "-c".into(), script])).unwrap_or_else(|e| panic!("cluster: {e}"));
     let s = c.run_until_all_rebooted(ROLLOUT);
     assert!(s.violations(1).is_empty(), "{:?}\n{}", s.violations(1), c.report());
     let refused = forbidden(&c);
@@ -226,15 +270,29 @@ fn helm_upgrade_over_an_upstream_release_keeps_the_daemonset_and_its_lock() {
     let ns = ["--namespace", "kube-system"];
     let up = upstream_chart();
     // an operator's own value on the upstream release, to be carried over
-    helm(&kc, &[&["install", "kured", &*up.to_string_lossy(), "--set", "configuration.concurrency=2"][..], &ns].concat()).unwrap_or_else(|e| panic!("{e}"));
+    helm(
+        &kc,
+        &[&["install", "kured", &*up.to_string_lossy(), "--set", "configuration.concurrency=2"][..], &ns].concat(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     // A node holds the lock, as the upstream daemon writes it.
     let lock = r#"{"nodeID":"node-2","metadata":{"unschedulable":false},"created":"2026-01-01T00:00:00Z","TTL":0}"#;
-    kubectl(&kc, &["-n", "kube-system", "annotate", "daemonset", "kured", &format!("{LOCK}={lock}")]).unwrap_or_else(|e| panic!("{e}"));
+    kubectl(&kc, &["-n", "kube-system", "annotate", "daemonset", "kured", &format!("{LOCK}={lock}")])
+        .unwrap_or_else(|e| panic!("{e}"));
     let before = json(&kc, &["-n", "kube-system", "get", "daemonset", "kured"]);
 
     // README "Switch from the upstream chart": the operator's values, our chart's defaults
     let ours = chart();
-    let upgrade = ["upgrade", "kured", &*ours.to_string_lossy(), "--reset-then-reuse-values", "--set", "image.repository=registry.example.org/kured-rs", "--set", "image.tag=0.1.0"];
+    let upgrade = [
+        "upgrade",
+        "kured",
+        &*ours.to_string_lossy(),
+        "--reset-then-reuse-values",
+        "--set",
+        "image.repository=registry.example.org/kured-rs",
+        "--set",
+        "image.tag=0.1.0",
+    ];
     helm(&kc, &[&upgrade[..], &ns].concat()).unwrap_or_else(|e| panic!("helm upgrade over the upstream release: {e}"));
     let after = json(&kc, &["-n", "kube-system", "get", "daemonset", "kured"]);
     let container = &after["spec"]["template"]["spec"]["containers"][0];
@@ -242,10 +300,18 @@ fn helm_upgrade_over_an_upstream_release_keeps_the_daemonset_and_its_lock() {
     let args: Vec<&str> = container["args"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
     assert!(args.contains(&"--concurrency=2"), "the operator's value carried over: {args:?}");
     assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/healthz", "our defaults, not upstream's");
-    assert!(container["securityContext"]["privileged"] != true, "least privilege by default: {}", container["securityContext"]);
+    assert!(
+        container["securityContext"]["privileged"] != true,
+        "least privilege by default: {}",
+        container["securityContext"]
+    );
     assert_eq!(after["metadata"]["uid"], before["metadata"]["uid"], "the same DaemonSet, updated in place");
     assert_eq!(after["spec"]["selector"], before["spec"]["selector"]);
-    assert_eq!(after["metadata"]["annotations"][LOCK], lock, "the lock carried over: {}", after["metadata"]["annotations"]);
+    assert_eq!(
+        after["metadata"]["annotations"][LOCK], lock,
+        "the lock carried over: {}",
+        after["metadata"]["annotations"]
+    );
     assert_eq!(after["metadata"]["labels"]["helm.sh/chart"], "kured-0.1.0", "now ours");
     assert_eq!(after["spec"]["template"]["spec"]["terminationGracePeriodSeconds"], 90);
     let role = json(&kc, &["get", "clusterrole", "kured"]);

@@ -149,13 +149,18 @@ fn run_in_host_bounds_output() {
     let out = run_in_host(&sh("head -c 300000 /dev/zero | tr '\\0' x"), host.pid()).unwrap();
     assert_eq!(out.code, Some(0));
     assert!(out.stdout.starts_with(&"x".repeat(hostcmd::OUTPUT_LIMIT)), "kept the first bytes");
-    assert!(out.stdout.ends_with(&format!("[{} more bytes not shown]", 300000 - hostcmd::OUTPUT_LIMIT)), "{}", &out.stdout[hostcmd::OUTPUT_LIMIT..]);
+    assert!(
+        out.stdout.ends_with(&format!("[{} more bytes not shown]", 300000 - hostcmd::OUTPUT_LIMIT)),
+        "{}",
+        &out.stdout[hostcmd::OUTPUT_LIMIT..]
+    );
 }
 
 #[test]
 fn run_in_host_timeout_kills() {
     let host = host_stand_in();
-    let out = run_in_host_with_timeout(&["sleep".into(), "20".into()], host.pid(), Some(Duration::from_millis(100))).unwrap();
+    let out =
+        run_in_host_with_timeout(&["sleep".into(), "20".into()], host.pid(), Some(Duration::from_millis(100))).unwrap();
     assert!(out.timed_out && !out.success(), "{out:?}");
     assert_eq!(out.status_text(), "timed out and killed");
 }

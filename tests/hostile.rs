@@ -25,8 +25,8 @@ mod host;
 mod poll;
 #[path = "support/tempdir.rs"]
 mod tempdir;
-use poll::poll;
 use host::{live_with, unique_sleep, HostStandIn};
+use poll::poll;
 use tempdir::TempDir;
 
 /// A scenario's waits, in kured cycles (sim::budget turns them into seconds on
@@ -34,7 +34,6 @@ use tempdir::TempDir;
 const LIMIT: Limit = Limit::Cycles(12);
 
 // ---- the command line -------------------------------------------------------
-
 
 /// The binary with a clean environment (no cluster: a valid command line stops
 /// at the in-cluster set-up with exit 1, after start-up warnings are logged).
@@ -91,7 +90,11 @@ fn case1_template_with_huge_width_is_refused_at_start() {
 #[test]
 fn case3_values_that_can_only_fail_later_are_refused_at_start() {
     refused(&on_node(&["--blocking-pod-selector=a in ("]), "--blocking-pod-selector", "not a label selector");
-    refused(&on_node(&["--blocking-pod-selector=app=ok", "--blocking-pod-selector=a in ("]), "--blocking-pod-selector", "no closing ')'");
+    refused(
+        &on_node(&["--blocking-pod-selector=app=ok", "--blocking-pod-selector=a in ("]),
+        "--blocking-pod-selector",
+        "no closing ')'",
+    );
     refused(&on_node(&["--drain-pod-selector=a in ("]), "--drain-pod-selector", "not a label selector");
     refused(&on_node(&["--drain-pod-selector=-x"]), "--drain-pod-selector", "key \"-x\"");
     refused(&on_node(&["--prometheus-url=not a url"]), "--prometheus-url", "not a URL");
@@ -111,7 +114,10 @@ fn case4_window_that_never_opens_warns() {
     for (args, why) in [
         (&["--reboot-days="][..], "--reboot-days is empty"),
         (&["--start-time=03:00", "--end-time=03:00"][..], "--start-time equals --end-time"),
-        (&["--maintenance-window=mon-fri 01:00-03:00", "--maintenance-window=last sun 03:00-03:00 Europe/Berlin"][..], "\"last sun 03:00-03:00 Europe/Berlin\" starts and ends at 03:00: it never opens"),
+        (
+            &["--maintenance-window=mon-fri 01:00-03:00", "--maintenance-window=last sun 03:00-03:00 Europe/Berlin"][..],
+            "\"last sun 03:00-03:00 Europe/Berlin\" starts and ends at 03:00: it never opens",
+        ),
     ] {
         let out = on_node(args);
         let err = stderr(&out);
@@ -172,7 +178,10 @@ fn case1_large_template_completes_the_cycle() {
     for r in hook.received() {
         assert!(r.body.len() < 4096 + 512, "{} bytes", r.body.len());
     }
-    assert!(hook.received().iter().any(|r| r.body.contains(&format!("[node-1{}]", " ".repeat(3794)))), "uncordon message");
+    assert!(
+        hook.received().iter().any(|r| r.body.contains(&format!("[node-1{}]", " ".repeat(3794)))),
+        "uncordon message"
+    );
 }
 
 /// Waits without a simulated cluster to measure kured's first check: cycles of
@@ -193,7 +202,9 @@ fn case2_hung_sentinel_command_does_not_strand_the_node() {
 /// As case 2, with the sleeps grandchildren of the command (a shell script).
 #[test]
 fn case2_hung_sentinel_script_leaves_no_grandchildren() {
-    hung_sentinel_command(|token| format!("--reboot-sentinel-command=/bin/sh -c 'sleep {token} & sleep {token}; wait'"));
+    hung_sentinel_command(|token| {
+        format!("--reboot-sentinel-command=/bin/sh -c 'sleep {token} & sleep {token}; wait'")
+    });
 }
 
 fn hung_sentinel_command(flag: impl Fn(&str) -> String) {
@@ -216,7 +227,9 @@ fn hung_sentinel_command(flag: impl Fn(&str) -> String) {
     assert!(pid > 1);
     // SAFETY: kill(2) on the kured child this test started (pid > 1).
     unsafe { libc::kill(pid, libc::SIGTERM) };
-    poll(c.allows(LIMIT), "kured to exit", || std::fs::metadata(format!("/proc/{pid}/cmdline")).is_err() || is_zombie(pid));
+    poll(c.allows(LIMIT), "kured to exit", || {
+        std::fs::metadata(format!("/proc/{pid}/cmdline")).is_err() || is_zombie(pid)
+    });
     poll(c.allows(cycles(2)), "every sentinel sleep to be gone", || live_with(&token).is_empty());
 }
 
@@ -287,7 +300,9 @@ fn case6_huge_node_object_is_refused_in_bounded_memory() {
     let mut c = start(s);
     let bloat = json!("x".repeat(61_000_000));
     // (kured writes the node at start-up too: edit re-reads on a conflict)
-    c.api().edit("nodes", "", "node-1", |node| node["metadata"]["annotations"]["bloat"] = bloat.clone()).expect("bloat the node");
+    c.api()
+        .edit("nodes", "", "node-1", |node| node["metadata"]["annotations"]["bloat"] = bloat.clone())
+        .expect("bloat the node");
     std::fs::write(c.node("node-1").unwrap().sentinel(), "").expect("reboot needed now");
     let want = "larger than 4096 KiB";
     let seen = |c: &Cluster| log_of(c, "node-1").contains(want);

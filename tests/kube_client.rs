@@ -57,8 +57,11 @@ fn nodes_get_and_patch_with_each_content_type() {
     assert_eq!(n.metadata.annotations.get("k").map(String::as_str), Some("v"));
     assert_eq!(c.api.get("nodes", "", "n1").unwrap()["spec"]["unschedulable"], true);
 
-    let types: Vec<String> =
-        requests_to(&c.api, "/api/v1/nodes/n1").into_iter().filter(|r| r.method == "PATCH").map(|r| r.content_type).collect();
+    let types: Vec<String> = requests_to(&c.api, "/api/v1/nodes/n1")
+        .into_iter()
+        .filter(|r| r.method == "PATCH")
+        .map(|r| r.content_type)
+        .collect();
     assert_eq!(
         types,
         ["application/strategic-merge-patch+json", "application/merge-patch+json", "application/json-patch+json"]
@@ -70,7 +73,10 @@ fn nodes_get_and_patch_with_each_content_type() {
     let e = api_error(c.client.get_node("gone"), ApiErrorKind::NotFound);
     match &e {
         Error::Api { method, path, code, reason, .. } => {
-            assert_eq!((*method, path.as_str(), *code, reason.as_str()), ("GET", "/api/v1/nodes/gone", 404, "NotFound"));
+            assert_eq!(
+                (*method, path.as_str(), *code, reason.as_str()),
+                ("GET", "/api/v1/nodes/gone", 404, "NotFound")
+            );
         }
         _ => unreachable!(),
     }
@@ -94,7 +100,11 @@ fn pods_list_with_selectors_across_pages() {
     let pages = requests_to(&c.api, "/api/v1/pods");
     assert_eq!(pages.len(), 4, "8 pods in pages of 2");
     assert_eq!(pages[0].query, "fieldSelector=spec.nodeName%3Dn1&limit=2");
-    assert!(pages[1..].iter().all(|r| r.query.contains("&continue=")), "{:?}", pages.iter().map(|r| &r.query).collect::<Vec<_>>());
+    assert!(
+        pages[1..].iter().all(|r| r.query.contains("&continue=")),
+        "{:?}",
+        pages.iter().map(|r| &r.query).collect::<Vec<_>>()
+    );
 
     let params = ListParams {
         label_selector: Some("app in (web,db),app!=db".into()),
@@ -150,7 +160,10 @@ fn delete_and_evict_pods() {
         json!({"kind": "Eviction", "apiVersion": "policy/v1", "metadata": {"name": "e1", "namespace": "default"},
                "deleteOptions": {"gracePeriodSeconds": 5}})
     );
-    assert_eq!(body("e2"), json!({"kind": "Eviction", "apiVersion": "policy/v1", "metadata": {"name": "e2", "namespace": "default"}}));
+    assert_eq!(
+        body("e2"),
+        json!({"kind": "Eviction", "apiVersion": "policy/v1", "metadata": {"name": "e2", "namespace": "default"}})
+    );
     api_error(c.client.evict_pod("default", "missing", None), ApiErrorKind::NotFound);
     api_error(c.client.delete_pod("default", "missing", None), ApiErrorKind::NotFound);
 }
@@ -185,7 +198,8 @@ fn an_eviction_refused_by_a_budget_comes_back_at_once() {
     // A 503 with Retry-After is the server, not a budget: waited out and resent.
     c.api.inject(Fault::status("POST", "/api/v1/namespaces/default/pods/free/eviction", 503, 1));
     c.client.evict_pod("default", "free", None).unwrap();
-    let statuses: Vec<u16> = requests_to(&c.api, "/api/v1/namespaces/default/pods/free/eviction").iter().map(|r| r.status).collect();
+    let statuses: Vec<u16> =
+        requests_to(&c.api, "/api/v1/namespaces/default/pods/free/eviction").iter().map(|r| r.status).collect();
     assert_eq!(statuses, [429, 503, 201]);
 }
 
@@ -219,7 +233,10 @@ fn daemonset_replace_keeps_unmodelled_fields_and_conflicts_when_stale() {
 
     let server = c.api.get("daemonsets", "kube-system", "kured").unwrap();
     assert_eq!(server["spec"]["x-custom"], json!({"nested": [1, 2, 3]}));
-    assert_eq!(server["spec"]["template"]["spec"]["containers"][0]["args"], json!(["--period=1h", "--reboot-days=mon"]));
+    assert_eq!(
+        server["spec"]["template"]["spec"]["containers"][0]["args"],
+        json!(["--period=1h", "--reboot-days=mon"])
+    );
     assert_eq!(server["metadata"]["annotations"]["keep"], "me");
 
     // Writing from the copy read before: someone (we) wrote in between.

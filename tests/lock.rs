@@ -6,8 +6,8 @@ mod kube;
 
 use std::time::Duration;
 
+use fakeapi::{FakeApiServer, Fault};
 use kube::{client, FakeClock};
-use fakeapi::{Fault, FakeApiServer};
 use kured::clock::{Clock, RealClock};
 use kured::kube::Client;
 use kured::lock::{Acquisition, DaemonSetLock, LockMeta, LockValue};
@@ -43,7 +43,13 @@ fn server(annotation: Option<&str>) -> FakeApiServer {
     api
 }
 
-fn lock<'a>(c: &'a Client, node: &str, concurrency: u32, ttl: Option<Duration>, clock: &'a dyn Clock) -> DaemonSetLock<'a> {
+fn lock<'a>(
+    c: &'a Client,
+    node: &str,
+    concurrency: u32,
+    ttl: Option<Duration>,
+    clock: &'a dyn Clock,
+) -> DaemonSetLock<'a> {
     DaemonSetLock {
         client: c,
         namespace: "kube-system".into(),
@@ -165,7 +171,10 @@ fn multi_lock_release_drops_only_our_entry() {
     let (a, b) = (lock(&c, "a", 2, None, &RealClock), lock(&c, "b", 2, None, &RealClock));
     a.acquire(false).unwrap();
     b.acquire(false).unwrap();
-    assert_eq!(lock(&c, "x", 2, None, &RealClock).acquire(false).unwrap(), Acquisition::HeldBy(vec!["a".into(), "b".into()]));
+    assert_eq!(
+        lock(&c, "x", 2, None, &RealClock).acquire(false).unwrap(),
+        Acquisition::HeldBy(vec!["a".into(), "b".into()])
+    );
     a.release().unwrap();
     assert_eq!(holders(&api), ["b"]);
     assert!(annotation(&api).unwrap().starts_with(r#"{"maxOwners":2,"locks":["#));
@@ -192,7 +201,8 @@ fn an_expired_lock_is_taken_over() {
 
 #[test]
 fn locks_written_by_upstream_are_respected() {
-    let single = r#"{"nodeID":"up-1","metadata":{"unschedulable":false},"created":"2024-03-01T03:00:00.123456789Z","TTL":0}"#;
+    let single =
+        r#"{"nodeID":"up-1","metadata":{"unschedulable":false},"created":"2024-03-01T03:00:00.123456789Z","TTL":0}"#;
     let api = server(Some(single));
     let c = client(&api);
     assert_eq!(lock(&c, "me", 1, None, &RealClock).acquire(false).unwrap(), Acquisition::HeldBy(vec!["up-1".into()]));
@@ -284,7 +294,8 @@ fn racing_control_plane_nodes_take_the_lock_one_at_a_time() {
     for _ in 0..5 {
         let (api, results) = race_control_plane_nodes();
         let won = results.iter().filter(|r| matches!(r, Queued::Taken(Taken::Acquired(_)))).count();
-        let guarded = results.iter().filter(|r| matches!(r, Queued::Guarded(kured::lock::quorum::Wait::Rebooting(_)))).count();
+        let guarded =
+            results.iter().filter(|r| matches!(r, Queued::Guarded(kured::lock::quorum::Wait::Rebooting(_)))).count();
         assert_eq!((won, guarded), (1, 2), "{results:?}");
         assert_eq!(holders(&api).len(), 1, "three slots, one control-plane holder");
         assert!(annotation(&api).unwrap().contains(r#""controlPlane":true"#));
@@ -309,7 +320,8 @@ fn an_expired_control_plane_entry_is_not_renewed_beside_another_control_plane_ho
     let c = client(&api);
     let key = ("cp-1".to_string(), datetime!(2024-03-01 03:00:00 UTC));
     let mut held = kured::lock::Held { meta: LockMeta::default(), key: key.clone() };
-    let mine = lock(&c, "cp-1", 3, Some(Duration::from_secs(60)), &clock).guarded(Some(control_plane_guard(&["cp-1", "cp-2"])));
+    let mine = lock(&c, "cp-1", 3, Some(Duration::from_secs(60)), &clock)
+        .guarded(Some(control_plane_guard(&["cp-1", "cp-2"])));
     assert_eq!(mine.confirm(&mut held).unwrap(), kured::lock::Standing::Expired, "not renewed: cp-1 must stop");
     assert_eq!(annotation(&api).as_deref(), Some(value), "nothing written");
     // a worker's entry (no guard) is renewed in the same place

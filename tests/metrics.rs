@@ -31,7 +31,10 @@ fn scrape_reflects_the_gauge() {
     let resp = request(srv.local_addr(), "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
     assert!(resp.starts_with("HTTP/1.1 200 OK\r\n"), "{resp}");
     assert!(resp.contains("Content-Type: text/plain; version=0.0.4"), "{resp}");
-    assert!(resp.contains("\r\n\r\n# HELP kured_reboot_required OS requires reboot due to software updates.\n"), "{resp}");
+    assert!(
+        resp.contains("\r\n\r\n# HELP kured_reboot_required OS requires reboot due to software updates.\n"),
+        "{resp}"
+    );
     assert!(resp.ends_with("kured_reboot_required{node=\"n1\"} 1\n"), "{resp}");
 
     m.set_reboot_required("n1", false);

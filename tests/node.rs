@@ -5,8 +5,8 @@
 #[path = "support/kube.rs"]
 mod kube;
 
-use kube::{client, two_nodes};
 use fakeapi::{FakeApiServer, Fault};
+use kube::{client, two_nodes};
 use kured::node;
 use serde_json::{json, Value};
 
@@ -72,7 +72,10 @@ fn the_prefer_no_schedule_taint_is_idempotent_and_keeps_other_taints() {
     assert_eq!(patches(&api).len(), 3, "add once, remove twice (once refused), nothing when already so");
     // From no taints at all.
     node::set_prefer_no_schedule_taint(&c, "n2", "kured", true).unwrap();
-    assert_eq!(api.get("nodes", "", "n2").unwrap()["spec"]["taints"], json!([{"key":"kured","effect":"PreferNoSchedule"}]));
+    assert_eq!(
+        api.get("nodes", "", "n2").unwrap()["spec"]["taints"],
+        json!([{"key":"kured","effect":"PreferNoSchedule"}])
+    );
 }
 
 #[test]

@@ -132,7 +132,10 @@ fn plain_body_services() {
     assert_eq!(one("ntfy:///kured", "m").url, "https://ntfy.sh/kured");
 
     let req = one("generic://hooks.example.com/path?foo=bar&@X-Api-Key=k1&method=put", "m2");
-    assert_eq!((req.method.as_str(), req.url.as_str(), req.body.as_str()), ("PUT", "https://hooks.example.com/path?foo=bar", "m2"));
+    assert_eq!(
+        (req.method.as_str(), req.url.as_str(), req.body.as_str()),
+        ("PUT", "https://hooks.example.com/path?foo=bar", "m2")
+    );
     assert!(req.headers.contains(&("X-Api-Key".into(), "k1".into())));
     assert_eq!(one("generic+http://h.example:8080/x", "m").url, "http://h.example:8080/x");
     assert_eq!(one("generic://h.example/x?disabletls=yes", "m").url, "http://h.example/x");
@@ -180,7 +183,10 @@ fn generic_http_delivers_plain_and_json_bodies() {
     let n = Notifier::from_url(&format!("{}/hook?x=1", rx.base.replace("http://", "generic+http://"))).unwrap();
     n.notify("Rebooting node n1").unwrap();
     let got = rx.recv();
-    assert_eq!((got.method.as_str(), got.target.as_str(), got.body.as_str()), ("POST", "/hook?x=1", "Rebooting node n1"));
+    assert_eq!(
+        (got.method.as_str(), got.target.as_str(), got.body.as_str()),
+        ("POST", "/hook?x=1", "Rebooting node n1")
+    );
     assert_eq!(got.header("content-type"), Some("application/json"));
 
     let url = format!("{}/j?template=json&title=Kured&@X-Token=abc", rx.base.replace("http://", "generic+http://"));
@@ -194,7 +200,8 @@ fn generic_http_delivers_plain_and_json_bodies() {
 
 #[test]
 fn plain_http_services_deliver_without_override() {
-    let rx = Receiver::start(vec![(200, "application/json", "{\"id\":1}".into()), (200, "application/json", "{}".into())]);
+    let rx =
+        Receiver::start(vec![(200, "application/json", "{\"id\":1}".into()), (200, "application/json", "{}".into())]);
     let host = rx.base.trim_start_matches("http://");
     Notifier::from_url(&format!("gotify://{host}/Atoken?disabletls=yes")).unwrap().notify("g").unwrap();
     let got = rx.recv();
@@ -217,7 +224,10 @@ fn slack_webhook_through_override_carries_defaults() {
     let got = rx.recv();
     assert_eq!(got.target, format!("/services/T00000000/B00000000/{SLACK_C}"));
     let body: Value = serde_json::from_str(&got.body).unwrap();
-    assert_eq!(body, json!({"text": "", "username": "kured", "channel": "#ops", "attachments": [{"text": "Draining node n1"}]}));
+    assert_eq!(
+        body,
+        json!({"text": "", "username": "kured", "channel": "#ops", "attachments": [{"text": "Draining node n1"}]})
+    );
 }
 
 #[test]
@@ -249,7 +259,8 @@ fn telegram_delivers_to_each_chat() {
     let rx = Receiver::start(vec![(200, "application/json", "{\"ok\":true}".into()); 2]);
     let n = Notifier::from_url("telegram://1:a@telegram?channels=@a,@b").unwrap().with_base_url_override(&rx.base);
     n.notify("hello").unwrap();
-    let chats: Vec<Value> = (0..2).map(|_| serde_json::from_str::<Value>(&rx.recv().body).unwrap()["chat_id"].clone()).collect();
+    let chats: Vec<Value> =
+        (0..2).map(|_| serde_json::from_str::<Value>(&rx.recv().body).unwrap()["chat_id"].clone()).collect();
     assert_eq!(chats, vec![json!("@a"), json!("@b")]);
 }
 

@@ -30,7 +30,11 @@ fn smtp_message_arrives_at_the_receiver() {
     assert_eq!(m.auth, Some(("kured".into(), "s3cret".into())));
     assert_eq!(m.from, "kured@example.org");
     assert_eq!(m.to, ["ops@example.org", "oncall@example.org"]);
-    assert!(m.data.contains("From: \"Kured\" <kured@example.org>\n") && m.data.contains("Subject: Reboots\n"), "{}", m.data);
+    assert!(
+        m.data.contains("From: \"Kured\" <kured@example.org>\n") && m.data.contains("Subject: Reboots\n"),
+        "{}",
+        m.data
+    );
     assert!(m.data.ends_with("\n\nRebooting node node-1\n.a line that starts with a dot\n"), "{}", m.data);
     // no user: no AUTH
     let plain = format!("smtp://127.0.0.1:{}/?from=a@example.org&to=b@example.org&encryption=None", rx.port);

@@ -35,7 +35,11 @@ fn preset(host: &OsHost, family: OsFamily) -> Sentinel {
 fn auto_sentinel(host: &OsHost) -> Sentinel {
     let fallback = host.scratch("fallback-says-needed");
     std::fs::write(&fallback, "").unwrap();
-    Sentinel::new(&SentinelSpec::Auto(Box::new(SentinelSpec::File(fallback.display().to_string()))), host.pid(), Some(TIMEOUT))
+    Sentinel::new(
+        &SentinelSpec::Auto(Box::new(SentinelSpec::File(fallback.display().to_string()))),
+        host.pid(),
+        Some(TIMEOUT),
+    )
 }
 
 #[track_caller]
@@ -99,9 +103,17 @@ fn unknown_os_under_auto_uses_upstreams_sentinel() {
     let host = OsHost::new("alpine-3.20");
     let detected = auto::detect(host.pid()).unwrap();
     assert_eq!(detected.family, None);
-    assert!(detected.reason.contains("ID=\"alpine\"") && detected.reason.contains("no OS family"), "{}", detected.reason);
+    assert!(
+        detected.reason.contains("ID=\"alpine\"") && detected.reason.contains("no OS family"),
+        "{}",
+        detected.reason
+    );
     let file = host.scratch("reboot-required");
-    let sentinel = Sentinel::new(&SentinelSpec::Auto(Box::new(SentinelSpec::File(file.display().to_string()))), host.pid(), Some(TIMEOUT));
+    let sentinel = Sentinel::new(
+        &SentinelSpec::Auto(Box::new(SentinelSpec::File(file.display().to_string()))),
+        host.pid(),
+        Some(TIMEOUT),
+    );
     answers(&sentinel, false, "alpine: the fallback file is absent");
     std::fs::write(&file, "").unwrap();
     answers(&sentinel, true, "alpine: the fallback file is there");
@@ -146,7 +158,8 @@ fn answers_a_preset_cannot_read_are_errors() {
 fn a_hung_tool_is_killed_and_is_no_answer() {
     let host = OsHost::new("flatcar-3975");
     host.set_hang(true);
-    let sentinel = Sentinel::new(&SentinelSpec::Preset(OsFamily::Flatcar), host.pid(), Some(Duration::from_millis(300)));
+    let sentinel =
+        Sentinel::new(&SentinelSpec::Preset(OsFamily::Flatcar), host.pid(), Some(Duration::from_millis(300)));
     let err = sentinel.reboot_required().expect_err("a hung tool says nothing");
     assert!(err.to_string().contains("no answer within 300ms"), "{err}");
 }

@@ -49,7 +49,10 @@ fn a_host_in_a_mount_namespace_of_its_own_is_entered_by_the_probe() {
     let mut other = HostStandIn::wrap(child);
     let ours = std::fs::read_link("/proc/self/ns/mnt").unwrap();
     poll::poll(std::time::Duration::from_secs(20), "the namespace to exist", || {
-        assert!(other.child().try_wait().unwrap().is_none(), "unshare --mount is not permitted here; this test needs root");
+        assert!(
+            other.child().try_wait().unwrap().is_none(),
+            "unshare --mount is not permitted here; this test needs root"
+        );
         std::fs::read_link(format!("/proc/{}/ns/mnt", other.pid())).is_ok_and(|ns| ns != ours)
     });
     assert!(probe_host_namespace(other.pid()).unwrap(), "entered in a throwaway child");
@@ -63,9 +66,20 @@ fn what_the_pod_spec_lacks_is_named() {
         c.wait().unwrap();
         pid
     };
-    let w = preflight::check(&config(&[&format!("--host-pid={gone}"), "--reboot-sentinel=/nonexistent-kured/reboot-required"]), &|_| None).unwrap();
-    assert!(w.iter().any(|w| w.contains(&format!("--host-pid {gone}: no such process")) && w.contains("hostPID: true")), "{w:?}");
-    assert!(w.iter().any(|w| w.contains("the directory /nonexistent-kured of --reboot-sentinel does not exist") && w.contains("volumeMounts")), "{w:?}");
+    let w = preflight::check(
+        &config(&[&format!("--host-pid={gone}"), "--reboot-sentinel=/nonexistent-kured/reboot-required"]),
+        &|_| None,
+    )
+    .unwrap();
+    assert!(
+        w.iter().any(|w| w.contains(&format!("--host-pid {gone}: no such process")) && w.contains("hostPID: true")),
+        "{w:?}"
+    );
+    assert!(
+        w.iter().any(|w| w.contains("the directory /nonexistent-kured of --reboot-sentinel does not exist")
+            && w.contains("volumeMounts")),
+        "{w:?}"
+    );
     // (the token at the standard path: the unit test in src/preflight.rs, and
     // tests/pod's pod without one)
 }

@@ -41,13 +41,23 @@ fn simulated_kubelet_plays_the_nodes() {
     assert!(!first_boot.is_empty(), "a boot ID: {node}");
     assert_eq!(ready(&node).as_deref(), Some("True"), "{node}");
     let taints = node.pointer("/spec/taints").and_then(Value::as_array).cloned().unwrap_or_default();
-    assert!(taints.iter().all(|t| t["key"] != "node.kubernetes.io/not-ready"), "the admission taint is lifted: {taints:?}");
+    assert!(
+        taints.iter().all(|t| t["key"] != "node.kubernetes.io/not-ready"),
+        "the admission taint is lifted: {taints:?}"
+    );
     let real = c.api().real().expect("real mode");
     assert!(real.client().get("leases", "kube-node-lease", "node-1").is_some(), "a node Lease");
     // the kured DaemonSet's own pod, made by the real DaemonSet controller, runs
-    let ok = c.poll_until(LIMIT, |_| {}, |c| {
-        c.api().list("pods").iter().any(|p| p["metadata"]["namespace"] == "kube-system" && p["status"]["phase"] == "Running")
-    });
+    let ok = c.poll_until(
+        LIMIT,
+        |_| {},
+        |c| {
+            c.api()
+                .list("pods")
+                .iter()
+                .any(|p| p["metadata"]["namespace"] == "kube-system" && p["status"]["phase"] == "Running")
+        },
+    );
     assert!(ok, "the kured DaemonSet pod runs: {:?}", c.api().list("pods"));
 
     c.wait_for(LIMIT, |e| matches!(e, Event::Rebooted { .. })).unwrap();
@@ -56,7 +66,12 @@ fn simulated_kubelet_plays_the_nodes() {
     c.wait_for(LIMIT, |e| matches!(e, Event::NodeBack { .. })).unwrap();
     let back = c.get_node("node-1").unwrap();
     assert_eq!(ready(&back).as_deref(), Some("True"));
-    assert!(!boot_id(&back).is_empty() && boot_id(&back) != first_boot, "a new boot ID: {} then {}", first_boot, boot_id(&back));
+    assert!(
+        !boot_id(&back).is_empty() && boot_id(&back) != first_boot,
+        "a new boot ID: {} then {}",
+        first_boot,
+        boot_id(&back)
+    );
     let s = c.run_until_all_rebooted(LIMIT);
     assert!(s.violations(1).is_empty(), "{:?}\n{}", s.violations(1), c.report());
 }
@@ -71,7 +86,9 @@ fn a_permission_missing_from_the_rbac_fails_the_run() {
     let mut role = real.client().get("clusterroles", "", "kured").expect("manifests/base's ClusterRole applied");
     let rules: Vec<Value> = role["rules"].as_array().cloned().unwrap_or_default();
     role["rules"] = json!(rules.into_iter().filter(|r| r["resources"] != json!(["nodes"])).collect::<Vec<_>>());
-    real.client().send("PUT", "/apis/rbac.authorization.k8s.io/v1/clusterroles/kured", "application/json", Some(&role)).expect("update the ClusterRole");
+    real.client()
+        .send("PUT", "/apis/rbac.authorization.k8s.io/v1/clusterroles/kured", "application/json", Some(&role))
+        .expect("update the ClusterRole");
     c.api().delete("pods", "default", "blocker").expect("blocker existed");
     let ok = c.poll_until(LIMIT, |_| {}, |c| !c.summary().forbidden.is_empty());
     let s = c.summary();

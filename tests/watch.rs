@@ -65,7 +65,12 @@ fn a_single_object_watch_sees_its_changes_and_no_others() {
     let watches: Vec<_> = c.api.requests().into_iter().filter(|r| r.query.contains("watch=1")).collect();
     assert_eq!(watches.len(), 1, "one request");
     let q = &watches[0].query;
-    assert!(q.contains("fieldSelector=metadata.name%3Dkured") && q.contains("timeoutSeconds=") && q.contains("resourceVersion="), "{q}");
+    assert!(
+        q.contains("fieldSelector=metadata.name%3Dkured")
+            && q.contains("timeoutSeconds=")
+            && q.contains("resourceVersion="),
+        "{q}"
+    );
 }
 
 #[test]
@@ -88,7 +93,11 @@ fn a_node_pods_watch_sees_deletions_on_that_node_only() {
             if let Event::Deleted(o) = e {
                 deleted.push(name(&o));
             }
-            if deleted.len() == 2 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+            if deleted.len() == 2 {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
         })
         .unwrap();
     assert_eq!((ended, deleted), (Ended::Done, vec!["a".to_string(), "b".to_string()]));
@@ -137,7 +146,10 @@ fn a_short_api_timeout_does_not_cut_a_watch_short() {
     assert_eq!(ended, Ended::TimedOut);
     assert!(started.elapsed() >= Duration::from_millis(3400), "{:?}", started.elapsed());
     let watches: Vec<_> = c.api.requests().into_iter().filter(|r| r.query.contains("watch=1")).collect();
-    assert!(watches.iter().any(|r| r.query.contains("timeoutSeconds=3")), "one request of 3 s, longer than --api-timeout");
+    assert!(
+        watches.iter().any(|r| r.query.contains("timeoutSeconds=3")),
+        "one request of 3 s, longer than --api-timeout"
+    );
 }
 
 #[test]
@@ -236,14 +248,19 @@ mod wake {
             lock(&c.client, 1).wait_for_free_slot(Duration::from_secs(20), &never).unwrap()
         });
         assert_eq!(woke, Wake::Free);
-        assert!(started.elapsed() >= Duration::from_millis(600) && started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() >= Duration::from_millis(600) && started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     /// A multi lock of two slots, n2 holding one since 2026-01-01.
     fn held_by_n2_of_two() -> Cluster {
         let c = cluster();
         let mut ds = daemonset();
-        ds["metadata"]["annotations"][LOCK] = json!(r#"{"maxOwners":2,"locks":[{"nodeID":"n2","created":"2026-01-01T00:00:00Z","TTL":0}]}"#);
+        ds["metadata"]["annotations"][LOCK] =
+            json!(r#"{"maxOwners":2,"locks":[{"nodeID":"n2","created":"2026-01-01T00:00:00Z","TTL":0}]}"#);
         c.api.create(ds);
         c
     }
@@ -262,18 +279,28 @@ mod wake {
         let c = held_by_n2_of_two();
         let n2 = ("n2".to_string(), time::macros::datetime!(2026-01-01 00:00:00 UTC));
         let l = lock(&c.client, 2);
-        assert_eq!(l.wait_for_release(std::slice::from_ref(&n2), Duration::from_millis(1500), &never).unwrap(), Wake::TimedOut);
+        assert_eq!(
+            l.wait_for_release(std::slice::from_ref(&n2), Duration::from_millis(1500), &never).unwrap(),
+            Wake::TimedOut
+        );
         // n2 takes the lock again (a new entry): that is a release of the one we gave way to.
         let api = &c.api;
         // Its list is answered before it watches, from that list's version on:
         // a change made once the list is in cannot be missed.
-        let lists = || api.requests().iter().filter(|r| r.path.ends_with("/daemonsets") && !r.query.contains("watch=")).count();
+        let lists =
+            || api.requests().iter().filter(|r| r.path.ends_with("/daemonsets") && !r.query.contains("watch=")).count();
         let before = lists();
         let woke = std::thread::scope(|s| {
             let n2 = &n2;
-            let waiter = s.spawn(move || lock(&c.client, 2).wait_for_release(std::slice::from_ref(n2), Duration::from_secs(20), &never).unwrap());
+            let waiter = s.spawn(move || {
+                lock(&c.client, 2).wait_for_release(std::slice::from_ref(n2), Duration::from_secs(20), &never).unwrap()
+            });
             assert!(api.wait_until(Duration::from_secs(10), |_| lists() > before), "the waiter never listed the lock");
-            annotate_ds(api, LOCK, r#"{"maxOwners":2,"locks":[{"nodeID":"n2","created":"2026-01-01T00:01:00Z","TTL":0}]}"#);
+            annotate_ds(
+                api,
+                LOCK,
+                r#"{"maxOwners":2,"locks":[{"nodeID":"n2","created":"2026-01-01T00:01:00Z","TTL":0}]}"#,
+            );
             waiter.join().unwrap()
         });
         assert_eq!(woke, Wake::Free);
@@ -294,7 +321,9 @@ mod wake {
     fn held_by_n2_since(served: time::OffsetDateTime) -> Cluster {
         let c = cluster();
         let since = served.format(&time::format_description::well_known::Rfc3339).unwrap();
-        let value = format!(r#"{{"nodeID":"n2","metadata":{{"unschedulable":false,"waitingSince":"{since}"}},"created":"{since}","TTL":0}}"#);
+        let value = format!(
+            r#"{{"nodeID":"n2","metadata":{{"unschedulable":false,"waitingSince":"{since}"}},"created":"{since}","TTL":0}}"#
+        );
         let mut ds = daemonset();
         ds["metadata"]["annotations"][LOCK] = json!(value);
         c.api.create(ds);
@@ -322,7 +351,12 @@ mod wake {
             let back = s.spawn(|| {
                 let mut w = Waiting::default();
                 let t = Instant::now();
-                (lock_as(&c.client, "n3").wait_for_turn(&mut w, far, period, Duration::from_secs(4), &never).unwrap(), t.elapsed())
+                (
+                    lock_as(&c.client, "n3")
+                        .wait_for_turn(&mut w, far, period, Duration::from_secs(4), &never)
+                        .unwrap(),
+                    t.elapsed(),
+                )
             });
             let release = s.spawn(|| {
                 std::thread::sleep(Duration::from_millis(500));
@@ -332,7 +366,8 @@ mod wake {
                 Instant::now()
             });
             let mut w = Waiting::default();
-            let woke = lock_as(&c.client, "n1").wait_for_turn(&mut w, next, period, Duration::from_secs(10), &never).unwrap();
+            let woke =
+                lock_as(&c.client, "n1").wait_for_turn(&mut w, next, period, Duration::from_secs(10), &never).unwrap();
             let released = release.join().unwrap();
             let after = released.elapsed();
             // n1 takes the slot, as its check would
@@ -340,9 +375,18 @@ mod wake {
             ((woke, after), back.join().unwrap())
         });
         assert_eq!(front.0, Wake::Free);
-        assert!(front.1 >= Duration::from_millis(200) && front.1 < Duration::from_secs(2), "the next in line checked {:?} after the release", front.1);
+        assert!(
+            front.1 >= Duration::from_millis(200) && front.1 < Duration::from_secs(2),
+            "the next in line checked {:?} after the release",
+            front.1
+        );
         assert_eq!(back.0, Wake::TimedOut, "the node far back woke for a slot already taken");
-        let ds_requests: Vec<_> = c.api.requests().into_iter().filter(|r| r.path.starts_with("/apis/apps/v1/namespaces/kube-system/daemonsets")).collect();
+        let ds_requests: Vec<_> = c
+            .api
+            .requests()
+            .into_iter()
+            .filter(|r| r.path.starts_with("/apis/apps/v1/namespaces/kube-system/daemonsets"))
+            .collect();
         let watches = ds_requests.iter().filter(|r| r.query.contains("watch=1")).count();
         assert_eq!((watches, ds_requests.len()), (2, 2), "one watch per waiter and nothing else: {ds_requests:?}");
     }
@@ -361,15 +405,25 @@ mod wake {
         annotate_ds(&c.api, "lock", "changed while nobody waited");
         let mut w = Watch::daemonset(&c.client, "kube-system", "kured").resume(cursor);
         match w.next(far, &never).unwrap() {
-            kured::kube::watch::Next::Event(Event::Modified(o)) => assert_eq!(o["metadata"]["annotations"]["lock"], "changed while nobody waited"),
+            kured::kube::watch::Next::Event(Event::Modified(o)) => {
+                assert_eq!(o["metadata"]["annotations"]["lock"], "changed while nobody waited")
+            }
             other => panic!("{other:?}"),
         }
         // a quiet stream: the caller's own deadline, then its stop check
         let t = Instant::now();
-        assert_eq!(w.next(Instant::now() + Duration::from_millis(300), &never).unwrap(), kured::kube::watch::Next::Deadline);
+        assert_eq!(
+            w.next(Instant::now() + Duration::from_millis(300), &never).unwrap(),
+            kured::kube::watch::Next::Deadline
+        );
         assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
         assert_eq!(w.next(far, &|| true).unwrap(), kured::kube::watch::Next::Stopped);
-        let ds_requests = c.api.requests().into_iter().filter(|r| r.path.starts_with("/apis/apps/v1/namespaces/kube-system/daemonsets")).count();
+        let ds_requests = c
+            .api
+            .requests()
+            .into_iter()
+            .filter(|r| r.path.starts_with("/apis/apps/v1/namespaces/kube-system/daemonsets"))
+            .count();
         assert_eq!(ds_requests, 1, "one watch request for both waits");
     }
 
@@ -385,13 +439,18 @@ mod wake {
         let mut ds = daemonset();
         ds["metadata"]["annotations"][LOCK] = json!(both);
         c.api.create(ds);
-        let guard = Guard { control_plane: ["cp-1", "cp-2"].iter().map(|s| s.to_string()).collect(), not_ready: vec![] };
+        let guard =
+            Guard { control_plane: ["cp-1", "cp-2"].iter().map(|s| s.to_string()).collect(), not_ready: vec![] };
         let cp1 = DaemonSetLock { node: "cp-1".into(), ..lock(&c.client, 2) }.guarded(Some(guard));
         let api = &c.api;
         let (woke, cp_released) = std::thread::scope(|s| {
             let releases = s.spawn(|| {
                 std::thread::sleep(Duration::from_millis(500));
-                annotate_ds(api, LOCK, r#"{"maxOwners":2,"locks":[{"nodeID":"cp-2","created":"2024-03-01T03:00:00Z","TTL":0}]}"#);
+                annotate_ds(
+                    api,
+                    LOCK,
+                    r#"{"maxOwners":2,"locks":[{"nodeID":"cp-2","created":"2024-03-01T03:00:00Z","TTL":0}]}"#,
+                );
                 std::thread::sleep(Duration::from_millis(2500));
                 let released = Instant::now();
                 annotate_ds(api, LOCK, r#"{"maxOwners":2,"locks":[]}"#);
@@ -399,13 +458,18 @@ mod wake {
             });
             let mut w = Waiting::default();
             let since = time::OffsetDateTime::now_utc();
-            let woke = cp1.wait_for_turn(&mut w, since, Duration::from_secs(60), Duration::from_secs(10), &never).unwrap();
+            let woke =
+                cp1.wait_for_turn(&mut w, since, Duration::from_secs(60), Duration::from_secs(10), &never).unwrap();
             ((woke, Instant::now()), releases.join().unwrap())
         });
         let (woke, woke_at) = woke;
         assert_eq!(woke, Wake::Free);
         // woken by cp-2's release, not by w-1's (2.5 s before it), and soon
         assert!(woke_at >= cp_released, "woke {:?} before cp-2's release", cp_released - woke_at);
-        assert!(woke_at - cp_released < Duration::from_secs(6), "woke {:?} after cp-2's release", woke_at - cp_released);
+        assert!(
+            woke_at - cp_released < Duration::from_secs(6),
+            "woke {:?} after cp-2's release",
+            woke_at - cp_released
+        );
     }
 }

@@ -21,7 +21,12 @@ impl Agent<'_> {
     /// `boot_before`: the node's boot ID read before the drain.
     /// The command runs only after a look just now found this node's lock
     /// entry and Node still its own (see `holder`).
-    pub(super) fn reboot(&self, lock: &DaemonSetLock<'_>, holding: &mut Holding, boot_before: Option<String>) -> Result<Flow> {
+    pub(super) fn reboot(
+        &self,
+        lock: &DaemonSetLock<'_>,
+        holding: &mut Holding,
+        boot_before: Option<String>,
+    ) -> Result<Flow> {
         let meta = holding.held.meta.clone();
         if !self.config.reboot_delay.is_zero() {
             log::info!("rebooting in {:?}", self.config.reboot_delay);

@@ -10,8 +10,8 @@ use super::Agent;
 use crate::drain::{drain_node_guided, DrainOptions, Drained};
 use crate::error::{Error, Result};
 use crate::lock::DaemonSetLock;
-use crate::status::Blocked;
 use crate::node;
+use crate::status::Blocked;
 
 /// How the drain step ended, short of a failure.
 pub(super) enum DrainStep {
@@ -76,7 +76,10 @@ impl Agent<'_> {
                 None
             }
             Err(e) => {
-                log::warn!("drain {}: cannot read the lock to decide whether to give way ({e}): waiting on", self.node_id());
+                log::warn!(
+                    "drain {}: cannot read the lock to decide whether to give way ({e}): waiting on",
+                    self.node_id()
+                );
                 None
             }
         }
@@ -93,8 +96,11 @@ impl Agent<'_> {
         let value = lock.read()?;
         let entries = value.as_ref().map_or(&[][..], crate::lock::LockValue::entries);
         let now = self.clock.now();
-        let waiting_on: Vec<&str> =
-            entries.iter().filter(|e| !e.expired(now) && gave_way.contains(&crate::lock::stale::key(e))).map(|e| e.node_id.as_str()).collect();
+        let waiting_on: Vec<&str> = entries
+            .iter()
+            .filter(|e| !e.expired(now) && gave_way.contains(&crate::lock::stale::key(e)))
+            .map(|e| e.node_id.as_str())
+            .collect();
         if waiting_on.len() < gave_way.len() {
             self.state.gave_way_to.borrow_mut().clear();
             return Ok(false);
@@ -106,7 +112,11 @@ impl Agent<'_> {
         let names = crate::names::summary(&waiting_on);
         log::info!("gave way to {names}: taking the lock again once one of them has released it");
         self.metrics.status.lock_wait_started(now);
-        self.report("pending", &format!("gave way to {names} (drain stalled on PodDisruptionBudgets)"), Some(Blocked::Lock));
+        self.report(
+            "pending",
+            &format!("gave way to {names} (drain stalled on PodDisruptionBudgets)"),
+            Some(Blocked::Lock),
+        );
         self.set_taint(true);
         Ok(true)
     }

@@ -68,7 +68,8 @@ impl Agent<'_> {
         let now = rfc3339(self.clock.now());
         // Node Events live in "default", as kubelet's; namespaced objects' in theirs.
         let namespace = if object.namespace.is_empty() { "default" } else { object.namespace };
-        let mut involved = serde_json::json!({ "kind": object.kind, "name": object.name, "apiVersion": object.api_version });
+        let mut involved =
+            serde_json::json!({ "kind": object.kind, "name": object.name, "apiVersion": object.api_version });
         if object.kind == "Node" {
             involved["uid"] = serde_json::json!(object.name);
         } else {
@@ -142,10 +143,7 @@ struct Involved<'a> {
 }
 
 pub(super) fn rfc3339(t: time::OffsetDateTime) -> String {
-    t.replace_nanosecond(0)
-        .unwrap_or(t)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+    t.replace_nanosecond(0).unwrap_or(t).format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
 /// A uniform sample in [0, 1) without a random-number crate.

@@ -32,17 +32,24 @@ pub fn recorded(annotations: &BTreeMap<String, String>) -> Vec<OffsetDateTime> {
 /// The value after a reboot confirmed at `now`: the ones within `window`
 /// (all when there is none) and this one, at most [`KEPT`].
 pub fn with_reboot(annotations: &BTreeMap<String, String>, now: OffsetDateTime, window: Option<Duration>) -> String {
-    let mut times: Vec<OffsetDateTime> = recorded(annotations).into_iter().filter(|t| window.is_none_or(|w| now - *t < w)).collect();
+    let mut times: Vec<OffsetDateTime> =
+        recorded(annotations).into_iter().filter(|t| window.is_none_or(|w| now - *t < w)).collect();
     times.push(now);
     let skip = times.len().saturating_sub(KEPT);
-    let items: Vec<String> = times[skip..].iter().filter_map(|t| t.replace_nanosecond(0).unwrap_or(*t).format(&Rfc3339).ok()).collect();
+    let items: Vec<String> =
+        times[skip..].iter().filter_map(|t| t.replace_nanosecond(0).unwrap_or(*t).format(&Rfc3339).ok()).collect();
     serde_json::to_string(&items).unwrap_or_default()
 }
 
 /// When the guard stops reboots: `limit` reboots within `window` before
 /// `now`. Some(until) = stopped until then (when the oldest counted leaves
 /// the window); None = go on.
-pub fn stopped_until(times: &[OffsetDateTime], now: OffsetDateTime, window: Option<Duration>, limit: u32) -> Option<OffsetDateTime> {
+pub fn stopped_until(
+    times: &[OffsetDateTime],
+    now: OffsetDateTime,
+    window: Option<Duration>,
+    limit: u32,
+) -> Option<OffsetDateTime> {
     let window = window?;
     if limit == 0 {
         return None;
@@ -95,7 +102,11 @@ mod tests {
         for bad in ["", "x", "{}", "[1,2]", r#"["yesterday"]"#] {
             assert_eq!(recorded(&annotated(bad)), Vec::<OffsetDateTime>::new(), "{bad}");
         }
-        assert_eq!(recorded(&annotated(r#"["2026-12-03T10:00:20Z","2026-12-03T10:00:00Z"]"#)), [at(0), at(20)], "sorted");
+        assert_eq!(
+            recorded(&annotated(r#"["2026-12-03T10:00:20Z","2026-12-03T10:00:00Z"]"#)),
+            [at(0), at(20)],
+            "sorted"
+        );
     }
 
     #[track_caller]

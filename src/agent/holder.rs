@@ -102,7 +102,9 @@ impl Agent<'_> {
             return Ok(lost);
         }
         let lost = match self.client.get_node(self.node_id()) {
-            Ok(n) if !h.node_uid.is_empty() && !n.metadata.uid.is_empty() && n.metadata.uid != h.node_uid => Some(Lost::NodeReplaced),
+            Ok(n) if !h.node_uid.is_empty() && !n.metadata.uid.is_empty() && n.metadata.uid != h.node_uid => {
+                Some(Lost::NodeReplaced)
+            }
             Ok(n) => crate::optout::opted_out(&n.metadata.labels, &n.metadata.annotations).map(Lost::OptedOut),
             Err(e) if e.is_not_found() => Some(Lost::NodeMissing),
             Err(e) => return Err(e),
@@ -124,7 +126,10 @@ impl Agent<'_> {
         match self.look(lock, h) {
             Ok(lost) => lost,
             Err(e) => {
-                log::warn!("cannot confirm that {} still holds the reboot lock ({e}); draining on, looking again soon", self.node_id());
+                log::warn!(
+                    "cannot confirm that {} still holds the reboot lock ({e}); draining on, looking again soon",
+                    self.node_id()
+                );
                 None
             }
         }
@@ -133,7 +138,11 @@ impl Agent<'_> {
     /// Right before the reboot command: Ok = a look just now found the entry
     /// and the Node ours. Err(Some) = lost; Err(None) = no look succeeded
     /// within [`CONFIRM_PATIENCE`] (or a stop came): do not reboot now.
-    pub(super) fn confirm_before_reboot(&self, lock: &DaemonSetLock<'_>, h: &mut Holding) -> std::result::Result<(), Option<Lost>> {
+    pub(super) fn confirm_before_reboot(
+        &self,
+        lock: &DaemonSetLock<'_>,
+        h: &mut Holding,
+    ) -> std::result::Result<(), Option<Lost>> {
         let started = self.clock.now();
         let mut wait = Duration::from_millis(500);
         loop {
@@ -141,12 +150,18 @@ impl Agent<'_> {
                 Ok(None) => return Ok(()),
                 Ok(Some(lost)) => return Err(Some(lost)),
                 Err(e) if self.clock.now() - started + wait < CONFIRM_PATIENCE && !self.clock.stopped() => {
-                    log::warn!("cannot confirm that {} still holds the reboot lock before rebooting ({e}); retrying", self.node_id());
+                    log::warn!(
+                        "cannot confirm that {} still holds the reboot lock before rebooting ({e}); retrying",
+                        self.node_id()
+                    );
                     self.clock.sleep(wait + jitter(wait));
                     wait = (wait * 2).min(Duration::from_secs(8));
                 }
                 Err(e) => {
-                    log::error!("cannot confirm that {} still holds the reboot lock ({e}): not rebooting on an old look", self.node_id());
+                    log::error!(
+                        "cannot confirm that {} still holds the reboot lock ({e}): not rebooting on an old look",
+                        self.node_id()
+                    );
                     return Err(None);
                 }
             }
@@ -170,7 +185,10 @@ impl Agent<'_> {
             self.state.our_cordon.set(true);
         }
         match lost {
-            Lost::NodeMissing => self.daemonset_warning("LockLost", &format!("kured on {}: {why}; the node was not rebooted", self.node_id())),
+            Lost::NodeMissing => self.daemonset_warning(
+                "LockLost",
+                &format!("kured on {}: {why}; the node was not rebooted", self.node_id()),
+            ),
             Lost::OptedOut(_) => self.unhold_now(),
             _ => {
                 self.unhold_now();
@@ -197,7 +215,9 @@ impl Agent<'_> {
             match node::uncordon(self.client, self.node_id()) {
                 Ok(()) => {
                     if !self.config.post_reboot_node_labels.is_empty() {
-                        if let Err(e) = node::set_labels(self.client, self.node_id(), &self.config.post_reboot_node_labels) {
+                        if let Err(e) =
+                            node::set_labels(self.client, self.node_id(), &self.config.post_reboot_node_labels)
+                        {
                             log::warn!("cannot set the post-reboot labels on {}: {e}", self.node_id());
                         }
                     }
@@ -211,7 +231,10 @@ impl Agent<'_> {
                     self.clock.sleep(wait);
                     wait *= 2;
                 }
-                Err(e) => log::error!("cannot uncordon {}: {e}; the next attempt (or kubectl uncordon) undoes it", self.node_id()),
+                Err(e) => log::error!(
+                    "cannot uncordon {}: {e}; the next attempt (or kubectl uncordon) undoes it",
+                    self.node_id()
+                ),
             }
         }
         false

@@ -35,9 +35,9 @@ use crate::lock::{stale::Sightings, DaemonSetLock, Held, LockMeta, Taken};
 use crate::metrics::{self, Metrics};
 use crate::node;
 use crate::notify::Notifier;
+use crate::status::{self, Blocked, Phase};
 use crate::stop::Stop;
 use effects::{rfc3339, unit_random};
-use crate::status::{self, Blocked, Phase};
 use plan::{AfterDrain, Gate};
 
 /// Set while this node is being rebooted by kured (with --annotate-nodes).
@@ -287,7 +287,11 @@ impl Agent<'_> {
                     self.state.streak.get(),
                     self.config.reboot_loop_limit
                 );
-                self.report("pending", "reboot loop: the sentinel stays set after reboots (--reboot-loop-limit)", Some(Blocked::RebootLoop));
+                self.report(
+                    "pending",
+                    "reboot loop: the sentinel stays set after reboots (--reboot-loop-limit)",
+                    Some(Blocked::RebootLoop),
+                );
                 self.set_taint(false);
                 self.release_leftover_lock();
             }
@@ -361,15 +365,22 @@ impl Agent<'_> {
         let mut holding = holder::Holding::new(held, node.metadata.uid.clone(), self.clock.now());
         self.hold(&node);
         let drain_started = std::time::Instant::now();
-        let drained = if self.clock.stopped() { Err(Error::Drain("stopping".into())) } else { self.drain(&lock, &mut holding) };
+        let drained =
+            if self.clock.stopped() { Err(Error::Drain("stopping".into())) } else { self.drain(&lock, &mut holding) };
         self.metrics.status.observe(Phase::Drain, drain_started.elapsed());
         let drained = match drained {
             Ok(drain::DrainStep::Drained) => Ok(()),
             Ok(drain::DrainStep::GaveWay(to)) => {
                 // Not a failure: --force-reboot does not apply, and no back-off.
                 let to = crate::names::summary(&to);
-                log::warn!("drain of {} stalled on PodDisruptionBudgets: giving way to {to}, which took the lock earlier", self.node_id());
-                self.notify_warning("DrainGaveWay", &format!("stalled on PodDisruptionBudgets; gave way to {to}, which took the lock earlier"));
+                log::warn!(
+                    "drain of {} stalled on PodDisruptionBudgets: giving way to {to}, which took the lock earlier",
+                    self.node_id()
+                );
+                self.notify_warning(
+                    "DrainGaveWay",
+                    &format!("stalled on PodDisruptionBudgets; gave way to {to}, which took the lock earlier"),
+                );
                 self.event(
                     "GaveWay",
                     &format!("drain stalled on PodDisruptionBudgets; uncordoned and released the lock for {to}, which took it earlier; draining again once one of them is done"),
@@ -450,7 +461,11 @@ impl Agent<'_> {
                 Ok(taken) => taken,
                 // Deleted (a re-install): wait on its watch for it to be back.
                 Err(e) if e.is_not_found() => {
-                    log::warn!("the lock's DaemonSet {}/{} does not exist: waiting for it to be created again", lock.namespace, lock.name);
+                    log::warn!(
+                        "the lock's DaemonSet {}/{} does not exist: waiting for it to be created again",
+                        lock.namespace,
+                        lock.name
+                    );
                     self.report("pending", "the lock's DaemonSet does not exist", Some(Blocked::Lock));
                     return Ok(None);
                 }
@@ -479,17 +494,26 @@ impl Agent<'_> {
                 }
                 Queued::Taken(Taken::Acquired(held)) => return Ok(Some(held)),
                 Queued::Taken(Taken::Full { holders, entries }) => {
-                    if attempt == 0 && self.stale_look_wanted() && self.stale_look_due() && self.break_stale_locks(lock, &entries) {
+                    if attempt == 0
+                        && self.stale_look_wanted()
+                        && self.stale_look_due()
+                        && self.break_stale_locks(lock, &entries)
+                    {
                         continue;
                     }
                     if let Some(d) = crate::lock::next_expiry(&entries, self.clock.now()) {
                         self.note_lock_frees_in(d);
                     }
                     // A hand-written lock may name nobody ({} holds it as "").
-                    let names: Vec<&str> = holders.iter().map(|h| if h.is_empty() { "\"\"" } else { h.as_str() }).collect();
+                    let names: Vec<&str> =
+                        holders.iter().map(|h| if h.is_empty() { "\"\"" } else { h.as_str() }).collect();
                     log::info!("waiting for the reboot lock, held by {}", crate::names::summary(&names));
                     self.metrics.status.lock_wait_started(self.clock.now());
-                    self.report("pending", &format!("lock held by {}", crate::names::summary(&names)), Some(Blocked::Lock));
+                    self.report(
+                        "pending",
+                        &format!("lock held by {}", crate::names::summary(&names)),
+                        Some(Blocked::Lock),
+                    );
                     // Prefer not to schedule pods here: they would be drained soon.
                     self.set_taint(true);
                     return Ok(None);

@@ -47,7 +47,9 @@ pub fn blocked(reasons: &[String], errors: &[String]) -> Option<String> {
 pub enum AfterDrain {
     Reboot,
     /// Release the lock; uncordon only when we cordoned the node.
-    GiveUp { uncordon: bool },
+    GiveUp {
+        uncordon: bool,
+    },
 }
 
 /// `was_unschedulable`: the node was cordoned before we took the lock (by an
@@ -103,7 +105,12 @@ pub fn recovery(was_unschedulable: bool, has_post_labels: bool, boot: Boot) -> R
 
 /// Remove the reboot-in-progress annotation (--annotate-nodes) after a reboot,
 /// once the sentinel is gone, as upstream.
-pub fn remove_in_progress(annotate_nodes: bool, has_annotation: bool, boot: Boot, still_required: &Result<bool, String>) -> bool {
+pub fn remove_in_progress(
+    annotate_nodes: bool,
+    has_annotation: bool,
+    boot: Boot,
+    still_required: &Result<bool, String>,
+) -> bool {
     annotate_nodes && has_annotation && boot != Boot::SameBoot && matches!(still_required, Ok(false))
 }
 

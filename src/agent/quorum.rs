@@ -39,7 +39,11 @@ impl Agent<'_> {
         let control_plane = self.control_plane_nodes()?;
         let me_cp = by_role || control_plane.contains_key(self.node_id());
         if me_cp && config.control_plane_quorum_guard {
-            let not_ready = control_plane.values().filter(|n| n.metadata.name != self.node_id() && !n.ready()).map(|n| n.metadata.name.clone()).collect();
+            let not_ready = control_plane
+                .values()
+                .filter(|n| n.metadata.name != self.node_id() && !n.ready())
+                .map(|n| n.metadata.name.clone())
+                .collect();
             let mut names: std::collections::BTreeSet<String> = control_plane.keys().cloned().collect();
             names.insert(self.node_id().to_string());
             self.state.guard.replace(Some(Guard { control_plane: names, not_ready }));
@@ -47,7 +51,12 @@ impl Agent<'_> {
         let order = config.control_plane_order;
         let peers: Vec<Peer> = match (order, me_cp) {
             (Order::First, false) => control_plane.values().map(|n| peer(n, true)).collect(),
-            (Order::Last, true) => self.client.list_nodes("")?.iter().map(|n| peer(n, control_plane.contains_key(&n.metadata.name))).collect(),
+            (Order::Last, true) => self
+                .client
+                .list_nodes("")?
+                .iter()
+                .map(|n| peer(n, control_plane.contains_key(&n.metadata.name)))
+                .collect(),
             _ => vec![],
         };
         let waiting_side = matches!((order, me_cp), (Order::First, false) | (Order::Last, true));
@@ -134,6 +143,8 @@ fn peer(n: &Node, control_plane: bool) -> Peer {
         name: n.metadata.name.clone(),
         control_plane,
         ready: n.ready(),
-        wants_reboot: controlplane::wants_reboot(n.metadata.annotations.get(crate::status::ANNOTATION).map(String::as_str)),
+        wants_reboot: controlplane::wants_reboot(
+            n.metadata.annotations.get(crate::status::ANNOTATION).map(String::as_str),
+        ),
     }
 }

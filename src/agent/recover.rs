@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use super::plan::{self, Boot};
-use super::{Agent, RECOVERY_RETRY, REBOOT_IN_PROGRESS};
+use super::{Agent, REBOOT_IN_PROGRESS, RECOVERY_RETRY};
 use crate::clock::jitter;
 use crate::error::Result;
 use crate::lock::LockMeta;
@@ -204,7 +204,9 @@ impl Agent<'_> {
             match node::uncordon(self.client, self.node_id()) {
                 Ok(()) => self.state.our_cordon.set(false),
                 Err(e) if e.is_not_found() => self.state.our_cordon.set(false),
-                Err(e) => log::error!("cannot uncordon {} (kured's cordon from a lost lock), will retry: {e}", self.node_id()),
+                Err(e) => {
+                    log::error!("cannot uncordon {} (kured's cordon from a lost lock), will retry: {e}", self.node_id())
+                }
             }
         }
     }

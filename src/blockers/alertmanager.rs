@@ -37,8 +37,13 @@ pub type Labels = BTreeMap<String, String>;
 
 /// The label sets of the silenced alerts in an answer.
 pub fn parse_silenced(body: &str) -> std::result::Result<Vec<Labels>, String> {
-    let alerts: Vec<GettableAlert> = serde_json::from_str(body).map_err(|e| format!("invalid answer (expected a JSON list of alerts): {e}"))?;
-    Ok(alerts.into_iter().filter(|a| a.status.state == "suppressed" && !a.status.silenced_by.is_empty()).map(|a| a.labels).collect())
+    let alerts: Vec<GettableAlert> =
+        serde_json::from_str(body).map_err(|e| format!("invalid answer (expected a JSON list of alerts): {e}"))?;
+    Ok(alerts
+        .into_iter()
+        .filter(|a| a.status.state == "suppressed" && !a.status.silenced_by.is_empty())
+        .map(|a| a.labels)
+        .collect())
 }
 
 /// Whether `alert` is one of the silenced ones.
@@ -64,7 +69,8 @@ impl Alertmanager {
     }
 
     pub fn silenced(&self) -> Result<Vec<Labels>> {
-        let fail = |message: String| Error::Prometheus { url: self.base.clone(), message: format!("alertmanager: {message}") };
+        let fail =
+            |message: String| Error::Prometheus { url: self.base.clone(), message: format!("alertmanager: {message}") };
         let (status, body) = super::fetch::get(&self.agent, &self.silenced_url()).map_err(fail)?;
         if !(200..300).contains(&status) {
             let start: String = body.chars().take(200).collect();
@@ -96,7 +102,10 @@ mod tests {
         let silenced = parse_silenced(body).unwrap();
         assert_eq!(silenced.len(), 1);
         assert!(is_silenced(&alert("NodeOnFire", &[("severity", "page"), ("node", "n1")]), &silenced));
-        assert!(!is_silenced(&alert("NodeOnFire", &[("severity", "page"), ("node", "n2")]), &silenced), "another node's");
+        assert!(
+            !is_silenced(&alert("NodeOnFire", &[("severity", "page"), ("node", "n2")]), &silenced),
+            "another node's"
+        );
         assert!(!is_silenced(&alert("Inhibited", &[]), &silenced), "inhibited is not silenced");
         assert!(!is_silenced(&alert("Active", &[]), &silenced));
         assert!(parse_silenced("[]").unwrap().is_empty());

@@ -13,6 +13,10 @@ pub fn get(agent: &ureq::Agent, url: &str) -> Result<(u16, String), String> {
     let mut resp = agent.get(url).call().map_err(|e| e.to_string())?;
     let status = resp.status().as_u16();
     let mut body = String::new();
-    resp.body_mut().as_reader().take(BODY_LIMIT).read_to_string(&mut body).map_err(|e| format!("reading the answer: {e}"))?;
+    resp.body_mut()
+        .as_reader()
+        .take(BODY_LIMIT)
+        .read_to_string(&mut body)
+        .map_err(|e| format!("reading the answer: {e}"))?;
     Ok((status, body))
 }

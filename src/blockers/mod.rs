@@ -11,8 +11,8 @@ mod pods;
 mod prometheus;
 mod promql;
 
-pub use pods::{pod_blocks, PodBlocker};
 pub use alertmanager::{is_silenced, parse_silenced};
+pub use pods::{pod_blocks, PodBlocker};
 pub use prometheus::{blocking_alerts, parse_alerts, Alert, AlertFilter, PrometheusBlocker};
 pub use promql::{parse_series, QueryBlocker};
 

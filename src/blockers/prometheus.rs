@@ -114,7 +114,12 @@ pub struct PrometheusBlocker {
 impl PrometheusBlocker {
     /// `url` may carry a path prefix (`http://host/prometheus`); it is kept.
     pub fn new(url: &str, filter: AlertFilter) -> PrometheusBlocker {
-        PrometheusBlocker { base: url.trim_end_matches('/').to_string(), filter, agent: crate::outbound::agent(), silences: None }
+        PrometheusBlocker {
+            base: url.trim_end_matches('/').to_string(),
+            filter,
+            agent: crate::outbound::agent(),
+            silences: None,
+        }
     }
 
     /// Alerts this Alertmanager holds silenced do not block.
@@ -173,7 +178,12 @@ mod tests {
     use super::*;
 
     fn alerts() -> Vec<Alert> {
-        let a = |name: &str, state: &str| Alert { name: name.into(), state: state.into(), active: true, labels: Default::default() };
+        let a = |name: &str, state: &str| Alert {
+            name: name.into(),
+            state: state.into(),
+            active: true,
+            labels: Default::default(),
+        };
         vec![
             a("KubeNodeDown", "firing"),
             a("Watchdog", "firing"),
@@ -186,7 +196,11 @@ mod tests {
     #[track_caller]
     fn case(regex: Option<&str>, match_only: bool, firing_only: bool, want: &[&str]) {
         let filter = AlertFilter { regex: regex.map(|r| regex_lite::Regex::new(r).unwrap()), match_only, firing_only };
-        assert_eq!(blocking_alerts(&alerts(), &filter), want, "regex {regex:?} match_only {match_only} firing_only {firing_only}");
+        assert_eq!(
+            blocking_alerts(&alerts(), &filter),
+            want,
+            "regex {regex:?} match_only {match_only} firing_only {firing_only}"
+        );
     }
 
     #[test]
@@ -215,7 +229,9 @@ mod tests {
 
         let err = parse_alerts(r#"{"status":"error","errorType":"bad_data","error":"parse error"}"#).unwrap_err();
         assert!(err.contains("bad_data") && err.contains("parse error"), "{err}");
-        assert!(parse_alerts(r#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#).unwrap_err().contains("matrix"));
+        assert!(parse_alerts(r#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#)
+            .unwrap_err()
+            .contains("matrix"));
         assert!(parse_alerts("<html>").unwrap_err().contains("invalid JSON"));
     }
 

@@ -77,7 +77,11 @@ pub struct QueryBlocker {
 
 impl QueryBlocker {
     pub fn new(url: &str, query: &str) -> QueryBlocker {
-        QueryBlocker { base: url.trim_end_matches('/').to_string(), query: query.to_string(), agent: crate::outbound::agent() }
+        QueryBlocker {
+            base: url.trim_end_matches('/').to_string(),
+            query: query.to_string(),
+            agent: crate::outbound::agent(),
+        }
     }
 
     pub fn query_url(&self) -> String {
@@ -85,9 +89,18 @@ impl QueryBlocker {
     }
 
     pub fn check(&self) -> Result<Option<String>> {
-        let fail = |message: String| Error::Prometheus { url: self.base.clone(), message: format!("query {:?}: {message}", self.query) };
+        let fail = |message: String| Error::Prometheus {
+            url: self.base.clone(),
+            message: format!("query {:?}: {message}", self.query),
+        };
         let (status, body) = super::fetch::get(&self.agent, &self.query_url()).map_err(fail)?;
-        let series = parse_series(&body).map_err(|m| if (200..300).contains(&status) { fail(m) } else { fail(format!("status {status}: {m}")) })?;
+        let series = parse_series(&body).map_err(|m| {
+            if (200..300).contains(&status) {
+                fail(m)
+            } else {
+                fail(format!("status {status}: {m}"))
+            }
+        })?;
         Ok((!series.is_empty()).then(|| {
             // the series first: the status annotation keeps only the start of a reason
             format!("prometheus query result {} (query {:?})", crate::names::summary(&series), self.query)
@@ -113,16 +126,24 @@ mod tests {
         let v = |r: &str| format!(r#"{{"status":"success","data":{{"resultType":"vector","result":[{r}]}}}}"#);
         answer(&v(""), Ok(&[]));
         answer(
-            &v(r#"{"metric":{"__name__":"kube_deployment_status_replicas_unavailable","namespace":"db","deployment":"pg"},"value":[1,"1"]}"#),
+            &v(
+                r#"{"metric":{"__name__":"kube_deployment_status_replicas_unavailable","namespace":"db","deployment":"pg"},"value":[1,"1"]}"#,
+            ),
             Ok(&[r#"kube_deployment_status_replicas_unavailable{deployment="pg", namespace="db"}"#]),
         );
-        answer(&v(r#"{"metric":{"job":"etcd"},"value":[1,"0"]},{"metric":{},"value":[1,"3"]}"#), Ok(&[r#"{job="etcd"}"#, "{}"]));
+        answer(
+            &v(r#"{"metric":{"job":"etcd"},"value":[1,"0"]},{"metric":{},"value":[1,"3"]}"#),
+            Ok(&[r#"{job="etcd"}"#, "{}"]),
+        );
         let s = |x: &str| format!(r#"{{"status":"success","data":{{"resultType":"scalar","result":[1,"{x}"]}}}}"#);
         answer(&s("1"), Ok(&["scalar 1"]));
         answer(&s("0"), Ok(&[]));
         answer(&s("NaN"), Ok(&["scalar NaN"]));
         answer(r#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#, Err("instant vector or a scalar"));
-        answer(r#"{"status":"error","errorType":"bad_data","error":"parse error at char 3"}"#, Err("parse error at char 3"));
+        answer(
+            r#"{"status":"error","errorType":"bad_data","error":"parse error at char 3"}"#,
+            Err("parse error at char 3"),
+        );
         answer("<html>", Err("invalid JSON"));
         answer(r#"{"status":"success"}"#, Err("no data"));
     }

@@ -82,7 +82,11 @@ pub fn prometheus_queries(raw: &RawFlags) -> Result<Vec<String>> {
             return Err(raw.invalid("prometheus-query", given, "an empty query"));
         }
         if q.len() > MAX_QUERY {
-            return Err(raw.invalid("prometheus-query", &q.chars().take(64).collect::<String>(), &format!("longer than {MAX_QUERY} bytes")));
+            return Err(raw.invalid(
+                "prometheus-query",
+                &q.chars().take(64).collect::<String>(),
+                &format!("longer than {MAX_QUERY} bytes"),
+            ));
         }
     }
     if !queries.is_empty() && raw.str("prometheus-url").is_empty() {
@@ -99,7 +103,11 @@ pub fn alertmanager_url(raw: &RawFlags) -> Result<Option<String>> {
         url => {
             http_url(url).map_err(|why| raw.invalid("alertmanager-url", url, &why))?;
             if raw.str("prometheus-url").is_empty() {
-                return Err(raw.invalid("alertmanager-url", url, "silences alerts from --prometheus-url, which is not set"));
+                return Err(raw.invalid(
+                    "alertmanager-url",
+                    url,
+                    "silences alerts from --prometheus-url, which is not set",
+                ));
             }
             Ok(Some(url.to_string()))
         }

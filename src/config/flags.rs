@@ -163,11 +163,9 @@ fn usage_value(source: &str, value: &str, reason: &str) -> Error {
     // A 100 KB value must not make a 100 KB message: show its start and length.
     const SHOWN: usize = 200;
     match value.char_indices().nth(SHOWN) {
-        Some((cut, _)) => Error::Usage(format!(
-            "invalid value {:?}... ({} bytes) for {source}: {reason}",
-            &value[..cut],
-            value.len()
-        )),
+        Some((cut, _)) => {
+            Error::Usage(format!("invalid value {:?}... ({} bytes) for {source}: {reason}", &value[..cut], value.len()))
+        }
         None => Error::Usage(format!("invalid value {value:?} for {source}: {reason}")),
     }
 }
@@ -207,8 +205,8 @@ impl RawFlags {
     /// replaces the default), everything else is last-wins.
     fn set_flag(&mut self, i: usize, text: &str) -> Result<()> {
         let spec = &FLAGS[i];
-        let value = parse_value(spec.kind, text, false)
-            .map_err(|why| usage_value(&format!("--{}", spec.name), text, &why))?;
+        let value =
+            parse_value(spec.kind, text, false).map_err(|why| usage_value(&format!("--{}", spec.name), text, &why))?;
         let slot = &mut self.values[i];
         match (&mut slot.0, value, slot.1) {
             (Value::List(old), Value::List(new), Origin::Flag) => old.extend(new),

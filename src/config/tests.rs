@@ -180,20 +180,18 @@ fn every_bad_value_names_the_flag_or_variable() {
 
 #[test]
 fn environment_wins_over_the_command_line() {
-    let r = raw(&["--period=5m", "--reboot-days=mo", "--force-reboot"], &[
-        ("KURED_PERIOD", "7m"),
-        ("KURED_REBOOT_DAYS", "sa,su"),
-        ("KURED_FORCE_REBOOT", "false"),
-    ]);
+    let r = raw(
+        &["--period=5m", "--reboot-days=mo", "--force-reboot"],
+        &[("KURED_PERIOD", "7m"), ("KURED_REBOOT_DAYS", "sa,su"), ("KURED_FORCE_REBOOT", "false")],
+    );
     assert_eq!(r.get("period"), Some(&dur(420)));
     assert_eq!(r.get("reboot-days"), Some(&list(&["sa", "su"])));
     assert_eq!(r.get("force-reboot"), Some(&Value::Bool(false)));
     // Set but empty is set (upstream: os.LookupEnv).
-    let r = raw(&["--prometheus-url=http://p", "--reboot-days=mo", "--blocking-pod-selector=a=b"], &[
-        ("KURED_PROMETHEUS_URL", ""),
-        ("KURED_REBOOT_DAYS", ""),
-        ("KURED_BLOCKING_POD_SELECTOR", ""),
-    ]);
+    let r = raw(
+        &["--prometheus-url=http://p", "--reboot-days=mo", "--blocking-pod-selector=a=b"],
+        &[("KURED_PROMETHEUS_URL", ""), ("KURED_REBOOT_DAYS", ""), ("KURED_BLOCKING_POD_SELECTOR", "")],
+    );
     assert_eq!(r.get("prometheus-url"), Some(&s("")));
     assert_eq!(r.get("reboot-days"), Some(&list(&[])));
     assert_eq!(r.get("blocking-pod-selector"), Some(&list(&[])));

@@ -99,7 +99,10 @@ fn sentinel(raw: &RawFlags) -> Result<SentinelSpec> {
             };
             for other in ["reboot-sentinel", "reboot-sentinel-command"] {
                 if raw.is_set(other) {
-                    let why = format!("a preset replaces {}: set one of the two (or the preset auto or file)", raw.source(other));
+                    let why = format!(
+                        "a preset replaces {}: set one of the two (or the preset auto or file)",
+                        raw.source(other)
+                    );
                     return Err(raw.invalid("reboot-sentinel-preset", preset, &why));
                 }
             }
@@ -116,7 +119,11 @@ fn notify_urls(raw: &RawFlags, warnings: &mut Vec<String>) -> Result<Vec<String>
     let hook = strip_quotes(raw.str("slack-hook-url"));
     if !notify.is_empty() {
         if !hook.is_empty() {
-            warnings.push(format!("{} is ignored because {} is set", raw.source("slack-hook-url"), raw.source("notify-url")));
+            warnings.push(format!(
+                "{} is ignored because {} is set",
+                raw.source("slack-hook-url"),
+                raw.source("notify-url")
+            ));
         }
         let checked = notify.into_iter().filter_map(|u| checked_notify_url(raw, "notify-url", u.to_string(), warnings));
         return Ok(checked.collect());
@@ -177,7 +184,9 @@ pub fn validate(raw: &RawFlags) -> Result<(Config, Vec<String>)> {
     };
     // Linux signals are 1..=64 (SIGRTMAX); anything else fails only at reboot time.
     let reboot_signal: i32 = match reboot_method {
-        RebootMethod::Signal => int_in(raw, "reboot-signal", |n| (1..=64).contains(&n), "a signal number from 1 to 64")?,
+        RebootMethod::Signal => {
+            int_in(raw, "reboot-signal", |n| (1..=64).contains(&n), "a signal number from 1 to 64")?
+        }
         RebootMethod::Command => int_in(raw, "reboot-signal", |_| true, "out of range")?,
     };
     let sentinel = sentinel(raw)?;
@@ -303,7 +312,13 @@ const UPSTREAM_WINDOW: [&str; 4] = ["reboot-days", "start-time", "end-time", "ti
 /// the environment gives one value), or else upstream's window. Both at once
 /// would leave one silently unused: refused.
 fn schedule(raw: &RawFlags) -> Result<Schedule> {
-    let specs: Vec<&str> = raw.list("maintenance-window").iter().flat_map(|v| v.split(';')).map(str::trim).filter(|s| !s.is_empty()).collect();
+    let specs: Vec<&str> = raw
+        .list("maintenance-window")
+        .iter()
+        .flat_map(|v| v.split(';'))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
     if specs.is_empty() {
         let days: Vec<String> = raw.list("reboot-days").to_vec();
         let window = Window::parse(&days, raw.str("start-time"), raw.str("end-time"), raw.str("time-zone"))
@@ -314,7 +329,10 @@ fn schedule(raw: &RawFlags) -> Result<Schedule> {
         let why = format!("it replaces --reboot-days, --start-time, --end-time and --time-zone, but {} is set too: set one or the other", raw.source(upstream));
         return Err(raw.invalid("maintenance-window", specs[0], &why));
     }
-    let windows = specs.iter().map(|s| Recurring::parse(s).map_err(|why| raw.invalid("maintenance-window", s, &why))).collect::<Result<Vec<_>>>()?;
+    let windows = specs
+        .iter()
+        .map(|s| Recurring::parse(s).map_err(|why| raw.invalid("maintenance-window", s, &why)))
+        .collect::<Result<Vec<_>>>()?;
     Ok(Schedule::Windows(windows))
 }
 

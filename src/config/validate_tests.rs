@@ -48,20 +48,56 @@ fn validation_rules() {
     usage_names(&[], &[("KURED_NODE_ID", "Node_A")], &["KURED_NODE_ID", "DNS subdomain"]);
     usage_names(&[], &[("KURED_NODE_ID", "node-\u{fffd}")], &["KURED_NODE_ID", "not valid UTF-8"]);
     // --reboot-sentinel-preset: a known name, and a family does not sit beside upstream's sentinel
-    usage_names(&["--reboot-sentinel-preset=windows"], &[], &["--reboot-sentinel-preset", "\"windows\"", "expected file, auto, debian, rhel, suse, transactional, rpm-ostree, flatcar"]);
+    usage_names(
+        &["--reboot-sentinel-preset=windows"],
+        &[],
+        &[
+            "--reboot-sentinel-preset",
+            "\"windows\"",
+            "expected file, auto, debian, rhel, suse, transactional, rpm-ostree, flatcar",
+        ],
+    );
     usage_names(&["--reboot-sentinel-preset="], &[], &["--reboot-sentinel-preset", "expected file"]);
     usage_names(&["--reboot-sentinel-preset=RHEL"], &[], &["--reboot-sentinel-preset"]);
     usage_names(&[], &[("KURED_REBOOT_SENTINEL_PRESET", "centos")], &["KURED_REBOOT_SENTINEL_PRESET", "\"centos\""]);
-    usage_names(&["--reboot-sentinel-preset=rhel", "--reboot-sentinel-command=true"], &[], &["--reboot-sentinel-preset", "replaces --reboot-sentinel-command"]);
-    usage_names(&["--reboot-sentinel-preset=suse", "--reboot-sentinel=/x"], &[], &["--reboot-sentinel-preset", "replaces --reboot-sentinel"]);
+    usage_names(
+        &["--reboot-sentinel-preset=rhel", "--reboot-sentinel-command=true"],
+        &[],
+        &["--reboot-sentinel-preset", "replaces --reboot-sentinel-command"],
+    );
+    usage_names(
+        &["--reboot-sentinel-preset=suse", "--reboot-sentinel=/x"],
+        &[],
+        &["--reboot-sentinel-preset", "replaces --reboot-sentinel"],
+    );
     usage_names(&["--reboot-sentinel-preset=flatcar"], &[("KURED_REBOOT_SENTINEL", "/x")], &["KURED_REBOOT_SENTINEL"]);
-    usage_names(&["--reboot-sentinel-preset=auto", "--reboot-sentinel-command=\"x"], &[], &["--reboot-sentinel-command"]);
+    usage_names(
+        &["--reboot-sentinel-preset=auto", "--reboot-sentinel-command=\"x"],
+        &[],
+        &["--reboot-sentinel-command"],
+    );
     // --prometheus-query and --alertmanager-url ask --prometheus-url's server
     usage_names(&["--prometheus-query=up == 0"], &[], &["--prometheus-query", "needs --prometheus-url"]);
-    usage_names(&["--prometheus-url=http://p:9090", "--prometheus-query=up", "--prometheus-query=  "], &[], &["--prometheus-query", "empty query"]);
-    usage_names(&["--prometheus-url=http://p:9090", &format!("--prometheus-query={}", "x".repeat(9000))], &[], &["--prometheus-query", "longer than 8192"]);
-    usage_names(&["--alertmanager-url=http://am:9093"], &[], &["--alertmanager-url", "--prometheus-url, which is not set"]);
-    usage_names(&["--prometheus-url=http://p:9090", "--alertmanager-url=am:9093"], &[], &["--alertmanager-url", "expected http"]);
+    usage_names(
+        &["--prometheus-url=http://p:9090", "--prometheus-query=up", "--prometheus-query=  "],
+        &[],
+        &["--prometheus-query", "empty query"],
+    );
+    usage_names(
+        &["--prometheus-url=http://p:9090", &format!("--prometheus-query={}", "x".repeat(9000))],
+        &[],
+        &["--prometheus-query", "longer than 8192"],
+    );
+    usage_names(
+        &["--alertmanager-url=http://am:9093"],
+        &[],
+        &["--alertmanager-url", "--prometheus-url, which is not set"],
+    );
+    usage_names(
+        &["--prometheus-url=http://p:9090", "--alertmanager-url=am:9093"],
+        &[],
+        &["--alertmanager-url", "expected http"],
+    );
     let long = "a".repeat(100_000);
     usage_names(&[], &[("KURED_NODE_ID", &long)], &["KURED_NODE_ID", "(100000 bytes)", "more than 253"]);
     assert!(usage(&[], &[("KURED_NODE_ID", &long)]).len() < 1024, "a short message for a long value");
@@ -89,8 +125,14 @@ fn defaults_resolve() {
     assert_eq!(c.reboot_method, RebootMethod::Command);
     assert_eq!(c.reboot_command, ["/bin/systemctl", "reboot"]);
     assert_eq!((c.reboot_signal, c.host_pid, c.concurrency, c.metrics_port), (39, 1, 1, 8080));
-    assert_eq!((c.drain_timeout, c.drain_grace_period, c.skip_wait_for_delete_timeout, c.lock_ttl), (None, None, None, None));
-    assert_eq!((c.prometheus_url.clone(), c.prefer_no_schedule_taint.clone(), c.notify_urls.clone()), (None, None, Vec::<String>::new()));
+    assert_eq!(
+        (c.drain_timeout, c.drain_grace_period, c.skip_wait_for_delete_timeout, c.lock_ttl),
+        (None, None, None, None)
+    );
+    assert_eq!(
+        (c.prometheus_url.clone(), c.prefer_no_schedule_taint.clone(), c.notify_urls.clone()),
+        (None, None, Vec::<String>::new())
+    );
     assert!(c.alert_filter.is_none() && c.blocking_pod_selectors.is_empty());
     assert_eq!((c.ds_namespace.as_str(), c.ds_name.as_str()), ("kube-system", "kured"));
     assert_eq!(c.lock_annotation, "weave.works/kured-node-lock");
@@ -139,15 +181,29 @@ fn resolution_rules() {
     assert!(w.iter().any(|m| m.contains("--slack-hook-url is ignored")), "{w:?}");
     assert!(w.iter().any(|m| m.contains("do not match")), "{w:?}");
     assert!(!c.summary().contains("B00000000"), "notify URL tokens must not be logged");
-    let (c, w) = config(&["--slack-hook-url='https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX'"], &[]);
+    let (c, w) = config(
+        &["--slack-hook-url='https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX'"],
+        &[],
+    );
     assert_eq!(c.notify_urls, ["slack://T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"]);
     assert!(w[0].contains("deprecated"), "{w:?}");
 }
 
 #[test]
 fn notify_urls_and_warning_templates_resolve() {
-    let (c, w) = config(&["--notify-url=generic+http://127.0.0.1:1/a", "--notify-url=smtp://u:hunter2@mail:25/?to=a@b", "--notify-url='discord://t@1'"], &[]);
-    assert_eq!(c.notify_urls, ["generic+http://127.0.0.1:1/a", "discord://t@1"], "an unusable one is dropped, the others stay");
+    let (c, w) = config(
+        &[
+            "--notify-url=generic+http://127.0.0.1:1/a",
+            "--notify-url=smtp://u:hunter2@mail:25/?to=a@b",
+            "--notify-url='discord://t@1'",
+        ],
+        &[],
+    );
+    assert_eq!(
+        c.notify_urls,
+        ["generic+http://127.0.0.1:1/a", "discord://t@1"],
+        "an unusable one is dropped, the others stay"
+    );
     assert!(w.len() == 1 && w[0].contains("--notify-url") && !w[0].contains("hunter2"), "{w:?}");
     assert!(c.summary().contains(" notify-url=generic+http://***,discord://*** "), "{}", c.summary());
     let (c, _) = config(&[], &[("KURED_NOTIFY_URL", "discord://t@1")]);
@@ -163,7 +219,15 @@ fn notify_urls_and_warning_templates_resolve() {
 
 #[test]
 fn prometheus_queries_and_alertmanager_resolve() {
-    let (c, w) = config(&["--prometheus-url=http://p:9090", "--prometheus-query= up == 0 ", "--prometheus-query=ALERTS{severity=\"page\"}", "--alertmanager-url=http://am:9093/"], &[]);
+    let (c, w) = config(
+        &[
+            "--prometheus-url=http://p:9090",
+            "--prometheus-query= up == 0 ",
+            "--prometheus-query=ALERTS{severity=\"page\"}",
+            "--alertmanager-url=http://am:9093/",
+        ],
+        &[],
+    );
     assert!(w.is_empty(), "{w:?}");
     assert_eq!(c.prometheus_queries, ["up == 0", "ALERTS{severity=\"page\"}"]);
     assert_eq!(c.alertmanager_url.as_deref(), Some("http://am:9093/"));
@@ -185,7 +249,14 @@ fn sentinel_presets_resolve() {
         preset(&["--reboot-sentinel-preset=auto", "--reboot-sentinel-command=test -e /x"]),
         SentinelSpec::Auto(Box::new(SentinelSpec::Command(vec!["test".into(), "-e".into(), "/x".into()])))
     );
-    for (name, family) in [("debian", Debian), ("rhel", Rhel), ("suse", Suse), ("transactional", Transactional), ("rpm-ostree", RpmOstree), ("flatcar", Flatcar)] {
+    for (name, family) in [
+        ("debian", Debian),
+        ("rhel", Rhel),
+        ("suse", Suse),
+        ("transactional", Transactional),
+        ("rpm-ostree", RpmOstree),
+        ("flatcar", Flatcar),
+    ] {
         assert_eq!(preset(&[&format!("--reboot-sentinel-preset={name}")]), SentinelSpec::Preset(family));
     }
     let (c, w) = config(&[], &[("KURED_REBOOT_SENTINEL_PRESET", "rpm-ostree")]);
@@ -197,7 +268,29 @@ fn sentinel_presets_resolve() {
 
 #[test]
 fn odd_input_never_panics() {
-    let odd = ["", " ", "=", ",", ",,", "\"", "'", "-", "--", "-1", "0x", "1.", ".", "µ", "1µ", "\u{0}", "é,\"é\"", "99999999999999999999", "a=b=c", "\\", "%s%s%n"];
+    let odd = [
+        "",
+        " ",
+        "=",
+        ",",
+        ",,",
+        "\"",
+        "'",
+        "-",
+        "--",
+        "-1",
+        "0x",
+        "1.",
+        ".",
+        "µ",
+        "1µ",
+        "\u{0}",
+        "é,\"é\"",
+        "99999999999999999999",
+        "a=b=c",
+        "\\",
+        "%s%s%n",
+    ];
     for spec in FLAGS {
         for v in odd {
             let arg = format!("--{}={v}", spec.name);
@@ -250,12 +343,20 @@ fn what_upstream_tolerates_starts_with_a_warning() {
 #[test]
 fn maintenance_windows_replace_the_upstream_window() {
     use crate::window::Schedule;
-    let (c, w) = config(&["--maintenance-window=mon-fri 03:00-05:00 Europe/Berlin", "--maintenance-window=sat 00:00-24:00"], &[]);
+    let (c, w) = config(
+        &["--maintenance-window=mon-fri 03:00-05:00 Europe/Berlin", "--maintenance-window=sat 00:00-24:00"],
+        &[],
+    );
     assert!(w.is_empty(), "{w:?}");
     assert!(matches!(&c.window, Schedule::Windows(ws) if ws.len() == 2));
-    assert!(c.summary().contains(r#" window="mon-fri 03:00-05:00 Europe/Berlin | sat 00:00-24:00 UTC" "#), "{}", c.summary());
+    assert!(
+        c.summary().contains(r#" window="mon-fri 03:00-05:00 Europe/Berlin | sat 00:00-24:00 UTC" "#),
+        "{}",
+        c.summary()
+    );
     // the environment gives one value: several windows are separated by ;
-    let (c, _) = config(&[], &[("KURED_MAINTENANCE_WINDOW", "mon-fri 03:00-05:00 Europe/Berlin; 2nd tue+1 03:00-05:00;")]);
+    let (c, _) =
+        config(&[], &[("KURED_MAINTENANCE_WINDOW", "mon-fri 03:00-05:00 Europe/Berlin; 2nd tue+1 03:00-05:00;")]);
     assert_eq!(c.window.to_string(), "mon-fri 03:00-05:00 Europe/Berlin | 2nd tue+1 03:00-05:00 UTC");
     // absent (or empty): upstream's flags, with their defaults
     for args in [&[][..], &["--maintenance-window="][..]] {
@@ -269,12 +370,37 @@ fn maintenance_windows_replace_the_upstream_window() {
 
 #[test]
 fn bad_maintenance_windows_name_the_flag_and_the_part() {
-    usage_names(&["--maintenance-window=5th mon 03:00-05:00"], &[], &["--maintenance-window", "\"5th mon 03:00-05:00\"", "day \"5th\""]);
-    usage_names(&["--maintenance-window=mon 03:00-05:00", "--maintenance-window=mon 03:00-25:00"], &[], &["--maintenance-window", "time \"25:00\""]);
-    usage_names(&[], &[("KURED_MAINTENANCE_WINDOW", "mon 03:00-05:00; tue 03:00-05:00 Nowhere")], &["KURED_MAINTENANCE_WINDOW", "\"tue 03:00-05:00 Nowhere\"", "time zone \"Nowhere\""]);
+    usage_names(
+        &["--maintenance-window=5th mon 03:00-05:00"],
+        &[],
+        &["--maintenance-window", "\"5th mon 03:00-05:00\"", "day \"5th\""],
+    );
+    usage_names(
+        &["--maintenance-window=mon 03:00-05:00", "--maintenance-window=mon 03:00-25:00"],
+        &[],
+        &["--maintenance-window", "time \"25:00\""],
+    );
+    usage_names(
+        &[],
+        &[("KURED_MAINTENANCE_WINDOW", "mon 03:00-05:00; tue 03:00-05:00 Nowhere")],
+        &["KURED_MAINTENANCE_WINDOW", "\"tue 03:00-05:00 Nowhere\"", "time zone \"Nowhere\""],
+    );
     // both forms at once: one would be silently unused
-    for (arg, named) in [("--reboot-days=mon", "--reboot-days"), ("--start-time=3am", "--start-time"), ("--end-time=5am", "--end-time"), ("--time-zone=UTC", "--time-zone")] {
-        usage_names(&["--maintenance-window=mon 03:00-05:00", arg], &[], &["--maintenance-window", "replaces", &format!("but {named} is set too")]);
+    for (arg, named) in [
+        ("--reboot-days=mon", "--reboot-days"),
+        ("--start-time=3am", "--start-time"),
+        ("--end-time=5am", "--end-time"),
+        ("--time-zone=UTC", "--time-zone"),
+    ] {
+        usage_names(
+            &["--maintenance-window=mon 03:00-05:00", arg],
+            &[],
+            &["--maintenance-window", "replaces", &format!("but {named} is set too")],
+        );
     }
-    usage_names(&["--maintenance-window=mon 03:00-05:00"], &[("KURED_TIME_ZONE", "UTC")], &["--maintenance-window", "but KURED_TIME_ZONE is set too"]);
+    usage_names(
+        &["--maintenance-window=mon 03:00-05:00"],
+        &[("KURED_TIME_ZONE", "UTC")],
+        &["--maintenance-window", "but KURED_TIME_ZONE is set too"],
+    );
 }

@@ -145,10 +145,16 @@ pub(super) fn run(
             match (&mut pods, waiting && worth_watching) {
                 (Some(watch), true) => {
                     if let Err(e) = wait_by_watch(watch, &mut items, node, opts, clock, until) {
-                        log::warn!("drain {node}: cannot watch the node's pods ({e}); checking each pod every {:?} instead", opts.poll);
+                        log::warn!(
+                            "drain {node}: cannot watch the node's pods ({e}); checking each pod every {:?} instead",
+                            opts.poll
+                        );
                         pods = None;
                         let now = clock.now();
-                        items.iter_mut().filter(|it| matches!(it.state, State::Wait(_))).for_each(|it| it.state = State::Wait(now));
+                        items
+                            .iter_mut()
+                            .filter(|it| matches!(it.state, State::Wait(_)))
+                            .for_each(|it| it.state = State::Wait(now));
                     }
                 }
                 _ => {
@@ -222,7 +228,10 @@ fn watch_pods<'c>(client: &'c Client, node: &str, opts: &DrainOptions) -> Option
     match watch.list() {
         Ok(_) => Some(watch),
         Err(e) => {
-            log::warn!("drain {node}: cannot watch the node's pods ({e}); checking each pod every {:?} instead", opts.poll);
+            log::warn!(
+                "drain {node}: cannot watch the node's pods ({e}); checking each pod every {:?} instead",
+                opts.poll
+            );
             None
         }
     }
@@ -231,23 +240,34 @@ fn watch_pods<'c>(client: &'c Client, node: &str, opts: &DrainOptions) -> Option
 /// Wait for the pods in `Wait` to go, by one watch on the node's pods, until
 /// `until` (the next eviction retry or the deadline; a slice of
 /// [`WATCH_SLICE`] when neither) or until none is left to wait for.
-fn wait_by_watch(watch: &mut Watch<'_>, items: &mut [Item], node: &str, opts: &DrainOptions, clock: &dyn Clock, until: Option<OffsetDateTime>) -> crate::Result<()> {
+fn wait_by_watch(
+    watch: &mut Watch<'_>,
+    items: &mut [Item],
+    node: &str,
+    opts: &DrainOptions,
+    clock: &dyn Clock,
+    until: Option<OffsetDateTime>,
+) -> crate::Result<()> {
     let now = clock.now();
     let mut max = until.map_or(WATCH_SLICE, |u| Duration::try_from(u - now).unwrap_or(Duration::ZERO));
     if opts.skip_wait_for_delete_timeout.is_some() {
         // Time alone can make a terminating pod count as gone: look again soon.
         max = max.min(Duration::from_secs(1));
     }
-    let ended = watch.run(max, &|| {
-        clock.beat();
-        clock.stopped()
-    }, |event| {
-        apply(event, items, node, opts, clock.now());
-        match items.iter().any(|it| matches!(it.state, State::Wait(_))) {
-            true => ControlFlow::Continue(()),
-            false => ControlFlow::Break(()),
-        }
-    })?;
+    let ended = watch.run(
+        max,
+        &|| {
+            clock.beat();
+            clock.stopped()
+        },
+        |event| {
+            apply(event, items, node, opts, clock.now());
+            match items.iter().any(|it| matches!(it.state, State::Wait(_))) {
+                true => ControlFlow::Continue(()),
+                false => ControlFlow::Break(()),
+            }
+        },
+    )?;
     let now = clock.now();
     for it in items.iter_mut().filter(|it| matches!(it.state, State::Wait(_))) {
         if deletion_older_than(&it.pod, now, opts.skip_wait_for_delete_timeout) {
@@ -271,7 +291,9 @@ fn apply(event: Event, items: &mut [Item], node: &str, opts: &DrainOptions, now:
         Event::Relisted(list) => {
             let current: Vec<Pod> = list.into_iter().filter_map(decode).collect();
             for it in items.iter_mut().filter(|it| matches!(it.state, State::Wait(_))) {
-                let same = current.iter().find(|p| p.metadata.namespace == it.pod.metadata.namespace && p.metadata.name == it.pod.metadata.name);
+                let same = current.iter().find(|p| {
+                    p.metadata.namespace == it.pod.metadata.namespace && p.metadata.name == it.pod.metadata.name
+                });
                 it.state = match same {
                     None => gone(&it.key, "is gone"),
                     Some(p) => judge(it, p.clone(), node, opts, now),
@@ -313,7 +335,9 @@ fn spread(items: &mut [Item], refused: &[usize], interval: Duration) {
 
 fn waiting_for<'i>(items: &'i mut [Item], p: &Pod) -> Option<&'i mut Item> {
     items.iter_mut().find(|it| {
-        matches!(it.state, State::Wait(_)) && it.pod.metadata.namespace == p.metadata.namespace && it.pod.metadata.name == p.metadata.name
+        matches!(it.state, State::Wait(_))
+            && it.pod.metadata.namespace == p.metadata.namespace
+            && it.pod.metadata.name == p.metadata.name
     })
 }
 

@@ -78,7 +78,9 @@ pub struct DrainReport {
 pub fn drain_node(client: &Client, node: &str, opts: &DrainOptions, clock: &dyn Clock) -> Result<DrainReport> {
     match drain_node_guided(client, node, opts, clock, &mut Unguided)? {
         Drained::Done(report) => Ok(report),
-        Drained::GaveWay(_) | Drained::Halted(_) => Err(Error::Drain(format!("node {node}: the drain was interrupted"))),
+        Drained::GaveWay(_) | Drained::Halted(_) => {
+            Err(Error::Drain(format!("node {node}: the drain was interrupted")))
+        }
     }
 }
 
@@ -124,7 +126,13 @@ pub enum Drained {
 }
 
 /// [`drain_node`], asking `guide` as it goes.
-pub fn drain_node_guided(client: &Client, node: &str, opts: &DrainOptions, clock: &dyn Clock, guide: &mut dyn Guide) -> Result<Drained> {
+pub fn drain_node_guided(
+    client: &Client,
+    node: &str,
+    opts: &DrainOptions,
+    clock: &dyn Clock,
+    guide: &mut dyn Guide,
+) -> Result<Drained> {
     if let Some(why) = guide.halt_before_cordon() {
         return Ok(Drained::Halted(why));
     }

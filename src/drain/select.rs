@@ -23,7 +23,9 @@ pub enum Action {
     Evict,
     /// DELETE; `wait` = wait until gone. Finished pods hold no disruption
     /// budget and run nothing, so they are deleted without waiting.
-    Delete { wait: bool },
+    Delete {
+        wait: bool,
+    },
     Skip(SkipReason),
 }
 
@@ -150,10 +152,10 @@ mod tests {
                 "ds" => p.metadata.owner_references.push(owner("DaemonSet", v)),
                 "rs" => p.metadata.owner_references.push(owner("ReplicaSet", "rs")),
                 "mirror" => drop(p.metadata.annotations.insert(MIRROR_ANNOTATION.into(), "x".into())),
-                "emptydir" => p.spec.volumes.push(crate::kube::types::Volume {
-                    name: "v".into(),
-                    empty_dir: Some(serde_json::json!({})),
-                }),
+                "emptydir" => p
+                    .spec
+                    .volumes
+                    .push(crate::kube::types::Volume { name: "v".into(), empty_dir: Some(serde_json::json!({})) }),
                 "phase" => p.status.phase = v.into(),
                 "on" => p.spec.node_name = v.into(),
                 "deleted" => {

@@ -61,7 +61,8 @@ mod tests {
 
     #[track_caller]
     fn d(ready: bool, budgets: &[(i64, Option<i64>)], want_open: bool) {
-        let owned: Vec<Budget> = budgets.iter().map(|(b, _)| Budget { namespace: "ns".into(), name: "b".into(), before: *b }).collect();
+        let owned: Vec<Budget> =
+            budgets.iter().map(|(b, _)| Budget { namespace: "ns".into(), name: "b".into(), before: *b }).collect();
         let seen: Vec<Seen> = owned.iter().zip(budgets).map(|(budget, (_, now))| Seen { budget, now: *now }).collect();
         let got = decide(ready, &seen);
         assert_eq!(got == Verdict::Open, want_open, "{ready} {budgets:?}: {got:?}");

@@ -24,19 +24,28 @@ pub const POLL: Duration = Duration::from_secs(2);
 /// The budgets covering the pods on `node_name` now, with their current
 /// `disruptionsAllowed`.
 pub fn covering_budgets(client: &Client, node_name: &str) -> Result<Vec<Budget>> {
-    let pods = client.list_pods(&ListParams { field_selector: Some(format!("spec.nodeName={node_name}")), limit: Some(crate::kube::POD_PAGE), ..Default::default() })?;
+    let pods = client.list_pods(&ListParams {
+        field_selector: Some(format!("spec.nodeName={node_name}")),
+        limit: Some(crate::kube::POD_PAGE),
+        ..Default::default()
+    })?;
     let pdbs = client.list_pdbs(&ListParams::default())?;
     Ok(pdbs
         .into_iter()
         .filter(|b| pods.iter().any(|p| b.covers(&p.metadata.namespace, &p.metadata.labels)))
-        .map(|b| Budget { namespace: b.metadata.namespace, name: b.metadata.name, before: b.status.disruptions_allowed })
+        .map(|b| Budget {
+            namespace: b.metadata.namespace,
+            name: b.metadata.name,
+            before: b.status.disruptions_allowed,
+        })
         .collect())
 }
 
 /// Record the covering budgets on the node (before the drain).
 pub fn record(client: &Client, node_name: &str) -> Result<Vec<Budget>> {
     let budgets = covering_budgets(client, node_name)?;
-    let value = serde_json::to_string(&budgets).map_err(|e| Error::Decode { what: "release gate budgets".into(), message: e.to_string() })?;
+    let value = serde_json::to_string(&budgets)
+        .map_err(|e| Error::Decode { what: "release gate budgets".into(), message: e.to_string() })?;
     node::set_annotations(client, node_name, &[(ANNOTATION, value.as_str())])?;
     Ok(budgets)
 }
@@ -55,7 +64,9 @@ pub fn recorded(annotations: &std::collections::BTreeMap<String, String>) -> Vec
 /// How the wait ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Open { waited: Duration },
+    Open {
+        waited: Duration,
+    },
     /// The timeout passed; why the gate was still shut.
     TimedOut(String),
     Stopped,
@@ -68,7 +79,14 @@ pub enum Outcome {
 /// or the permission was taken away since the record) is different: no retry
 /// can tell, so it is logged once, not asked again, and the gate opens on the
 /// node's readiness (and the budgets it can read), as without a record.
-pub fn wait(client: &Client, node_name: &str, budgets: &[Budget], timeout: Duration, clock: &dyn Clock, stop: &dyn Fn() -> bool) -> Outcome {
+pub fn wait(
+    client: &Client,
+    node_name: &str,
+    budgets: &[Budget],
+    timeout: Duration,
+    clock: &dyn Clock,
+    stop: &dyn Fn() -> bool,
+) -> Outcome {
     let started = clock.now();
     let elapsed = || Duration::try_from(clock.now() - started).unwrap_or(Duration::ZERO);
     let mut last_reason = String::new();
@@ -103,7 +121,12 @@ pub fn wait(client: &Client, node_name: &str, budgets: &[Budget], timeout: Durat
 /// The node's readiness and each budget's `disruptionsAllowed` now (None: gone,
 /// or refused with 403, which `refused` remembers so it is asked only once;
 /// the first refusal is a warning, the permission being the same for all).
-fn observe(client: &Client, node_name: &str, budgets: &[Budget], refused: &mut [bool]) -> Result<(bool, Vec<Option<i64>>)> {
+fn observe(
+    client: &Client,
+    node_name: &str,
+    budgets: &[Budget],
+    refused: &mut [bool],
+) -> Result<(bool, Vec<Option<i64>>)> {
     let ready = client.node_ready(node_name)?;
     let mut now = Vec::with_capacity(budgets.len());
     for (i, b) in budgets.iter().enumerate() {

@@ -92,15 +92,36 @@ mod tests {
 
     #[test]
     fn names_what_is_missing() {
-        hint("open", libc::EACCES, BASE & !(1 << 19), "lacks CAP_SYS_PTRACE (securityContext.capabilities.add: [SYS_PTRACE])");
+        hint(
+            "open",
+            libc::EACCES,
+            BASE & !(1 << 19),
+            "lacks CAP_SYS_PTRACE (securityContext.capabilities.add: [SYS_PTRACE])",
+        );
         hint("open", libc::EACCES, BASE, "AppArmor or SELinux");
         hint("open", libc::ENOENT, BASE, "hostPID: true");
-        hint("enter", libc::EPERM, BASE & !(1 << 18), "lacks CAP_SYS_CHROOT (securityContext.capabilities.add: [SYS_CHROOT])");
-        hint("enter", libc::EPERM, BASE & !(1 << 21), "lacks CAP_SYS_ADMIN (securityContext.capabilities.add: [SYS_ADMIN])");
-        hint("enter", libc::EPERM, 1 << 19, "lacks CAP_SYS_ADMIN and CAP_SYS_CHROOT (securityContext.capabilities.add: [SYS_ADMIN, SYS_CHROOT])");
+        hint(
+            "enter",
+            libc::EPERM,
+            BASE & !(1 << 18),
+            "lacks CAP_SYS_CHROOT (securityContext.capabilities.add: [SYS_CHROOT])",
+        );
+        hint(
+            "enter",
+            libc::EPERM,
+            BASE & !(1 << 21),
+            "lacks CAP_SYS_ADMIN (securityContext.capabilities.add: [SYS_ADMIN])",
+        );
+        hint(
+            "enter",
+            libc::EPERM,
+            1 << 19,
+            "lacks CAP_SYS_ADMIN and CAP_SYS_CHROOT (securityContext.capabilities.add: [SYS_ADMIN, SYS_CHROOT])",
+        );
         hint("enter", libc::EPERM, BASE, "seccomp profile");
         assert_eq!(namespace_hint("enter", &io::Error::from_raw_os_error(libc::EINVAL), Some(BASE)), "");
-        assert!(signal_hint(&io::Error::from_raw_os_error(libc::EPERM), Some(0)).contains("CAP_KILL (securityContext.capabilities.add: [KILL])"));
+        assert!(signal_hint(&io::Error::from_raw_os_error(libc::EPERM), Some(0))
+            .contains("CAP_KILL (securityContext.capabilities.add: [KILL])"));
         assert_eq!(parse_cap_eff("Name:\tx\nCapEff:\t00000000a80425fb\n"), Some(0xa80425fb));
         assert_eq!(missing(None, &[SYS_ADMIN]), ["SYS_ADMIN"]);
     }

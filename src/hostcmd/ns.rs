@@ -95,7 +95,11 @@ pub(super) fn probe_enter(pid: i32) -> Result<bool> {
         return Err(ns_error(pid, "prepare to enter", io::Error::last_os_error()));
     }
     if child == 0 {
-        let code = if unsafe { libc::setns(fd, libc::CLONE_NEWNS) } == 0 { 0 } else { io::Error::last_os_error().raw_os_error().unwrap_or(255).min(255) };
+        let code = if unsafe { libc::setns(fd, libc::CLONE_NEWNS) } == 0 {
+            0
+        } else {
+            io::Error::last_os_error().raw_os_error().unwrap_or(255).min(255)
+        };
         unsafe { libc::_exit(code) };
     }
     let mut status = 0;

@@ -82,7 +82,10 @@ mod tests {
         env_error(&[], "KUBERNETES_SERVICE_HOST is not set (kured runs as a pod in the cluster)");
         env_error(&[("KUBERNETES_SERVICE_HOST", "")], "KUBERNETES_SERVICE_HOST is not set");
         env_error(&[("KUBERNETES_SERVICE_HOST", "10.0.0.1")], "KUBERNETES_SERVICE_PORT is not set");
-        env_error(&[("KUBERNETES_SERVICE_HOST", "10.0.0.1"), ("KUBERNETES_SERVICE_PORT", "https")], "\"https\" is not a port number");
+        env_error(
+            &[("KUBERNETES_SERVICE_HOST", "10.0.0.1"), ("KUBERNETES_SERVICE_PORT", "https")],
+            "\"https\" is not a port number",
+        );
         env_error(&[("KUBERNETES_SERVICE_HOST", "10.0.0.1"), ("KUBERNETES_SERVICE_PORT", "0")], "is not a port number");
         env_error(&[("KUBERNETES_SERVICE_HOST", "a/b"), ("KUBERNETES_SERVICE_PORT", "443")], "is not a host name");
         let missing = [

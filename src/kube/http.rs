@@ -285,7 +285,10 @@ mod tests {
         assert!(connection_lost(&ureq::Error::Io(Io::from(ErrorKind::UnexpectedEof))));
         assert!(connection_lost(&ureq::Error::ConnectionFailed));
         assert!(!connection_lost(&ureq::Error::Io(Io::from(ErrorKind::TimedOut))));
-        assert!(!connection_lost(&ureq::Error::Timeout(ureq::Timeout::Global)), "a timeout is not resent, even a short one");
+        assert!(
+            !connection_lost(&ureq::Error::Timeout(ureq::Timeout::Global)),
+            "a timeout is not resent, even a short one"
+        );
         assert!(!connection_lost(&ureq::Error::BodyExceedsLimit(1)));
         assert!(!connection_lost(&ureq::Error::Tls("bad certificate")));
     }

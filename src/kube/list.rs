@@ -50,7 +50,10 @@ pub fn collect<T>(mut fetch: impl FnMut(Option<&str>) -> Result<Page<T>>) -> Res
                 Err(e) => return Err(e),
             }
         }
-        return Err(Error::Decode { what: "list".into(), message: format!("still paginating after {MAX_PAGES} pages") });
+        return Err(Error::Decode {
+            what: "list".into(),
+            message: format!("still paginating after {MAX_PAGES} pages"),
+        });
     }
 }
 
@@ -65,7 +68,13 @@ mod tests {
     }
 
     fn gone() -> Result<Page<u32>> {
-        Err(crate::kube::status::api_error("GET", "/api/v1/pods", 410, b"{\"kind\":\"Status\",\"reason\":\"Expired\"}", None))
+        Err(crate::kube::status::api_error(
+            "GET",
+            "/api/v1/pods",
+            410,
+            b"{\"kind\":\"Status\",\"reason\":\"Expired\"}",
+            None,
+        ))
     }
 
     /// Serve `answers` in order, recording the continue tokens asked for.

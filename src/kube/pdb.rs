@@ -123,14 +123,20 @@ mod tests {
         sel(r#"{"matchExpressions":[{"key":"app","operator":"Exists"}]}"#, &[("app", "")], true);
         sel(r#"{"matchExpressions":[{"key":"app","operator":"DoesNotExist"}]}"#, &[("app", "")], false);
         sel(r#"{"matchExpressions":[{"key":"app","operator":"Bogus"}]}"#, &[("app", "")], false);
-        sel(r#"{"matchLabels":{"app":"web"},"matchExpressions":[{"key":"tier","operator":"Exists"}]}"#, &[("app", "web")], false);
+        sel(
+            r#"{"matchLabels":{"app":"web"},"matchExpressions":[{"key":"tier","operator":"Exists"}]}"#,
+            &[("app", "web")],
+            false,
+        );
     }
 
     #[test]
     fn a_budget_without_selector_covers_nothing() {
-        let pdb: PodDisruptionBudget = serde_json::from_str(r#"{"metadata":{"name":"p","namespace":"d"},"spec":{}}"#).unwrap();
+        let pdb: PodDisruptionBudget =
+            serde_json::from_str(r#"{"metadata":{"name":"p","namespace":"d"},"spec":{}}"#).unwrap();
         assert!(!pdb.covers("d", &labels(&[])));
-        let pdb: PodDisruptionBudget = serde_json::from_str(r#"{"metadata":{"name":"p","namespace":"d"},"spec":{"selector":{}}}"#).unwrap();
+        let pdb: PodDisruptionBudget =
+            serde_json::from_str(r#"{"metadata":{"name":"p","namespace":"d"},"spec":{"selector":{}}}"#).unwrap();
         assert!(pdb.covers("d", &labels(&[])) && !pdb.covers("other", &labels(&[])));
     }
 }

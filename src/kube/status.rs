@@ -81,11 +81,7 @@ fn with_causes(message: String, details: Option<StatusDetails>) -> String {
 }
 
 fn status_text(code: u16) -> String {
-    ureq::http::StatusCode::from_u16(code)
-        .ok()
-        .and_then(|s| s.canonical_reason())
-        .unwrap_or("Unknown")
-        .to_string()
+    ureq::http::StatusCode::from_u16(code).ok().and_then(|s| s.canonical_reason()).unwrap_or("Unknown").to_string()
 }
 
 /// One line, at most `EXCERPT_CHARS` characters, of a body that was not a Status.
@@ -132,14 +128,33 @@ mod tests {
 
     #[test]
     fn status_bodies() {
-        check(404, r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"nodes \"n1\" not found","reason":"NotFound","details":{"name":"n1","kind":"nodes"},"code":404}"#,
-            "NotFound", "nodes \"n1\" not found");
-        check(409, r#"{"kind":"Status","reason":"Conflict","message":"the object has been modified"}"#, "Conflict", "the object has been modified");
+        check(
+            404,
+            r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"nodes \"n1\" not found","reason":"NotFound","details":{"name":"n1","kind":"nodes"},"code":404}"#,
+            "NotFound",
+            "nodes \"n1\" not found",
+        );
+        check(
+            409,
+            r#"{"kind":"Status","reason":"Conflict","message":"the object has been modified"}"#,
+            "Conflict",
+            "the object has been modified",
+        );
         check(429, r#"{"kind":"Status","reason":"TooManyRequests","message":"Cannot evict pod as it would violate the pod's disruption budget.","details":{"causes":[{"reason":"DisruptionBudget","message":"The disruption budget pdb needs 1 healthy pods and has 1 currently"}]},"code":429}"#,
             "TooManyRequests", "Cannot evict pod as it would violate the pod's disruption budget. (DisruptionBudget: The disruption budget pdb needs 1 healthy pods and has 1 currently)");
-        check(422, r#"{"kind":"Status","reason":"Invalid","message":"","details":{"causes":[{"field":"spec.x","message":"bad"}]}}"#, "Invalid", "spec.x: bad");
+        check(
+            422,
+            r#"{"kind":"Status","reason":"Invalid","message":"","details":{"causes":[{"field":"spec.x","message":"bad"}]}}"#,
+            "Invalid",
+            "spec.x: bad",
+        );
         check(403, r#"{"kind":"Status","message":"forbidden"}"#, "Forbidden", "forbidden");
-        check(503, "  <html>\n<body>upstream\n  down</body></html>\n", "Service Unavailable", "<html> <body>upstream down</body></html>");
+        check(
+            503,
+            "  <html>\n<body>upstream\n  down</body></html>\n",
+            "Service Unavailable",
+            "<html> <body>upstream down</body></html>",
+        );
         check(500, "", "Internal Server Error", "");
         check(410, r#"{"items":[]}"#, "Gone", r#"{"items":[]}"#);
         check(599, "x", "Unknown", "x");

@@ -11,7 +11,11 @@ use crate::error::{Error, Result};
 /// Every certificate in the PEM bundle at `path` (a CA rotation briefly puts
 /// old and new in the same file).
 pub fn load_ca(path: &str) -> Result<Vec<Certificate<'static>>> {
-    let pem = std::fs::read(path).map_err(|source| Error::Io { what: "cannot read CA certificate".into(), path: path.into(), source })?;
+    let pem = std::fs::read(path).map_err(|source| Error::Io {
+        what: "cannot read CA certificate".into(),
+        path: path.into(),
+        source,
+    })?;
     parse_ca(&pem, path)
 }
 

@@ -52,8 +52,11 @@ impl TokenSource {
 
     fn read_into(&self, cached: &mut Option<Cached>) -> Result<String> {
         let mtime = self.mtime();
-        let text = std::fs::read_to_string(&self.path)
-            .map_err(|source| Error::Io { what: "cannot read service-account token".into(), path: self.path.clone(), source })?;
+        let text = std::fs::read_to_string(&self.path).map_err(|source| Error::Io {
+            what: "cannot read service-account token".into(),
+            path: self.path.clone(),
+            source,
+        })?;
         let token = text.trim().to_string();
         if token.is_empty() {
             return Err(Error::InCluster(format!("service-account token {} is empty", self.path)));

@@ -203,7 +203,6 @@ where
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

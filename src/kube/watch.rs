@@ -100,7 +100,10 @@ pub struct Cursor {
 
 impl std::fmt::Debug for Cursor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Cursor").field("resource_version", &self.resource_version).field("live", &self.live.is_some()).finish()
+        f.debug_struct("Cursor")
+            .field("resource_version", &self.resource_version)
+            .field("live", &self.live.is_some())
+            .finish()
     }
 }
 
@@ -209,7 +212,9 @@ impl<'c> Watch<'c> {
                     let live = self.live.take().expect("reading it");
                     let quick = live.events == 0 && live.opened.elapsed() < Duration::from_secs(1);
                     if quick && live.empty_ends + 1 >= MAX_EMPTY_ENDS {
-                        return Err(self.error("watch requests end at once with no events (a proxy that breaks streaming?)"));
+                        return Err(
+                            self.error("watch requests end at once with no events (a proxy that breaks streaming?)")
+                        );
                     }
                     // carried to the next request, which opens at the next turn of the loop
                     self.live = None;
@@ -260,7 +265,9 @@ impl<'c> Watch<'c> {
                     let read = (&mut reader).take(MAX_LINE).read_until(b'\n', &mut line);
                     let msg = match read {
                         Ok(0) => Read1::End,
-                        Ok(n) if !line.ends_with(b"\n") && n as u64 >= MAX_LINE => Read1::Failed(format!("an event longer than {MAX_LINE} bytes")),
+                        Ok(n) if !line.ends_with(b"\n") && n as u64 >= MAX_LINE => {
+                            Read1::Failed(format!("an event longer than {MAX_LINE} bytes"))
+                        }
                         Ok(_) if line.trim_ascii().is_empty() => continue,
                         Ok(_) => Read1::Line(line),
                         Err(e) => Read1::Failed(format!("reading the stream: {e}")),
@@ -290,8 +297,10 @@ impl<'c> Watch<'c> {
     }
 
     fn decode(&mut self, line: &[u8]) -> Result<Option<Event>> {
-        let parsed: Line = serde_json::from_slice(line)
-            .map_err(|e| Error::Decode { what: format!("watch event from {}", self.collection), message: e.to_string() })?;
+        let parsed: Line = serde_json::from_slice(line).map_err(|e| Error::Decode {
+            what: format!("watch event from {}", self.collection),
+            message: e.to_string(),
+        })?;
         self.event(parsed)
     }
 
@@ -302,7 +311,11 @@ impl<'c> Watch<'c> {
 
     /// One namespaced DaemonSet.
     pub fn daemonset(client: &'c Client, namespace: &str, name: &str) -> Watch<'c> {
-        Watch::new(client, &["apis", "apps", "v1", "namespaces", namespace, "daemonsets"], &format!("metadata.name={name}"))
+        Watch::new(
+            client,
+            &["apis", "apps", "v1", "namespaces", namespace, "daemonsets"],
+            &format!("metadata.name={name}"),
+        )
     }
 
     /// The resourceVersion the next request resumes from.
@@ -326,7 +339,12 @@ impl<'c> Watch<'c> {
     /// Hand events to `on_event` until it breaks, `max_wait` passes or `stop()`
     /// is true. Lists first if nothing was listed yet (without handing that
     /// list over: call [`Watch::list`] first to see it).
-    pub fn run(&mut self, max_wait: Duration, stop: &dyn Fn() -> bool, mut on_event: impl FnMut(Event) -> ControlFlow<()>) -> Result<Ended> {
+    pub fn run(
+        &mut self,
+        max_wait: Duration,
+        stop: &dyn Fn() -> bool,
+        mut on_event: impl FnMut(Event) -> ControlFlow<()>,
+    ) -> Result<Ended> {
         let deadline = Instant::now() + max_wait;
         if self.resource_version.is_none() {
             self.list()?;
@@ -353,7 +371,9 @@ impl<'c> Watch<'c> {
                 None if events == 0 && started.elapsed() < Duration::from_secs(1) && secs > 1 => {
                     empty_ends += 1;
                     if empty_ends >= MAX_EMPTY_ENDS {
-                        return Err(self.error("watch requests end at once with no events (a proxy that breaks streaming?)"));
+                        return Err(
+                            self.error("watch requests end at once with no events (a proxy that breaks streaming?)")
+                        );
                     }
                 }
                 None => empty_ends = 0,
@@ -362,7 +382,12 @@ impl<'c> Watch<'c> {
     }
 
     /// One watch request. None when the server ended it (time for the next).
-    fn request(&mut self, secs: u64, stop: &dyn Fn() -> bool, on_event: &mut dyn FnMut(Event) -> ControlFlow<()>) -> Result<Option<Ended>> {
+    fn request(
+        &mut self,
+        secs: u64,
+        stop: &dyn Fn() -> bool,
+        on_event: &mut dyn FnMut(Event) -> ControlFlow<()>,
+    ) -> Result<Option<Ended>> {
         let path = self.request_path(secs);
         let reader = match self.client.http.open_stream(&path, socket_bound(secs)) {
             Ok(r) => r,
@@ -378,7 +403,10 @@ impl<'c> Watch<'c> {
         let mut line = Vec::new();
         loop {
             line.clear();
-            let n = (&mut reader).take(MAX_LINE).read_until(b'\n', &mut line).map_err(|e| self.error(&format!("reading the stream: {e}")))?;
+            let n = (&mut reader)
+                .take(MAX_LINE)
+                .read_until(b'\n', &mut line)
+                .map_err(|e| self.error(&format!("reading the stream: {e}")))?;
             if n == 0 {
                 return Ok(None);
             }

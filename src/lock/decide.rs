@@ -79,9 +79,7 @@ pub fn release(existing: Option<&LockValue>, me: &str) -> Result<Option<LockValu
     match existing {
         None => Err(Error::Lock(format!("{me} does not hold the lock: nobody does"))),
         Some(LockValue::Single(e)) if e.node_id == me => Ok(None),
-        Some(LockValue::Single(e)) => {
-            Err(Error::Lock(format!("{me} does not hold the lock: {} does", e.node_id)))
-        }
+        Some(LockValue::Single(e)) => Err(Error::Lock(format!("{me} does not hold the lock: {} does", e.node_id))),
         Some(LockValue::Multi { max_owners, locks }) => {
             let Some(i) = locks.iter().position(|e| e.node_id == me) else {
                 return Err(Error::Lock(format!("{me} does not hold the lock: {}", holders(locks))));

@@ -47,7 +47,10 @@ pub enum Acquisition {
 pub enum Taken {
     Acquired(Held),
     /// No free slot: the nodes holding live entries, and every entry as read.
-    Full { holders: Vec<String>, entries: Vec<LockEntry> },
+    Full {
+        holders: Vec<String>,
+        entries: Vec<LockEntry>,
+    },
 }
 
 /// The entry this node holds: what it recorded, and which entry it is (its
@@ -119,7 +122,8 @@ impl<'a> DaemonSetLock<'a> {
             match acquire(existing, &self.node, now, self.ttl, self.concurrency, meta.clone()) {
                 Decision::AlreadyHeld(meta) => {
                     let entries = existing.map_or(&[][..], LockValue::entries);
-                    let mine = entries.iter().find(|e| e.node_id == self.node && !e.expired(now) && e.broken_by().is_none());
+                    let mine =
+                        entries.iter().find(|e| e.node_id == self.node && !e.expired(now) && e.broken_by().is_none());
                     let key = mine.map_or_else(|| (self.node.clone(), now), stale::key);
                     Ok(Step::Done(Taken::Acquired(Held { meta, key })))
                 }
@@ -128,14 +132,17 @@ impl<'a> DaemonSetLock<'a> {
                     Ok(Step::Done(Taken::Full { holders, entries }))
                 }
                 Decision::Acquired(v) => {
-                    let held = self.held_in(&v).unwrap_or_else(|| Held { meta: meta.clone(), key: (self.node.clone(), now) });
+                    let held =
+                        self.held_in(&v).unwrap_or_else(|| Held { meta: meta.clone(), key: (self.node.clone(), now) });
                     Ok(Step::Write(Some(v.to_annotation()), Taken::Acquired(held)))
                 }
             }
         })
         .inspect(|a| match a {
             Taken::Acquired(_) => log::info!("{}: {} holds the lock", self.what(), self.node),
-            Taken::Full { holders, .. } => log::info!("{}: lock held by {}", self.what(), crate::names::summary(holders)),
+            Taken::Full { holders, .. } => {
+                log::info!("{}: lock held by {}", self.what(), crate::names::summary(holders))
+            }
         })
     }
 
@@ -147,19 +154,26 @@ impl<'a> DaemonSetLock<'a> {
         let (standing, renewed) = self.update(|existing, now| match standing(existing, &held.key, now) {
             // (a control-plane node renews only while no other one took the
             // lock meanwhile: see `quorum`)
-            Standing::Expired if self.guard.as_ref().and_then(|g| quorum::other_holder(existing, &self.node, now, g)).is_some() => {
+            Standing::Expired
+                if self.guard.as_ref().and_then(|g| quorum::other_holder(existing, &self.node, now, g)).is_some() =>
+            {
                 Ok(Step::Done((Standing::Expired, None)))
             }
-            Standing::Expired => match acquire(existing, &self.node, now, self.ttl, self.concurrency, held.meta.clone()) {
-                Decision::Acquired(mut v) => {
-                    if self.guard.is_some() {
-                        v.entries_mut().iter_mut().filter(|e| e.node_id == self.node && e.broken_by().is_none()).for_each(quorum::mark);
+            Standing::Expired => {
+                match acquire(existing, &self.node, now, self.ttl, self.concurrency, held.meta.clone()) {
+                    Decision::Acquired(mut v) => {
+                        if self.guard.is_some() {
+                            v.entries_mut()
+                                .iter_mut()
+                                .filter(|e| e.node_id == self.node && e.broken_by().is_none())
+                                .for_each(quorum::mark);
+                        }
+                        let renewed = self.held_in(&v);
+                        Ok(Step::Write(Some(v.to_annotation()), (Standing::Held, renewed)))
                     }
-                    let renewed = self.held_in(&v);
-                    Ok(Step::Write(Some(v.to_annotation()), (Standing::Held, renewed)))
+                    _ => Ok(Step::Done((Standing::Expired, None))),
                 }
-                _ => Ok(Step::Done((Standing::Expired, None))),
-            },
+            }
             other => Ok(Step::Done((other, None))),
         })?;
         if let Some(r) = renewed {
@@ -170,7 +184,10 @@ impl<'a> DaemonSetLock<'a> {
     }
 
     fn held_in(&self, v: &LockValue) -> Option<Held> {
-        v.entries().iter().find(|e| e.node_id == self.node && e.broken_by().is_none()).map(|e| Held { meta: e.meta(), key: stale::key(e) })
+        v.entries()
+            .iter()
+            .find(|e| e.node_id == self.node && e.broken_by().is_none())
+            .map(|e| Held { meta: e.meta(), key: stale::key(e) })
     }
 
     /// Drop our entry. No lock at all is fine (a previous release whose answer
@@ -205,7 +222,6 @@ impl<'a> DaemonSetLock<'a> {
         Ok(earlier_holders(existing.as_ref(), &self.node, self.clock.now()).into_iter().map(stale::key).collect())
     }
 
-
     /// Break another holder's entry as stale (see [`stale`]), only if it is
     /// still that same entry. True if it was broken by us.
     pub fn break_entry(&self, key: &stale::EntryKey) -> Result<bool> {
@@ -239,7 +255,10 @@ impl<'a> DaemonSetLock<'a> {
 
     /// As [`update`](Self::update), the decision also seeing the DaemonSet
     /// read (its [`pause`] annotation).
-    fn update_seen<T>(&self, decide: impl Fn(&DaemonSet, Option<&LockValue>, time::OffsetDateTime) -> Result<Step<T>>) -> Result<T> {
+    fn update_seen<T>(
+        &self,
+        decide: impl Fn(&DaemonSet, Option<&LockValue>, time::OffsetDateTime) -> Result<Step<T>>,
+    ) -> Result<T> {
         let mut backoff = Duration::from_millis(50);
         for attempt in 1..=MAX_TRIES {
             let mut ds = self.client.get_daemonset(&self.namespace, &self.name)?;
@@ -263,9 +282,8 @@ impl<'a> DaemonSetLock<'a> {
     }
 
     fn parse(&self, ds: &DaemonSet) -> Result<Option<LockValue>> {
-        LockValue::from_optional(ds.annotation(&self.annotation)).map_err(|e| {
-            Error::Lock(format!("{} is corrupt, leaving it untouched: {e}", self.what()))
-        })
+        LockValue::from_optional(ds.annotation(&self.annotation))
+            .map_err(|e| Error::Lock(format!("{} is corrupt, leaving it untouched: {e}", self.what())))
     }
 
     fn what(&self) -> String {

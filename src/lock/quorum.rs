@@ -60,13 +60,22 @@ impl Wait {
 
 /// Whether `entry` is a control-plane node's (see the module comment).
 pub fn is_control_plane(entry: &LockEntry, guard: &Guard) -> bool {
-    entry.metadata.get(CONTROL_PLANE).and_then(Value::as_bool).unwrap_or(false) || guard.control_plane.contains(&entry.node_id)
+    entry.metadata.get(CONTROL_PLANE).and_then(Value::as_bool).unwrap_or(false)
+        || guard.control_plane.contains(&entry.node_id)
 }
 
 /// The other control-plane node holding a live entry, if any.
-pub fn other_holder<'v>(existing: Option<&'v LockValue>, me: &str, now: OffsetDateTime, guard: &Guard) -> Option<&'v str> {
+pub fn other_holder<'v>(
+    existing: Option<&'v LockValue>,
+    me: &str,
+    now: OffsetDateTime,
+    guard: &Guard,
+) -> Option<&'v str> {
     let entries = existing.map_or(&[][..], LockValue::entries);
-    entries.iter().find(|e| e.node_id != me && !e.expired(now) && is_control_plane(e, guard)).map(|e| e.node_id.as_str())
+    entries
+        .iter()
+        .find(|e| e.node_id != me && !e.expired(now) && is_control_plane(e, guard))
+        .map(|e| e.node_id.as_str())
 }
 
 /// Whether the guard holds `me` (a control-plane node) back from a free slot.
@@ -92,7 +101,10 @@ mod tests {
     const NOW: OffsetDateTime = datetime!(2024-03-01 03:10:00 UTC);
 
     fn guard(cp: &[&str], not_ready: &[&str]) -> Guard {
-        Guard { control_plane: cp.iter().map(|s| s.to_string()).collect(), not_ready: not_ready.iter().map(|s| s.to_string()).collect() }
+        Guard {
+            control_plane: cp.iter().map(|s| s.to_string()).collect(),
+            not_ready: not_ready.iter().map(|s| s.to_string()).collect(),
+        }
     }
 
     fn lock(json: &str) -> LockValue {
@@ -111,22 +123,54 @@ mod tests {
         let w = |n: &str| Some(Wait::Rebooting(n.into()));
         case(None, &g, None);
         // workers holding slots do not matter
-        case(Some(r#"{"maxOwners":3,"locks":[{"nodeID":"w-1","created":"2024-03-01T03:00:00Z","TTL":0},{"nodeID":"w-2","created":"2024-03-01T03:00:00Z","TTL":0}]}"#), &g, None);
+        case(
+            Some(
+                r#"{"maxOwners":3,"locks":[{"nodeID":"w-1","created":"2024-03-01T03:00:00Z","TTL":0},{"nodeID":"w-2","created":"2024-03-01T03:00:00Z","TTL":0}]}"#,
+            ),
+            &g,
+            None,
+        );
         // a control-plane holder known by name (an upstream pod's entry)
-        case(Some(r#"{"maxOwners":3,"locks":[{"nodeID":"w-1","created":"2024-03-01T03:00:00Z","TTL":0},{"nodeID":"cp-2","created":"2024-03-01T03:00:00Z","TTL":0}]}"#), &g, w("cp-2"));
+        case(
+            Some(
+                r#"{"maxOwners":3,"locks":[{"nodeID":"w-1","created":"2024-03-01T03:00:00Z","TTL":0},{"nodeID":"cp-2","created":"2024-03-01T03:00:00Z","TTL":0}]}"#,
+            ),
+            &g,
+            w("cp-2"),
+        );
         // ... or by its mark, even when the Node list missed it
-        case(Some(r#"{"nodeID":"cp-9","metadata":{"unschedulable":false,"controlPlane":true},"created":"2024-03-01T03:00:00Z","TTL":0}"#), &g, w("cp-9"));
+        case(
+            Some(
+                r#"{"nodeID":"cp-9","metadata":{"unschedulable":false,"controlPlane":true},"created":"2024-03-01T03:00:00Z","TTL":0}"#,
+            ),
+            &g,
+            w("cp-9"),
+        );
         // an expired entry is free; a broken one counts until its grace is over
         case(Some(r#"{"nodeID":"cp-2","created":"2024-03-01T03:00:00Z","TTL":60000000000}"#), &g, None);
-        case(Some(r#"{"nodeID":"cp-2","metadata":{"brokenBy":"w-1"},"created":"2024-03-01T03:00:00Z","TTL":900000000000}"#), &g, w("cp-2"));
+        case(
+            Some(
+                r#"{"nodeID":"cp-2","metadata":{"brokenBy":"w-1"},"created":"2024-03-01T03:00:00Z","TTL":900000000000}"#,
+            ),
+            &g,
+            w("cp-2"),
+        );
         // our own entry is not another's
-        case(Some(r#"{"nodeID":"cp-1","metadata":{"controlPlane":true},"created":"2024-03-01T03:00:00Z","TTL":0}"#), &g, None);
+        case(
+            Some(r#"{"nodeID":"cp-1","metadata":{"controlPlane":true},"created":"2024-03-01T03:00:00Z","TTL":0}"#),
+            &g,
+            None,
+        );
         // a hand-written lock names no control-plane node
         case(Some(r#"{"nodeID":"manual"}"#), &g, None);
         // another control-plane node not Ready
         case(None, &guard(&["cp-1", "cp-2", "cp-3"], &["cp-3"]), Some(Wait::NotReady("cp-3".into())));
         // a holder is the first reason given
-        case(Some(r#"{"nodeID":"cp-2","created":"2024-03-01T03:00:00Z","TTL":0}"#), &guard(&["cp-1", "cp-2", "cp-3"], &["cp-2"]), w("cp-2"));
+        case(
+            Some(r#"{"nodeID":"cp-2","created":"2024-03-01T03:00:00Z","TTL":0}"#),
+            &guard(&["cp-1", "cp-2", "cp-3"], &["cp-2"]),
+            w("cp-2"),
+        );
     }
 
     #[test]

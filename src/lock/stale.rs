@@ -157,7 +157,11 @@ mod tests {
         use NodeSeen::*;
         let gone = entry("gone");
         seq(&gone, &[(0, Absent), (29, Absent), (30, Absent)], &[false, false, true]);
-        seq(&gone, &[(0, Absent), (10, Present), (40, Absent), (60, Absent), (70, Absent)], &[false, false, false, false, true]);
+        seq(
+            &gone,
+            &[(0, Absent), (10, Present), (40, Absent), (60, Absent), (70, Absent)],
+            &[false, false, false, false, true],
+        );
         seq(&gone, &[(0, Absent), (20, Unknown), (40, Absent)], &[false, false, true]);
         seq(&gone, &[(0, Unknown), (40, Unknown)], &[false, false]);
         // hand-written entries are never broken
@@ -179,7 +183,9 @@ mod tests {
     fn breaking_marks_the_entry_and_keeps_its_slot_for_the_grace() {
         let (a, b) = (entry("a"), entry("b"));
         let now = at(100);
-        let Ok(LockValue::Single(broken)) = break_entry(Some(&LockValue::Single(a.clone())), &key(&a), "b", now) else { panic!() };
+        let Ok(LockValue::Single(broken)) = break_entry(Some(&LockValue::Single(a.clone())), &key(&a), "b", now) else {
+            panic!()
+        };
         assert_eq!(broken.broken_by(), Some("b"));
         assert_eq!((broken.node_id.as_str(), broken.created), ("a", T0), "the same entry, marked");
         assert!(!broken.expired(now + GRACE - Duration::from_millis(1)), "its slot stays taken for the grace");
@@ -189,9 +195,15 @@ mod tests {
         assert_eq!(break_entry(Some(&LockValue::Single(a.clone())), &key(&b), "c", now), Err(()));
         assert_eq!(break_entry(None, &key(&a), "b", now), Err(()));
         let retaken = LockEntry::new("a", LockMeta::default(), at(5), None);
-        assert_eq!(break_entry(Some(&LockValue::Single(retaken)), &key(&a), "b", now), Err(()), "taken again since: not the same entry");
+        assert_eq!(
+            break_entry(Some(&LockValue::Single(retaken)), &key(&a), "b", now),
+            Err(()),
+            "taken again since: not the same entry"
+        );
         let multi = LockValue::Multi { max_owners: 2, locks: vec![a.clone(), b.clone()] };
-        let Ok(LockValue::Multi { locks, max_owners: 2 }) = break_entry(Some(&multi), &key(&a), "c", now) else { panic!() };
+        let Ok(LockValue::Multi { locks, max_owners: 2 }) = break_entry(Some(&multi), &key(&a), "c", now) else {
+            panic!()
+        };
         assert_eq!(locks[0].broken_by(), Some("c"));
         assert_eq!(locks[1], b, "others untouched");
         // other metadata is kept (the cordon record, upstream's keys)
@@ -207,7 +219,10 @@ mod tests {
         assert_eq!(sweep(Some(&LockValue::Single(broken.clone())), now + GRACE), Some(None));
         assert_eq!(sweep(Some(&LockValue::Single(a.clone())), now + GRACE), None, "a live entry is not swept");
         let multi = LockValue::Multi { max_owners: 2, locks: vec![broken.clone(), b.clone()] };
-        assert_eq!(sweep(Some(&multi), now + GRACE), Some(Some(LockValue::Multi { max_owners: 2, locks: vec![b.clone()] })));
+        assert_eq!(
+            sweep(Some(&multi), now + GRACE),
+            Some(Some(LockValue::Multi { max_owners: 2, locks: vec![b.clone()] }))
+        );
         let only = LockValue::Multi { max_owners: 2, locks: vec![broken] };
         assert_eq!(sweep(Some(&only), now + GRACE), Some(None));
         assert_eq!(sweep(None, now), None);

@@ -38,17 +38,23 @@ fn parses(json: &str, nodes: &[&str], unschedulable: &[bool], ttl_ns: &[i64]) {
 fn upstream_annotations_are_understood() {
     parses(
         r#"{"nodeID":"node-a","metadata":{"unschedulable":false},"created":"2024-03-01T03:00:00.123Z","TTL":0}"#,
-        &["node-a"], &[false], &[0],
+        &["node-a"],
+        &[false],
+        &[0],
     );
     parses(
         r#"{"nodeID":"node-a","metadata":{"unschedulable":true},"created":"2024-03-01T03:00:00.123456789Z","TTL":3600000000000}"#,
-        &["node-a"], &[true], &[3_600_000_000_000],
+        &["node-a"],
+        &[true],
+        &[3_600_000_000_000],
     );
     // Go omits nil metadata (omitempty); offsets are valid RFC 3339.
     parses(r#"{"nodeID":"n","created":"2024-03-01T05:00:00+02:00","TTL":0}"#, &["n"], &[false], &[0]);
     parses(
         r#"{"maxOwners":2,"locks":[{"nodeID":"a","metadata":{"unschedulable":false},"created":"2024-03-01T03:00:00Z","TTL":0},{"nodeID":"b","metadata":{"unschedulable":true},"created":"2024-03-01T03:00:01.5Z","TTL":60000000000}]}"#,
-        &["a", "b"], &[false, true], &[0, 60_000_000_000],
+        &["a", "b"],
+        &[false, true],
+        &[0, 60_000_000_000],
     );
     // Go marshals an empty slice as null.
     parses(r#"{"maxOwners":2,"locks":null}"#, &[], &[], &[]);
@@ -92,13 +98,19 @@ fn hand_written_locks_decode_as_go_does() {
     decodes_like_go(r#"{"maxOwners":2}"#, Some(2), &[]);
     decodes_like_go(r#"{"locks":null}"#, Some(0), &[]);
     decodes_like_go(r#"{"maxowners":2,"LOCKS":[{"nodeID":"a"}]}"#, Some(2), &[("a", YEAR_1, 0, false)]);
-    decodes_like_go(r#"{"MaxOwners":3,"Locks":[{"NodeId":"a","ttl":1},{}]}"#, Some(3), &[("a", YEAR_1, 1, false), ("", YEAR_1, 0, false)]);
+    decodes_like_go(
+        r#"{"MaxOwners":3,"Locks":[{"NodeId":"a","ttl":1},{}]}"#,
+        Some(3),
+        &[("a", YEAR_1, 1, false), ("", YEAR_1, 0, false)],
+    );
 }
 
 #[test]
 fn another_holders_entry_is_rewritten_without_invented_metadata() {
     let v = LockValue::from_annotation(r#"{"maxowners":2,"LOCKS":[{"nodeID":"a"}]}"#).unwrap();
-    let Decision::Acquired(next) = acquire(Some(&v), "me", T0, None, 2, LockMeta::cordoned(false)) else { panic!("not acquired") };
+    let Decision::Acquired(next) = acquire(Some(&v), "me", T0, None, 2, LockMeta::cordoned(false)) else {
+        panic!("not acquired")
+    };
     assert_eq!(
         next.to_annotation(),
         r#"{"maxOwners":2,"locks":[{"nodeID":"a","created":"0001-01-01T00:00:00Z","TTL":0},{"nodeID":"me","metadata":{"unschedulable":false},"created":"2024-03-01T03:00:00Z","TTL":0}]}"#
@@ -116,14 +128,19 @@ fn a_manual_lock_is_never_ours_and_never_expires() {
             assert_eq!(got, Decision::HeldBy(vec!["manual".to_string()]), "{now} {ttl:?}");
         }
     }
-    let Decision::Acquired(v) = acquire(Some(&manual), "me", T0, None, 2, LockMeta::cordoned(false)) else { panic!("concurrency 2") };
+    let Decision::Acquired(v) = acquire(Some(&manual), "me", T0, None, 2, LockMeta::cordoned(false)) else {
+        panic!("concurrency 2")
+    };
     assert_eq!(names(&v), ["manual", "me"]);
     let err = release(Some(&manual), "me").unwrap_err().to_string();
     assert!(err.contains("me does not hold the lock: manual does"), "{err}");
     assert_eq!(holding(Some(&manual), "me"), None);
     // A holder with no name is still someone else.
     let nobody = LockValue::from_annotation("{}").unwrap();
-    assert_eq!(acquire(Some(&nobody), "me", T0, None, 1, LockMeta::cordoned(false)), Decision::HeldBy(vec![String::new()]));
+    assert_eq!(
+        acquire(Some(&nobody), "me", T0, None, 1, LockMeta::cordoned(false)),
+        Decision::HeldBy(vec![String::new()])
+    );
     assert!(release(Some(&nobody), "me").is_err());
     // A TTL with no created time: created in year 1, so long expired.
     let stale = LockValue::from_annotation(r#"{"nodeID":"a","TTL":1}"#).unwrap();
@@ -204,7 +221,7 @@ fn acquire_decisions() {
     decides(single("a", 100), 1, later, "single me"); // created + TTL == now: expired, as upstream
     decides(single("a", 101), 1, later, "held by a");
     decides(single("me", 10), 1, later, "single me"); // our own expired entry is taken afresh
-    // concurrency 2 and 3
+                                                      // concurrency 2 and 3
     decides(Some(multi(2, vec![entry("a", T0, 0)])), 2, T0, "multi a,me");
     decides(Some(multi(2, vec![entry("a", T0, 0), entry("b", T0, 0)])), 2, T0, "held by a,b");
     decides(Some(multi(2, vec![entry("a", T0, 0), entry("b", T0, 10)])), 2, later, "multi a,me");
@@ -257,7 +274,10 @@ fn acquire_records_metadata_ttl_and_time() {
     let Decision::Acquired(LockValue::Single(e)) = d else { panic!("{d:?}") };
     assert_eq!((e.node_id.as_str(), e.meta().unschedulable, e.created, e.ttl_ns), ("me", true, T0, 1_500_000_000));
     let held = Some(LockValue::Single(LockEntry::new("me", LockMeta::cordoned(true), T0, None)));
-    assert_eq!(acquire(held.as_ref(), "me", T0, None, 1, LockMeta::cordoned(false)), Decision::AlreadyHeld(LockMeta::cordoned(true)));
+    assert_eq!(
+        acquire(held.as_ref(), "me", T0, None, 1, LockMeta::cordoned(false)),
+        Decision::AlreadyHeld(LockMeta::cordoned(true))
+    );
 }
 
 #[track_caller]
@@ -297,9 +317,14 @@ fn earlier_holders_are_ordered_by_creation_then_name_and_skip_expired_and_hand_w
     let t = |s: i64| T0 + time::Duration::seconds(s);
     let manual = LockEntry { created: GO_ZERO_TIME, ..entry("manual", t(0), 0) };
     let nobody = entry("", t(1), 0);
-    let v = multi(5, vec![entry("c", t(5), 0), entry("a", t(10), 0), manual, nobody, entry("b", t(5), 0), entry("old", t(0), 60)]);
+    let v = multi(
+        5,
+        vec![entry("c", t(5), 0), entry("a", t(10), 0), manual, nobody, entry("b", t(5), 0), entry("old", t(0), 60)],
+    );
     let now = t(100);
-    let before = |me: &str, now| -> Vec<String> { earlier_holders(Some(&v), me, now).iter().map(|e| e.node_id.clone()).collect() };
+    let before = |me: &str, now| -> Vec<String> {
+        earlier_holders(Some(&v), me, now).iter().map(|e| e.node_id.clone()).collect()
+    };
     // "old" expired (60 s TTL): it is free. "manual" (no `created`) and ""
     // were written by hand: no node drains or releases them, nobody waits on them.
     for (me, want) in [("b", vec![]), ("c", vec!["b"]), ("a", vec!["b", "c"]), ("stranger", vec![]), ("old", vec![])] {
@@ -341,7 +366,12 @@ fn where_a_holders_entry_stands() {
     stands(Some(LockValue::Single(entry("me", T0, 0))), me, later, Standing::Held);
     stands(Some(multi(2, vec![entry("b", T0, 0), entry("me", T0, 0)])), me, later, Standing::Held);
     stands(Some(LockValue::Single(entry("me", T0, 60))), me, later, Standing::Expired);
-    stands(Some(LockValue::Single(entry("me", T0, 0).broken("b", later, stale::GRACE))), me, later, Standing::Broken("b".into()));
+    stands(
+        Some(LockValue::Single(entry("me", T0, 0).broken("b", later, stale::GRACE))),
+        me,
+        later,
+        Standing::Broken("b".into()),
+    );
     stands(Some(LockValue::Single(entry("me", T0 + Duration::from_secs(1), 0))), me, later, Standing::Gone);
     stands(Some(LockValue::Single(entry("b", T0, 0))), me, later, Standing::Gone);
     stands(None, me, later, Standing::Gone);
@@ -353,7 +383,11 @@ fn removing_exactly_one_entry() {
     let key = stale::key(&a);
     assert_eq!(without(Some(&LockValue::Single(a.clone())), &key), Some(None));
     assert_eq!(without(Some(&LockValue::Single(b.clone())), &key), None);
-    assert_eq!(without(Some(&LockValue::Single(entry("a", T0 + Duration::from_secs(1), 0))), &key), None, "a newer entry of the same node");
+    assert_eq!(
+        without(Some(&LockValue::Single(entry("a", T0 + Duration::from_secs(1), 0))), &key),
+        None,
+        "a newer entry of the same node"
+    );
     assert_eq!(without(Some(&multi(2, vec![a.clone(), b.clone()])), &key), Some(Some(multi(2, vec![b.clone()]))));
     assert_eq!(without(Some(&multi(2, vec![a.clone()])), &key), Some(None));
     assert_eq!(without(None, &key), None);
@@ -363,6 +397,9 @@ fn removing_exactly_one_entry() {
 fn the_next_expiry_is_that_of_the_live_entry_with_the_shortest_ttl_left() {
     let now = T0 + Duration::from_secs(10);
     assert_eq!(next_expiry(&[entry("a", T0, 0)], now), None, "no TTL: never");
-    assert_eq!(next_expiry(&[entry("a", T0, 60), entry("b", T0, 30), entry("c", T0, 5)], now), Some(Duration::from_secs(20)));
+    assert_eq!(
+        next_expiry(&[entry("a", T0, 60), entry("b", T0, 30), entry("c", T0, 5)], now),
+        Some(Duration::from_secs(20))
+    );
     assert_eq!(next_expiry(&[], now), None);
 }

@@ -72,12 +72,7 @@ impl LockEntry {
         if meta.reboot_streak > 0 {
             metadata["rebootStreak"] = Value::from(meta.reboot_streak);
         }
-        LockEntry {
-            node_id: node_id.to_string(),
-            metadata,
-            created: created.to_offset(time::UtcOffset::UTC),
-            ttl_ns,
-        }
+        LockEntry { node_id: node_id.to_string(), metadata, created: created.to_offset(time::UtcOffset::UTC), ttl_ns }
     }
 
     /// Upstream's `ttlExpired`: `ttl > 0 && time.Since(created) >= ttl`.
@@ -117,7 +112,8 @@ impl LockEntry {
         // Our own keys, exactly as we write them; a value of another type is
         // read as absent (it is not ours to call corrupt).
         let boot_id = obj.get("bootID").and_then(Value::as_str).filter(|b| !b.is_empty()).map(str::to_string);
-        let reboot_streak = obj.get("rebootStreak").and_then(Value::as_u64).map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX));
+        let reboot_streak =
+            obj.get("rebootStreak").and_then(Value::as_u64).map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX));
         LockMeta { unschedulable, boot_id, reboot_streak }
     }
 

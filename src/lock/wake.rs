@@ -131,7 +131,9 @@ impl Waiting {
                 Some(t) if self.served.is_none_or(|s| t > s) => self.served = Some(t),
                 Some(_) => {}
                 // (a hand-written lock has no `created`: Go's zero time, year 1)
-                None if e.created != super::GO_ZERO_TIME && self.served_unqueued.is_none_or(|s| e.created < s) => self.served_unqueued = Some(e.created),
+                None if e.created != super::GO_ZERO_TIME && self.served_unqueued.is_none_or(|s| e.created < s) => {
+                    self.served_unqueued = Some(e.created)
+                }
                 None => {}
             }
         }
@@ -150,7 +152,12 @@ impl DaemonSetLock<'_> {
     /// when the watch cannot be used; its periodic checks leave it to the
     /// next in line and answer [`Queued::Deferred`]. Also tells `waiting`
     /// what the read showed.
-    pub fn try_acquire_queued(&self, meta: LockMeta, waiting_since: Option<OffsetDateTime>, waiting: &mut Waiting) -> Result<Queued> {
+    pub fn try_acquire_queued(
+        &self,
+        meta: LockMeta,
+        waiting_since: Option<OffsetDateTime>,
+        waiting: &mut Waiting,
+    ) -> Result<Queued> {
         let read = std::cell::RefCell::new(None);
         let may_take = std::mem::take(&mut waiting.turn_due) || waiting.broken || !waiting.watched;
         waiting.deferred = false;
@@ -165,7 +172,8 @@ impl DaemonSetLock<'_> {
             match (decision, guard_wait) {
                 (Decision::AlreadyHeld(meta), _) => {
                     let entries = existing.map_or(&[][..], LockValue::entries);
-                    let mine = entries.iter().find(|e| e.node_id == self.node && !e.expired(now) && e.broken_by().is_none());
+                    let mine =
+                        entries.iter().find(|e| e.node_id == self.node && !e.expired(now) && e.broken_by().is_none());
                     let key = mine.map_or_else(|| (self.node.clone(), now), super::stale::key);
                     Ok(Step::Done(Queued::Taken(Taken::Acquired(Held { meta, key }))))
                 }
@@ -181,14 +189,18 @@ impl DaemonSetLock<'_> {
                 (Decision::Acquired(mut v), None) => {
                     let mine = v.entries_mut().iter_mut().find(|e| e.node_id == self.node && e.broken_by().is_none());
                     if let Some(e) = mine {
-                        if let (Some(m), Some(Ok(t))) = (e.metadata.as_object_mut(), waiting_since.map(|t| t.format(&time::format_description::well_known::Rfc3339))) {
+                        if let (Some(m), Some(Ok(t))) = (
+                            e.metadata.as_object_mut(),
+                            waiting_since.map(|t| t.format(&time::format_description::well_known::Rfc3339)),
+                        ) {
                             m.insert(turn::WAITING_SINCE.into(), Value::String(t));
                         }
                         if self.guard.is_some() {
                             super::quorum::mark(e);
                         }
                     }
-                    let held = self.held_in(&v).unwrap_or_else(|| Held { meta: meta.clone(), key: (self.node.clone(), now) });
+                    let held =
+                        self.held_in(&v).unwrap_or_else(|| Held { meta: meta.clone(), key: (self.node.clone(), now) });
                     Ok(Step::Write(Some(v.to_annotation()), Queued::Taken(Taken::Acquired(held))))
                 }
             }
@@ -197,13 +209,22 @@ impl DaemonSetLock<'_> {
         let taken = taken?;
         match &taken {
             Queued::Taken(Taken::Acquired(_)) => log::info!("{}: {} holds the lock", self.what(), self.node),
-            Queued::Taken(Taken::Full { holders, .. }) => log::info!("{}: lock held by {}", self.what(), crate::names::summary(holders)),
+            Queued::Taken(Taken::Full { holders, .. }) => {
+                log::info!("{}: lock held by {}", self.what(), crate::names::summary(holders))
+            }
             // (the agent says so, with the node's status)
-            Queued::Paused(why) => log::debug!("{}: reboots are paused by {} on it: {why}", self.what(), pause::ANNOTATION),
-            Queued::Guarded(wait) => log::info!("{}: a slot is free, but {} may not take it: {}", self.what(), self.node, wait.reason()),
+            Queued::Paused(why) => {
+                log::debug!("{}: reboots are paused by {} on it: {why}", self.what(), pause::ANNOTATION)
+            }
+            Queued::Guarded(wait) => {
+                log::info!("{}: a slot is free, but {} may not take it: {}", self.what(), self.node, wait.reason())
+            }
             Queued::Deferred => {
                 waiting.deferred = true;
-                log::info!("{}: a slot is free: waiting for this node's turn (nodes waiting longer go first)", self.what());
+                log::info!(
+                    "{}: a slot is free: waiting for this node's turn (nodes waiting longer go first)",
+                    self.what()
+                );
             }
         }
         Ok(taken)
@@ -214,7 +235,14 @@ impl DaemonSetLock<'_> {
     /// stays open in `waiting` for the next wait. `since`: when this node
     /// started waiting. An error means the watch could not be used (the
     /// caller falls back to its period).
-    pub fn wait_for_turn(&self, waiting: &mut Waiting, since: OffsetDateTime, period: Duration, max_wait: Duration, stop: &dyn Fn() -> bool) -> Result<Wake> {
+    pub fn wait_for_turn(
+        &self,
+        waiting: &mut Waiting,
+        since: OffsetDateTime,
+        period: Duration,
+        max_wait: Duration,
+        stop: &dyn Fn() -> bool,
+    ) -> Result<Wake> {
         let cursor = std::mem::take(&mut waiting.cursor);
         let mut watch = Watch::daemonset(self.client, &self.namespace, &self.name).resume(cursor);
         let woken = self.turn_loop(&mut watch, waiting, since, period, max_wait, stop);
@@ -223,12 +251,26 @@ impl DaemonSetLock<'_> {
         woken
     }
 
-    fn turn_loop(&self, watch: &mut Watch<'_>, waiting: &mut Waiting, since: OffsetDateTime, period: Duration, max_wait: Duration, stop: &dyn Fn() -> bool) -> Result<Wake> {
+    fn turn_loop(
+        &self,
+        watch: &mut Watch<'_>,
+        waiting: &mut Waiting,
+        since: OffsetDateTime,
+        period: Duration,
+        max_wait: Duration,
+        stop: &dyn Fn() -> bool,
+    ) -> Result<Wake> {
         let end = Instant::now() + max_wait;
         // The check just found the lock full (wait for an event saying
         // otherwise), or a free slot it left to the next in line.
         let mut act_at = std::mem::take(&mut waiting.deferred).then(|| {
-            let wait = turn::delay(since, waiting.reference(since, period), waiting.fleet.unwrap_or(turn::DEFAULT_FLEET), period, unit_random());
+            let wait = turn::delay(
+                since,
+                waiting.reference(since, period),
+                waiting.fleet.unwrap_or(turn::DEFAULT_FLEET),
+                period,
+                unit_random(),
+            );
             Instant::now() + wait
         });
         loop {
@@ -236,7 +278,10 @@ impl DaemonSetLock<'_> {
             let objects = match next {
                 Next::Stopped => return Ok(Wake::Stopped),
                 Next::Deadline if act_at.is_some_and(|t| Instant::now() >= t) => {
-                    let at = |t: Option<OffsetDateTime>| t.and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok()).unwrap_or_else(|| "unknown".into());
+                    let at = |t: Option<OffsetDateTime>| {
+                        t.and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+                            .unwrap_or_else(|| "unknown".into())
+                    };
                     log::info!(
                         "the reboot lock has a free slot and it is this node's turn (waiting since {}, the queue served to {}): checking again",
                         at(Some(since)),
@@ -293,7 +338,12 @@ impl DaemonSetLock<'_> {
         })
     }
 
-    fn wait_until(&self, max_wait: Duration, stop: &dyn Fn() -> bool, done: &dyn Fn(Option<&LockValue>, OffsetDateTime) -> bool) -> Result<Wake> {
+    fn wait_until(
+        &self,
+        max_wait: Duration,
+        stop: &dyn Fn() -> bool,
+        done: &dyn Fn(Option<&LockValue>, OffsetDateTime) -> bool,
+    ) -> Result<Wake> {
         let mut watch = Watch::daemonset(self.client, &self.namespace, &self.name);
         let items = watch.list()?;
         if self.done_in(&items, done) {
@@ -307,7 +357,11 @@ impl DaemonSetLock<'_> {
                 // to be created again (its ADDED event), not for the period.
                 Event::Deleted(_) => false,
             };
-            if free { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+            if free {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
         })?;
         Ok(match ended {
             Ended::Done => Wake::Free,
@@ -324,7 +378,11 @@ impl DaemonSetLock<'_> {
         let Some(ds) = items.first() else {
             return false;
         };
-        let raw = ds.get("metadata").and_then(|m| m.get("annotations")).and_then(|a| a.get(&self.annotation)).and_then(Value::as_str);
+        let raw = ds
+            .get("metadata")
+            .and_then(|m| m.get("annotations"))
+            .and_then(|a| a.get(&self.annotation))
+            .and_then(Value::as_str);
         match LockValue::from_optional(raw) {
             Ok(existing) => done(existing.as_ref(), self.clock.now()),
             Err(_) => false,
@@ -347,8 +405,13 @@ fn annotation<'v>(ds: &'v Value, key: &str) -> Option<&'v str> {
 /// other control-plane holder (readiness is not in the lock: the loop looks
 /// again for that on its own).
 fn slot_free(existing: Option<&LockValue>, lock: &DaemonSetLock<'_>, now: OffsetDateTime) -> bool {
-    let guard_allows = lock.guard.as_ref().is_none_or(|g| super::quorum::other_holder(existing, &lock.node, now, g).is_none());
-    guard_allows && !matches!(acquire(existing, &lock.node, now, lock.ttl, lock.concurrency, LockMeta::default()), Decision::HeldBy(_))
+    let guard_allows =
+        lock.guard.as_ref().is_none_or(|g| super::quorum::other_holder(existing, &lock.node, now, g).is_none());
+    guard_allows
+        && !matches!(
+            acquire(existing, &lock.node, now, lock.ttl, lock.concurrency, LockMeta::default()),
+            Decision::HeldBy(_)
+        )
 }
 
 #[cfg(test)]

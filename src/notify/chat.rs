@@ -64,7 +64,8 @@ impl Teams {
         );
         let sections: Vec<Value> = message.split('\n').map(|l| json!({ "text": l })).collect();
         // Teams requires a summary: the title, or the start of the first line.
-        let summary = self.title.clone().unwrap_or_else(|| message.split('\n').next().unwrap_or("").chars().take(21).collect());
+        let summary =
+            self.title.clone().unwrap_or_else(|| message.split('\n').next().unwrap_or("").chars().take(21).collect());
         let mut body = Map::new();
         body.insert("@type".into(), json!("MessageCard"));
         body.insert("@context".into(), json!("http://schema.org/extensions"));
@@ -192,7 +193,8 @@ impl Mattermost {
     pub fn parse(u: &ServiceUrl) -> Result<Mattermost, String> {
         warn_unknown("mattermost", u, &["icon", "icon_emoji", "icon_url", "title"]);
         let seg = u.segments();
-        let token = seg.first().filter(|t| !t.is_empty()).ok_or("webhook token missing (expected mattermost://host/token)")?;
+        let token =
+            seg.first().filter(|t| !t.is_empty()).ok_or("webhook token missing (expected mattermost://host/token)")?;
         if u.host.is_empty() {
             return Err("host missing".into());
         }
@@ -236,7 +238,9 @@ impl RocketChat {
         let channel = if !u.fragment.is_empty() {
             Some(format!("#{}", u.fragment))
         } else {
-            seg.get(2).filter(|c| !c.is_empty()).map(|c| if c.starts_with('@') { c.to_string() } else { format!("#{c}") })
+            seg.get(2)
+                .filter(|c| !c.is_empty())
+                .map(|c| if c.starts_with('@') { c.to_string() } else { format!("#{c}") })
         };
         Ok(RocketChat {
             host: u.host_port(),
@@ -249,7 +253,8 @@ impl RocketChat {
 
     pub fn request(&self, message: &str) -> Request {
         let body = text_user_channel(message, &self.user, &self.channel);
-        let url = format!("https://{}/hooks/{}/{}", self.host, percent_encode(&self.token_a), percent_encode(&self.token_b));
+        let url =
+            format!("https://{}/hooks/{}/{}", self.host, percent_encode(&self.token_a), percent_encode(&self.token_b));
         Request::json(url, &Value::Object(body))
     }
 }
@@ -273,7 +278,13 @@ impl GoogleChat {
     }
 
     pub fn request(&self, message: &str) -> Request {
-        let url = format!("https://{}{}?key={}&token={}", self.host, self.path, percent_encode(&self.key), percent_encode(&self.token));
+        let url = format!(
+            "https://{}{}?key={}&token={}",
+            self.host,
+            self.path,
+            percent_encode(&self.key),
+            percent_encode(&self.token)
+        );
         Request::json(url, &json!({ "text": message }))
     }
 }

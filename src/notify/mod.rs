@@ -17,9 +17,9 @@ mod generic;
 mod push;
 mod slack;
 mod smtp;
-mod workflows;
 pub mod template;
 pub mod url;
+mod workflows;
 
 use std::io::Read;
 
@@ -121,9 +121,10 @@ impl Destination {
         let url = url.trim().trim_matches(|c| c == '"' || c == '\'');
         let redacted = redact(url);
         let fail = |message: String| Error::Usage(format!("invalid notify url {redacted}: {message}"));
-        let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase()).ok_or_else(|| {
-            fail("missing scheme (expected e.g. slack://, teams://, generic+https://)".into())
-        })?;
+        let scheme = url
+            .split_once("://")
+            .map(|(s, _)| s.to_ascii_lowercase())
+            .ok_or_else(|| fail("missing scheme (expected e.g. slack://, teams://, generic+https://)".into()))?;
         let service = match scheme.as_str() {
             "slack" => Service::Slack(slack::Slack::parse(url).map_err(fail)?),
             "https" => Service::Workflow(workflows::Workflow::parse(url).map_err(fail)?),
@@ -169,7 +170,6 @@ impl Destination {
 }
 
 impl Notifier {
-
     /// Apply `--slack-username` and `--slack-channel`: the name is used when
     /// the URL names no bot, the channel when a webhook URL names none.
     /// Other services ignore them.
@@ -254,7 +254,8 @@ impl Notifier {
         for (k, v) in &req.headers {
             builder = builder.header(k, v);
         }
-        let http_req = builder.body(req.body.clone()).map_err(|_| fail("invalid request (bad url or header)".into()))?;
+        let http_req =
+            builder.body(req.body.clone()).map_err(|_| fail("invalid request (bad url or header)".into()))?;
         let mut resp = self.agent.run(http_req).map_err(|e| fail(transport_message(&e)))?;
         let status = resp.status().as_u16();
         let mut body = String::new();
@@ -339,7 +340,10 @@ mod tests {
     fn unsupported_services_are_named() {
         let e = Notifier::from_url("smtp://u:secret@mail:25/?to=c@d").unwrap_err().to_string();
         assert!(e.contains("smtp") && e.contains("missing from=") && !e.contains("secret"), "{e}");
-        assert!(Notifier::from_url("smtp://u:secret@mail:25/?from=a@b&to=c@d").unwrap().requests("x").is_empty(), "not HTTP");
+        assert!(
+            Notifier::from_url("smtp://u:secret@mail:25/?from=a@b&to=c@d").unwrap().requests("x").is_empty(),
+            "not HTTP"
+        );
         let e = Notifier::from_url("pushover://shoutrrr:tok@user").unwrap_err().to_string();
         assert!(e.contains("unsupported service \"pushover\"") && !e.contains("tok@"), "{e}");
         let e = Notifier::from_url("just-text").unwrap_err().to_string();

@@ -119,7 +119,8 @@ impl Slack {
             p.insert("channel".into(), json!(self.channel));
         }
         if let Some(icon) = &self.icon {
-            let key = if icon.starts_with("http://") || icon.starts_with("https://") { "icon_url" } else { "icon_emoji" };
+            let key =
+                if icon.starts_with("http://") || icon.starts_with("https://") { "icon_url" } else { "icon_emoji" };
             p.insert(key.into(), json!(icon));
         }
         Value::Object(p)
@@ -128,13 +129,12 @@ impl Slack {
 
 /// `[type(:|-)]A<sep>B<sep>C`, both separators alike, as shoutrrr's token pattern.
 fn parse_token(token: &str) -> Result<(String, [String; 3]), String> {
-    let re = regex_lite::Regex::new(
-        r"^(?:(xox.|hook)[-:]|:?)([A-Z0-9]{9,})([-/,])([A-Z0-9]{9,})([-/,])([A-Za-z0-9]{24,})$",
-    )
-    .expect("static regex");
-    let c = re.captures(token).ok_or(
-        "invalid slack token (expected A/B/C from the webhook URL, hook:A-B-C or xoxb:A-B-C)".to_string(),
-    )?;
+    let re =
+        regex_lite::Regex::new(r"^(?:(xox.|hook)[-:]|:?)([A-Z0-9]{9,})([-/,])([A-Z0-9]{9,})([-/,])([A-Za-z0-9]{24,})$")
+            .expect("static regex");
+    let c = re
+        .captures(token)
+        .ok_or("invalid slack token (expected A/B/C from the webhook URL, hook:A-B-C or xoxb:A-B-C)".to_string())?;
     if c[3] != c[5] {
         return Err("slack token parts use different separators".into());
     }

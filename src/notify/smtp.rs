@@ -152,8 +152,11 @@ impl Smtp {
             .next()
             .ok_or_else(|| format!("{} has no address", self.host))?;
         let tcp = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT).map_err(|e| format!("connect {addr}: {e}"))?;
-        tcp.set_read_timeout(Some(IO_TIMEOUT)).and_then(|_| tcp.set_write_timeout(Some(IO_TIMEOUT))).map_err(|e| e.to_string())?;
-        let implicit = self.encryption == Encryption::Implicit || (self.encryption == Encryption::Auto && self.port == 465);
+        tcp.set_read_timeout(Some(IO_TIMEOUT))
+            .and_then(|_| tcp.set_write_timeout(Some(IO_TIMEOUT)))
+            .map_err(|e| e.to_string())?;
+        let implicit =
+            self.encryption == Encryption::Implicit || (self.encryption == Encryption::Auto && self.port == 465);
         if implicit {
             let mut s = Session::new(self.tls(tcp.try_clone().map_err(|e| e.to_string())?)?);
             return self.dialogue(&mut s, &message, true);
@@ -232,12 +235,16 @@ impl Session {
         let mut lines = Vec::new();
         loop {
             let mut raw = Vec::new();
-            let n = (&mut self.stream).take(MAX_REPLY_LINE).read_until(b'\n', &mut raw).map_err(|e| format!("{after}: {e}"))?;
+            let n = (&mut self.stream)
+                .take(MAX_REPLY_LINE)
+                .read_until(b'\n', &mut raw)
+                .map_err(|e| format!("{after}: {e}"))?;
             if n == 0 {
                 return Err(format!("{after}: the server closed the connection"));
             }
             let line = String::from_utf8_lossy(&raw).trim_end().to_string();
-            let (got, more, text) = parse_reply_line(&line).ok_or_else(|| format!("{after}: not an SMTP reply: {line:?}"))?;
+            let (got, more, text) =
+                parse_reply_line(&line).ok_or_else(|| format!("{after}: not an SMTP reply: {line:?}"))?;
             if got != code {
                 return Err(format!("{after}: the server answered {got} {text}"));
             }
@@ -270,7 +277,11 @@ impl Smtp {
     }
 }
 
-fn tls(host: &str, tcp: TcpStream, extra: &[rustls::pki_types::CertificateDer<'static>]) -> Result<Box<dyn Stream>, String> {
+fn tls(
+    host: &str,
+    tcp: TcpStream,
+    extra: &[rustls::pki_types::CertificateDer<'static>],
+) -> Result<Box<dyn Stream>, String> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     for cert in extra {
@@ -281,7 +292,8 @@ fn tls(host: &str, tcp: TcpStream, extra: &[rustls::pki_types::CertificateDer<'s
         .map_err(|e| format!("tls: {e}"))?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    let name = rustls::pki_types::ServerName::try_from(host.to_string()).map_err(|e| format!("tls name {host:?}: {e}"))?;
+    let name =
+        rustls::pki_types::ServerName::try_from(host.to_string()).map_err(|e| format!("tls name {host:?}: {e}"))?;
     let conn = rustls::ClientConnection::new(Arc::new(config), name).map_err(|e| format!("tls: {e}"))?;
     Ok(Box::new(rustls::StreamOwned::new(conn, tcp)))
 }
@@ -297,7 +309,10 @@ mod tests {
     #[test]
     fn parses_shoutrrr_urls() {
         let s = smtp("smtp://kured:s3cret@mail.example.org:587/?from=kured@example.org&to=ops@example.org,oncall@example.org&subject=Reboots&fromname=Kured").unwrap();
-        assert_eq!((s.host.as_str(), s.port, s.encryption, s.use_starttls), ("mail.example.org", 587, Encryption::Auto, true));
+        assert_eq!(
+            (s.host.as_str(), s.port, s.encryption, s.use_starttls),
+            ("mail.example.org", 587, Encryption::Auto, true)
+        );
         assert_eq!(s.user, Some(("kured".into(), "s3cret".into())));
         assert_eq!(s.to, ["ops@example.org", "oncall@example.org"]);
         let s = smtp("smtp://relay/?from=a@b.c&to=d@e.f&encryption=None&usestarttls=no&auth=None").unwrap();
@@ -318,7 +333,8 @@ mod tests {
 
     #[test]
     fn builds_the_message() {
-        let s = smtp("smtp://relay/?from=kured@example.org&to=ops@example.org&subject=Reboot%0Anews&fromname=Kured").unwrap();
+        let s = smtp("smtp://relay/?from=kured@example.org&to=ops@example.org&subject=Reboot%0Anews&fromname=Kured")
+            .unwrap();
         let m = s.message("Rebooting node n1\n.hidden\nend", "Thu, 03 Dec 2026 10:00:00 +0000");
         assert!(m.starts_with("Date: Thu, 03 Dec 2026 10:00:00 +0000\r\nFrom: \"Kured\" <kured@example.org>\r\nTo: ops@example.org\r\nSubject: Reboot news\r\n"), "{m}");
         assert!(m.ends_with("\r\n\r\nRebooting node n1\r\n..hidden\r\nend\r\n.\r\n"), "{m}");

@@ -89,7 +89,9 @@ pub fn check_args(template: &str, n: usize) -> Result<(), String> {
     let long = "x".repeat(MAX_NODE_NAME);
     format_into(template, &vec![long.as_str(); n], &mut counter);
     if counter.1 {
-        return Err(format!("has a width or precision above {GO_MAX_NUM}, which Go's fmt (and so upstream kured) cannot use"));
+        return Err(format!(
+            "has a width or precision above {GO_MAX_NUM}, which Go's fmt (and so upstream kured) cannot use"
+        ));
     }
     if counter.0 > MAX_MESSAGE {
         return Err(format!(
@@ -275,7 +277,13 @@ mod tests {
 
     #[test]
     fn ordinary_templates_pass_the_check() {
-        for template in ["Draining node %s", "Rebooting node %s", "Node %s rebooted & uncordoned successfully!", "%3000s", "%s %s %d"] {
+        for template in [
+            "Draining node %s",
+            "Rebooting node %s",
+            "Node %s rebooted & uncordoned successfully!",
+            "%3000s",
+            "%s %s %d",
+        ] {
             assert_eq!(check(template), Ok(()), "{template}");
         }
         let err = check("%100000s").unwrap_err();

@@ -188,7 +188,10 @@ mod tests {
         red("slack://xoxb:123456789-123456789-abc@C001", "slack://***@C001");
         red("discord://tok@123", "discord://***@123");
         red("gotify://example.com/Atoken", "gotify://example.com/***");
-        red("googlechat://chat.googleapis.com/v1/spaces/S/messages?key=K&token=T", "googlechat://chat.googleapis.com/***?key=***&token=***");
+        red(
+            "googlechat://chat.googleapis.com/v1/spaces/S/messages?key=K&token=T",
+            "googlechat://chat.googleapis.com/***?key=***&token=***",
+        );
         red("smtp://u:p@mail:25/?from=a&to=b", "smtp://***@mail:25/?from=***&to=***");
         red("ntfy://ntfy.sh", "ntfy://ntfy.sh");
         red("garbage", "<unparsable url>");

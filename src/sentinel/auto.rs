@@ -26,7 +26,10 @@ pub fn detect(host_pid: i32) -> Result<Detected> {
     match osrelease::read_host(&root)? {
         None => Ok(Detected {
             family: None,
-            reason: format!("the host has neither /etc/os-release nor /usr/lib/os-release (looked in {})", root.display()),
+            reason: format!(
+                "the host has neither /etc/os-release nor /usr/lib/os-release (looked in {})",
+                root.display()
+            ),
         }),
         Some((path, text)) => {
             let Choice { family, reason } = preset::choose(&OsRelease::parse(&text));

@@ -44,18 +44,16 @@ pub fn probe(family: OsFamily) -> Probe {
         // (yum-utils; dnf-utils / dnf-plugins-core on dnf systems):
         // "-r, --reboothint: Only report whether a full reboot is required
         // (exit code 1) or not (exit code 0)".
-        OsFamily::Rhel => Probe::Command {
-            argv: &["needs-restarting", "-r"],
-            reading: ExitCode { needed: 1, not_needed: 0 },
-        },
+        OsFamily::Rhel => {
+            Probe::Command { argv: &["needs-restarting", "-r"], reading: ExitCode { needed: 1, not_needed: 0 } }
+        }
         // openSUSE Leap/Tumbleweed, SLES: zypper(8) "needs-rebooting: Checks if
         // the reboot-needed flag was set by a previous update or install of a
         // core library or service"; exit codes: "102 -
         // ZYPPER_EXIT_INF_REBOOT_NEEDED", "0 - ZYPPER_EXIT_OK".
-        OsFamily::Suse => Probe::Command {
-            argv: &["zypper", "needs-rebooting"],
-            reading: ExitCode { needed: 102, not_needed: 0 },
-        },
+        OsFamily::Suse => {
+            Probe::Command { argv: &["zypper", "needs-rebooting"], reading: ExitCode { needed: 102, not_needed: 0 } }
+        }
         // openSUSE MicroOS, SLE Micro / SL Micro (read-only root): an update is
         // a new btrfs snapshot made the default, active "only after reboot"
         // (transactional-update(8)); the pending reboot is flagged in
@@ -79,10 +77,9 @@ pub fn probe(family: OsFamily) -> Probe {
         // step of the update" (Flatcar docs, "Update and reboot strategies";
         // the status names are update_engine's update_attempter.h, as
         // locksmith's updateengine.UpdateStatusUpdatedNeedReboot).
-        OsFamily::Flatcar => Probe::Command {
-            argv: &["update_engine_client", "-status"],
-            reading: Reading::UpdateEngineStatus,
-        },
+        OsFamily::Flatcar => {
+            Probe::Command { argv: &["update_engine_client", "-status"], reading: Reading::UpdateEngineStatus }
+        }
     }
 }
 
@@ -143,9 +140,14 @@ fn family_of(id: &str, variant_id: &str) -> Option<OsFamily> {
         "rhcos" | "scos" | "fedora-coreos" => OsFamily::RpmOstree,
         "fedora" if OSTREE_VARIANTS.contains(&variant_id) => OsFamily::RpmOstree,
         "opensuse-microos" | "microos" | "sle-micro" | "sl-micro" | "opensuse-leap-micro" => OsFamily::Transactional,
-        "opensuse" | "opensuse-leap" | "opensuse-tumbleweed" | "opensuse-slowroll" | "sles" | "sled" | "sles_sap" | "suse" => {
-            OsFamily::Suse
-        }
+        "opensuse"
+        | "opensuse-leap"
+        | "opensuse-tumbleweed"
+        | "opensuse-slowroll"
+        | "sles"
+        | "sled"
+        | "sles_sap"
+        | "suse" => OsFamily::Suse,
         "rhel" | "centos" | "fedora" | "rocky" | "almalinux" | "ol" | "amzn" | "eurolinux" | "circle" | "navylinux" => {
             OsFamily::Rhel
         }
@@ -170,7 +172,11 @@ pub fn choose(os: &OsRelease) -> Choice {
             return Choice { family: Some(family), reason };
         }
     }
-    let reason = format!("os-release ID={:?} ID_LIKE={:?} ({shown}) is no OS family kured-rs knows", os.id, os.id_like.join(" "));
+    let reason = format!(
+        "os-release ID={:?} ID_LIKE={:?} ({shown}) is no OS family kured-rs knows",
+        os.id,
+        os.id_like.join(" ")
+    );
     Choice { family: None, reason }
 }
 
@@ -199,7 +205,10 @@ mod tests {
         picks("ID=\"rhcos\"\nID_LIKE=\"rhel fedora\"", Some(RpmOstree));
         // a Fedora derivative is not an ostree system because Fedora CoreOS is one
         picks("ID=nobara\nID_LIKE=fedora\nVARIANT_ID=coreos", Some(Rhel));
-        picks("ID=\"opensuse-microos\"\nID_LIKE=\"suse opensuse opensuse-tumbleweed microos sl-micro\"", Some(Transactional));
+        picks(
+            "ID=\"opensuse-microos\"\nID_LIKE=\"suse opensuse opensuse-tumbleweed microos sl-micro\"",
+            Some(Transactional),
+        );
         picks("ID=\"sl-micro\"\nID_LIKE=\"suse\"", Some(Transactional));
         picks("ID=\"sle-micro\"\nID_LIKE=\"suse\"", Some(Transactional));
         picks("ID=\"opensuse-leap\"\nID_LIKE=\"suse opensuse\"", Some(Suse));
@@ -218,7 +227,10 @@ mod tests {
         let c = choose(&OsRelease::parse("ID=neon\nID_LIKE=\"ubuntu debian\""));
         assert_eq!(c.reason, "os-release ID=neon is like ubuntu (ID_LIKE=ubuntu debian; neon)");
         let c = choose(&OsRelease::parse("ID=alpine\nPRETTY_NAME=\"Alpine Linux v3.20\""));
-        assert_eq!(c.reason, "os-release ID=\"alpine\" ID_LIKE=\"\" (Alpine Linux v3.20) is no OS family kured-rs knows");
+        assert_eq!(
+            c.reason,
+            "os-release ID=\"alpine\" ID_LIKE=\"\" (Alpine Linux v3.20) is no OS family kured-rs knows"
+        );
     }
 
     const CODES: Reading = Reading::ExitCode { needed: 102, not_needed: 0 };
@@ -243,7 +255,9 @@ mod tests {
         answer(rhel, Some(1), "Reboot is required", "", Ok(true));
         answer(rhel, Some(1), "", "Traceback (most recent call last):\n  File", Err("traceback"));
         answer(rhel, Some(0), "", "", Ok(false));
-        let status = |op: &str| format!("LAST_CHECKED_TIME=1700000000\nPROGRESS=0.000000\nCURRENT_OP={op}\nNEW_VERSION=0.0.0\nNEW_SIZE=0\n");
+        let status = |op: &str| {
+            format!("LAST_CHECKED_TIME=1700000000\nPROGRESS=0.000000\nCURRENT_OP={op}\nNEW_VERSION=0.0.0\nNEW_SIZE=0\n")
+        };
         answer(ue, Some(0), &status("UPDATE_STATUS_UPDATED_NEED_REBOOT"), "", Ok(true));
         answer(ue, Some(0), &status("UPDATE_STATUS_IDLE"), "", Ok(false));
         answer(ue, Some(0), &status("UPDATE_STATUS_DOWNLOADING"), "", Ok(false));

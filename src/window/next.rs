@@ -25,7 +25,8 @@ impl Schedule {
         let mut candidates = self.candidates(now.unix_timestamp());
         candidates.sort_unstable();
         candidates.dedup();
-        let opening = candidates.into_iter().filter(|&c| c > at).find(|&c| self.contains_at(c) && !self.contains_at(c - 1))?;
+        let opening =
+            candidates.into_iter().filter(|&c| c > at).find(|&c| self.contains_at(c) && !self.contains_at(c - 1))?;
         OffsetDateTime::from_unix_timestamp_nanos(opening).ok()
     }
 
@@ -36,7 +37,9 @@ impl Schedule {
         };
         match self {
             Schedule::Upstream(w) => days(w.zone()).flat_map(|d| w.openings(d)).collect(),
-            Schedule::Windows(ws) => ws.iter().flat_map(|w| days(w.zone()).filter_map(|d| w.occurrence(d)).map(|(open, _)| open)).collect(),
+            Schedule::Windows(ws) => {
+                ws.iter().flat_map(|w| days(w.zone()).filter_map(|d| w.occurrence(d)).map(|(open, _)| open)).collect()
+            }
         }
     }
 }

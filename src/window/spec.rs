@@ -54,7 +54,9 @@ fn nth(word: &str) -> Result<Nth, String> {
         "3rd" => Ok(Nth::Ordinal(3)),
         "4th" => Ok(Nth::Ordinal(4)),
         "last" => Ok(Nth::Last),
-        "5th" => Err("day \"5th\": most months have no fifth weekday, so that window would skip months (use last)".into()),
+        "5th" => {
+            Err("day \"5th\": most months have no fifth weekday, so that window would skip months (use last)".into())
+        }
         _ => Err(format!("day {word:?}: expected 1st, 2nd, 3rd, 4th or last before a weekday")),
     }
 }
@@ -105,10 +107,20 @@ fn day_item(item: &str) -> Result<DayRule, String> {
 /// `H:MM`, `HH:MM` or `HH:MM:SS` as seconds after midnight; `24:00` only if
 /// `end`.
 fn time_of_day(s: &str, end: bool) -> Result<u32, String> {
-    let bad = || format!("time {s:?}: expected a 24-hour time such as 03:00, 3:30 or 22:15:30{}", if end { " (or 24:00)" } else { "" });
+    let bad = || {
+        format!(
+            "time {s:?}: expected a 24-hour time such as 03:00, 3:30 or 22:15:30{}",
+            if end { " (or 24:00)" } else { "" }
+        )
+    };
     let parts: Vec<&str> = s.split(':').collect();
     let two = |p: &str| p.len() == 2 && p.bytes().all(|b| b.is_ascii_digit());
-    if !(2..=3).contains(&parts.len()) || parts[0].is_empty() || parts[0].len() > 2 || !parts[0].bytes().all(|b| b.is_ascii_digit()) || !parts[1..].iter().all(|p| two(p)) {
+    if !(2..=3).contains(&parts.len())
+        || parts[0].is_empty()
+        || parts[0].len() > 2
+        || !parts[0].bytes().all(|b| b.is_ascii_digit())
+        || !parts[1..].iter().all(|p| two(p))
+    {
         return Err(bad());
     }
     let n: Vec<u32> = parts.iter().map(|p| p.parse().unwrap_or(u32::MAX)).collect();
@@ -133,14 +145,17 @@ impl Recurring {
     pub fn parse(spec: &str) -> Result<Recurring, String> {
         let words: Vec<&str> = spec.split_whitespace().collect();
         let at = words.iter().position(|w| w.contains(':')).ok_or_else(|| {
-            "no time range: expected \"<days> <start>-<end> [<zone>]\", e.g. \"mon-fri 03:00-05:00 Europe/Berlin\"".to_string()
+            "no time range: expected \"<days> <start>-<end> [<zone>]\", e.g. \"mon-fri 03:00-05:00 Europe/Berlin\""
+                .to_string()
         })?;
         if at == 0 {
             return Err("no days before the time range: e.g. \"mon-fri 03:00-05:00\", \"daily 03:00-05:00\" or \"2nd tue+1 03:00-05:00\"".into());
         }
         let days = words[..at].join(" ").split(',').map(|item| day_item(item.trim())).collect::<Result<Vec<_>, _>>()?;
         let range = words[at];
-        let (start, end) = range.split_once('-').ok_or_else(|| format!("time range {range:?}: expected <start>-<end>, e.g. 03:00-05:00"))?;
+        let (start, end) = range
+            .split_once('-')
+            .ok_or_else(|| format!("time range {range:?}: expected <start>-<end>, e.g. 03:00-05:00"))?;
         let (start, end) = (time_of_day(start, false)?, time_of_day(end, true)?);
         let zone_name = match &words[at + 1..] {
             [] => "UTC",
@@ -176,9 +191,8 @@ impl Recurring {
 
     /// Why this window never opens, for a start-up warning.
     pub fn never_opens(&self) -> Option<String> {
-        (self.start == self.end).then(|| {
-            format!("--maintenance-window \"{self}\" starts and ends at {}: it never opens", hms(self.start))
-        })
+        (self.start == self.end)
+            .then(|| format!("--maintenance-window \"{self}\" starts and ends at {}: it never opens", hms(self.start)))
     }
 }
 

@@ -54,7 +54,13 @@ fn day_forms() {
     days("daily", &[Weekly(0x7f)]);
     days("2nd tue+1", &[Monthly { nth: Nth::Ordinal(2), weekday: 2, offset: 1 }]);
     days("last Sun", &[Monthly { nth: Nth::Last, weekday: 0, offset: 0 }]);
-    days("1st mon-1, 3rd thursday+6", &[Monthly { nth: Nth::Ordinal(1), weekday: 1, offset: -1 }, Monthly { nth: Nth::Ordinal(3), weekday: 4, offset: 6 }]);
+    days(
+        "1st mon-1, 3rd thursday+6",
+        &[
+            Monthly { nth: Nth::Ordinal(1), weekday: 1, offset: -1 },
+            Monthly { nth: Nth::Ordinal(3), weekday: 4, offset: 6 },
+        ],
+    );
     days("4th fr-6,sat", &[Monthly { nth: Nth::Ordinal(4), weekday: 5, offset: -6 }, Weekly(0b100_0000)]);
 }
 
@@ -172,7 +178,10 @@ fn upstream_window_next_opening() {
 fn windows_that_never_open_are_named() {
     let s = windows(&["mon 03:00-05:00 UTC", "2nd tue+1 03:00-03:00 Europe/Berlin"]);
     let warnings = s.never_opens();
-    assert_eq!(warnings, ["--maintenance-window \"2nd tue+1 03:00-03:00 Europe/Berlin\" starts and ends at 03:00: it never opens"]);
+    assert_eq!(
+        warnings,
+        ["--maintenance-window \"2nd tue+1 03:00-03:00 Europe/Berlin\" starts and ends at 03:00: it never opens"]
+    );
     next(&windows(&["2nd tue+1 03:00-03:00 Europe/Berlin"]), "2026-12-01T00:00:00Z", None);
     assert!(windows(&["daily 00:00-24:00"]).never_opens().is_empty());
     let upstream = Schedule::Upstream(Window::parse(&[], "0:00", "1:00", "UTC").unwrap());

@@ -37,7 +37,11 @@ impl Weekdays {
             // Go's strconv.Atoi: an optional sign, then digits
             let n = match day.parse::<i64>() {
                 Ok(n) if (0..7).contains(&n) => n as usize,
-                Ok(_) => return Err(Error::Usage(format!("invalid --reboot-days value {day:?}: day number out of range 0-6"))),
+                Ok(_) => {
+                    return Err(Error::Usage(format!(
+                        "invalid --reboot-days value {day:?}: day number out of range 0-6"
+                    )))
+                }
                 Err(_) => {
                     let lower = day.to_lowercase();
                     NAMES.iter().position(|names| names.contains(&lower.as_str())).ok_or_else(|| {
@@ -113,7 +117,9 @@ impl TimeOfDay {
     /// A --start-time/--end-time value; `flag` names the flag in the error.
     pub fn parse(flag: &str, s: &str) -> Result<TimeOfDay> {
         FORMATS.iter().find_map(|layout| parse_layout(layout, s)).ok_or_else(|| {
-            Error::Usage(format!("invalid --{flag} {s:?}: expected a time like 15:04, 15:04:05, 03:04pm, 15, 03pm or 3pm"))
+            Error::Usage(format!(
+                "invalid --{flag} {s:?}: expected a time like 15:04, 15:04:05, 03:04pm, 15, 03pm or 3pm"
+            ))
         })
     }
 
@@ -291,6 +297,15 @@ impl Window {
 impl std::fmt::Display for Window {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let (s, e) = (self.start, self.end);
-        write!(f, "{} between {:02}:{:02} and {:02}:{:02} {}", self.days, s.hour, s.minute, e.hour, e.minute, self.zone.name())
+        write!(
+            f,
+            "{} between {:02}:{:02} and {:02}:{:02} {}",
+            self.days,
+            s.hour,
+            s.minute,
+            e.hour,
+            e.minute,
+            self.zone.name()
+        )
     }
 }

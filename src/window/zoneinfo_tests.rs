@@ -22,23 +22,95 @@ struct Case {
 
 const CASES: &[Case] = &[
     // the Wednesday after Patch Tuesday
-    Case { spec: "2nd tue+1 03:00-05:00", zone: "Europe/Berlin", nth: 2, weekday: Weekday::Tuesday, offset: 1, start: (3, 0), end: (5, 0) },
+    Case {
+        spec: "2nd tue+1 03:00-05:00",
+        zone: "Europe/Berlin",
+        nth: 2,
+        weekday: Weekday::Tuesday,
+        offset: 1,
+        start: (3, 0),
+        end: (5, 0),
+    },
     // the last Sundays of March and October are Berlin's DST nights: the
     // window spans the change (two real hours in March, four in October)
-    Case { spec: "last sun 01:00-04:00", zone: "Europe/Berlin", nth: 0, weekday: Weekday::Sunday, offset: 0, start: (1, 0), end: (4, 0) },
+    Case {
+        spec: "last sun 01:00-04:00",
+        zone: "Europe/Berlin",
+        nth: 0,
+        weekday: Weekday::Sunday,
+        offset: 0,
+        start: (1, 0),
+        end: (4, 0),
+    },
     // last Friday, to 02:00 the next day: Jan 30 -> Jan 31, Jul 31 -> Aug 1
-    Case { spec: "last fri 22:00-02:00", zone: "Europe/Berlin", nth: 0, weekday: Weekday::Friday, offset: 0, start: (22, 0), end: (2, 0) },
+    Case {
+        spec: "last fri 22:00-02:00",
+        zone: "Europe/Berlin",
+        nth: 0,
+        weekday: Weekday::Friday,
+        offset: 0,
+        start: (22, 0),
+        end: (2, 0),
+    },
     // New York's DST nights: the 2nd Sunday of March, the 1st of November
-    Case { spec: "2nd sun 01:00-04:00", zone: "America/New_York", nth: 2, weekday: Weekday::Sunday, offset: 0, start: (1, 0), end: (4, 0) },
-    Case { spec: "1st sun 00:30-03:30", zone: "America/New_York", nth: 1, weekday: Weekday::Sunday, offset: 0, start: (0, 30), end: (3, 30) },
+    Case {
+        spec: "2nd sun 01:00-04:00",
+        zone: "America/New_York",
+        nth: 2,
+        weekday: Weekday::Sunday,
+        offset: 0,
+        start: (1, 0),
+        end: (4, 0),
+    },
+    Case {
+        spec: "1st sun 00:30-03:30",
+        zone: "America/New_York",
+        nth: 1,
+        weekday: Weekday::Sunday,
+        offset: 0,
+        start: (0, 30),
+        end: (3, 30),
+    },
     // the day before the first Monday: May 31 for June 2026, Feb 28 for March
-    Case { spec: "1st mon-1 12:00-13:00", zone: "America/New_York", nth: 1, weekday: Weekday::Monday, offset: -1, start: (12, 0), end: (13, 0) },
+    Case {
+        spec: "1st mon-1 12:00-13:00",
+        zone: "America/New_York",
+        nth: 1,
+        weekday: Weekday::Monday,
+        offset: -1,
+        start: (12, 0),
+        end: (13, 0),
+    },
     // Sydney's DST nights: the 1st Sundays of April and October
-    Case { spec: "1st sun 01:00-04:00", zone: "Australia/Sydney", nth: 1, weekday: Weekday::Sunday, offset: 0, start: (1, 0), end: (4, 0) },
+    Case {
+        spec: "1st sun 01:00-04:00",
+        zone: "Australia/Sydney",
+        nth: 1,
+        weekday: Weekday::Sunday,
+        offset: 0,
+        start: (1, 0),
+        end: (4, 0),
+    },
     // the Wednesday after the last Tuesday: Mar 31 -> Apr 1, Sep 29 -> 30
-    Case { spec: "last tue+1 23:00-01:00", zone: "Australia/Sydney", nth: 0, weekday: Weekday::Tuesday, offset: 1, start: (23, 0), end: (1, 0) },
+    Case {
+        spec: "last tue+1 23:00-01:00",
+        zone: "Australia/Sydney",
+        nth: 0,
+        weekday: Weekday::Tuesday,
+        offset: 1,
+        start: (23, 0),
+        end: (1, 0),
+    },
     // the 4th Thursday, then 6 days on: across month ends
-    Case { spec: "4th thu+6 00:00-24:00", zone: "Australia/Sydney", nth: 4, weekday: Weekday::Thursday, offset: 6, start: (0, 0), end: (24, 0) },
+    Case {
+        spec: "4th thu+6 00:00-24:00",
+        zone: "Australia/Sydney",
+        nth: 4,
+        weekday: Weekday::Thursday,
+        offset: 6,
+        start: (0, 0),
+        end: (24, 0),
+    },
 ];
 
 /// The date of a case in a month, by counting the month's days.
@@ -56,9 +128,11 @@ fn date_of(case: &Case, year: i32, month: Month) -> Date {
 
 /// The one instant at which the system's zone shows this wall time.
 fn instant(system: &crate::tz::Zone, date: Date, (h, m): (i64, i64)) -> i64 {
-    let wall = (date - Date::from_calendar_date(1970, Month::January, 1).unwrap()).whole_days() * DAY + h * 3600 + m * 60;
+    let wall =
+        (date - Date::from_calendar_date(1970, Month::January, 1).unwrap()).whole_days() * DAY + h * 3600 + m * 60;
     let offsets = [-20, 0, 20].map(|hours| system.lookup(wall + hours * 3600).offset.utc_offset);
-    let mut found: Vec<i64> = offsets.iter().map(|&o| wall - i64::from(o)).filter(|&t| system.to_local(t) == wall).collect();
+    let mut found: Vec<i64> =
+        offsets.iter().map(|&o| wall - i64::from(o)).filter(|&t| system.to_local(t) == wall).collect();
     found.dedup();
     assert_eq!(found.len(), 1, "{} {date} {h}:{m:02}: the cases use wall times that happen once", system.name());
     found[0]
@@ -66,7 +140,9 @@ fn instant(system: &crate::tz::Zone, date: Date, (h, m): (i64, i64)) -> i64 {
 
 fn system_zone(name: &str) -> crate::tz::Zone {
     let path = format!("/usr/share/zoneinfo/{name}");
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e} (this test compares with the system's zone files: apt-get install tzdata)"));
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| {
+        panic!("{path}: {e} (this test compares with the system's zone files: apt-get install tzdata)")
+    });
     crate::tz::Zone::from_tzif(name, &bytes).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
@@ -91,9 +167,22 @@ fn monthly_windows_open_and_close_on_time_for_a_year_in_three_zones() {
                 end => instant(&system, close_date, end),
             };
             let what = format!("{spec} on {date}");
-            assert_eq!(schedule.next_opening(from).map(|t| t.unix_timestamp()), Some(open), "{what}: next opening after {from}");
-            for (t, inside) in [(open - 1, false), (open, true), ((open + close) / 2, true), (close - 1, true), (close, false)] {
-                assert_eq!(schedule.contains(at(t)), inside, "{what}: at {} (opens {}, closes {})", at(t), at(open), at(close));
+            assert_eq!(
+                schedule.next_opening(from).map(|t| t.unix_timestamp()),
+                Some(open),
+                "{what}: next opening after {from}"
+            );
+            for (t, inside) in
+                [(open - 1, false), (open, true), ((open + close) / 2, true), (close - 1, true), (close, false)]
+            {
+                assert_eq!(
+                    schedule.contains(at(t)),
+                    inside,
+                    "{what}: at {} (opens {}, closes {})",
+                    at(t),
+                    at(open),
+                    at(close)
+                );
             }
             // the end is exclusive to the nanosecond
             let last = OffsetDateTime::from_unix_timestamp_nanos(i128::from(close) * NANOS - 1).unwrap();

@@ -3,7 +3,6 @@
 //! reading the server's state.
 #![allow(dead_code, unused_imports)]
 
-
 use fakeapi::{FakeApiServer, Options};
 use kured::agent::Agent;
 use kured::config::{self, Config};
@@ -11,9 +10,9 @@ use kured::kube::Client;
 use kured::lock::LockValue;
 use serde_json::{json, Value};
 
-use crate::kube::{client, TempDir, TestClient};
-use crate::host::HostStandIn;
 pub use crate::fake_host::{run_check, run_loop_until_reboot, run_recover, Ended, FakeHost, RebootResult};
+use crate::host::HostStandIn;
+use crate::kube::{client, TempDir, TestClient};
 
 pub const NODE: &str = "node-1";
 pub const KEY: &str = "weave.works/kured-node-lock";
@@ -71,7 +70,10 @@ impl World {
 
     pub fn pods_on(&self, node: &str) -> Vec<String> {
         let pods = self.api.list("pods");
-        pods.iter().filter(|p| p["spec"]["nodeName"] == node).map(|p| p["metadata"]["name"].as_str().unwrap().into()).collect()
+        pods.iter()
+            .filter(|p| p["spec"]["nodeName"] == node)
+            .map(|p| p["metadata"]["name"].as_str().unwrap().into())
+            .collect()
     }
 
     fn node(&self) -> Value {
@@ -100,7 +102,10 @@ impl World {
     pub fn taints(&self) -> Vec<String> {
         let n = self.node();
         let taints = n["spec"]["taints"].as_array().cloned().unwrap_or_default();
-        taints.iter().map(|t| format!("{}:{}", t["key"].as_str().unwrap_or(""), t["effect"].as_str().unwrap_or(""))).collect()
+        taints
+            .iter()
+            .map(|t| format!("{}:{}", t["key"].as_str().unwrap_or(""), t["effect"].as_str().unwrap_or("")))
+            .collect()
     }
 
     pub fn lock_annotation(&self) -> Option<String> {

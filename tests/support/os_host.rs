@@ -105,7 +105,10 @@ impl OsHost {
             "the fake tools go over /usr/local/sbin, which this machine lacks"
         );
         let path = std::env::var("PATH").unwrap_or_default();
-        assert!(path.split(':').any(|d| d == "/usr/local/sbin"), "/usr/local/sbin must be on PATH for the fake tools: {path}");
+        assert!(
+            path.split(':').any(|d| d == "/usr/local/sbin"),
+            "/usr/local/sbin must be on PATH for the fake tools: {path}"
+        );
         let dir = TempDir::new("os-host");
         let bin = dir.join("bin");
         std::fs::create_dir(&bin).unwrap();
@@ -135,7 +138,10 @@ impl OsHost {
         if let Some(status) = exited {
             let mut why = String::new();
             std::io::Read::read_to_string(host.child().stderr.as_mut().unwrap(), &mut why).unwrap();
-            panic!("the OS host could not be set up ({status}): {}; this test needs root for a mount namespace", why.trim());
+            panic!(
+                "the OS host could not be set up ({status}): {}; this test needs root for a mount namespace",
+                why.trim()
+            );
         }
         OsHost { host, dir }
     }

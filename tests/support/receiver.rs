@@ -30,7 +30,8 @@ pub struct Receiver {
 impl Receiver {
     /// Serve `script` ((status, content type, body) per request) in order.
     pub fn start(script: Vec<(u16, &'static str, String)>) -> Receiver {
-        let script: VecDeque<_> = script.into_iter().map(|(status, ctype, body)| (status, ctype.to_string(), body)).collect();
+        let script: VecDeque<_> =
+            script.into_iter().map(|(status, ctype, body)| (status, ctype.to_string(), body)).collect();
         let script = Mutex::new(script);
         let server = TinyServer::start(move |_| {
             let next = script.lock().unwrap_or_else(|p| p.into_inner()).pop_front();

@@ -125,7 +125,12 @@ fn serve(mut conn: TcpStream, mode: &Mode, mails: &Mutex<Vec<Mail>>) -> Option<(
 }
 
 /// Commands until QUIT (false) or an accepted STARTTLS (true).
-fn dialogue<S: Read + Write>(r: &mut BufReader<S>, offer_starttls: bool, tls: bool, mails: &Mutex<Vec<Mail>>) -> Option<bool> {
+fn dialogue<S: Read + Write>(
+    r: &mut BufReader<S>,
+    offer_starttls: bool,
+    tls: bool,
+    mails: &Mutex<Vec<Mail>>,
+) -> Option<bool> {
     let mut mail = Mail { tls, ..Mail::default() };
     let mut line = String::new();
     loop {

@@ -56,7 +56,13 @@ pub fn distance(mine: OffsetDateTime, served: Option<OffsetDateTime>, fleet: u32
 
 /// How long a waiter waits after seeing a free slot before it checks.
 /// `unit` is a random number in [0, 1).
-pub fn delay(mine: OffsetDateTime, served: Option<OffsetDateTime>, fleet: u32, period: Duration, unit: f64) -> Duration {
+pub fn delay(
+    mine: OffsetDateTime,
+    served: Option<OffsetDateTime>,
+    fleet: u32,
+    period: Duration,
+    unit: f64,
+) -> Duration {
     let unit = if (0.0..1.0).contains(&unit) { unit } else { 0.5 };
     let overtaken = served.is_some_and(|s| mine < s);
     let secs = match distance(mine, served, fleet, period) {
@@ -95,7 +101,10 @@ mod tests {
     fn case(after_served_s: f64, fleet: u32, want_ms: (u64, u64)) {
         let mine = T0 + time::Duration::seconds_f64(after_served_s);
         let got = delay(mine, Some(T0), fleet, P, 0.0).as_millis() as u64;
-        assert!((want_ms.0..=want_ms.1).contains(&got), "{after_served_s}s after, fleet {fleet}: {got} ms, want {want_ms:?}");
+        assert!(
+            (want_ms.0..=want_ms.1).contains(&got),
+            "{after_served_s}s after, fleet {fleet}: {got} ms, want {want_ms:?}"
+        );
     }
 
     #[test]

@@ -100,7 +100,10 @@ fn deployments(st: &mut State) {
             }
             Some(rs) => rs,
             None => {
-                let hash = format!("{:x}", meta(&d, "name").bytes().fold(0x811c_9dc5u32, |h, b| (h ^ b as u32).wrapping_mul(0x0100_0193)));
+                let hash = format!(
+                    "{:x}",
+                    meta(&d, "name").bytes().fold(0x811c_9dc5u32, |h, b| (h ^ b as u32).wrapping_mul(0x0100_0193))
+                );
                 let mut template = d["spec"]["template"].clone();
                 template["metadata"]["labels"]["pod-template-hash"] = json!(hash);
                 let mut selector = d["spec"]["selector"].clone();
@@ -188,11 +191,18 @@ fn daemonsets(st: &mut State) {
         // simulation ticks this 20 times a second over 2,000 pods.
         let known: HashSet<&str> = nodes.iter().map(String::as_str).collect();
         let (missing, strays) = {
-            let pods: Vec<&Value> = st.store.list(res("pods"), Some(&ns)).filter(|p| controller_uid(p) == Some(uid.as_str()) && active(p)).collect();
+            let pods: Vec<&Value> = st
+                .store
+                .list(res("pods"), Some(&ns))
+                .filter(|p| controller_uid(p) == Some(uid.as_str()) && active(p))
+                .collect();
             let on: HashSet<&str> = pods.iter().filter_map(|p| p["spec"]["nodeName"].as_str()).collect();
             let missing: Vec<String> = nodes.iter().filter(|n| !on.contains(n.as_str())).cloned().collect();
-            let strays: Vec<String> =
-                pods.iter().filter(|p| !p["spec"]["nodeName"].as_str().is_some_and(|n| known.contains(n))).map(|p| meta(p, "name").to_string()).collect();
+            let strays: Vec<String> = pods
+                .iter()
+                .filter(|p| !p["spec"]["nodeName"].as_str().is_some_and(|n| known.contains(n)))
+                .map(|p| meta(p, "name").to_string())
+                .collect();
             (missing, strays)
         };
         for n in missing {
@@ -202,7 +212,11 @@ fn daemonsets(st: &mut State) {
             let _ = ops::delete(st, res("pods"), &ns, &name, Some(0), None);
         }
         let (count, ready) = {
-            let pods: Vec<&Value> = st.store.list(res("pods"), Some(&ns)).filter(|p| controller_uid(p) == Some(uid.as_str()) && active(p)).collect();
+            let pods: Vec<&Value> = st
+                .store
+                .list(res("pods"), Some(&ns))
+                .filter(|p| controller_uid(p) == Some(uid.as_str()) && active(p))
+                .collect();
             (pods.len(), pods.iter().filter(|p| pdb::is_healthy(p)).count())
         };
         let status = json!({"desiredNumberScheduled": nodes.len(), "currentNumberScheduled": count, "numberReady": ready,
@@ -225,12 +239,19 @@ fn tolerates(pod: &Value, key: &str, value: &str, effect: &str) -> bool {
 /// Whether `pod` may go to `node`: schedulable (or tolerated), Ready, taints
 /// tolerated, its `nodeSelector` matched by the node's labels (as the real scheduler).
 pub fn fits(pod: &Value, node: &Value) -> bool {
-    let selected = pod["spec"]["nodeSelector"].as_object().into_iter().flatten().all(|(k, v)| &node["metadata"]["labels"][k] == v);
-    let ready = node["status"]["conditions"].as_array().into_iter().flatten().any(|c| c["type"] == "Ready" && c["status"] == "True");
-    let cordoned = node["spec"]["unschedulable"] == true && !tolerates(pod, "node.kubernetes.io/unschedulable", "", "NoSchedule");
+    let selected =
+        pod["spec"]["nodeSelector"].as_object().into_iter().flatten().all(|(k, v)| &node["metadata"]["labels"][k] == v);
+    let ready = node["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| c["type"] == "Ready" && c["status"] == "True");
+    let cordoned =
+        node["spec"]["unschedulable"] == true && !tolerates(pod, "node.kubernetes.io/unschedulable", "", "NoSchedule");
     let taints_ok = node["spec"]["taints"].as_array().into_iter().flatten().all(|t| {
         let effect = t["effect"].as_str().unwrap_or("");
-        effect == "PreferNoSchedule" || tolerates(pod, t["key"].as_str().unwrap_or(""), t["value"].as_str().unwrap_or(""), effect)
+        effect == "PreferNoSchedule"
+            || tolerates(pod, t["key"].as_str().unwrap_or(""), t["value"].as_str().unwrap_or(""), effect)
     });
     ready && !cordoned && taints_ok && selected
 }
@@ -267,7 +288,9 @@ fn start_pods(st: &mut State, now: Instant) {
     let pending: Vec<Value> = st
         .store
         .list(res("pods"), None)
-        .filter(|p| p["status"]["phase"] == "Pending" && !p["spec"]["nodeName"].as_str().unwrap_or("").is_empty() && active(p))
+        .filter(|p| {
+            p["status"]["phase"] == "Pending" && !p["spec"]["nodeName"].as_str().unwrap_or("").is_empty() && active(p)
+        })
         .cloned()
         .collect();
     for mut p in pending {
@@ -291,7 +314,8 @@ fn budgets(st: &mut State) {
         let mut status = json!({"observedGeneration": b["metadata"]["generation"], "expectedPods": bud.expected,
             "desiredHealthy": bud.desired, "currentHealthy": bud.healthy, "disruptionsAllowed": bud.disruptions_allowed()});
         // keep the condition timestamp stable, or each tick would be a write
-        let cond = if bud.disruptions_allowed() > 0 { ("True", "SufficientPods") } else { ("False", "InsufficientPods") };
+        let cond =
+            if bud.disruptions_allowed() > 0 { ("True", "SufficientPods") } else { ("False", "InsufficientPods") };
         let old = b["status"]["conditions"][0].clone();
         let ts = if old["status"] == cond.0 { old["lastTransitionTime"].clone() } else { json!(now_rfc3339()) };
         status["conditions"] = json!([{"type": "DisruptionAllowed", "status": cond.0, "reason": cond.1, "message": "",

@@ -44,7 +44,16 @@ pub struct Fault {
 
 impl Fault {
     pub fn new(method: &str, path_prefix: &str, action: FaultAction) -> Fault {
-        Fault { method: method.to_string(), path_prefix: path_prefix.to_string(), action, times: None, every: 1, exact: false, seen: 0, random: None }
+        Fault {
+            method: method.to_string(),
+            path_prefix: path_prefix.to_string(),
+            action,
+            times: None,
+            every: 1,
+            exact: false,
+            seen: 0,
+            random: None,
+        }
     }
 
     /// Answer `code` to the next `times` matching requests.

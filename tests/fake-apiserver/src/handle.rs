@@ -19,7 +19,8 @@ impl Handle {
     pub fn try_create(&self, obj: Value) -> Result<Value, Value> {
         let api_version = obj["apiVersion"].as_str().unwrap_or("");
         let kind = obj["kind"].as_str().unwrap_or("");
-        let res = resources::by_kind(api_version, kind).ok_or_else(|| json!(format!("unknown kind {api_version}/{kind}")))?;
+        let res =
+            resources::by_kind(api_version, kind).ok_or_else(|| json!(format!("unknown kind {api_version}/{kind}")))?;
         let ns = obj["metadata"]["namespace"].as_str().unwrap_or("default").to_string();
         let mut st = self.shared.lock();
         let out = ops::create(&mut st, res, &ns, obj).map_err(|e| e.to_status());

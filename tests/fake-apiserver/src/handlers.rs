@@ -52,7 +52,8 @@ fn route_request(st: &mut State, req: &Request) -> Result<Reply, ApiError> {
 }
 
 fn body_json(req: &Request) -> Result<Value, ApiError> {
-    serde_json::from_slice(&req.body).map_err(|e| status::bad_request(format!("couldn't get version/kind; json parse error: {e}")))
+    serde_json::from_slice(&req.body)
+        .map_err(|e| status::bad_request(format!("couldn't get version/kind; json parse error: {e}")))
 }
 
 fn wants_table(req: &Request) -> bool {
@@ -74,7 +75,14 @@ fn resource(st: &mut State, req: &Request, p: ResPath) -> Result<Reply, ApiError
         }
         ("GET" | "HEAD", Some(name), None | Some("status")) => {
             let obj = st.store.get(res, &ns, name)?.clone();
-            ok(if wants_table(req) { table::from_list(res, &json!({"metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]}, "items": [obj]})) } else { obj })
+            ok(if wants_table(req) {
+                table::from_list(
+                    res,
+                    &json!({"metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]}, "items": [obj]}),
+                )
+            } else {
+                obj
+            })
         }
         ("POST", None, None) if p.ns.is_some() || !res.namespaced => {
             let obj = ops::create(st, res, &ns, body_json(req)?)?;
@@ -92,7 +100,9 @@ fn resource(st: &mut State, req: &Request, p: ResPath) -> Result<Reply, ApiError
         ("DELETE", Some(name), None) => {
             let opts: Value = if req.body.is_empty() { json!({}) } else { body_json(req)? };
             let grace = match req.param("gracePeriodSeconds") {
-                Some(g) => Some(g.parse::<i64>().map_err(|_| status::bad_request(format!("invalid gracePeriodSeconds {g:?}")))?),
+                Some(g) => Some(
+                    g.parse::<i64>().map_err(|_| status::bad_request(format!("invalid gracePeriodSeconds {g:?}")))?,
+                ),
                 None => opts["gracePeriodSeconds"].as_i64(),
             };
             let rv = opts["preconditions"]["resourceVersion"].as_str();
@@ -112,7 +122,12 @@ fn resource(st: &mut State, req: &Request, p: ResPath) -> Result<Reply, ApiError
                 .store
                 .list(res, p.ns.as_deref())
                 .filter(|o| q.matches(o))
-                .map(|o| (o["metadata"]["namespace"].as_str().unwrap_or("").to_string(), o["metadata"]["name"].as_str().unwrap_or("").to_string()))
+                .map(|o| {
+                    (
+                        o["metadata"]["namespace"].as_str().unwrap_or("").to_string(),
+                        o["metadata"]["name"].as_str().unwrap_or("").to_string(),
+                    )
+                })
                 .collect();
             let grace = req.param("gracePeriodSeconds").and_then(|g| g.parse().ok());
             let mut items = Vec::new();

@@ -94,7 +94,12 @@ impl<'a> Conn<'a> {
                     self.buf.extend_from_slice(&tmp[..n]);
                     return Ok(true);
                 }
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted) => {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+                    ) =>
+                {
                     if self.stop.load(Ordering::SeqCst) {
                         return Err(io::Error::new(io::ErrorKind::ConnectionAborted, "server stopping"));
                     }
@@ -155,7 +160,9 @@ impl<'a> Conn<'a> {
             let (k, v) = l.split_once(':').ok_or_else(|| bad("malformed header"))?;
             headers.push((k.trim().to_string(), v.trim().to_string()));
         }
-        let h = |name: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.to_ascii_lowercase());
+        let h = |name: &str| {
+            headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.to_ascii_lowercase())
+        };
         let chunked = h("transfer-encoding").is_some_and(|v| v.contains("chunked"));
         if h("expect").is_some_and(|v| v.contains("100-continue")) {
             // curl waits for this before sending a large body
@@ -165,7 +172,8 @@ impl<'a> Conn<'a> {
         let body = if chunked {
             self.chunked_body()?
         } else {
-            let n: usize = h("content-length").map(|v| v.parse().map_err(|_| bad("bad content-length"))).transpose()?.unwrap_or(0);
+            let n: usize =
+                h("content-length").map(|v| v.parse().map_err(|_| bad("bad content-length"))).transpose()?.unwrap_or(0);
             if n > MAX_BODY {
                 return Err(bad("body too large"));
             }
@@ -207,7 +215,14 @@ impl<'a> Conn<'a> {
         }
     }
 
-    pub fn write_response(&mut self, code: u16, content_type: &str, extra: &[(String, String)], body: &[u8], close: bool) -> io::Result<()> {
+    pub fn write_response(
+        &mut self,
+        code: u16,
+        content_type: &str,
+        extra: &[(String, String)],
+        body: &[u8],
+        close: bool,
+    ) -> io::Result<()> {
         let mut head = format!(
             "HTTP/1.1 {code} {}\r\nContent-Type: {content_type}\r\nCache-Control: no-cache, private\r\nContent-Length: {}\r\n",
             reason_phrase(code),

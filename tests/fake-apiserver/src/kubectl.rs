@@ -49,12 +49,19 @@ impl Kubectl {
             if started.elapsed() > deadline {
                 let _ = child.kill();
                 let out = child.wait_with_output().expect("reap kubectl");
-                panic!("kubectl {args:?} still running after {deadline:?}; stderr: {}", String::from_utf8_lossy(&out.stderr));
+                panic!(
+                    "kubectl {args:?} still running after {deadline:?}; stderr: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
         let out = child.wait_with_output().expect("reap kubectl");
-        Out { ok: out.status.success(), stdout: String::from_utf8_lossy(&out.stdout).into(), stderr: String::from_utf8_lossy(&out.stderr).into() }
+        Out {
+            ok: out.status.success(),
+            stdout: String::from_utf8_lossy(&out.stdout).into(),
+            stderr: String::from_utf8_lossy(&out.stderr).into(),
+        }
     }
 
     /// Run and require success; its stdout.

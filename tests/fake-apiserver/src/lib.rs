@@ -45,6 +45,7 @@ mod discovery;
 mod eviction;
 pub mod fault;
 mod files;
+mod handle;
 mod handlers;
 mod http;
 pub mod kubectl;
@@ -57,7 +58,6 @@ mod route;
 pub mod selector;
 mod server;
 mod state;
-mod handle;
 pub mod status;
 pub mod store;
 mod table;
@@ -146,7 +146,9 @@ impl FakeApiServer {
         let conns = Arc::new(Mutex::new(Vec::new()));
         let accept = {
             let (shared, conns) = (shared.clone(), conns.clone());
-            thread::Builder::new().name("fakeapi-accept".into()).spawn(move || server::accept_loop(listener, shared, cfg, conns))?
+            thread::Builder::new()
+                .name("fakeapi-accept".into())
+                .spawn(move || server::accept_loop(listener, shared, cfg, conns))?
         };
         let ticker = {
             let shared = shared.clone();
@@ -177,7 +179,10 @@ impl FakeApiServer {
 
     /// `KUBERNETES_SERVICE_HOST` and `KUBERNETES_SERVICE_PORT` as a pod would see them.
     pub fn in_cluster_env(&self) -> [(&'static str, String); 2] {
-        [("KUBERNETES_SERVICE_HOST", self.addr.ip().to_string()), ("KUBERNETES_SERVICE_PORT", self.addr.port().to_string())]
+        [
+            ("KUBERNETES_SERVICE_HOST", self.addr.ip().to_string()),
+            ("KUBERNETES_SERVICE_PORT", self.addr.port().to_string()),
+        ]
     }
 
     pub fn port(&self) -> u16 {

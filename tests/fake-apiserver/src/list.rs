@@ -22,12 +22,14 @@ pub struct Query {
 impl Query {
     pub fn from_request(res: &'static Resource, ns: Option<String>, req: &Request) -> Result<Query, ApiError> {
         let labels = LabelSelector::parse(req.param("labelSelector").unwrap_or("")).map_err(status::bad_request)?;
-        let fields = FieldSelector::parse(req.param("fieldSelector").unwrap_or(""), res).map_err(status::bad_request)?;
+        let fields =
+            FieldSelector::parse(req.param("fieldSelector").unwrap_or(""), res).map_err(status::bad_request)?;
         Ok(Query { res, ns, labels, fields })
     }
 
     pub fn matches(&self, obj: &Value) -> bool {
-        let ns_ok = self.ns.as_deref().is_none_or(|n| obj["metadata"]["namespace"].as_str() == Some(n) || !self.res.namespaced);
+        let ns_ok =
+            self.ns.as_deref().is_none_or(|n| obj["metadata"]["namespace"].as_str() == Some(n) || !self.res.namespaced);
         ns_ok && self.labels.matches(obj) && self.fields.matches(obj)
     }
 }
@@ -40,14 +42,18 @@ fn unhex(s: &str) -> Option<String> {
     if !s.len().is_multiple_of(2) {
         return None;
     }
-    let bytes: Option<Vec<u8>> = (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect();
+    let bytes: Option<Vec<u8>> =
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect();
     String::from_utf8(bytes?).ok()
 }
 
 /// The opaque `continue` token: where the next page starts.
 fn token(rv: u64, obj: &Value) -> String {
     let m = &obj["metadata"];
-    format!("fk1{}", hex(&format!("{rv}\n{}\n{}", m["namespace"].as_str().unwrap_or(""), m["name"].as_str().unwrap_or(""))))
+    format!(
+        "fk1{}",
+        hex(&format!("{rv}\n{}\n{}", m["namespace"].as_str().unwrap_or(""), m["name"].as_str().unwrap_or("")))
+    )
 }
 
 fn parse_token(t: &str) -> Option<(String, String)> {
@@ -64,7 +70,9 @@ pub fn list(st: &State, q: &Query, req: &Request) -> Result<Value, ApiError> {
         None => 0,
     };
     let after = match req.param("continue").filter(|c| !c.is_empty()) {
-        Some(c) => Some(parse_token(c).ok_or_else(|| status::bad_request(format!("continue key is not valid: {c:?}")))?),
+        Some(c) => {
+            Some(parse_token(c).ok_or_else(|| status::bad_request(format!("continue key is not valid: {c:?}")))?)
+        }
         None => None,
     };
     let rv = st.store.resource_version();

@@ -45,10 +45,12 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
 }
 
 fn run(a: Args) -> Result<(), String> {
-    let api = FakeApiServer::try_start(Options { port: a.port, ..Options::default() }).map_err(|e| format!("cannot start: {e}"))?;
+    let api = FakeApiServer::try_start(Options { port: a.port, ..Options::default() })
+        .map_err(|e| format!("cannot start: {e}"))?;
     if let Some(seed) = &a.seed {
         let text = std::fs::read_to_string(seed).map_err(|e| format!("reading {}: {e}", seed.display()))?;
-        let objs: Vec<serde_json::Value> = serde_json::from_str(&text).map_err(|e| format!("{}: not a JSON array: {e}", seed.display()))?;
+        let objs: Vec<serde_json::Value> =
+            serde_json::from_str(&text).map_err(|e| format!("{}: not a JSON array: {e}", seed.display()))?;
         for o in objs {
             api.try_create(o).map_err(|e| format!("seeding {}: {e}", seed.display()))?;
         }
@@ -56,7 +58,8 @@ fn run(a: Args) -> Result<(), String> {
     if let Some(dir) = &a.dir {
         std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
         api.write_kubeconfig(dir.join("kubeconfig")).map_err(|e| format!("writing kubeconfig: {e}"))?;
-        api.write_service_account(dir.join("serviceaccount"), "kube-system").map_err(|e| format!("writing service account: {e}"))?;
+        api.write_service_account(dir.join("serviceaccount"), "kube-system")
+            .map_err(|e| format!("writing service account: {e}"))?;
     }
     println!("{}", api.url());
     // SAFETY: the handler only stores to an atomic, which is async-signal-safe.

@@ -56,7 +56,10 @@ pub fn ready_condition(ready: bool) -> Value {
 pub fn create(st: &mut State, res: &Resource, ns: &str, mut obj: Value) -> Result<Value, ApiError> {
     if let Some(kind) = obj["kind"].as_str() {
         if kind != res.kind {
-            return Err(status::bad_request(format!("the kind in the data ({kind}) does not match the expected kind ({})", res.kind)));
+            return Err(status::bad_request(format!(
+                "the kind in the data ({kind}) does not match the expected kind ({})",
+                res.kind
+            )));
         }
     }
     defaults(res, &mut obj);
@@ -64,7 +67,14 @@ pub fn create(st: &mut State, res: &Resource, ns: &str, mut obj: Value) -> Resul
 }
 
 /// PUT: `sub` is None for the object (whose status is then kept) or "status".
-pub fn replace(st: &mut State, res: &Resource, ns: &str, name: &str, mut obj: Value, sub: Option<&str>) -> Result<Value, ApiError> {
+pub fn replace(
+    st: &mut State,
+    res: &Resource,
+    ns: &str,
+    name: &str,
+    mut obj: Value,
+    sub: Option<&str>,
+) -> Result<Value, ApiError> {
     let old = st.store.get(res, ns, name)?.clone();
     if !obj.is_object() {
         return Err(status::bad_request("the body of the request is not a JSON object"));
@@ -89,13 +99,24 @@ pub fn replace(st: &mut State, res: &Resource, ns: &str, name: &str, mut obj: Va
 }
 
 /// PATCH with the content type naming the flavour.
-pub fn patch(st: &mut State, res: &Resource, ns: &str, name: &str, content_type: &str, body: &[u8], sub: Option<&str>) -> Result<Value, ApiError> {
+pub fn patch(
+    st: &mut State,
+    res: &Resource,
+    ns: &str,
+    name: &str,
+    content_type: &str,
+    body: &[u8],
+    sub: Option<&str>,
+) -> Result<Value, ApiError> {
     let ct = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     let kind = match ct.as_str() {
-        "application/merge-patch+json" | "application/strategic-merge-patch+json" | "application/json-patch+json" => ct.clone(),
+        "application/merge-patch+json" | "application/strategic-merge-patch+json" | "application/json-patch+json" => {
+            ct.clone()
+        }
         _ => return Err(status::unsupported_media_type(content_type)),
     };
-    let p: Value = serde_json::from_slice(body).map_err(|e| status::bad_request(format!("error decoding patch: {e}")))?;
+    let p: Value =
+        serde_json::from_slice(body).map_err(|e| status::bad_request(format!("error decoding patch: {e}")))?;
     let mut obj = st.store.get(res, ns, name)?.clone();
     let applied = match kind.as_str() {
         "application/merge-patch+json" => {
@@ -113,7 +134,8 @@ pub fn patch(st: &mut State, res: &Resource, ns: &str, name: &str, content_type:
         Err(PatchError::Decode(m)) => return Err(status::bad_request(m)),
         // kube-apiserver v1.34 says no more than this (empty details), whatever failed
         Err(PatchError::Apply(_)) => {
-            return Err(ApiError::new(422, "Invalid", "the server rejected our request due to an error in our request").with_details(json!({})))
+            return Err(ApiError::new(422, "Invalid", "the server rejected our request due to an error in our request")
+                .with_details(json!({})))
         }
     }
     replace(st, res, ns, name, obj, sub)
@@ -121,7 +143,14 @@ pub fn patch(st: &mut State, res: &Resource, ns: &str, name: &str, content_type:
 
 /// DELETE. Pods go gracefully: `deletionTimestamp` now, gone when the grace
 /// period ends (the controller removes them); everything else goes at once.
-pub fn delete(st: &mut State, res: &Resource, ns: &str, name: &str, grace: Option<i64>, precondition_rv: Option<&str>) -> Result<Value, ApiError> {
+pub fn delete(
+    st: &mut State,
+    res: &Resource,
+    ns: &str,
+    name: &str,
+    grace: Option<i64>,
+    precondition_rv: Option<&str>,
+) -> Result<Value, ApiError> {
     let obj = st.store.get(res, ns, name)?.clone();
     if let Some(rv) = precondition_rv {
         if obj["metadata"]["resourceVersion"].as_str() != Some(rv) {

@@ -121,9 +121,12 @@ pub fn json_patch(doc: &mut Value, patch: &Value) -> Result<(), PatchError> {
     let ops = patch.as_array().ok_or_else(|| PatchError::Decode("json patch must be an array of operations".into()))?;
     for op in ops {
         let name = op["op"].as_str().ok_or_else(|| PatchError::Decode("operation has no \"op\"".into()))?;
-        let path = op["path"].as_str().ok_or_else(|| PatchError::Decode(format!("operation {name} has no \"path\"")))?;
-        let value = || op.get("value").cloned().ok_or_else(|| PatchError::Decode(format!("operation {name} has no \"value\"")));
-        let from = || op["from"].as_str().ok_or_else(|| PatchError::Decode(format!("operation {name} has no \"from\"")));
+        let path =
+            op["path"].as_str().ok_or_else(|| PatchError::Decode(format!("operation {name} has no \"path\"")))?;
+        let value =
+            || op.get("value").cloned().ok_or_else(|| PatchError::Decode(format!("operation {name} has no \"value\"")));
+        let from =
+            || op["from"].as_str().ok_or_else(|| PatchError::Decode(format!("operation {name} has no \"from\"")));
         match name {
             "add" => add(doc, path, value()?)?,
             "remove" => {
@@ -176,7 +179,11 @@ mod tests {
         jp(json!({"a":1}), json!([{"op":"add","path":"/b","value":2}]), Ok(json!({"a":1,"b":2})));
         jp(json!({"a":[1]}), json!([{"op":"add","path":"/a/-","value":2}]), Ok(json!({"a":[1,2]})));
         jp(json!({"a":[1,3]}), json!([{"op":"add","path":"/a/1","value":2}]), Ok(json!({"a":[1,2,3]})));
-        jp(json!({"a/b":1,"c~d":2}), json!([{"op":"remove","path":"/a~1b"},{"op":"replace","path":"/c~0d","value":3}]), Ok(json!({"c~d":3})));
+        jp(
+            json!({"a/b":1,"c~d":2}),
+            json!([{"op":"remove","path":"/a~1b"},{"op":"replace","path":"/c~0d","value":3}]),
+            Ok(json!({"c~d":3})),
+        );
         jp(json!({"a":1}), json!([{"op":"replace","path":"/x","value":3}]), Err(()));
         jp(json!({"a":1}), json!([{"op":"move","from":"/a","path":"/b"}]), Ok(json!({"b":1})));
         jp(json!({"a":{"x":1}}), json!([{"op":"copy","from":"/a","path":"/b"}]), Ok(json!({"a":{"x":1},"b":{"x":1}})));
@@ -188,7 +195,13 @@ mod tests {
     #[test]
     fn merge_patches() {
         let mut d = json!({"metadata":{"labels":{"a":"1","b":"2"}},"spec":{"taints":[{"key":"x"}]}});
-        strategic(&mut d, &json!({"metadata":{"labels":{"a":null,"c":"3"}},"spec":{"$setElementOrder/taints":[],"taints":[{"key":"y"}],"unschedulable":true}}));
-        assert_eq!(d, json!({"metadata":{"labels":{"b":"2","c":"3"}},"spec":{"taints":[{"key":"y"}],"unschedulable":true}}));
+        strategic(
+            &mut d,
+            &json!({"metadata":{"labels":{"a":null,"c":"3"}},"spec":{"$setElementOrder/taints":[],"taints":[{"key":"y"}],"unschedulable":true}}),
+        );
+        assert_eq!(
+            d,
+            json!({"metadata":{"labels":{"b":"2","c":"3"}},"spec":{"taints":[{"key":"y"}],"unschedulable":true}})
+        );
     }
 }

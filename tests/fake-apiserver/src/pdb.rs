@@ -55,7 +55,8 @@ fn expected(st: &State, ns: &str, pods: &[&Value]) -> i64 {
     let mut seen = Vec::new();
     let mut n = 0;
     for p in pods {
-        let owner = p["metadata"]["ownerReferences"].as_array().and_then(|o| o.iter().find(|r| r["controller"] == true));
+        let owner =
+            p["metadata"]["ownerReferences"].as_array().and_then(|o| o.iter().find(|r| r["controller"] == true));
         match owner {
             Some(o) if o["kind"] == "ReplicaSet" => {
                 let uid = o["uid"].as_str().unwrap_or("").to_string();

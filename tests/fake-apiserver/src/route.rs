@@ -77,7 +77,8 @@ mod tests {
             Route::Resource(r) => Some((r.res.qualified(), r.ns, r.name, r.sub)),
             _ => None,
         };
-        let want = want.map(|(q, n, m, s)| (q.to_string(), n.map(String::from), m.map(String::from), s.map(String::from)));
+        let want =
+            want.map(|(q, n, m, s)| (q.to_string(), n.map(String::from), m.map(String::from), s.map(String::from)));
         assert_eq!(got, want, "{path}");
     }
 
@@ -85,8 +86,14 @@ mod tests {
     fn paths() {
         check("/api/v1/nodes/n1", Some(("nodes", None, Some("n1"), None)));
         check("/api/v1/pods", Some(("pods", None, None, None)));
-        check("/api/v1/namespaces/kube-system/pods/p/eviction", Some(("pods", Some("kube-system"), Some("p"), Some("eviction"))));
-        check("/apis/apps/v1/namespaces/kube-system/daemonsets/kured", Some(("daemonsets.apps", Some("kube-system"), Some("kured"), None)));
+        check(
+            "/api/v1/namespaces/kube-system/pods/p/eviction",
+            Some(("pods", Some("kube-system"), Some("p"), Some("eviction"))),
+        );
+        check(
+            "/apis/apps/v1/namespaces/kube-system/daemonsets/kured",
+            Some(("daemonsets.apps", Some("kube-system"), Some("kured"), None)),
+        );
         check("/api/v1/namespaces/default", Some(("namespaces", None, Some("default"), None)));
         check("/api/v1/pods/x", None);
         check("/api/v1/namespaces/a/nodes", None);

@@ -147,9 +147,24 @@ pub struct FieldSelector(Vec<(String, bool, String)>);
 
 fn supported_fields(res: &Resource) -> &'static [&'static str] {
     match res.kind {
-        "Pod" => &["spec.nodeName", "status.phase", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName", "status.podIP"],
+        "Pod" => &[
+            "spec.nodeName",
+            "status.phase",
+            "spec.restartPolicy",
+            "spec.schedulerName",
+            "spec.serviceAccountName",
+            "status.podIP",
+        ],
         "Node" => &["spec.unschedulable"],
-        "Event" => &["involvedObject.kind", "involvedObject.name", "involvedObject.namespace", "involvedObject.uid", "reason", "type", "source"],
+        "Event" => &[
+            "involvedObject.kind",
+            "involvedObject.name",
+            "involvedObject.namespace",
+            "involvedObject.uid",
+            "reason",
+            "type",
+            "source",
+        ],
         _ => &[],
     }
 }
@@ -166,7 +181,8 @@ impl FieldSelector {
                 return Err(format!("invalid selector: '{s}'; can't understand '{part}'"));
             };
             let field = field.trim();
-            let known = field == "metadata.name" || field == "metadata.namespace" || supported_fields(res).contains(&field);
+            let known =
+                field == "metadata.name" || field == "metadata.namespace" || supported_fields(res).contains(&field);
             if !known {
                 return Err(format!("field label not supported: {field}"));
             }
@@ -181,7 +197,13 @@ impl FieldSelector {
             let have = match v {
                 Value::String(s) => s.clone(),
                 Value::Bool(b) => b.to_string(),
-                Value::Null => if field == "spec.unschedulable" { "false".into() } else { String::new() },
+                Value::Null => {
+                    if field == "spec.unschedulable" {
+                        "false".into()
+                    } else {
+                        String::new()
+                    }
+                }
                 other => other.to_string(),
             };
             (have == *want) != *ne

@@ -25,7 +25,12 @@ fn anonymous(path: &str) -> bool {
     matches!(path, "/version" | "/healthz" | "/readyz" | "/livez")
 }
 
-pub fn accept_loop(listener: TcpListener, shared: Arc<Shared>, tls: Arc<ServerConfig>, conns: Arc<Mutex<Vec<JoinHandle<()>>>>) {
+pub fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    tls: Arc<ServerConfig>,
+    conns: Arc<Mutex<Vec<JoinHandle<()>>>>,
+) {
     for sock in listener.incoming() {
         if shared.stop.load(Ordering::SeqCst) {
             break;
@@ -72,7 +77,12 @@ fn serve(sock: TcpStream, shared: &Shared, tls: Arc<ServerConfig>) {
         };
         let verdict = {
             let mut st = shared.lock();
-            fault::evaluate(&mut st.faults, &req.method, &req.path, req.param("continue").is_some_and(|v| !v.is_empty()))
+            fault::evaluate(
+                &mut st.faults,
+                &req.method,
+                &req.path,
+                req.param("continue").is_some_and(|v| !v.is_empty()),
+            )
         };
         pause(shared, verdict.latency);
         let reply = match verdict.action {
@@ -120,7 +130,8 @@ fn serve(sock: TcpStream, shared: &Shared, tls: Arc<ServerConfig>) {
                 if let Some(s) = body["details"]["retryAfterSeconds"].as_u64() {
                     extra.push(("Retry-After".to_string(), s.to_string()));
                 }
-                let bytes = if req.method == "HEAD" { Vec::new() } else { serde_json::to_vec(&body).unwrap_or_default() };
+                let bytes =
+                    if req.method == "HEAD" { Vec::new() } else { serde_json::to_vec(&body).unwrap_or_default() };
                 c.write_response(code, "application/json", &extra, &bytes, req.close).is_ok()
             }
             Reply::Watch(w) => {
@@ -144,7 +155,10 @@ fn pause(shared: &Shared, d: Duration) {
 
 fn event_line(w: &Watch, kind: &str, obj: &Value) -> Vec<u8> {
     let object = if w.table {
-        table::from_list(w.query.res, &json!({"metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]}, "items": [obj]}))
+        table::from_list(
+            w.query.res,
+            &json!({"metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]}, "items": [obj]}),
+        )
     } else {
         obj.clone()
     };
@@ -162,8 +176,16 @@ fn serve_watch(shared: &Shared, c: &mut Conn, w: Watch) -> std::io::Result<()> {
         let st = shared.lock();
         match w.since {
             Some(rv) if st.store.changes_since(rv).is_none() => {
-                let e = status::ApiError::new(410, "Expired", format!("too old resource version: {rv} ({})", st.store.resource_version()));
-                let line = [serde_json::to_vec(&json!({"type": "ERROR", "object": e.to_status()})).unwrap_or_default(), b"\n".to_vec()].concat();
+                let e = status::ApiError::new(
+                    410,
+                    "Expired",
+                    format!("too old resource version: {rv} ({})", st.store.resource_version()),
+                );
+                let line = [
+                    serde_json::to_vec(&json!({"type": "ERROR", "object": e.to_status()})).unwrap_or_default(),
+                    b"\n".to_vec(),
+                ]
+                .concat();
                 drop(st);
                 c.start_chunked(200, "application/json")?;
                 c.write_chunk(&line)?;
@@ -174,7 +196,8 @@ fn serve_watch(shared: &Shared, c: &mut Conn, w: Watch) -> std::io::Result<()> {
                 (rv, Vec::new())
             }
             None => {
-                let matching: Vec<&Value> = st.store.list(w.query.res, w.query.ns.as_deref()).filter(|o| w.query.matches(o)).collect();
+                let matching: Vec<&Value> =
+                    st.store.list(w.query.res, w.query.ns.as_deref()).filter(|o| w.query.matches(o)).collect();
                 matching.iter().for_each(|o| seen.insert(o));
                 let lines: Vec<u8> = matching.into_iter().flat_map(|o| event_line(&w, "ADDED", o)).collect();
                 (st.store.resource_version(), lines)
@@ -190,7 +213,10 @@ fn serve_watch(shared: &Shared, c: &mut Conn, w: Watch) -> std::io::Result<()> {
         let events: Vec<(&'static str, Value)> = match st.store.changes_since(cursor) {
             Some(changes) => changes
                 .filter(|ch| ch.res == qualified)
-                .filter_map(|ch| seen.translate(ch.kind, w.query.matches(&ch.object), &ch.object).map(|kind| (kind, ch.object.clone())))
+                .filter_map(|ch| {
+                    seen.translate(ch.kind, w.query.matches(&ch.object), &ch.object)
+                        .map(|kind| (kind, ch.object.clone()))
+                })
                 .collect(),
             None => break,
         };

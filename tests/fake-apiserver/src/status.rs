@@ -81,7 +81,8 @@ pub fn bad_request(message: impl Into<String>) -> ApiError {
 pub fn invalid(res: &Resource, name: &str, field: &str, why: &str) -> ApiError {
     let mut d = details(res, name);
     d["kind"] = json!(res.kind);
-    d["causes"] = json!([{ "reason": "FieldValueInvalid", "message": format!("Invalid value: {why}"), "field": field }]);
+    d["causes"] =
+        json!([{ "reason": "FieldValueInvalid", "message": format!("Invalid value: {why}"), "field": field }]);
     ApiError::new(422, "Invalid", format!("{} \"{}\" is invalid: {}: Invalid value: {}", res.kind, name, field, why))
         .with_details(d)
 }

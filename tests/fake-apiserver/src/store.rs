@@ -124,7 +124,9 @@ impl Store {
         if res.namespaced {
             let body_ns = obj["metadata"]["namespace"].as_str().unwrap_or("");
             if !body_ns.is_empty() && body_ns != ns {
-                return Err(status::bad_request("the namespace of the provided object does not match the namespace sent on the request"));
+                return Err(status::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
             }
             let nsres = resources::by_name("namespaces").expect("known");
             if !self.objects.contains_key(&Store::key(nsres, "", ns)) {
@@ -142,7 +144,8 @@ impl Store {
         obj["apiVersion"] = json!(res.api_version());
         obj["kind"] = json!(res.kind);
         let m = &mut obj["metadata"];
-        m["uid"] = json!(format!("{:08x}-5e1f-4c0d-9a7e-{:012x}", serial.wrapping_mul(2654435761) & 0xffff_ffff, serial));
+        m["uid"] =
+            json!(format!("{:08x}-5e1f-4c0d-9a7e-{:012x}", serial.wrapping_mul(2654435761) & 0xffff_ffff, serial));
         m["resourceVersion"] = json!(self.rv.to_string());
         m["creationTimestamp"] = json!(now_rfc3339());
         if tracks_generation(res) {
@@ -163,7 +166,14 @@ impl Store {
 
     /// Replace an existing object. With `check_rv`, a `metadata.resourceVersion`
     /// that is present and stale is a 409; an absent one means "unconditional".
-    pub fn update(&mut self, res: &Resource, ns: &str, name: &str, mut obj: Value, check_rv: bool) -> Result<Value, ApiError> {
+    pub fn update(
+        &mut self,
+        res: &Resource,
+        ns: &str,
+        name: &str,
+        mut obj: Value,
+        check_rv: bool,
+    ) -> Result<Value, ApiError> {
         let key = Store::key(res, ns, name);
         let old = self.objects.get(&key).ok_or_else(|| status::not_found(res, name))?;
         if !obj.is_object() || !obj["metadata"].is_object() {
@@ -171,7 +181,9 @@ impl Store {
         }
         let body_name = name_of(&obj);
         if !body_name.is_empty() && body_name != name {
-            return Err(status::bad_request(format!("the name of the object ({body_name}) does not match the name on the URL ({name})")));
+            return Err(status::bad_request(format!(
+                "the name of the object ({body_name}) does not match the name on the URL ({name})"
+            )));
         }
         if check_rv {
             if let Some(rv) = obj["metadata"]["resourceVersion"].as_str().filter(|r| !r.is_empty()) {
@@ -205,7 +217,14 @@ impl Store {
     }
 
     /// Set or clear deletion metadata (only the server may).
-    pub fn mark_deleting(&mut self, res: &Resource, ns: &str, name: &str, grace: i64, at: &str) -> Result<Value, ApiError> {
+    pub fn mark_deleting(
+        &mut self,
+        res: &Resource,
+        ns: &str,
+        name: &str,
+        grace: i64,
+        at: &str,
+    ) -> Result<Value, ApiError> {
         let key = Store::key(res, ns, name);
         let mut obj = self.objects.get(&key).cloned().ok_or_else(|| status::not_found(res, name))?;
         self.rv += 1;
@@ -229,10 +248,7 @@ impl Store {
     pub fn list<'a>(&'a self, res: &Resource, ns: Option<&'a str>) -> impl Iterator<Item = &'a Value> + 'a {
         let q = res.qualified();
         let start = (q.clone(), ns.unwrap_or("").to_string(), String::new());
-        self.objects
-            .range(start..)
-            .take_while(move |(k, _)| k.0 == q && ns.is_none_or(|n| k.1 == n))
-            .map(|(_, v)| v)
+        self.objects.range(start..).take_while(move |(k, _)| k.0 == q && ns.is_none_or(|n| k.1 == n)).map(|(_, v)| v)
     }
 
     /// Like `list` but owned, for callers that then write.

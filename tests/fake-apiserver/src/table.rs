@@ -51,7 +51,11 @@ fn cells(res: &Resource, o: &Value) -> Vec<Value> {
         "Pod" => {
             let n = o["spec"]["containers"].as_array().map_or(0, Vec::len);
             let ready = if o["status"]["phase"] == "Running" { n } else { 0 };
-            let phase = if o["metadata"]["deletionTimestamp"].is_null() { o["status"]["phase"].clone() } else { json!("Terminating") };
+            let phase = if o["metadata"]["deletionTimestamp"].is_null() {
+                o["status"]["phase"].clone()
+            } else {
+                json!("Terminating")
+            };
             vec![name, json!(format!("{ready}/{n}")), phase, json!(0), age, o["spec"]["nodeName"].clone()]
         }
         _ => vec![name, age],
@@ -60,8 +64,21 @@ fn cells(res: &Resource, o: &Value) -> Vec<Value> {
 
 pub fn from_list(res: &Resource, list: &Value) -> Value {
     let cols = match res.kind {
-        "Node" => vec![col("Name", "string"), col("Status", "string"), col("Roles", "string"), col("Age", "string"), col("Version", "string")],
-        "Pod" => vec![col("Name", "string"), col("Ready", "string"), col("Status", "string"), col("Restarts", "integer"), col("Age", "string"), col("Node", "string")],
+        "Node" => vec![
+            col("Name", "string"),
+            col("Status", "string"),
+            col("Roles", "string"),
+            col("Age", "string"),
+            col("Version", "string"),
+        ],
+        "Pod" => vec![
+            col("Name", "string"),
+            col("Ready", "string"),
+            col("Status", "string"),
+            col("Restarts", "integer"),
+            col("Age", "string"),
+            col("Node", "string"),
+        ],
         _ => vec![col("Name", "string"), col("Age", "string")],
     };
     let rows: Vec<Value> = list["items"]

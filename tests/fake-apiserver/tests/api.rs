@@ -15,7 +15,10 @@ fn token_is_required_and_rotates() {
     assert_eq!(c.get("/api/v1/nodes/n1").status, 200);
     let anon = Client::new(&api).with_token(None).get("/api/v1/nodes/n1");
     assert_eq!(anon.status, 401);
-    assert_eq!(anon.json(), json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}));
+    assert_eq!(
+        anon.json(),
+        json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401})
+    );
     assert_eq!(Client::new(&api).with_token(Some("wrong")).get("/api/v1/nodes/n1").status, 401);
     let mut s = c.connect().unwrap();
     s.send("GET", "/api/v1/nodes/n1", None, None, None, false).unwrap();
@@ -32,8 +35,11 @@ fn errors_are_status_objects_like_the_real_server() {
     let c = Client::new(&api);
     let r = c.get("/api/v1/nodes/n9");
     assert_eq!(r.status, 404);
-    assert_eq!(r.json(), json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",
-        "message":"nodes \"n9\" not found","reason":"NotFound","details":{"name":"n9","kind":"nodes"},"code":404}));
+    assert_eq!(
+        r.json(),
+        json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",
+        "message":"nodes \"n9\" not found","reason":"NotFound","details":{"name":"n9","kind":"nodes"},"code":404})
+    );
     let r = c.get("/apis/apps/v1/namespaces/kube-system/daemonsets/kured");
     assert_eq!(r.json()["message"], "daemonsets.apps \"kured\" not found");
     assert_eq!(r.json()["details"], json!({"name":"kured","group":"apps","kind":"daemonsets"}));
@@ -87,23 +93,34 @@ fn patches_of_each_type() {
     let r = c.patch(p, "application/merge-patch+json", &json!({"metadata":{"labels":{"old":null,"new":"2"}}}));
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["metadata"]["labels"], json!({"keep":"1","new":"2"}));
-    let r = c.patch(p, "application/strategic-merge-patch+json",
-        &json!({"spec":{"unschedulable":true,"taints":[{"key":"k","value":"v","effect":"NoSchedule"}]}}));
+    let r = c.patch(
+        p,
+        "application/strategic-merge-patch+json",
+        &json!({"spec":{"unschedulable":true,"taints":[{"key":"k","value":"v","effect":"NoSchedule"}]}}),
+    );
     assert_eq!(r.status, 200);
     let n = api.get("nodes", "", "n1").unwrap();
     assert_eq!((n["spec"]["unschedulable"].clone(), n["spec"]["taints"][0]["key"].clone()), (json!(true), json!("k")));
-    let r = c.patch(p, "application/json-patch+json", &json!([
+    let r = c.patch(
+        p,
+        "application/json-patch+json",
+        &json!([
         {"op":"test","path":"/metadata/labels/keep","value":"1"},
         {"op":"add","path":"/metadata/annotations","value":{}},
         {"op":"add","path":"/metadata/annotations/example.com~1lock","value":"x~y"},
-        {"op":"remove","path":"/spec/taints/0"}]));
+        {"op":"remove","path":"/spec/taints/0"}]),
+    );
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     let n = api.get("nodes", "", "n1").unwrap();
     assert_eq!(n["metadata"]["annotations"]["example.com/lock"], "x~y");
     assert_eq!(n["spec"]["taints"], json!([]));
     // a failed test operation: 422 Invalid, nothing changes
     let rv = n["metadata"]["resourceVersion"].clone();
-    let r = c.patch(p, "application/json-patch+json", &json!([{"op":"test","path":"/metadata/labels/keep","value":"2"},{"op":"remove","path":"/metadata/labels"}]));
+    let r = c.patch(
+        p,
+        "application/json-patch+json",
+        &json!([{"op":"test","path":"/metadata/labels/keep","value":"2"},{"op":"remove","path":"/metadata/labels"}]),
+    );
     assert_eq!((r.status, r.json()["reason"].clone()), (422, json!("Invalid")));
     assert_eq!(api.get("nodes", "", "n1").unwrap()["metadata"]["resourceVersion"], rv);
     // a patch that carries a stale resourceVersion conflicts; one without never does
@@ -210,9 +227,13 @@ fn watch_streams_changes() {
     api.delete("nodes", "", "n1");
     let r = c.get(&format!("/api/v1/nodes?watch=true&resourceVersion={rv}&timeoutSeconds=1"));
     assert_eq!(r.status, 200);
-    let events: Vec<(String, String)> = String::from_utf8(r.body).unwrap().lines()
+    let events: Vec<(String, String)> = String::from_utf8(r.body)
+        .unwrap()
+        .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .map(|e| (e["type"].as_str().unwrap().to_string(), e["object"]["metadata"]["name"].as_str().unwrap().to_string()))
+        .map(|e| {
+            (e["type"].as_str().unwrap().to_string(), e["object"]["metadata"]["name"].as_str().unwrap().to_string())
+        })
         .collect();
     assert_eq!(events, [("ADDED".to_string(), "n2".to_string()), ("DELETED".to_string(), "n1".to_string())]);
     let r = c.get("/api/v1/nodes?watch=1&timeoutSeconds=1");
@@ -226,7 +247,10 @@ fn discovery_names_the_eviction_subresource() {
     let c = Client::new(&api);
     let v1 = c.get("/api/v1").json();
     let ev = v1["resources"].as_array().unwrap().iter().find(|r| r["name"] == "pods/eviction").cloned().unwrap();
-    assert_eq!((ev["group"].clone(), ev["version"].clone(), ev["kind"].clone()), (json!("policy"), json!("v1"), json!("Eviction")));
+    assert_eq!(
+        (ev["group"].clone(), ev["version"].clone(), ev["kind"].clone()),
+        (json!("policy"), json!("v1"), json!("Eviction"))
+    );
     let groups = c.get("/apis").json();
     assert!(groups["groups"].as_array().unwrap().iter().any(|g| g["name"] == "policy"));
     assert_eq!(c.get("/apis/apps/v1").json()["groupVersion"], "apps/v1");
@@ -268,10 +292,15 @@ fn a_field_selected_watch_sees_objects_leave_and_enter_its_selection() {
     let mut b = api.get("pods", "default", "b").unwrap();
     b["spec"]["nodeName"] = json!("n1");
     api.update(b).unwrap();
-    let r = c.get(&format!("/api/v1/pods?watch=1&fieldSelector=spec.nodeName%3Dn1&resourceVersion={rv}&timeoutSeconds=1"));
-    let events: Vec<(String, String)> = String::from_utf8(r.body).unwrap().lines()
+    let r =
+        c.get(&format!("/api/v1/pods?watch=1&fieldSelector=spec.nodeName%3Dn1&resourceVersion={rv}&timeoutSeconds=1"));
+    let events: Vec<(String, String)> = String::from_utf8(r.body)
+        .unwrap()
+        .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .map(|e| (e["type"].as_str().unwrap().to_string(), e["object"]["metadata"]["name"].as_str().unwrap().to_string()))
+        .map(|e| {
+            (e["type"].as_str().unwrap().to_string(), e["object"]["metadata"]["name"].as_str().unwrap().to_string())
+        })
         .collect();
     // (then b may turn Running: a MODIFIED)
     assert_eq!(events[..2], [("DELETED".to_string(), "a".to_string()), ("ADDED".to_string(), "b".to_string())]);

@@ -31,7 +31,11 @@ fn binary_serves_seeded_objects_until_sigterm() {
     let conn = rustls::ClientConnection::new(cfg, "127.0.0.1".try_into().unwrap()).unwrap();
     let mut s = rustls::StreamOwned::new(conn, sock);
     use std::io::{Read, Write};
-    write!(s, "GET /api/v1/nodes/seeded HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET /api/v1/nodes/seeded HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut buf = vec![0u8; 4096];
     let n = s.read(&mut buf).unwrap();
     let head = String::from_utf8_lossy(&buf[..n]).to_string();

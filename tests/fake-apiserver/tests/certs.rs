@@ -33,7 +33,10 @@ fn not_after(der: &[u8]) -> OffsetDateTime {
     let (tag, t, _) = tlv(rest);
     let s = std::str::from_utf8(t).unwrap();
     let (year, s) = match tag {
-        0x17 => { let y: i32 = s[..2].parse().unwrap(); (if y < 50 { 2000 + y } else { 1900 + y }, &s[2..]) }
+        0x17 => {
+            let y: i32 = s[..2].parse().unwrap();
+            (if y < 50 { 2000 + y } else { 1900 + y }, &s[2..])
+        }
         0x18 => (s[..4].parse().unwrap(), &s[4..]),
         other => panic!("unexpected time tag {other:#x}"),
     };

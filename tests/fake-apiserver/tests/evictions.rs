@@ -20,8 +20,13 @@ fn pdb(name: &str, app: &str, spec: Value) -> Value {
 }
 
 fn running(api: &FakeApiServer, app: &str) -> Vec<Value> {
-    api.list("pods").into_iter()
-        .filter(|p| p["metadata"]["labels"]["app"] == app && p["status"]["phase"] == "Running" && p["metadata"]["deletionTimestamp"].is_null())
+    api.list("pods")
+        .into_iter()
+        .filter(|p| {
+            p["metadata"]["labels"]["app"] == app
+                && p["status"]["phase"] == "Running"
+                && p["metadata"]["deletionTimestamp"].is_null()
+        })
         .collect()
 }
 
@@ -30,13 +35,19 @@ fn name(p: &Value) -> String {
 }
 
 fn cordon(c: &Client, node: &str, on: bool) {
-    let r = c.patch(&format!("/api/v1/nodes/{node}"), "application/strategic-merge-patch+json", &json!({"spec":{"unschedulable":on}}));
+    let r = c.patch(
+        &format!("/api/v1/nodes/{node}"),
+        "application/strategic-merge-patch+json",
+        &json!({"spec":{"unschedulable":on}}),
+    );
     assert_eq!(r.status, 200);
 }
 
 fn evict(c: &Client, pod: &str) -> common::Resp {
-    c.post(&format!("/api/v1/namespaces/default/pods/{pod}/eviction"),
-        &json!({"apiVersion":"policy/v1","kind":"Eviction","metadata":{"name":pod,"namespace":"default"}}))
+    c.post(
+        &format!("/api/v1/namespaces/default/pods/{pod}/eviction"),
+        &json!({"apiVersion":"policy/v1","kind":"Eviction","metadata":{"name":pod,"namespace":"default"}}),
+    )
 }
 
 /// Nodes n1 and n2, a Deployment "web" of 2 and a budget keeping 1 available.
@@ -69,8 +80,14 @@ fn eviction_honours_the_budget_until_replacements_run() {
     let r = evict(&c, &b);
     assert_eq!(r.status, 429);
     let s = r.json();
-    assert_eq!((s["reason"].clone(), s["message"].clone()), (json!("TooManyRequests"), json!("Cannot evict pod as it would violate the pod's disruption budget.")));
-    assert_eq!(s["details"]["causes"][0], json!({"reason":"DisruptionBudget","message":"The disruption budget web needs 1 healthy pods and has 1 currently"}));
+    assert_eq!(
+        (s["reason"].clone(), s["message"].clone()),
+        (json!("TooManyRequests"), json!("Cannot evict pod as it would violate the pod's disruption budget."))
+    );
+    assert_eq!(
+        s["details"]["causes"][0],
+        json!({"reason":"DisruptionBudget","message":"The disruption budget web needs 1 healthy pods and has 1 currently"})
+    );
 
     let r = evict(&c, "no-such-pod");
     assert_eq!((r.status, r.json()["message"].clone()), (404, json!("pods \"no-such-pod\" not found")));
@@ -99,11 +116,19 @@ fn percentages_max_unavailable_and_two_budgets() {
     assert_eq!(evict(&c, &name(&pods[1])).status, 201);
     let r = evict(&c, &name(&pods[2]));
     assert_eq!(r.status, 429);
-    assert_eq!(r.json()["details"]["causes"][0]["message"], "The disruption budget db needs 2 healthy pods and has 2 currently");
+    assert_eq!(
+        r.json()["details"]["causes"][0]["message"],
+        "The disruption budget db needs 2 healthy pods and has 2 currently"
+    );
     api.create(pdb("db2", "db", json!({"minAvailable": "10%"})));
     let r = evict(&c, &name(&pods[3]));
-    assert_eq!((r.status, r.json()["message"].clone()),
-        (500, json!("This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.")));
+    assert_eq!(
+        (r.status, r.json()["message"].clone()),
+        (
+            500,
+            json!("This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.")
+        )
+    );
     assert_eq!(api.pdb_violations(), 0);
 }
 
@@ -120,8 +145,14 @@ fn graceful_and_immediate_deletion() {
     assert_eq!(r.status, 200);
     assert!(!r.json()["metadata"]["deletionTimestamp"].is_null());
     assert!(api.get("pods", "default", "slow").is_some(), "still there during its grace period");
-    let r = c.call("DELETE", "/api/v1/namespaces/default/pods/opts", Some("application/json"),
-        Some(r#"{"kind":"DeleteOptions","apiVersion":"v1","gracePeriodSeconds":0}"#)).unwrap();
+    let r = c
+        .call(
+            "DELETE",
+            "/api/v1/namespaces/default/pods/opts",
+            Some("application/json"),
+            Some(r#"{"kind":"DeleteOptions","apiVersion":"v1","gracePeriodSeconds":0}"#),
+        )
+        .unwrap();
     assert_eq!(r.status, 200);
     assert!(api.get("pods", "default", "opts").is_none(), "grace 0 deletes at once");
     assert_eq!(c.delete("/api/v1/namespaces/default/pods/fast?gracePeriodSeconds=0").status, 200);
@@ -156,7 +187,8 @@ fn daemonsets_place_one_pod_per_node_even_cordoned() {
     api.create(json!({"apiVersion":"apps/v1","kind":"DaemonSet","metadata":{"name":"kured","namespace":"kube-system"},
         "spec":{"selector":{"matchLabels":{"app":"kured"}},"template":{"metadata":{"labels":{"app":"kured"}},"spec":{"containers":[]}}}}));
     wait(&api, "a kured pod per node", |a| {
-        let mut on: Vec<String> = a.list("pods").iter().map(|p| p["spec"]["nodeName"].as_str().unwrap_or("").to_string()).collect();
+        let mut on: Vec<String> =
+            a.list("pods").iter().map(|p| p["spec"]["nodeName"].as_str().unwrap_or("").to_string()).collect();
         on.sort();
         on == ["n1", "n2"]
     });
@@ -170,7 +202,9 @@ fn daemonsets_place_one_pod_per_node_even_cordoned() {
     api.set_node_ready("n1", true);
     wait(&api, "web scheduled once n1 is Ready", |a| running(a, "web").len() == 1);
     assert_eq!(running(&api, "web")[0]["spec"]["nodeName"], "n1");
-    wait(&api, "daemonset status", |a| a.get("daemonsets", "kube-system", "kured").unwrap()["status"]["numberReady"] == 2);
+    wait(&api, "daemonset status", |a| {
+        a.get("daemonsets", "kube-system", "kured").unwrap()["status"]["numberReady"] == 2
+    });
 }
 
 #[test]
@@ -178,17 +212,24 @@ fn controllers_are_quiet_once_settled_and_can_be_off() {
     let api = web_behind_a_budget();
     api.create(json!({"apiVersion":"apps/v1","kind":"DaemonSet","metadata":{"name":"kured","namespace":"kube-system"},
         "spec":{"selector":{"matchLabels":{"app":"kured"}},"template":{"metadata":{"labels":{"app":"kured"}},"spec":{"containers":[]}}}}));
-    wait(&api, "everything running", |a| a.list("pods").iter().filter(|p| p["status"]["phase"] == "Running").count() == 4
-        && a.get("poddisruptionbudgets", "default", "web").unwrap()["status"]["currentHealthy"] == 2
-        && a.get("daemonsets", "kube-system", "kured").unwrap()["status"]["numberReady"] == 2
-        && a.get("deployments", "default", "web").unwrap()["status"]["readyReplicas"] == 2);
+    wait(&api, "everything running", |a| {
+        a.list("pods").iter().filter(|p| p["status"]["phase"] == "Running").count() == 4
+            && a.get("poddisruptionbudgets", "default", "web").unwrap()["status"]["currentHealthy"] == 2
+            && a.get("daemonsets", "kube-system", "kured").unwrap()["status"]["numberReady"] == 2
+            && a.get("deployments", "default", "web").unwrap()["status"]["readyReplicas"] == 2
+    });
     let rv = api.resource_version();
-    assert!(!api.wait_until(std::time::Duration::from_millis(400), |a| a.resource_version() != rv), "an idle server writes nothing");
+    assert!(
+        !api.wait_until(std::time::Duration::from_millis(400), |a| a.resource_version() != rv),
+        "an idle server writes nothing"
+    );
 
     let still = FakeApiServer::start_with(fakeapi::Options { controllers: false, ..Default::default() });
     nodes(&still, &["n1"]);
     still.create(deployment("web", 2));
-    still.create(json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"default"},"spec":{"nodeName":"n1"}}));
+    still.create(
+        json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"default"},"spec":{"nodeName":"n1"}}),
+    );
     wait(&still, "the bare pod running", |a| a.get("pods", "default", "p").unwrap()["status"]["phase"] == "Running");
     assert_eq!(still.list("pods").len(), 1, "no controller made pods");
 }

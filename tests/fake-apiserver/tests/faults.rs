@@ -5,7 +5,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{nodes, Client};
-use fakeapi::{Fault, FakeApiServer, Options};
+use fakeapi::{FakeApiServer, Fault, Options};
 use serde_json::json;
 
 #[test]
@@ -20,7 +20,10 @@ fn status_faults_by_count_and_rate() {
         api.inject(Fault::status("PUT", "/api/v1/nodes", 409, 1));
         c.put("/api/v1/nodes/n1", &api.get("nodes", "", "n1").unwrap())
     };
-    assert_eq!((r.status, r.json()["reason"].clone(), r.json()["kind"].clone()), (409, json!("Conflict"), json!("Status")));
+    assert_eq!(
+        (r.status, r.json()["reason"].clone(), r.json()["kind"].clone()),
+        (409, json!("Conflict"), json!("Status"))
+    );
     api.inject(Fault::status_every("GET", "/api/v1/nodes", 429, 3));
     let codes: Vec<u16> = (0..6).map(|_| c.get("/api/v1/nodes").status).collect();
     assert_eq!(codes, [200, 200, 429, 200, 200, 429]);
@@ -61,10 +64,16 @@ fn a_late_answer_comes_after_the_write_is_applied() {
     let started = Instant::now();
     std::thread::scope(|s| {
         s.spawn(|| {
-            let r = c.patch("/api/v1/nodes/n1", "application/merge-patch+json", &json!({"metadata": {"labels": {"x": "1"}}}));
+            let r = c.patch(
+                "/api/v1/nodes/n1",
+                "application/merge-patch+json",
+                &json!({"metadata": {"labels": {"x": "1"}}}),
+            );
             tx.send((r.status, started.elapsed())).unwrap();
         });
-        common::wait(&api, "the patch applied", |api| api.get("nodes", "", "n1").is_some_and(|n| n["metadata"]["labels"]["x"] == "1"));
+        common::wait(&api, "the patch applied", |api| {
+            api.get("nodes", "", "n1").is_some_and(|n| n["metadata"]["labels"]["x"] == "1")
+        });
         assert!(rx.try_recv().is_err(), "applied before it was answered");
         let (status, took) = rx.recv_timeout(Duration::from_secs(10)).expect("the late answer");
         assert_eq!(status, 200);
@@ -98,7 +107,8 @@ fn dry_run_changes_nothing() {
     let api = FakeApiServer::start();
     nodes(&api, &["n1"]);
     let c = Client::new(&api);
-    let r = c.patch("/api/v1/nodes/n1?dryRun=All", "application/merge-patch+json", &json!({"spec":{"unschedulable":true}}));
+    let r =
+        c.patch("/api/v1/nodes/n1?dryRun=All", "application/merge-patch+json", &json!({"spec":{"unschedulable":true}}));
     assert_eq!((r.status, r.json()["spec"]["unschedulable"].clone()), (200, json!(true)));
     assert!(api.get("nodes", "", "n1").unwrap()["spec"]["unschedulable"].is_null());
 }

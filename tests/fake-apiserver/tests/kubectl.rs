@@ -74,12 +74,18 @@ fn kubectl_watches_nodes() {
     nodes(&api, &["n1"]);
     let k = Kubectl::new(&api, "watch");
     let out = std::thread::scope(|s| {
-        let watcher = s.spawn(|| k.run(&["get", "nodes", "-w", "-o", "name", "--request-timeout=3s"], Duration::from_secs(20)));
+        let watcher =
+            s.spawn(|| k.run(&["get", "nodes", "-w", "-o", "name", "--request-timeout=3s"], Duration::from_secs(20)));
         wait(&api, "kubectl to start watching", |a| a.requests().iter().any(|r| r.query.contains("watch=true")));
         api.set_node_ready("n1", false);
         watcher.join().unwrap()
     });
-    assert_eq!(out.stdout.lines().collect::<Vec<_>>(), ["node/n1", "node/n1"], "initial state, then the change: {}", out.stderr);
+    assert_eq!(
+        out.stdout.lines().collect::<Vec<_>>(),
+        ["node/n1", "node/n1"],
+        "initial state, then the change: {}",
+        out.stderr
+    );
 }
 
 fn seed_drain(api: &FakeApiServer) {
@@ -88,8 +94,10 @@ fn seed_drain(api: &FakeApiServer) {
     api.create(json!({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web","namespace":"default"},
         "spec":{"replicas":2,"selector":{"matchLabels":{"app":"web"}},
             "template":{"metadata":{"labels":{"app":"web"}},"spec":{"terminationGracePeriodSeconds":1,"containers":[{"name":"c","image":"i"}]}}}}));
-    api.create(json!({"apiVersion":"policy/v1","kind":"PodDisruptionBudget","metadata":{"name":"web","namespace":"default"},
-        "spec":{"minAvailable":1,"selector":{"matchLabels":{"app":"web"}}}}));
+    api.create(
+        json!({"apiVersion":"policy/v1","kind":"PodDisruptionBudget","metadata":{"name":"web","namespace":"default"},
+        "spec":{"minAvailable":1,"selector":{"matchLabels":{"app":"web"}}}}),
+    );
     api.create(json!({"apiVersion":"apps/v1","kind":"DaemonSet","metadata":{"name":"kured","namespace":"kube-system"},
         "spec":{"selector":{"matchLabels":{"app":"kured"}},"template":{"metadata":{"labels":{"app":"kured"}},
             "spec":{"terminationGracePeriodSeconds":1,"containers":[{"name":"kured","image":"kured"}]}}}}));
@@ -97,7 +105,9 @@ fn seed_drain(api: &FakeApiServer) {
         "spec":{"nodeName":"n1","terminationGracePeriodSeconds":1,"volumes":[{"name":"scratch","emptyDir":{}}],"containers":[{"name":"c","image":"i"}]}}));
     api.create(json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":"lonely","namespace":"default"},
         "spec":{"nodeName":"n1","terminationGracePeriodSeconds":1,"containers":[{"name":"c","image":"i"}]}}));
-    wait(api, "5 running pods on n1", |a| a.list("pods").iter().filter(|p| p["status"]["phase"] == "Running").count() == 5);
+    wait(api, "5 running pods on n1", |a| {
+        a.list("pods").iter().filter(|p| p["status"]["phase"] == "Running").count() == 5
+    });
     nodes(api, &["n2", "n3"]);
 }
 
@@ -112,7 +122,10 @@ fn kubectl_drain_evicts_through_the_budget() {
     let api = FakeApiServer::start_with(Options { pod_start_delay: Duration::from_secs(2), ..Options::default() });
     seed_drain(&api);
     let k = Kubectl::new(&api, "drain");
-    let out = k.run(&["drain", "n1", "--ignore-daemonsets", "--delete-emptydir-data", "--force", "--timeout=60s"], Duration::from_secs(50));
+    let out = k.run(
+        &["drain", "n1", "--ignore-daemonsets", "--delete-emptydir-data", "--force", "--timeout=60s"],
+        Duration::from_secs(50),
+    );
     assert!(out.ok, "drain failed:\n{}\n{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("node/n1 drained"), "{}", out.stdout);
 
@@ -124,20 +137,32 @@ fn kubectl_drain_evicts_through_the_budget() {
     for p in &left {
         assert_eq!(p["metadata"]["ownerReferences"][0]["kind"], "DaemonSet", "only DaemonSet pods stay on n1: {p}");
     }
-    let web_elsewhere = pods.iter().filter(|p| p["metadata"]["labels"]["app"] == "web" && p["spec"]["nodeName"] != "n1").count();
+    let web_elsewhere =
+        pods.iter().filter(|p| p["metadata"]["labels"]["app"] == "web" && p["spec"]["nodeName"] != "n1").count();
     assert_eq!(web_elsewhere, 2);
     assert!(api.get("pods", "default", "lonely").is_none() && api.get("pods", "default", "cache").is_none());
     assert_eq!(api.pdb_violations(), 0);
 
-    let evictions: Vec<u16> = api.requests().iter().filter(|r| r.method == "POST" && r.path.ends_with("/eviction")).map(|r| r.status).collect();
+    let evictions: Vec<u16> = api
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/eviction"))
+        .map(|r| r.status)
+        .collect();
     assert!(evictions.contains(&429), "the budget blocked at first: {evictions:?}");
     assert_eq!(evictions.iter().filter(|s| **s == 201).count(), 4, "web x2, cache, lonely evicted: {evictions:?}");
-    assert!(!api.requests().iter().any(|r| r.method == "DELETE" && r.path.contains("/pods/")), "drain used evictions, not deletes");
+    assert!(
+        !api.requests().iter().any(|r| r.method == "DELETE" && r.path.contains("/pods/")),
+        "drain used evictions, not deletes"
+    );
 }
 
 #[test]
 fn kubectl_is_installed() {
     // a guard with a clear message: these tests need the real kubectl
-    assert!(Path::new("/usr/bin/kubectl").exists() || Command::new("kubectl").arg("version").arg("--client").output().is_ok(),
-        "kubectl not found: install it (these tests do not skip)");
+    assert!(
+        Path::new("/usr/bin/kubectl").exists()
+            || Command::new("kubectl").arg("version").arg("--client").output().is_ok(),
+        "kubectl not found: install it (these tests do not skip)"
+    );
 }

@@ -145,7 +145,11 @@ fn cap_name(c: &str) -> String {
 /// containerd gives a privileged container (`cap.Current()`), never more.
 pub fn runtime_caps() -> Vec<String> {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let bnd = status.lines().find_map(|l| l.strip_prefix("CapBnd:")).and_then(|h| u64::from_str_radix(h.trim(), 16).ok()).unwrap_or(0);
+    let bnd = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
+        .unwrap_or(0);
     ALL_CAPS.iter().enumerate().filter(|(i, _)| bnd & (1u64 << i) != 0).map(|(_, c)| c.to_string()).collect()
 }
 
@@ -156,7 +160,8 @@ pub fn capabilities(spec: &PodSpec) -> Vec<String> {
         return runtime_caps();
     }
     let all = |l: &[String]| l.iter().any(|c| c.eq_ignore_ascii_case("ALL"));
-    let mut caps: Vec<String> = if all(&s.caps_drop) { Vec::new() } else { CONTAINERD_DEFAULT_CAPS.iter().map(|c| c.to_string()).collect() };
+    let mut caps: Vec<String> =
+        if all(&s.caps_drop) { Vec::new() } else { CONTAINERD_DEFAULT_CAPS.iter().map(|c| c.to_string()).collect() };
     if all(&s.caps_add) {
         caps = runtime_caps();
     }
@@ -166,7 +171,8 @@ pub fn capabilities(spec: &PodSpec) -> Vec<String> {
             caps.push(c);
         }
     }
-    let dropped: Vec<String> = s.caps_drop.iter().filter(|c| !c.eq_ignore_ascii_case("ALL")).map(|c| cap_name(c)).collect();
+    let dropped: Vec<String> =
+        s.caps_drop.iter().filter(|c| !c.eq_ignore_ascii_case("ALL")).map(|c| cap_name(c)).collect();
     caps.retain(|c| !dropped.contains(c));
     caps
 }
@@ -187,7 +193,9 @@ fn expand(word: &str, env: &[(String, String)]) -> String {
         let after = &rest[i + 2..];
         match after.find(')') {
             Some(j) if env.iter().any(|(k, _)| k == &after[..j]) => {
-                out.push_str(&env.iter().rev().find(|(k, _)| k == &after[..j]).map(|(_, v)| v.clone()).unwrap_or_default());
+                out.push_str(
+                    &env.iter().rev().find(|(k, _)| k == &after[..j]).map(|(_, v)| v.clone()).unwrap_or_default(),
+                );
                 rest = &after[j + 1..];
             }
             _ => {
@@ -208,14 +216,17 @@ fn mount(dest: &str, kind: &str, source: &str, options: &[&str]) -> Value {
 pub fn config(spec: &PodSpec, ctx: &Context) -> Result<Value, String> {
     let sec = &spec.security;
     if spec.host_network {
-        return Err("hostNetwork: true is not run here: the pods would share the test machine's network (and its ports)".into());
+        return Err(
+            "hostNetwork: true is not run here: the pods would share the test machine's network (and its ports)".into(),
+        );
     }
     if spec.host_ipc {
         return Err("hostIPC: true is not run here (the test machine's IPC namespace is not ours to share)".into());
     }
     // env: the image's, the Service's, then the container's (later wins)
     // containerd's default spec has PATH; the image's own env overrides it
-    let mut env: Vec<(String, String)> = vec![("PATH".into(), "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into())];
+    let mut env: Vec<(String, String)> =
+        vec![("PATH".into(), "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into())];
     env.extend(ctx.image.env.iter().filter_map(|e| e.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())));
     env.push(("HOSTNAME".into(), ctx.pod_name.clone()));
     let (ip, port) = &ctx.service;
@@ -275,36 +286,66 @@ pub fn config(spec: &PodSpec, ctx: &Context) -> Result<Value, String> {
         "rootfsPropagation": "rprivate",
     });
     if !sec.privileged {
-        linux["maskedPaths"] = json!(["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
-            "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap"]);
+        linux["maskedPaths"] = json!([
+            "/proc/acpi",
+            "/proc/asound",
+            "/proc/kcore",
+            "/proc/keys",
+            "/proc/latency_stats",
+            "/proc/timer_list",
+            "/proc/timer_stats",
+            "/proc/sched_debug",
+            "/proc/scsi",
+            "/sys/firmware",
+            "/sys/devices/virtual/powercap"
+        ]);
         linux["readonlyPaths"] = json!(["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]);
         if sec.seccomp == Seccomp::RuntimeDefault {
             linux["seccomp"] = crate::seccomp::runtime_default(&caps)?;
         }
     }
 
-    let sys_opts: &[&str] = if sec.privileged { &["nosuid", "noexec", "nodev", "rw"] } else { &["nosuid", "noexec", "nodev", "ro"] };
+    let sys_opts: &[&str] =
+        if sec.privileged { &["nosuid", "noexec", "nodev", "rw"] } else { &["nosuid", "noexec", "nodev", "ro"] };
     let mut mounts = vec![
         mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"]),
         mount("/dev", "tmpfs", "tmpfs", &["nosuid", "strictatime", "mode=755", "size=65536k"]),
-        mount("/dev/pts", "devpts", "devpts", &["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]),
+        mount(
+            "/dev/pts",
+            "devpts",
+            "devpts",
+            &["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
+        ),
         mount("/dev/mqueue", "mqueue", "mqueue", &["nosuid", "noexec", "nodev"]),
         mount("/dev/shm", "tmpfs", "shm", &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]),
         mount("/sys", "sysfs", "sysfs", sys_opts),
     ];
     for m in &spec.mounts {
-        let volume = spec.volumes.iter().find(|(n, _)| *n == m.volume).map(|(_, v)| v).ok_or_else(|| format!("volumeMount {}: no volume of that name", m.volume))?;
+        let volume = spec
+            .volumes
+            .iter()
+            .find(|(n, _)| *n == m.volume)
+            .map(|(_, v)| v)
+            .ok_or_else(|| format!("volumeMount {}: no volume of that name", m.volume))?;
         let source = match volume {
-            Volume::HostPath { path, .. } => {
-                ctx.host_paths.iter().find(|(p, _)| p == path).map(|(_, d)| d.clone()).ok_or_else(|| format!("hostPath {path}: the simulated host has no directory for it"))?
+            Volume::HostPath { path, .. } => ctx
+                .host_paths
+                .iter()
+                .find(|(p, _)| p == path)
+                .map(|(_, d)| d.clone())
+                .ok_or_else(|| format!("hostPath {path}: the simulated host has no directory for it"))?,
+            Volume::Other(kind) => {
+                return Err(format!("volume {}: {kind} volumes are not run by this runner", m.volume))
             }
-            Volume::Other(kind) => return Err(format!("volume {}: {kind} volumes are not run by this runner", m.volume)),
         };
         let ro = if m.read_only { "ro" } else { "rw" };
-        mounts.push(json!({"destination": m.path, "type": "bind", "source": source, "options": ["rbind", "rprivate", ro]}));
+        mounts.push(
+            json!({"destination": m.path, "type": "bind", "source": source, "options": ["rbind", "rprivate", ro]}),
+        );
     }
     if spec.automount_token {
-        let dir = ctx.service_account_dir.as_ref().ok_or("the pod mounts a service-account token, but none was given")?;
+        let dir =
+            ctx.service_account_dir.as_ref().ok_or("the pod mounts a service-account token, but none was given")?;
         mounts.push(json!({"destination": SERVICE_ACCOUNT_PATH, "type": "bind", "source": dir, "options": ["rbind", "rprivate", "ro"]}));
     }
 
@@ -355,7 +396,10 @@ mod tests {
     #[test]
     fn capabilities_as_containerd_computes_them() {
         let caps = |sec: &str| capabilities(&spec(sec));
-        assert_eq!(caps("{capabilities: {drop: [ALL], add: [SYS_ADMIN, SYS_CHROOT, SYS_PTRACE]}}"), ["CAP_SYS_ADMIN", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE"]);
+        assert_eq!(
+            caps("{capabilities: {drop: [ALL], add: [SYS_ADMIN, SYS_CHROOT, SYS_PTRACE]}}"),
+            ["CAP_SYS_ADMIN", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE"]
+        );
         assert_eq!(caps("{capabilities: {drop: [ALL], add: [KILL]}}"), ["CAP_KILL"]);
         assert_eq!(caps("{}").len(), CONTAINERD_DEFAULT_CAPS.len());
         assert!(!caps("{capabilities: {drop: [KILL]}}").contains(&"CAP_KILL".to_string()));
@@ -367,13 +411,28 @@ mod tests {
         let c = config(&spec("{allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, seccompProfile: {type: RuntimeDefault}}"), &ctx()).unwrap();
         assert_eq!(c["process"]["args"], json!(["/usr/bin/kured", "--x=node-1", "$(KEPT)", "--host-pid=1"]));
         let env: Vec<&str> = c["process"]["env"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
-        assert!(env.contains(&"KURED_NODE_ID=node-1") && env.contains(&"KUBERNETES_SERVICE_HOST=10.96.0.1") && env.contains(&"KUBERNETES_SERVICE_PORT=443"), "{env:?}");
+        assert!(
+            env.contains(&"KURED_NODE_ID=node-1")
+                && env.contains(&"KUBERNETES_SERVICE_HOST=10.96.0.1")
+                && env.contains(&"KUBERNETES_SERVICE_PORT=443"),
+            "{env:?}"
+        );
         assert!(!env.iter().any(|e| e.starts_with("KURED_SERVICE_ACCOUNT_DIR")));
-        assert_eq!((c["process"]["noNewPrivileges"].as_bool(), c["root"]["readonly"].as_bool()), (Some(true), Some(true)));
+        assert_eq!(
+            (c["process"]["noNewPrivileges"].as_bool(), c["root"]["readonly"].as_bool()),
+            (Some(true), Some(true))
+        );
         assert!(c["linux"]["seccomp"].is_object());
         assert_eq!(c["linux"]["namespaces"][0], json!({"type": "pid", "path": "/proc/9/ns/pid"}));
-        assert!(c["mounts"].as_array().unwrap().iter().any(|m| m["destination"] == SERVICE_ACCOUNT_PATH && m["options"][2] == "ro"));
-        assert!(c["linux"].get("resources").is_none() && !c["linux"]["namespaces"].as_array().unwrap().iter().any(|n| n["type"] == "cgroup"));
+        assert!(c["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["destination"] == SERVICE_ACCOUNT_PATH && m["options"][2] == "ro"));
+        assert!(
+            c["linux"].get("resources").is_none()
+                && !c["linux"]["namespaces"].as_array().unwrap().iter().any(|n| n["type"] == "cgroup")
+        );
         let privileged = config(&spec("{privileged: true, seccompProfile: {type: RuntimeDefault}}"), &ctx()).unwrap();
         assert!(privileged["linux"].get("seccomp").is_none(), "containerd gives a privileged container no profile");
         assert_eq!(privileged["process"]["noNewPrivileges"], false);

@@ -63,14 +63,25 @@ impl HostStandIn {
         fs::set_permissions(&systemctl, fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())?;
         let _ = fs::remove_file(dir.join("ready"));
         let mut cmd = Command::new("unshare");
-        cmd.args(["--pid", "--fork", "--kill-child", "--mount", "--propagation", "private", "bash", "-c", STAND_IN, "stand-in"])
-            .arg(dir)
-            .arg(run)
-            .arg(marker)
-            .arg(lifetime.as_secs().max(1).to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
+        cmd.args([
+            "--pid",
+            "--fork",
+            "--kill-child",
+            "--mount",
+            "--propagation",
+            "private",
+            "bash",
+            "-c",
+            STAND_IN,
+            "stand-in",
+        ])
+        .arg(dir)
+        .arg(run)
+        .arg(marker)
+        .arg(lifetime.as_secs().max(1).to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
         // SAFETY: prctl only, between fork and exec.
         unsafe {
             cmd.pre_exec(|| {
@@ -93,8 +104,13 @@ impl HostStandIn {
             std::thread::sleep(Duration::from_millis(20));
         }
         let unshare = host.child.id();
-        let children = fs::read_to_string(format!("/proc/{unshare}/task/{unshare}/children")).map_err(|e| format!("children of {unshare}: {e}"))?;
-        host.init_pid = children.split_whitespace().next().and_then(|p| p.parse().ok()).ok_or("the stand-in's init is not running")?;
+        let children = fs::read_to_string(format!("/proc/{unshare}/task/{unshare}/children"))
+            .map_err(|e| format!("children of {unshare}: {e}"))?;
+        host.init_pid = children
+            .split_whitespace()
+            .next()
+            .and_then(|p| p.parse().ok())
+            .ok_or("the stand-in's init is not running")?;
         host.pid_in_pod = pid_in_namespace(host.init_pid)?;
         host.check_isolated()?;
         host.check_replaced(&systemctl, run)?;
@@ -108,14 +124,20 @@ impl HostStandIn {
     fn check_isolated(&self) -> Result<(), String> {
         let me = self.init_pid.to_string();
         if self.init_pid <= 1 || self.pid_in_pod != 1 {
-            return Err(format!("host stand-in: init pid {} (pid {} inside): refusing", self.init_pid, self.pid_in_pod));
+            return Err(format!(
+                "host stand-in: init pid {} (pid {} inside): refusing",
+                self.init_pid, self.pid_in_pod
+            ));
         }
         let depth = |pid: &str| -> Result<usize, String> {
-            let status = fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| format!("/proc/{pid}/status: {e}"))?;
+            let status =
+                fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| format!("/proc/{pid}/status: {e}"))?;
             Ok(status.lines().find_map(|l| l.strip_prefix("NSpid:")).map_or(0, |l| l.split_whitespace().count()))
         };
         if depth(&me)? != depth("self")? + 1 {
-            return Err("host stand-in: its PID namespace is not a new one below ours: refusing to give it to a pod".into());
+            return Err(
+                "host stand-in: its PID namespace is not a new one below ours: refusing to give it to a pod".into()
+            );
         }
         for ns in ["pid", "mnt"] {
             let theirs = ns_id(&me, ns)?;
@@ -136,9 +158,12 @@ impl HostStandIn {
     /// this checks what a pod's reboot command would actually find.
     fn check_replaced(&self, systemctl: &Path, run: &Path) -> Result<(), String> {
         let root = format!("/proc/{}/root", self.init_pid);
-        let seen = fs::read(format!("{root}/bin/systemctl")).map_err(|e| format!("host stand-in: {root}/bin/systemctl: {e}"))?;
+        let seen = fs::read(format!("{root}/bin/systemctl"))
+            .map_err(|e| format!("host stand-in: {root}/bin/systemctl: {e}"))?;
         if seen != fs::read(systemctl).map_err(|e| e.to_string())? {
-            return Err("host stand-in: /bin/systemctl inside is not the recording script: refusing to give it to a pod".into());
+            return Err(
+                "host stand-in: /bin/systemctl inside is not the recording script: refusing to give it to a pod".into(),
+            );
         }
         let id = |p: &str| fs::metadata(p).map(|m| (m.dev(), m.ino())).map_err(|e| format!("host stand-in: {p}: {e}"));
         if id(&format!("{root}/run"))? != id(&run.display().to_string())? {

@@ -24,7 +24,8 @@ fn buildah(args: &[&str]) -> Result<String, String> {
 
 /// The image's ID (short), to key an unpacked copy on.
 pub fn id(image: &str) -> Result<String, String> {
-    let v: Value = serde_json::from_str(&buildah(&["inspect", "--type", "image", image])?).map_err(|e| format!("buildah inspect {image}: {e}"))?;
+    let v: Value = serde_json::from_str(&buildah(&["inspect", "--type", "image", image])?)
+        .map_err(|e| format!("buildah inspect {image}: {e}"))?;
     let id = v["FromImageID"].as_str().ok_or_else(|| format!("buildah inspect {image}: no image ID"))?;
     Ok(id.chars().take(16).collect())
 }
@@ -38,7 +39,12 @@ pub fn unpack(image: &str, dir: &Path) -> Result<PathBuf, String> {
     std::fs::write(dir.join("image.json"), v["OCIv1"]["config"].to_string()).map_err(|e| e.to_string())?;
     let ctr = buildah(&["from", "--pull=never", image])?;
     let copied = buildah(&["mount", &ctr]).and_then(|mnt| {
-        let st = Command::new("cp").arg("-a").arg(format!("{mnt}/.")).arg(&rootfs).status().map_err(|e| format!("cp: {e}"))?;
+        let st = Command::new("cp")
+            .arg("-a")
+            .arg(format!("{mnt}/."))
+            .arg(&rootfs)
+            .status()
+            .map_err(|e| format!("cp: {e}"))?;
         if st.success() {
             Ok(())
         } else {
@@ -56,7 +62,9 @@ pub fn config(dir: &Path) -> Result<ImageConfig, String> {
     let path = dir.join("image.json");
     let text = std::fs::read_to_string(&path).map_err(|e| format!("read {}: {e}", path.display()))?;
     let v: Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    let list = |k: &str| v[k].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect::<Vec<_>>();
+    let list = |k: &str| {
+        v[k].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect::<Vec<_>>()
+    };
     Ok(ImageConfig {
         entrypoint: list("Entrypoint"),
         cmd: list("Cmd"),

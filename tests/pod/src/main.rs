@@ -87,8 +87,15 @@ fn options_run(args: &[String]) -> Result<Options, String> {
         service_account_dir: PathBuf::from(need(&p, "service-account-dir")?),
         api: addr(need(&p, "api")?, "--api")?,
         service: addr(get(&p, "service").unwrap_or(SERVICE), "--service")?,
-        expose: get(&p, "expose").map(|v| v.parse().map_err(|_| format!("--expose {v:?} is not a port"))).transpose()?,
-        lifetime: Duration::from_secs(get(&p, "lifetime").map(|v| v.parse().map_err(|_| format!("--lifetime {v:?}: seconds"))).transpose()?.unwrap_or(LIFETIME)),
+        expose: get(&p, "expose")
+            .map(|v| v.parse().map_err(|_| format!("--expose {v:?} is not a port")))
+            .transpose()?,
+        lifetime: Duration::from_secs(
+            get(&p, "lifetime")
+                .map(|v| v.parse().map_err(|_| format!("--lifetime {v:?}: seconds")))
+                .transpose()?
+                .unwrap_or(LIFETIME),
+        ),
     })
 }
 
@@ -104,7 +111,8 @@ fn options_sim(args: &[String]) -> Result<Options, String> {
     let env = |k: &str| std::env::var(k).map_err(|_| format!("sim: {k} is not set by the harness"));
     let api = format!("{}:{}", env("KUBERNETES_SERVICE_HOST")?, env("KUBERNETES_SERVICE_PORT")?);
     // per node (the harness's `kured_env`): this node's own manifest
-    let manifest = std::env::var("KURED_POD_MANIFEST").ok().map_or_else(|| need(&p, "manifest").map(str::to_string), Ok)?;
+    let manifest =
+        std::env::var("KURED_POD_MANIFEST").ok().map_or_else(|| need(&p, "manifest").map(str::to_string), Ok)?;
     let service = match get(&p, "service") {
         // the fake API server's certificate names only loopback
         Some("harness") => api.clone(),

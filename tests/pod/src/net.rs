@@ -56,8 +56,17 @@ fn configure_loopback(ip: Ipv4Addr) -> Result<(), String> {
         }
         let set = |req: libc::c_ulong, addr: Ipv4Addr| {
             let mut r = ifreq("lo:svc");
-            let sin = libc::sockaddr_in { sin_family: libc::AF_INET as libc::sa_family_t, sin_port: 0, sin_addr: libc::in_addr { s_addr: u32::from(addr).to_be() }, sin_zero: [0; 8] };
-            std::ptr::copy_nonoverlapping((&sin as *const libc::sockaddr_in).cast::<u8>(), &mut r.ifr_ifru as *mut _ as *mut u8, std::mem::size_of::<libc::sockaddr_in>());
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: 0,
+                sin_addr: libc::in_addr { s_addr: u32::from(addr).to_be() },
+                sin_zero: [0; 8],
+            };
+            std::ptr::copy_nonoverlapping(
+                (&sin as *const libc::sockaddr_in).cast::<u8>(),
+                &mut r.ifr_ifru as *mut _ as *mut u8,
+                std::mem::size_of::<libc::sockaddr_in>(),
+            );
             libc::ioctl(s, req, &r)
         };
         // 127.0.0.0/8 is on lo already
@@ -135,7 +144,8 @@ impl Sandbox {
 
     /// Carry 127.0.0.1:`host_port` (ours) to 127.0.0.1:`pod_port` in the pod.
     pub fn expose(&self, host_port: u16, pod_port: u16) -> Result<(), String> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, host_port)).map_err(|e| format!("bind 127.0.0.1:{host_port}: {e}"))?;
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, host_port))
+            .map_err(|e| format!("bind 127.0.0.1:{host_port}: {e}"))?;
         let ns = self.ns.try_clone().map_err(|e| e.to_string())?;
         std::thread::spawn(move || {
             for conn in listener.incoming().flatten() {

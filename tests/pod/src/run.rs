@@ -46,7 +46,8 @@ extern "C" fn on_signal(sig: libc::c_int) {
 }
 
 fn state_dir(node: &str) -> Result<PathBuf, String> {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     let dir = std::env::temp_dir().join(format!("kured-pod-{node}-{}-{nanos}", std::process::id()));
     std::fs::create_dir_all(dir.join("bundle")).map_err(|e| format!("create {}: {e}", dir.display()))?;
     Ok(dir)
@@ -69,7 +70,12 @@ pub fn run(o: &Options) -> Result<i32, String> {
     // file system, and a pod must not find those of another (a /sentinel
     // it never mounted, say)
     let rootfs = state.join("rootfs");
-    let cp = std::process::Command::new("cp").arg("-a").arg(o.image_dir.join("rootfs")).arg(&rootfs).status().map_err(|e| format!("cp: {e}"))?;
+    let cp = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(o.image_dir.join("rootfs"))
+        .arg(&rootfs)
+        .status()
+        .map_err(|e| format!("cp: {e}"))?;
     if !cp.success() {
         return Err(format!("copy the image's root file system to {}: {cp}", rootfs.display()));
     }
@@ -88,7 +94,8 @@ pub fn run(o: &Options) -> Result<i32, String> {
     };
     let config = bundle::config(&spec, &ctx)?;
     let bundle_dir = state.join("bundle");
-    std::fs::write(bundle_dir.join("config.json"), serde_json::to_string_pretty(&config).unwrap_or_default()).map_err(|e| format!("write config.json: {e}"))?;
+    std::fs::write(bundle_dir.join("config.json"), serde_json::to_string_pretty(&config).unwrap_or_default())
+        .map_err(|e| format!("write config.json: {e}"))?;
     let r = Runc { root: state.join("runc"), id: format!("kured-pod-{}-{}", o.node, std::process::id()) };
     let _watchdog = r.watchdog(&state)?;
     // SAFETY: the handler only stores to an atomic.

@@ -10,7 +10,8 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 
-pub const INSTALL_HINT: &str = "runc is needed to run the kured pod: apt-get install runc (scripts/setup.sh installs it)";
+pub const INSTALL_HINT: &str =
+    "runc is needed to run the kured pod: apt-get install runc (scripts/setup.sh installs it)";
 
 /// `KURED_POD_RUNC` (a runc binary), else `runc` on PATH.
 fn runc_bin() -> String {

@@ -57,12 +57,17 @@ mod tests {
     use super::*;
 
     fn allowed(profile: &Value, name: &str) -> bool {
-        profile["syscalls"].as_array().unwrap().iter().any(|r| r["action"] == "SCMP_ACT_ALLOW" && r["args"].is_null() && r["names"].as_array().unwrap().iter().any(|n| n == name))
+        profile["syscalls"].as_array().unwrap().iter().any(|r| {
+            r["action"] == "SCMP_ACT_ALLOW"
+                && r["args"].is_null()
+                && r["names"].as_array().unwrap().iter().any(|n| n == name)
+        })
     }
 
     #[test]
     fn capabilities_open_their_syscalls() {
-        let base = runtime_default(&["CAP_SYS_ADMIN".into(), "CAP_SYS_CHROOT".into(), "CAP_SYS_PTRACE".into()]).unwrap();
+        let base =
+            runtime_default(&["CAP_SYS_ADMIN".into(), "CAP_SYS_CHROOT".into(), "CAP_SYS_PTRACE".into()]).unwrap();
         for s in ["setns", "chroot", "ptrace", "openat", "poll", "kill"] {
             assert!(allowed(&base, s), "{s}");
         }

@@ -90,7 +90,8 @@ pub fn from_yaml(yaml: &str) -> Result<PodSpec, String> {
     let docs = documents(yaml)?;
     let mut sets: Vec<&Value> = docs.iter().filter(|d| d["kind"] == "DaemonSet").collect();
     // `kind: List` (kubectl get -o yaml) holds its objects in items
-    let listed: Vec<&Value> = docs.iter().filter(|d| d["kind"] == "List").flat_map(|l| l["items"].as_array().into_iter().flatten()).collect();
+    let listed: Vec<&Value> =
+        docs.iter().filter(|d| d["kind"] == "List").flat_map(|l| l["items"].as_array().into_iter().flatten()).collect();
     sets.extend(listed.into_iter().filter(|d| d["kind"] == "DaemonSet"));
     match sets.as_slice() {
         [ds] => from_daemonset(ds),
@@ -102,7 +103,10 @@ pub fn from_yaml(yaml: &str) -> Result<PodSpec, String> {
 fn strings(v: &Value, what: &str) -> Result<Vec<String>, String> {
     match v {
         Value::Null => Ok(Vec::new()),
-        Value::Array(items) => items.iter().map(|i| i.as_str().map(str::to_string).ok_or_else(|| format!("{what}: {i} is not a string"))).collect(),
+        Value::Array(items) => items
+            .iter()
+            .map(|i| i.as_str().map(str::to_string).ok_or_else(|| format!("{what}: {i} is not a string")))
+            .collect(),
         other => Err(format!("{what}: {other} is not a list")),
     }
 }
@@ -139,7 +143,12 @@ pub fn from_daemonset(ds: &Value) -> Result<PodSpec, String> {
         .as_array()
         .into_iter()
         .flatten()
-        .map(|p| p["containerPort"].as_u64().and_then(|n| u16::try_from(n).ok()).ok_or_else(|| format!("bad containerPort in {p}")))
+        .map(|p| {
+            p["containerPort"]
+                .as_u64()
+                .and_then(|n| u16::try_from(n).ok())
+                .ok_or_else(|| format!("bad containerPort in {p}"))
+        })
         .collect::<Result<_, _>>()?;
     let mounts = c["volumeMounts"]
         .as_array()
@@ -161,10 +170,15 @@ pub fn from_daemonset(ds: &Value) -> Result<PodSpec, String> {
             let name = v["name"].as_str().ok_or("volume without a name")?.to_string();
             let vol = match v.get("hostPath") {
                 Some(h) => Volume::HostPath {
-                    path: h["path"].as_str().ok_or_else(|| format!("volume {name}: hostPath without a path"))?.to_string(),
+                    path: h["path"]
+                        .as_str()
+                        .ok_or_else(|| format!("volume {name}: hostPath without a path"))?
+                        .to_string(),
                     kind: h["type"].as_str().unwrap_or("").to_string(),
                 },
-                None => Volume::Other(v.as_object().and_then(|o| o.keys().find(|k| *k != "name").cloned()).unwrap_or_default()),
+                None => Volume::Other(
+                    v.as_object().and_then(|o| o.keys().find(|k| *k != "name").cloned()).unwrap_or_default(),
+                ),
             };
             Ok((name, vol))
         })
@@ -196,11 +210,19 @@ fn security(pod: &Value, c: &Value, ds: &Value) -> Result<Security, String> {
     let seccomp = match pick("seccompProfile")["type"].as_str() {
         None | Some("Unconfined") => Seccomp::Unconfined,
         Some("RuntimeDefault") => Seccomp::RuntimeDefault,
-        Some(other) => return Err(format!("seccompProfile type {other:?} is not supported by this runner (RuntimeDefault, Unconfined)")),
+        Some(other) => {
+            return Err(format!(
+                "seccompProfile type {other:?} is not supported by this runner (RuntimeDefault, Unconfined)"
+            ))
+        }
     };
-    let id = |key: &str| pick(key).as_u64().map(|n| u32::try_from(n).map_err(|_| format!("{key} {n} out of range"))).transpose();
+    let id = |key: &str| {
+        pick(key).as_u64().map(|n| u32::try_from(n).map_err(|_| format!("{key} {n} out of range"))).transpose()
+    };
     let legacy = ds.pointer("/spec/template/metadata/annotations").and_then(|a| a.as_object()).and_then(|a| {
-        a.iter().find(|(k, _)| k.starts_with("container.apparmor.security.beta.kubernetes.io/")).and_then(|(_, v)| v.as_str().map(str::to_string))
+        a.iter()
+            .find(|(k, _)| k.starts_with("container.apparmor.security.beta.kubernetes.io/"))
+            .and_then(|(_, v)| v.as_str().map(str::to_string))
     });
     Ok(Security {
         privileged: flag(&c["privileged"], false),
@@ -269,7 +291,10 @@ spec:
         assert!(matches!(&p.env[0], (n, EnvValue::Field(f)) if n == "KURED_NODE_ID" && f == "spec.nodeName"));
         assert_eq!(p.security.seccomp, Seccomp::RuntimeDefault, "the pod's profile when the container sets none");
         assert!(!p.security.allow_privilege_escalation && p.security.read_only_root);
-        assert_eq!((p.security.caps_add.as_slice(), p.security.caps_drop.as_slice()), (&["SYS_ADMIN".to_string()][..], &["ALL".to_string()][..]));
+        assert_eq!(
+            (p.security.caps_add.as_slice(), p.security.caps_drop.as_slice()),
+            (&["SYS_ADMIN".to_string()][..], &["ALL".to_string()][..])
+        );
         assert!(matches!(&p.volumes[0].1, Volume::HostPath { path, .. } if path == "/var/run"));
     }
 

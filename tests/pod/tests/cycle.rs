@@ -18,16 +18,27 @@ const LIMIT: Limit = Limit::Cycles(10);
 fn probes_answer(c: &mut Cluster, node: &str) {
     let port = c.metrics_port(node).expect("node");
     let mut seen = (None, None);
-    let ok = c.poll_until(LIMIT, |_| {}, |_| {
-        if seen.0.is_none() {
-            seen.0 = http_get(port, "/healthz").filter(|(code, _)| *code == 200);
-        }
-        if seen.1.is_none() {
-            seen.1 = http_get(port, "/metrics").filter(|(code, body)| *code == 200 && body.contains("kured_reboot_required"));
-        }
-        seen.0.is_some() && seen.1.is_some()
-    });
-    assert!(ok, "{node}: /healthz {:?}, /metrics {:?} on the pod's port\n{}", seen.0, seen.1.map(|(c, _)| c), c.report());
+    let ok = c.poll_until(
+        LIMIT,
+        |_| {},
+        |_| {
+            if seen.0.is_none() {
+                seen.0 = http_get(port, "/healthz").filter(|(code, _)| *code == 200);
+            }
+            if seen.1.is_none() {
+                seen.1 = http_get(port, "/metrics")
+                    .filter(|(code, body)| *code == 200 && body.contains("kured_reboot_required"));
+            }
+            seen.0.is_some() && seen.1.is_some()
+        },
+    );
+    assert!(
+        ok,
+        "{node}: /healthz {:?}, /metrics {:?} on the pod's port\n{}",
+        seen.0,
+        seen.1.map(|(c, _)| c),
+        c.report()
+    );
 }
 
 /// The rollout of `dir`'s pod under `seccomp`; `want` is what each host
@@ -98,16 +109,30 @@ fn chart() -> Vec<serde_json::Value> {
         .args(["--namespace", "kube-system"])
         .output()
         .unwrap_or_else(|e| panic!("{}: {e}", helm.display()));
-    assert!(out.status.success(), "helm template (scripts/helm build installs helm): {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "helm template (scripts/helm build installs helm): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     pod::spec::documents(&String::from_utf8_lossy(&out.stdout)).unwrap()
 }
 
 #[test]
 fn helm_chart_default_under_runtime_default() {
-    rollout_of(&manifest_of(chart(), Some("RuntimeDefault"), |_| {}), "the Helm chart under RuntimeDefault", "systemctl reboot", ControlPlaneKind::Real);
+    rollout_of(
+        &manifest_of(chart(), Some("RuntimeDefault"), |_| {}),
+        "the Helm chart under RuntimeDefault",
+        "systemctl reboot",
+        ControlPlaneKind::Real,
+    );
 }
 
 #[test]
 fn helm_chart_default_unconfined() {
-    rollout_of(&manifest_of(chart(), Some("Unconfined"), |_| {}), "the Helm chart unconfined", "systemctl reboot", ControlPlaneKind::Real);
+    rollout_of(
+        &manifest_of(chart(), Some("Unconfined"), |_| {}),
+        "the Helm chart unconfined",
+        "systemctl reboot",
+        ControlPlaneKind::Real,
+    );
 }

@@ -54,20 +54,32 @@ fn each_capability_removed_once_names_itself_and_the_node_is_put_back() {
         })
         .collect();
     // node-4: overlays/signal without its one capability, KILL
-    let no_kill = manifest("overlays/signal", Some("RuntimeDefault"), |docs| container(docs)["securityContext"]["capabilities"]["add"] = json!([]));
+    let no_kill = manifest("overlays/signal", Some("RuntimeDefault"), |docs| {
+        container(docs)["securityContext"]["capabilities"]["add"] = json!([])
+    });
     let mut all: Vec<&Manifest> = manifests.iter().collect();
     all.push(&no_kill);
     let mut c = per_node(&all);
     let nodes = ["node-1", "node-2", "node-3"];
     wait(&mut c, "every node's reboot failed", |c| nodes.iter().all(|n| line_with(c, n, "failed: cannot").is_some()));
     wait(&mut c, "node-4 rebooted by signal", |c| c.reboots("node-4") == 1 && !cordoned(c, "node-4"));
-    wait(&mut c, "every node put back (uncordoned, lock free)", |c| lock_value(c).is_none() && nodes.iter().all(|n| !cordoned(c, n)));
+    wait(&mut c, "every node put back (uncordoned, lock free)", |c| {
+        lock_value(c).is_none() && nodes.iter().all(|n| !cordoned(c, n))
+    });
     let mut table = vec!["| capability removed | kured's error at the reboot |".to_string(), "|---|---|".to_string()];
     for (node, cap) in nodes.iter().zip(caps) {
         let error = line_with(&c, node, "cannot ").unwrap();
-        assert!(error.contains(&format!("CAP_{cap}")) && error.contains("mount namespace of pid 1"), "{node} without {cap}: {error}");
-        let warned = line_with(&c, node, "host commands (the reboot or sentinel command) will fail").unwrap_or_default();
-        assert!(warned.contains(&format!("CAP_{cap}")), "{node} without {cap}: no start-up warning naming it\n{}", log(&c, node));
+        assert!(
+            error.contains(&format!("CAP_{cap}")) && error.contains("mount namespace of pid 1"),
+            "{node} without {cap}: {error}"
+        );
+        let warned =
+            line_with(&c, node, "host commands (the reboot or sentinel command) will fail").unwrap_or_default();
+        assert!(
+            warned.contains(&format!("CAP_{cap}")),
+            "{node} without {cap}: no start-up warning naming it\n{}",
+            log(&c, node)
+        );
         assert_eq!(c.reboots(node), 0, "{node}");
         assert_eq!(host_calls(&c, node), "", "{node}: nothing reached the host");
         table.push(format!("| {cap} | {error} |"));
@@ -75,7 +87,10 @@ fn each_capability_removed_once_names_itself_and_the_node_is_put_back() {
     // kill(2) needs no capability between processes of the same user: the
     // host's init and the container both run as root
     assert_eq!(host_calls(&c, "node-4").trim(), "signal 39", "{}", log(&c, "node-4"));
-    table.push("| KILL (overlays/signal) | none: the reboot signal reached the host's PID 1 (same uid, root, on both sides) |".into());
+    table.push(
+        "| KILL (overlays/signal) | none: the reboot signal reached the host's PID 1 (same uid, root, on both sides) |"
+            .into(),
+    );
     eprintln!("{}", table.join("\n"));
 }
 
@@ -91,7 +106,11 @@ fn pod_spec_mistakes_are_told_at_start_up() {
         ("node-3", "no service-account token at /var/run/secrets/kubernetes.io/serviceaccount/token: the pod mounts none (automountServiceAccountToken: false"),
     ];
     wait(&mut c, "each mistake told", |c| want.iter().all(|(n, w)| line_with(c, n, w).is_some()));
-    wait(&mut c, "the pod without a token exited", |c| c.timeline().iter().any(|t| matches!(&t.event, Event::KuredExited { node, status } if node == "node-3" && status.contains("1"))));
+    wait(&mut c, "the pod without a token exited", |c| {
+        c.timeline().iter().any(
+            |t| matches!(&t.event, Event::KuredExited { node, status } if node == "node-3" && status.contains("1")),
+        )
+    });
     for (node, w) in want {
         eprintln!("{node}: {}", line_with(&c, node, w).unwrap());
     }
@@ -117,7 +136,12 @@ fn sigterm_to_the_container_mid_drain_puts_the_node_back_within_the_grace_period
         Event::KuredExited { status, .. } => Some(status.clone()),
         _ => None,
     });
-    assert_eq!(status.as_deref(), Some("exit status: 0"), "the container's own exit code, passed on by the runner\n{}", c.report());
+    assert_eq!(
+        status.as_deref(),
+        Some("exit status: 0"),
+        "the container's own exit code, passed on by the runner\n{}",
+        c.report()
+    );
     assert!(!cordoned(&c, "node-1"), "uncordoned\n{}", c.report());
     assert_eq!(lock_value(&c), None, "lock released\n{}", c.report());
     assert_eq!(c.reboots("node-1"), 0);

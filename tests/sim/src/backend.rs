@@ -128,7 +128,13 @@ impl Api {
     /// Read-modify-write `plural/namespace/name` with `change`, read again on a
     /// conflict (the daemons write the same objects meanwhile). The object as
     /// written, or why not.
-    pub fn edit(&self, plural: &str, namespace: &str, name: &str, change: impl Fn(&mut Value)) -> Result<Value, String> {
+    pub fn edit(
+        &self,
+        plural: &str,
+        namespace: &str,
+        name: &str,
+        change: impl Fn(&mut Value),
+    ) -> Result<Value, String> {
         for _ in 0..50 {
             let mut obj = self.get(plural, namespace, name).ok_or_else(|| format!("no {plural} {namespace}/{name}"))?;
             change(&mut obj);

@@ -46,8 +46,13 @@ pub fn lock_times(requests: &[RequestRecord], ds_path: &str, annotation: &str) -
     for r in requests.iter().filter(|r| (200..300).contains(&r.status)) {
         if r.method == "PUT" && r.path == ds_path {
             let Ok(ds) = serde_json::from_str::<Value>(&r.body) else { continue };
-            let raw = ds.pointer("/metadata/annotations").and_then(|a| a.get(annotation)).and_then(Value::as_str).unwrap_or("");
-            let now: Vec<String> = lockview::holders(raw).map(|h| h.into_iter().map(|h| h.node_id).collect()).unwrap_or_default();
+            let raw = ds
+                .pointer("/metadata/annotations")
+                .and_then(|a| a.get(annotation))
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let now: Vec<String> =
+                lockview::holders(raw).map(|h| h.into_iter().map(|h| h.node_id).collect()).unwrap_or_default();
             for gone in holders.iter().filter(|h| !now.contains(h)) {
                 t.releases.push((r.at, gone.clone()));
             }
@@ -85,14 +90,17 @@ pub fn fairness(t: &LockTimes) -> Vec<(String, Duration, Duration)> {
         first_take.entry(n.as_str()).or_insert(*at);
     }
     let arrival = |n: &str, take: Duration| t.wait_start.get(n).copied().filter(|w| *w <= take).unwrap_or(take);
-    let mut arrivals: Vec<(Duration, &str, Duration)> = first_take.iter().map(|(n, take)| (arrival(n, *take), *n, *take)).collect();
+    let mut arrivals: Vec<(Duration, &str, Duration)> =
+        first_take.iter().map(|(n, take)| (arrival(n, *take), *n, *take)).collect();
     arrivals.sort();
     let mut takes: Vec<Duration> = first_take.values().copied().collect();
     takes.sort();
     arrivals
         .iter()
         .zip(takes)
-        .map(|((arrived, n, take), fifo_take)| (n.to_string(), take.saturating_sub(*arrived), fifo_take.saturating_sub(*arrived)))
+        .map(|((arrived, n, take), fifo_take)| {
+            (n.to_string(), take.saturating_sub(*arrived), fifo_take.saturating_sub(*arrived))
+        })
         .collect()
 }
 
@@ -159,8 +167,25 @@ impl Report {
         let total = requests.len();
         let handovers = t.takes.len().saturating_sub(self.concurrency).max(1);
         let periodic = self.nodes as f64 * self.elapsed.as_secs_f64() / self.period.as_secs_f64().max(1e-9);
-        p(&mut out, format!("nodes={} concurrency={} period={:?} rollout_s={:.1} takes={}", self.nodes, self.concurrency, self.period, self.elapsed.as_secs_f64(), t.takes.len()));
-        p(&mut out, format!("requests_total={total} per_handover={:.1} per_node={:.1}", total as f64 / handovers as f64, total as f64 / self.nodes.max(1) as f64));
+        p(
+            &mut out,
+            format!(
+                "nodes={} concurrency={} period={:?} rollout_s={:.1} takes={}",
+                self.nodes,
+                self.concurrency,
+                self.period,
+                self.elapsed.as_secs_f64(),
+                t.takes.len()
+            ),
+        );
+        p(
+            &mut out,
+            format!(
+                "requests_total={total} per_handover={:.1} per_node={:.1}",
+                total as f64 / handovers as f64,
+                total as f64 / self.nodes.max(1) as f64
+            ),
+        );
         if let Some(floor) = self.floor {
             let budget = 2.0 * floor + periodic;
             p(&mut out, format!(
@@ -185,13 +210,16 @@ impl Report {
         ));
         let mut gaps = handover_gaps(t, self.concurrency);
         gaps.sort();
-        p(&mut out, format!(
-            "handover_gap n={} p50={:.2}s p99={:.2}s max={:.2}s",
-            gaps.len(),
-            quantile(&gaps, 0.5).as_secs_f64(),
-            quantile(&gaps, 0.99).as_secs_f64(),
-            gaps.last().copied().unwrap_or_default().as_secs_f64()
-        ));
+        p(
+            &mut out,
+            format!(
+                "handover_gap n={} p50={:.2}s p99={:.2}s max={:.2}s",
+                gaps.len(),
+                quantile(&gaps, 0.5).as_secs_f64(),
+                quantile(&gaps, 0.99).as_secs_f64(),
+                gaps.last().copied().unwrap_or_default().as_secs_f64()
+            ),
+        );
         let fair = fairness(t);
         let ratio = |w: Duration, s: Duration| w.as_secs_f64() / s.max(SHARE_FLOOR).as_secs_f64();
         let worst = fair.iter().max_by(|a, b| ratio(a.1, a.2).total_cmp(&ratio(b.1, b.2)));
@@ -213,12 +241,15 @@ impl Report {
         if let Some(q) = self.prometheus_queries {
             p(&mut out, format!("prometheus_queries={q} per_node={:.1}", q as f64 / self.nodes.max(1) as f64));
         }
-        p(&mut out, format!(
-            "daemon_peak_rss_kib={} fleet_rss_mib={:.0} sim_and_fake_server_cpu_s={:.1}",
-            self.daemon_peak_kib,
-            self.fleet_rss_kib as f64 / 1024.0,
-            self.server_cpu_s
-        ));
+        p(
+            &mut out,
+            format!(
+                "daemon_peak_rss_kib={} fleet_rss_mib={:.0} sim_and_fake_server_cpu_s={:.1}",
+                self.daemon_peak_kib,
+                self.fleet_rss_kib as f64 / 1024.0,
+                self.server_cpu_s
+            ),
+        );
         out
     }
 }
@@ -227,7 +258,11 @@ impl Report {
 pub fn by_kind(requests: &[RequestRecord], top: usize) -> Vec<(String, usize)> {
     let mut counts = BTreeMap::new();
     for r in requests {
-        let shape: Vec<&str> = r.path.split('/').map(|s| if s.starts_with("node-") || s.contains('-') && s.len() > 12 { "*" } else { s }).collect();
+        let shape: Vec<&str> = r
+            .path
+            .split('/')
+            .map(|s| if s.starts_with("node-") || s.contains('-') && s.len() > 12 { "*" } else { s })
+            .collect();
         let watch = if r.query.contains("watch=1") { "?watch" } else { "" };
         *counts.entry(format!("{} {}{watch}", r.method, shape.join("/"))).or_insert(0usize) += 1;
     }
@@ -256,7 +291,8 @@ mod tests {
     const DS: &str = "/apis/apps/v1/namespaces/kube-system/daemonsets/kured";
 
     fn lock(holder: Option<&str>) -> String {
-        let value = holder.map_or(String::new(), |h| format!(r#"{{"nodeID":"{h}","created":"2024-01-01T00:00:00Z","TTL":0}}"#));
+        let value =
+            holder.map_or(String::new(), |h| format!(r#"{{"nodeID":"{h}","created":"2024-01-01T00:00:00Z","TTL":0}}"#));
         serde_json::json!({"metadata": {"annotations": {"weave.works/kured-node-lock": value}}}).to_string()
     }
 

@@ -39,7 +39,13 @@ pub fn self_cpu_s() -> f64 {
     s(u.ru_utime) + s(u.ru_stime)
 }
 
-pub fn report(c: &Cluster, label: &str, floor: Option<(f64, f64, usize)>, prometheus_queries: Option<usize>, fleet_rss_kib: u64) -> String {
+pub fn report(
+    c: &Cluster,
+    label: &str,
+    floor: Option<(f64, f64, usize)>,
+    prometheus_queries: Option<usize>,
+    fleet_rss_kib: u64,
+) -> String {
     let requests = c.api().requests();
     let times = bench::lock_times(&requests, DS_PATH, &c.spec().lock_annotation);
     let nodes = c.spec().nodes;

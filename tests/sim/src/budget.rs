@@ -79,7 +79,11 @@ impl Budget {
 
 impl fmt::Display for Budget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "a cycle is the longer of --period {:?} and the slowest first check measured, {:?}", self.period, self.first_check)
+        write!(
+            f,
+            "a cycle is the longer of --period {:?} and the slowest first check measured, {:?}",
+            self.period, self.first_check
+        )
     }
 }
 

@@ -83,17 +83,37 @@ impl Cluster {
             create(&api, obj)?;
         }
 
-        let launch = Launch { kured_bin: spec.kured_bin.clone(), runner: spec.kured_runner.clone(), api_port, service_account_dir: sa, common_args: spec.common_args() };
+        let launch = Launch {
+            kured_bin: spec.kured_bin.clone(),
+            runner: spec.kured_runner.clone(),
+            api_port,
+            service_account_dir: sa,
+            common_args: spec.common_args(),
+        };
         let mut nodes = Vec::new();
         for n in &names {
             let port = free_port().map_err(|e| format!("find a free port: {e}"))?;
-            let mut node = SimNode::new(n, &dir, port, !spec.no_reboot.contains(n)).map_err(|e| format!("set up {n}: {e}"))?;
+            let mut node =
+                SimNode::new(n, &dir, port, !spec.no_reboot.contains(n)).map_err(|e| format!("set up {n}: {e}"))?;
             node.env = spec.kured_env.get(n).cloned().unwrap_or_default();
             nodes.push(node);
         }
         let observer = Observer::new(spec.precordoned.iter().cloned());
         let kured_ds = api.get("daemonsets", "kube-system", "kured").ok_or("the kured DaemonSet vanished")?;
-        let mut c = Cluster { nodes, api, spec, dir, launch, observer, kured_ds, requests_seen: 0, started: Instant::now(), timeline: Vec::new(), peak_kib: 0, gave_up: None };
+        let mut c = Cluster {
+            nodes,
+            api,
+            spec,
+            dir,
+            launch,
+            observer,
+            kured_ds,
+            requests_seen: 0,
+            started: Instant::now(),
+            timeline: Vec::new(),
+            peak_kib: 0,
+            gave_up: None,
+        };
         c.poll(); // the starting state, before any kured acts
         for node in &mut c.nodes {
             node.start_kured(&c.launch).map_err(|e| format!("{}: {e}", node.name))?;
@@ -171,7 +191,8 @@ impl Cluster {
 
     /// Send `signal` to the node's kured (never to a pid <= 1).
     pub fn signal_kured(&self, name: &str, signal: i32) -> Result<(), String> {
-        let pid = self.node(name).and_then(SimNode::kured_pid).ok_or_else(|| format!("{name}: kured is not running"))?;
+        let pid =
+            self.node(name).and_then(SimNode::kured_pid).ok_or_else(|| format!("{name}: kured is not running"))?;
         let pid = libc::pid_t::try_from(pid).map_err(|_| "pid out of range".to_string())?;
         if pid <= 1 {
             return Err(format!("refusing to signal pid {pid}"));
@@ -231,7 +252,10 @@ impl Cluster {
 
     fn snapshot(&mut self) -> Snapshot {
         let ds = self.api.get("daemonsets", "kube-system", "kured");
-        let lock = ds.as_ref().and_then(|d| d.pointer("/metadata/annotations")).and_then(|a| a.get(&self.spec.lock_annotation));
+        let lock = ds
+            .as_ref()
+            .and_then(|d| d.pointer("/metadata/annotations"))
+            .and_then(|a| a.get(&self.spec.lock_annotation));
         // Only the new part of the log: a 200-node run logs hundreds of thousands.
         let requests = self.api.requests_since(self.requests_seen);
         let new_requests = requests.iter().map(|r| (r.method.clone(), r.path.clone(), r.status)).collect();
@@ -266,7 +290,9 @@ impl Cluster {
 
     /// Nobody holds the lock, no node is down or cordoned by kured.
     pub fn quiet(&self) -> bool {
-        self.nodes.iter().all(|n| n.down_until.is_none()) && self.observer.holders().is_empty() && self.observer.cordoned().next().is_none()
+        self.nodes.iter().all(|n| n.down_until.is_none())
+            && self.observer.holders().is_empty()
+            && self.observer.cordoned().next().is_none()
     }
 
     /// The memory the running daemons hold now, together (VmRSS, KiB).
@@ -297,7 +323,8 @@ impl Drop for Cluster {
 
 /// Set `status.nodeInfo.bootID`, re-reading on a conflict with kured's writes.
 fn set_boot_id(api: &Api, name: &str, boot_id: &str) {
-    let _ = api.edit("nodes", "", name, |node| node["status"]["nodeInfo"]["bootID"] = Value::String(boot_id.to_string()));
+    let _ =
+        api.edit("nodes", "", name, |node| node["status"]["nodeInfo"]["bootID"] = Value::String(boot_id.to_string()));
 }
 
 /// Run `spec.install_command` (real mode only) as a cluster admin; its output
@@ -327,18 +354,28 @@ fn install(api: &Api, command: &[String], dir: &Path) -> Result<(), String> {
 
 fn create(api: &Api, obj: Value) -> Result<(), String> {
     let what = format!("{}/{}", obj["kind"].as_str().unwrap_or("?"), obj["metadata"]["name"].as_str().unwrap_or("?"));
-    api.try_create(obj).map(|_| ()).map_err(|status| format!("create {what}: {}", status["message"].as_str().unwrap_or("refused")))
+    api.try_create(obj)
+        .map(|_| ())
+        .map_err(|status| format!("create {what}: {}", status["message"].as_str().unwrap_or("refused")))
 }
 
 fn port_of(url: &str) -> Result<u16, String> {
-    url.rsplit(':').next().and_then(|p| p.trim_end_matches('/').parse().ok()).ok_or_else(|| format!("no port in server url {url}"))
+    url.rsplit(':')
+        .next()
+        .and_then(|p| p.trim_end_matches('/').parse().ok())
+        .ok_or_else(|| format!("no port in server url {url}"))
 }
 
 /// A fresh directory under the system temp dir.
 fn work_dir() -> std::io::Result<PathBuf> {
     static SEQ: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    let dir = std::env::temp_dir().join(format!("kured-sim-{}-{}-{nanos}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed)));
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let dir = std::env::temp_dir().join(format!(
+        "kured-sim-{}-{}-{nanos}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    ));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }

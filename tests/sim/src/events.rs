@@ -6,28 +6,63 @@ use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    LockTaken { node: String },
-    LockReleased { node: String },
-    Cordoned { node: String },
-    Uncordoned { node: String },
+    LockTaken {
+        node: String,
+    },
+    LockReleased {
+        node: String,
+    },
+    Cordoned {
+        node: String,
+    },
+    Uncordoned {
+        node: String,
+    },
     /// `pod` is `namespace/name`
-    Evicted { pod: String },
+    Evicted {
+        pod: String,
+    },
     /// 429: a PodDisruptionBudget said "not now"
-    EvictionBlocked { pod: String },
-    EvictionFailed { pod: String, status: u16 },
+    EvictionBlocked {
+        pod: String,
+    },
+    EvictionFailed {
+        pod: String,
+        status: u16,
+    },
     /// A label or kured annotation on a node changed (`value` None = removed).
-    NodeLabel { node: String, key: String, value: Option<String> },
-    NodeAnnotation { node: String, key: String, value: Option<String> },
+    NodeLabel {
+        node: String,
+        key: String,
+        value: Option<String>,
+    },
+    NodeAnnotation {
+        node: String,
+        key: String,
+        value: Option<String>,
+    },
     /// The reboot command ran: the machine goes down.
-    Rebooted { node: String, count: u32 },
+    Rebooted {
+        node: String,
+        count: u32,
+    },
     /// The node is Ready again and its kured restarted.
-    NodeBack { node: String },
+    NodeBack {
+        node: String,
+    },
     /// A kured process ended although nobody rebooted its node.
-    KuredExited { node: String, status: String },
+    KuredExited {
+        node: String,
+        status: String,
+    },
     /// The fake server counted new evictions that broke a budget.
-    PdbViolated { total: usize },
+    PdbViolated {
+        total: usize,
+    },
     /// The lock annotation could not be read.
-    BadLock { error: String },
+    BadLock {
+        error: String,
+    },
 }
 
 impl Event {
@@ -92,7 +127,10 @@ mod tests {
     #[test]
     fn reads_as_a_timeline() {
         case(Event::LockTaken { node: "node-2".into() }, "   12.3s  node-2 took the lock");
-        case(Event::EvictionBlocked { pod: "default/web-1".into() }, "   12.3s  eviction of default/web-1 refused by a PodDisruptionBudget (429)");
+        case(
+            Event::EvictionBlocked { pod: "default/web-1".into() },
+            "   12.3s  eviction of default/web-1 refused by a PodDisruptionBudget (429)",
+        );
         case(Event::NodeLabel { node: "n".into(), key: "k".into(), value: None }, "   12.3s  n label k removed");
         case(Event::Rebooted { node: "n".into(), count: 1 }, "   12.3s  n REBOOTS (reboot #1), NotReady");
     }

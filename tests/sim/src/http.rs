@@ -104,7 +104,8 @@ fn serve(conn: TcpStream, handler: &Handler, received: &Mutex<Vec<Received>>) ->
             headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
         }
     }
-    let len = headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse::<usize>().ok()).unwrap_or(0);
+    let len =
+        headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse::<usize>().ok()).unwrap_or(0);
     let mut body = vec![0; len.min(1 << 20)];
     reader.read_exact(&mut body).ok()?;
     let req = Received { method, target, headers, body: String::from_utf8_lossy(&body).into_owned() };

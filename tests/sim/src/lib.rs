@@ -23,8 +23,8 @@ pub mod http;
 pub mod lockview;
 pub mod node;
 pub mod objects;
-pub mod real;
 pub mod observer;
+pub mod real;
 pub mod spec;
 pub mod summary;
 

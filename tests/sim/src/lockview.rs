@@ -85,7 +85,10 @@ mod tests {
     fn reads_both_formats() {
         case("", &[]);
         case(r#"{"nodeID":"","metadata":{"unschedulable":false},"created":"","TTL":0}"#, &[]);
-        case(r#"{"nodeID":"node-a","metadata":{"unschedulable":false},"created":"2024-03-01T03:00:00.123Z","TTL":0}"#, &["node-a"]);
+        case(
+            r#"{"nodeID":"node-a","metadata":{"unschedulable":false},"created":"2024-03-01T03:00:00.123Z","TTL":0}"#,
+            &["node-a"],
+        );
         case(r#"{"maxOwners":2,"locks":[]}"#, &[]);
         case(r#"{"maxOwners":2,"locks":null}"#, &[]);
         case(r#"{"maxOwners":2,"locks":[{"nodeID":"a","TTL":0},{"nodeID":"b","TTL":0}]}"#, &["a", "b"]);
@@ -96,7 +99,10 @@ mod tests {
     #[test]
     fn keeps_metadata() {
         let h = holders(r#"{"nodeID":"a","metadata":{"unschedulable":true},"created":"c","TTL":60000000000}"#).unwrap();
-        assert_eq!(h, vec![Holder { node_id: "a".into(), was_cordoned: true, created: "c".into(), ttl_ns: 60_000_000_000 }]);
+        assert_eq!(
+            h,
+            vec![Holder { node_id: "a".into(), was_cordoned: true, created: "c".into(), ttl_ns: 60_000_000_000 }]
+        );
     }
 
     #[test]

@@ -84,7 +84,8 @@ fn main() -> ExitCode {
     let keep = opts.spec.keep_dir;
     let mut opts = opts;
     let prometheus = match opts.prometheus {
-        true => match sim::http::TinyServer::start(|_| (200, "application/json".into(), sim::http::alerts_answer(&[]))) {
+        true => match sim::http::TinyServer::start(|_| (200, "application/json".into(), sim::http::alerts_answer(&[])))
+        {
             Ok(p) => {
                 opts.spec.extra_kured_args.push(format!("--prometheus-url={}", p.url()));
                 Some(p)
@@ -137,7 +138,11 @@ fn main() -> ExitCode {
         show(&e);
     }
     if let Some(secs) = opts.steady {
-        cluster.poll_until(Duration::from_secs(secs), |e| println!("{e}"), |c| c.all_dead() || STOP.load(Ordering::Relaxed));
+        cluster.poll_until(
+            Duration::from_secs(secs),
+            |e| println!("{e}"),
+            |c| c.all_dead() || STOP.load(Ordering::Relaxed),
+        );
         print_load(&cluster, "steady state");
         return if cluster.all_dead() || STOP.load(Ordering::Relaxed) { ExitCode::from(1) } else { ExitCode::SUCCESS };
     }
@@ -203,7 +208,10 @@ fn print_load(cluster: &Cluster, what: &str) {
 }
 
 fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> {
-    let default_kured = std::env::current_exe().ok().and_then(|p| p.parent().map(|d| d.join("kured"))).unwrap_or_else(|| PathBuf::from("kured"));
+    let default_kured = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.join("kured")))
+        .unwrap_or_else(|| PathBuf::from("kured"));
     let mut spec = ClusterSpec::new(default_kured);
     spec.nodes = 5;
     spec.workloads = true;
@@ -250,7 +258,11 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
                 let parts: Vec<&str> = v.split(',').collect();
                 let bad = || format!("{name}: expected SUM,MIN,K (numbers), got {v:?}");
                 let [sum, min, k] = parts[..] else { return Err(bad()) };
-                floor = Some((sum.parse().map_err(|_| bad())?, min.parse().map_err(|_| bad())?, k.parse().map_err(|_| bad())?));
+                floor = Some((
+                    sum.parse().map_err(|_| bad())?,
+                    min.parse().map_err(|_| bad())?,
+                    k.parse().map_err(|_| bad())?,
+                ));
             }
             _ if arg.starts_with("--") => spec.extra_kured_args.push(arg.clone()),
             _ => match spec.extra_kured_args.last() {

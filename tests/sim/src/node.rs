@@ -53,12 +53,7 @@ impl SimNode {
         // The helper stands in for the host's PID 1: kured enters its mount
         // namespace (ours) to run the reboot command, and would signal it.
         let mut helper = Command::new("sleep");
-        helper
-            .arg("3600")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0);
+        helper.arg("3600").stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).process_group(0);
         die_with_parent(&mut helper);
         let helper = helper.spawn()?;
         if helper.id() <= 1 {
@@ -166,9 +161,8 @@ impl SimNode {
             // reboot command and anything else kured started
             .process_group(0);
         die_with_parent(&mut cmd);
-        let child = cmd
-            .spawn()
-            .map_err(|e| io::Error::new(e.kind(), format!("start {}: {e}", launch.kured_bin.display())))?;
+        let child =
+            cmd.spawn().map_err(|e| io::Error::new(e.kind(), format!("start {}: {e}", launch.kured_bin.display())))?;
         self.kured = Some(child);
         self.unchecked = Some((Instant::now(), log_start));
         Ok(())
@@ -232,7 +226,10 @@ fn log_has_a_check(path: &Path, from: u64) -> bool {
     read.is_ok()
         && String::from_utf8_lossy(&bytes).lines().any(|l| {
             let l = l.trim_end();
-            l.ends_with(" reboot required") || l.ends_with(" reboot not required") || l.contains("\"reboot required\"") || l.contains("\"reboot not required\"")
+            l.ends_with(" reboot required")
+                || l.ends_with(" reboot not required")
+                || l.contains("\"reboot required\"")
+                || l.contains("\"reboot not required\"")
         })
 }
 

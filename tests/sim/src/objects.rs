@@ -35,7 +35,14 @@ pub fn boot_id(node: &str, reboots: u32) -> String {
     let a = h.finish();
     reboots.hash(&mut h);
     let b = h.finish();
-    format!("{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}", a >> 32, (a >> 16) & 0xffff, a & 0xfff, b >> 52, b & 0xffff_ffff_ffff)
+    format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xfff,
+        b >> 52,
+        b & 0xffff_ffff_ffff
+    )
 }
 
 /// `kube-system/kured`, as the upstream manifest deploys it.

@@ -191,11 +191,8 @@ fn string_map(v: Option<&Value>, prefix: &str) -> BTreeMap<String, String> {
 
 /// Keys added or changed (with the new value) and removed (None).
 fn diff(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> Vec<(String, Option<String>)> {
-    let mut out: Vec<(String, Option<String>)> = new
-        .iter()
-        .filter(|(k, v)| old.get(*k) != Some(*v))
-        .map(|(k, v)| (k.clone(), Some(v.clone())))
-        .collect();
+    let mut out: Vec<(String, Option<String>)> =
+        new.iter().filter(|(k, v)| old.get(*k) != Some(*v)).map(|(k, v)| (k.clone(), Some(v.clone()))).collect();
     out.extend(old.keys().filter(|k| !new.contains_key(*k)).map(|k| (k.clone(), None)));
     out
 }
@@ -229,7 +226,12 @@ mod tests {
     #[test]
     fn evictions_from_the_request_log() {
         evict("POST", "/api/v1/namespaces/default/pods/web-1/eviction", 201, Some("evicted default/web-1"));
-        evict("POST", "/api/v1/namespaces/default/pods/web-1/eviction", 429, Some("eviction of default/web-1 refused by a PodDisruptionBudget (429)"));
+        evict(
+            "POST",
+            "/api/v1/namespaces/default/pods/web-1/eviction",
+            429,
+            Some("eviction of default/web-1 refused by a PodDisruptionBudget (429)"),
+        );
         evict("POST", "/api/v1/namespaces/d/pods/p/eviction", 500, Some("eviction of d/p failed (500)"));
         evict("GET", "/api/v1/namespaces/d/pods/p/eviction", 200, None);
         evict("POST", "/api/v1/namespaces/d/pods", 201, None);
@@ -256,17 +258,36 @@ mod tests {
         assert_eq!(o.max_cordoned, 0, "operator-cordoned nodes do not count");
 
         let lock = lockview::upstream_single("a", "2024-01-01T00:00:00Z", 0);
-        let second = Snapshot { lock: Some(lock), nodes: vec![node("a", true, Some("rebooting")), node("op", true, None)], ..Snapshot::default() };
+        let second = Snapshot {
+            lock: Some(lock),
+            nodes: vec![node("a", true, Some("rebooting")), node("op", true, None)],
+            ..Snapshot::default()
+        };
         assert_eq!(
             strings(o.observe(&second)),
-            ["a took the lock", "a label kured=rebooting", "a annotation weave.works/kured-reboot-in-progress=t", "a cordoned"]
+            [
+                "a took the lock",
+                "a label kured=rebooting",
+                "a annotation weave.works/kured-reboot-in-progress=t",
+                "a cordoned"
+            ]
         );
         assert_eq!((o.max_lock_holders, o.max_cordoned), (1, 1));
 
-        let third = Snapshot { nodes: vec![node("a", false, None), node("op", true, None)], pdb_violations: 2, ..Snapshot::default() };
+        let third = Snapshot {
+            nodes: vec![node("a", false, None), node("op", true, None)],
+            pdb_violations: 2,
+            ..Snapshot::default()
+        };
         assert_eq!(
             strings(o.observe(&third)),
-            ["a label kured removed", "a annotation weave.works/kured-reboot-in-progress removed", "a uncordoned", "PodDisruptionBudget VIOLATED (total 2)", "a released the lock"]
+            [
+                "a label kured removed",
+                "a annotation weave.works/kured-reboot-in-progress removed",
+                "a uncordoned",
+                "PodDisruptionBudget VIOLATED (total 2)",
+                "a released the lock"
+            ]
         );
         assert_eq!(o.pdb_violations, 2);
     }
@@ -280,16 +301,27 @@ mod tests {
     fn control_plane_nodes_at_once_and_takes_while_one_is_down() {
         let mut o = Observer::default();
         let worker = node("w", true, None);
-        let first = Snapshot { nodes: vec![cp_node("cp-1", true, true), cp_node("cp-2", true, false), worker.clone()], ..Snapshot::default() };
+        let first = Snapshot {
+            nodes: vec![cp_node("cp-1", true, true), cp_node("cp-2", true, false), worker.clone()],
+            ..Snapshot::default()
+        };
         o.observe(&first);
         assert_eq!(o.max_concurrent_control_plane, 1, "one cordoned; the cordoned worker does not count");
         // cp-1 down (rebooting), then cp-2 takes the lock: both counted
         let lock = lockview::upstream_single("cp-2", "2024-01-01T00:00:00Z", 0);
-        let second = Snapshot { lock: Some(lock), nodes: vec![cp_node("cp-1", false, true), cp_node("cp-2", true, false), worker], ..Snapshot::default() };
+        let second = Snapshot {
+            lock: Some(lock),
+            nodes: vec![cp_node("cp-1", false, true), cp_node("cp-2", true, false), worker],
+            ..Snapshot::default()
+        };
         o.observe(&second);
         assert_eq!(o.max_concurrent_control_plane, 1);
         assert_eq!(o.control_plane_taken_while_not_ready, ["cp-2 (while cp-1 was NotReady)"]);
-        let third = Snapshot { lock: second.lock.clone(), nodes: vec![cp_node("cp-1", true, true), cp_node("cp-2", true, true)], ..Snapshot::default() };
+        let third = Snapshot {
+            lock: second.lock.clone(),
+            nodes: vec![cp_node("cp-1", true, true), cp_node("cp-2", true, true)],
+            ..Snapshot::default()
+        };
         o.observe(&third);
         assert_eq!(o.max_concurrent_control_plane, 2);
     }
@@ -297,7 +329,8 @@ mod tests {
     #[test]
     fn a_lock_released_and_taken_again_between_looks_shows() {
         let mut o = Observer::default();
-        let snap = |created: &str| Snapshot { lock: Some(lockview::upstream_single("a", created, 0)), ..Snapshot::default() };
+        let snap =
+            |created: &str| Snapshot { lock: Some(lockview::upstream_single("a", created, 0)), ..Snapshot::default() };
         assert_eq!(strings(o.observe(&snap("2024-01-01T00:00:00Z"))), ["a took the lock"]);
         assert!(o.observe(&snap("2024-01-01T00:00:00Z")).is_empty());
         assert_eq!(strings(o.observe(&snap("2024-01-01T00:00:03Z"))), ["a released the lock", "a took the lock"]);

@@ -42,7 +42,9 @@ impl Summary {
             out.push(format!("{} nodes were cordoned at once (concurrency {concurrency})", self.max_cordoned));
         }
         if let Some(n) = self.max_concurrent_control_plane.filter(|n| *n > 1) {
-            out.push(format!("{n} control-plane nodes held the lock or were cordoned at once (the quorum guard allows 1)"));
+            out.push(format!(
+                "{n} control-plane nodes held the lock or were cordoned at once (the quorum guard allows 1)"
+            ));
         }
         for t in &self.control_plane_taken_while_not_ready {
             out.push(format!("control-plane node took the lock while another was NotReady: {t}"));
@@ -105,7 +107,10 @@ mod tests {
     fn prints_exactly_the_summary_line() {
         assert_eq!(good().to_string(), "nodes_rebooted=3 max_concurrent=1 pdb_violations=0 elapsed_s=41.3");
         let ha = Summary { max_concurrent_control_plane: Some(1), ..good() };
-        assert_eq!(ha.to_string(), "nodes_rebooted=3 max_concurrent=1 pdb_violations=0 elapsed_s=41.3 max_concurrent_control_plane=1");
+        assert_eq!(
+            ha.to_string(),
+            "nodes_rebooted=3 max_concurrent=1 pdb_violations=0 elapsed_s=41.3 max_concurrent_control_plane=1"
+        );
     }
 
     #[track_caller]
@@ -128,7 +133,11 @@ mod tests {
         case(|s| s.pdb_violations = 1, 1, &["1 evictions broke"]);
         case(|s| s.max_concurrent_control_plane = Some(1), 3, &[]);
         case(|s| s.max_concurrent_control_plane = Some(2), 3, &["2 control-plane nodes"]);
-        case(|s| s.control_plane_taken_while_not_ready = vec!["cp-2 (while cp-1 was NotReady)".into()], 3, &["while cp-1 was NotReady"]);
+        case(
+            |s| s.control_plane_taken_while_not_ready = vec!["cp-2 (while cp-1 was NotReady)".into()],
+            3,
+            &["while cp-1 was NotReady"],
+        );
         case(|s| s.left_cordoned = vec!["node-2".into()], 1, &["left cordoned: node-2"]);
         case(|s| s.not_rebooted = vec!["a".into(), "b".into()], 1, &["not rebooted: a, b"]);
         case(|s| s.crashed = vec!["a".into()], 1, &["kured exited on: a"]);

@@ -69,9 +69,14 @@ fn plays_reboots_and_leaves_no_process_behind() {
         .collect();
     assert!(pids.iter().all(|p| *p > 1 && alive(*p)));
     let running = |c: &Cluster, app: &str| {
-        c.api().list("pods").iter().filter(|p| p["metadata"]["labels"]["app"] == app && p["status"]["phase"] == "Running").count()
+        c.api()
+            .list("pods")
+            .iter()
+            .filter(|p| p["metadata"]["labels"]["app"] == app && p["status"]["phase"] == "Running")
+            .count()
     };
-    let scheduled = c.poll_until(LIMIT, |_| {}, |c| running(c, "web") == 4 && running(c, "api") == 3 && running(c, "lonely") == 1);
+    let scheduled =
+        c.poll_until(LIMIT, |_| {}, |c| running(c, "web") == 4 && running(c, "api") == 3 && running(c, "lonely") == 1);
     assert!(scheduled, "the workloads run: {:?}", c.api().list("pods"));
 
     let summary = c.run_until_all_rebooted(LIMIT);
@@ -135,8 +140,10 @@ fn server_changes_reach_the_timeline_and_the_maxima() {
     let mut c = Cluster::start(spec).unwrap();
     // what two kured would do: take the lock (multi format) and cordon
     let mut ds = c.api().get("daemonsets", "kube-system", "kured").unwrap();
-    ds["metadata"]["annotations"]["weave.works/kured-node-lock"] =
-        json!(sim::lockview::upstream_multi(2, &[("node-1", "2024-01-01T00:00:00Z", 0), ("node-2", "2024-01-01T00:00:00Z", 0)]));
+    ds["metadata"]["annotations"]["weave.works/kured-node-lock"] = json!(sim::lockview::upstream_multi(
+        2,
+        &[("node-1", "2024-01-01T00:00:00Z", 0), ("node-2", "2024-01-01T00:00:00Z", 0)]
+    ));
     c.api().update(ds).unwrap();
     for n in ["node-1", "node-2"] {
         let mut node = c.get_node(n).unwrap();
@@ -156,7 +163,11 @@ fn server_changes_reach_the_timeline_and_the_maxima() {
         assert!(seen.contains(&want), "missing {want:?} in {seen:?}");
     }
     let s = c.summary();
-    assert_eq!((s.max_lock_holders, s.max_cordoned, s.max_concurrent), (2, 2, 2), "operator-cordoned node-3 not counted");
+    assert_eq!(
+        (s.max_lock_holders, s.max_cordoned, s.max_concurrent),
+        (2, 2, 2),
+        "operator-cordoned node-3 not counted"
+    );
     assert_eq!(s.left_cordoned, ["node-1", "node-2"]);
     assert_eq!(s.violations(1).len(), 4, "{:?}", s.violations(1)); // holders, cordoned, left cordoned, not rebooted
     assert!(s.violations(2).iter().all(|v| !v.contains("at once")));
@@ -206,7 +217,11 @@ fn a_kubectl_kured_goes_through_the_whole_cycle() {
     assert_eq!((s.nodes_rebooted, s.max_lock_holders, s.max_cordoned), (2, 1, 1), "{s}\n{}", c.report());
     let t = c.timeline();
     assert!(t.iter().any(|e| e.event == Event::Evicted { pod: "default/scratch".into() }), "{}", c.report());
-    assert!(t.iter().any(|e| matches!(&e.event, Event::Evicted { pod } if pod.starts_with("default/web-"))), "{}", c.report());
+    assert!(
+        t.iter().any(|e| matches!(&e.event, Event::Evicted { pod } if pod.starts_with("default/web-"))),
+        "{}",
+        c.report()
+    );
     println!("{}", c.report());
 }
 

@@ -23,7 +23,8 @@ pub struct Resp {
 
 impl Resp {
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("response is not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("response is not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -112,7 +113,15 @@ impl Client {
 }
 
 impl Session {
-    pub fn send(&mut self, method: &str, path: &str, token: Option<&str>, ct: Option<&str>, body: Option<&[u8]>, chunked: bool) -> io::Result<()> {
+    pub fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        ct: Option<&str>,
+        body: Option<&[u8]>,
+        chunked: bool,
+    ) -> io::Result<()> {
         let mut head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\n");
         if let Some(t) = token {
             head.push_str(&format!("Authorization: Bearer {t}\r\n"));
@@ -176,7 +185,11 @@ impl Session {
 
     pub fn read_response(&mut self) -> io::Result<Resp> {
         let status_line = self.line()?;
-        let status: u16 = status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).ok_or_else(|| io::Error::other(format!("bad status line {status_line:?}")))?;
+        let status: u16 = status_line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| io::Error::other(format!("bad status line {status_line:?}")))?;
         let mut headers = Vec::new();
         loop {
             let l = self.line()?;

@@ -34,7 +34,11 @@ pub fn image_dir() -> &'static Path {
                     .env("CARGO_TARGET_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("pod-image-build"))
                     .output()
                     .expect("run scripts/build-image.sh");
-                assert!(out.status.success(), "scripts/build-image.sh failed:\n{}", String::from_utf8_lossy(&out.stderr));
+                assert!(
+                    out.status.success(),
+                    "scripts/build-image.sh failed:\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
                 String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().to_string()
             }
         };
@@ -63,7 +67,11 @@ pub fn image_dir() -> &'static Path {
 
 /// `kubectl kustomize` of a directory under manifests/, as JSON objects.
 pub fn rendered(dir: &str) -> Vec<Value> {
-    let out = Command::new("kubectl").arg("kustomize").arg(repo().join("manifests").join(dir)).output().expect("kubectl on PATH");
+    let out = Command::new("kubectl")
+        .arg("kustomize")
+        .arg(repo().join("manifests").join(dir))
+        .output()
+        .expect("kubectl on PATH");
     assert!(out.status.success(), "kubectl kustomize manifests/{dir}: {}", String::from_utf8_lossy(&out.stderr));
     pod::spec::documents(&String::from_utf8_lossy(&out.stdout)).unwrap()
 }
@@ -124,7 +132,12 @@ pub fn spec(nodes: usize, manifest: &Manifest, kind: ControlPlaneKind) -> Cluste
     s.period = PERIOD.into();
     s.control_plane = kind;
     s.downtime = Duration::from_millis(1500);
-    let mut runner = vec![env!("CARGO_BIN_EXE_kured-pod").to_string(), "sim".into(), "--manifest".into(), manifest.0.display().to_string()];
+    let mut runner = vec![
+        env!("CARGO_BIN_EXE_kured-pod").to_string(),
+        "sim".into(),
+        "--manifest".into(),
+        manifest.0.display().to_string(),
+    ];
     runner.extend(["--image-dir".into(), image_dir().display().to_string()]);
     if kind == ControlPlaneKind::Fake {
         runner.extend(["--service".into(), "harness".into()]);
@@ -164,5 +177,8 @@ pub fn cordoned(c: &Cluster, node: &str) -> bool {
 
 pub fn lock_value(c: &Cluster) -> Option<String> {
     let ds = c.api().get("daemonsets", "kube-system", "kured")?;
-    ds.pointer("/metadata/annotations").and_then(|a| a.get("weave.works/kured-node-lock")).and_then(Value::as_str).map(str::to_string)
+    ds.pointer("/metadata/annotations")
+        .and_then(|a| a.get("weave.works/kured-node-lock"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
 }

@@ -76,7 +76,8 @@ fn main() -> ExitCode {
     let (tx, rx) = mpsc::channel();
     let mut workers = Vec::new();
     for _ in 0..jobs.min(o.runs) {
-        let (next, tx, kured, keep, runs, seed, kind) = (next.clone(), tx.clone(), o.kured.clone(), o.keep, o.runs, o.seed, o.control_plane);
+        let (next, tx, kured, keep, runs, seed, kind) =
+            (next.clone(), tx.clone(), o.kured.clone(), o.keep, o.runs, o.seed, o.control_plane);
         workers.push(std::thread::spawn(move || loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
             if i >= runs || STOP.load(Ordering::Relaxed) {
@@ -86,11 +87,15 @@ fn main() -> ExitCode {
             // A harness panic is this run's failure, not the campaign's end (the
             // cluster's processes are stopped as it unwinds; debug builds unwind).
             let started = Instant::now();
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| chaos::run::run(&plan, &kured, keep, kind)))
-                .unwrap_or_else(|panic| {
-                    let why = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()));
-                    chaos::run::RunResult::harness_panic(plan.seed, why.unwrap_or_default(), started.elapsed())
-                });
+            let result =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| chaos::run::run(&plan, &kured, keep, kind)))
+                    .unwrap_or_else(|panic| {
+                        let why = panic
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()));
+                        chaos::run::RunResult::harness_panic(plan.seed, why.unwrap_or_default(), started.elapsed())
+                    });
             if tx.send((i, plan, result)).is_err() {
                 return;
             }
@@ -137,15 +142,27 @@ fn main() -> ExitCode {
 }
 
 fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> {
-    let default_kured = std::env::current_exe().ok().and_then(|p| p.parent().map(|d| d.join("kured"))).unwrap_or_else(|| PathBuf::from("kured"));
-    let mut o = Options { runs: 30, seed: fresh_seed(), jobs: 2, kured: default_kured, keep: false, print_plan: false, control_plane: ControlPlaneKind::Fake };
+    let default_kured = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.join("kured")))
+        .unwrap_or_else(|| PathBuf::from("kured"));
+    let mut o = Options {
+        runs: 30,
+        seed: fresh_seed(),
+        jobs: 2,
+        kured: default_kured,
+        keep: false,
+        print_plan: false,
+        control_plane: ControlPlaneKind::Fake,
+    };
     let mut args = args.peekable();
     while let Some(arg) = args.next() {
         let (name, inline) = match arg.split_once('=') {
             Some((n, v)) => (n.to_string(), Some(v.to_string())),
             None => (arg.clone(), None),
         };
-        let mut value = |what: &str| inline.clone().or_else(|| args.next()).ok_or_else(|| format!("{name} needs {what}"));
+        let mut value =
+            |what: &str| inline.clone().or_else(|| args.next()).ok_or_else(|| format!("{name} needs {what}"));
         match name.as_str() {
             "-h" | "--help" => return Ok(None),
             "--runs" => o.runs = number(&name, &value("a number")?)?,
@@ -173,6 +190,7 @@ fn number<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, String> {
 
 /// A seed nobody chose: the clock's nanoseconds and our pid, mixed.
 fn fresh_seed() -> u64 {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
     chaos::rng::mix(nanos ^ (u64::from(std::process::id()) << 32)) % 1_000_000_000
 }

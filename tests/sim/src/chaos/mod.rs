@@ -69,7 +69,10 @@ impl Totals {
         }
         if !self.skipped.is_empty() {
             let skipped: Vec<String> = self.skipped.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            line.push_str(&format!("; planned but not injected (the real control plane has no fault injection): {}", skipped.join(" ")));
+            line.push_str(&format!(
+                "; planned but not injected (the real control plane has no fault injection): {}",
+                skipped.join(" ")
+            ));
         }
         line
     }
@@ -82,7 +85,14 @@ impl fmt::Display for Totals {
         write!(
             f,
             "runs={} failed={} lock_violations={} pdb_violations={} left_cordoned={} crashes={} stranded={} seed={}",
-            self.runs, self.failed, c.lock_violations, c.pdb_violations, c.left_cordoned, c.crashes, c.stranded, self.seed
+            self.runs,
+            self.failed,
+            c.lock_violations,
+            c.pdb_violations,
+            c.left_cordoned,
+            c.crashes,
+            c.stranded,
+            self.seed
         )
     }
 }
@@ -95,7 +105,15 @@ mod tests {
     #[test]
     fn last_line_format() {
         let mut t = Totals::new(42);
-        let ok = RunResult { seed: 1, problems: vec![], counts: Counts::default(), injected: BTreeMap::from([("sigkill", 1)]), elapsed: Duration::ZERO, kept: None, skipped: BTreeMap::new() };
+        let ok = RunResult {
+            seed: 1,
+            problems: vec![],
+            counts: Counts::default(),
+            injected: BTreeMap::from([("sigkill", 1)]),
+            elapsed: Duration::ZERO,
+            kept: None,
+            skipped: BTreeMap::new(),
+        };
         let bad = RunResult {
             seed: 2,
             problems: vec!["left cordoned: node-1".into()],
@@ -107,11 +125,18 @@ mod tests {
         };
         t.add(&ok);
         t.add(&bad);
-        assert_eq!(t.to_string(), "runs=2 failed=1 lock_violations=0 pdb_violations=0 left_cordoned=1 crashes=0 stranded=2 seed=42");
+        assert_eq!(
+            t.to_string(),
+            "runs=2 failed=1 lock_violations=0 pdb_violations=0 left_cordoned=1 crashes=0 stranded=2 seed=42"
+        );
         assert_eq!(t.faults_line(), "faults injected: api-500=1 sigkill=3");
-        let skewed = RunResult { injected: BTreeMap::from([("clock-skew", 1), ("api-slower-than-client-timeout", 1)]), ..ok };
+        let skewed =
+            RunResult { injected: BTreeMap::from([("clock-skew", 1), ("api-slower-than-client-timeout", 1)]), ..ok };
         t.add(&skewed);
-        assert_eq!(t.faults_line(), "faults injected: api-500=1 api-slower-than-client-timeout=1 clock-skew=1 sigkill=3");
+        assert_eq!(
+            t.faults_line(),
+            "faults injected: api-500=1 api-slower-than-client-timeout=1 clock-skew=1 sigkill=3"
+        );
     }
 
     #[test]

@@ -104,12 +104,26 @@ pub enum Budget {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Workload {
-    Deployment { name: String, replicas: u32, budget: Budget },
+    Deployment {
+        name: String,
+        replicas: u32,
+        budget: Budget,
+    },
     /// a pod with no controller on `node` (with an emptyDir volume if `empty_dir`)
-    BarePod { name: String, node: String, empty_dir: bool },
-    DaemonSet { name: String },
+    BarePod {
+        name: String,
+        node: String,
+        empty_dir: bool,
+    },
+    DaemonSet {
+        name: String,
+    },
     /// a Deployment whose pods take `grace_s` seconds to terminate
-    SlowToTerminate { name: String, replicas: u32, grace_s: u32 },
+    SlowToTerminate {
+        name: String,
+        replicas: u32,
+        grace_s: u32,
+    },
 }
 
 /// A pod matching `--blocking-pod-selector` on `node`, present from `from_s` for `for_s` seconds.
@@ -223,7 +237,11 @@ impl Plan {
         let reboot_loop_limit = r.range(1, 3) as u32;
         let other_lock_format = r.chance(30);
         let window_opens_s = if r.chance(25) { Some(r.range(2, 6)) } else { None };
-        let blocker = if r.chance(25) { Some(Blocker { node: node(&mut r), from_s: r.range(0, 4), for_s: r.range(2, 8) }) } else { None };
+        let blocker = if r.chance(25) {
+            Some(Blocker { node: node(&mut r), from_s: r.range(0, 4), for_s: r.range(2, 8) })
+        } else {
+            None
+        };
 
         let mut workloads = Vec::new();
         for i in 0..r.range(1, 3) {
@@ -236,13 +254,21 @@ impl Plan {
             workloads.push(Workload::Deployment { name: format!("app-{i}"), replicas, budget });
         }
         for i in 0..r.range(0, 2) {
-            workloads.push(Workload::BarePod { name: format!("lonely-{i}"), node: node(&mut r), empty_dir: r.chance(50) });
+            workloads.push(Workload::BarePod {
+                name: format!("lonely-{i}"),
+                node: node(&mut r),
+                empty_dir: r.chance(50),
+            });
         }
         if r.chance(60) {
             workloads.push(Workload::DaemonSet { name: "node-agent".into() });
         }
         if r.chance(40) {
-            workloads.push(Workload::SlowToTerminate { name: "slow".into(), replicas: r.range(1, 3) as u32, grace_s: r.range(2, 5) as u32 });
+            workloads.push(Workload::SlowToTerminate {
+                name: "slow".into(),
+                replicas: r.range(1, 3) as u32,
+                grace_s: r.range(2, 5) as u32,
+            });
         }
 
         let mut faults = Vec::new();
@@ -375,12 +401,24 @@ impl Plan {
 
     /// kured's `--api-timeout` when the plan shortens it (for answers slower than it).
     pub fn api_timeout_s(&self) -> Option<u64> {
-        self.faults.iter().find_map(|f| if let Fault::SlowerThanTimeout { timeout_s, .. } = f { Some(*timeout_s) } else { None })
+        self.faults.iter().find_map(|f| {
+            if let Fault::SlowerThanTimeout { timeout_s, .. } = f {
+                Some(*timeout_s)
+            } else {
+                None
+            }
+        })
     }
 
     /// Each node's wall-clock offset in ms (`clock-skew`), node-1 first; empty without it.
     pub fn clock_offsets_ms(&self) -> Vec<(String, i64)> {
-        let offsets = self.faults.iter().find_map(|f| if let Fault::ClockSkew { offsets_ms } = f { Some(offsets_ms.as_slice()) } else { None });
+        let offsets = self.faults.iter().find_map(|f| {
+            if let Fault::ClockSkew { offsets_ms } = f {
+                Some(offsets_ms.as_slice())
+            } else {
+                None
+            }
+        });
         offsets.unwrap_or(&[]).iter().enumerate().map(|(i, ms)| (Plan::node_name(i + 1), *ms)).collect()
     }
 
@@ -429,7 +467,8 @@ mod tests {
         }
         assert_ne!(Plan::generate(1).to_string(), Plan::generate(2).to_string());
         // the new faults too: the same offsets and rates, printed
-        let with = |kind: &str| (0..200).find(|s| Plan::generate(*s).faults.iter().any(|f| f.kind() == kind)).expect(kind);
+        let with =
+            |kind: &str| (0..200).find(|s| Plan::generate(*s).faults.iter().any(|f| f.kind() == kind)).expect(kind);
         for kind in ["clock-skew", "api-slower-than-client-timeout"] {
             let seed = with(kind);
             let (a, b) = (Plan::generate(seed), Plan::generate(seed));
@@ -452,18 +491,28 @@ mod tests {
                     assert!(m < replicas, "a budget that can never allow an eviction: {p}");
                 }
             }
-            let sticky: Vec<&String> = p.faults.iter().filter_map(|f| if let Fault::StickySentinel { node } = f { Some(node) } else { None }).collect();
+            let sticky: Vec<&String> = p
+                .faults
+                .iter()
+                .filter_map(|f| if let Fault::StickySentinel { node } = f { Some(node) } else { None })
+                .collect();
             let flags = p.kured_flags(None);
             assert_eq!(flags.iter().any(|f| f.starts_with("--api-timeout=")), p.api_timeout_s().is_some(), "{p}");
             for f in &p.faults {
                 match f {
                     Fault::Signal { node, .. } | Fault::Reboot { node, .. } => assert!(!sticky.contains(&node), "{p}"),
-                    Fault::ApiErrors { per_mille, .. } | Fault::Resets { per_mille } | Fault::Drops { per_mille } | Fault::Slow { per_mille, .. } => {
+                    Fault::ApiErrors { per_mille, .. }
+                    | Fault::Resets { per_mille }
+                    | Fault::Drops { per_mille }
+                    | Fault::Slow { per_mille, .. } => {
                         assert!(*per_mille <= 200, "more than 20% of requests: {p}")
                     }
                     Fault::SlowerThanTimeout { per_mille, timeout_s, late_ms } => {
                         assert!((10..=80).contains(per_mille), "{p}");
-                        assert!((2..=3).contains(timeout_s) && *late_ms >= timeout_s * 1000 + 500, "answers not later than the timeout: {p}");
+                        assert!(
+                            (2..=3).contains(timeout_s) && *late_ms >= timeout_s * 1000 + 500,
+                            "answers not later than the timeout: {p}"
+                        );
                         assert!(flags.contains(&format!("--api-timeout={timeout_s}s")), "{p}");
                     }
                     Fault::ClockSkew { offsets_ms } => {
@@ -476,8 +525,16 @@ mod tests {
             }
             let rates: u32 = p.faults.iter().map(api_rate).sum();
             assert!(rates <= MAX_RATE_PER_MILLE + 4, "{rates} per mille of requests faulted: {p}");
-            let slowest = p.workloads.iter().map(|w| if let Workload::SlowToTerminate { grace_s, .. } = w { *grace_s } else { 1 }).max().unwrap_or(1);
-            assert!(p.drain_timeout_s == 0 || p.drain_timeout_s >= u64::from(slowest) + 5, "a drain that can never finish: {p}");
+            let slowest = p
+                .workloads
+                .iter()
+                .map(|w| if let Workload::SlowToTerminate { grace_s, .. } = w { *grace_s } else { 1 })
+                .max()
+                .unwrap_or(1);
+            assert!(
+                p.drain_timeout_s == 0 || p.drain_timeout_s >= u64::from(slowest) + 5,
+                "a drain that can never finish: {p}"
+            );
             let flags = p.kured_flags(None);
             assert!(!flags.iter().any(|f| f.starts_with("--start-time")));
         }
@@ -485,9 +542,15 @@ mod tests {
 
     #[test]
     fn every_kind_shows_up_across_seeds() {
-        let kinds: std::collections::BTreeSet<&str> = (0..300).flat_map(|s| Plan::generate(s).faults).map(|f| f.kind()).collect();
+        let kinds: std::collections::BTreeSet<&str> =
+            (0..300).flat_map(|s| Plan::generate(s).faults).map(|f| f.kind()).collect();
         assert_eq!(kinds.len(), 19, "{kinds:?}");
-        for k in ["clock-skew", "api-slower-than-client-timeout", "holder-node-deleted-and-back", "holder-node-deleted-for-good"] {
+        for k in [
+            "clock-skew",
+            "api-slower-than-client-timeout",
+            "holder-node-deleted-and-back",
+            "holder-node-deleted-for-good",
+        ] {
             assert!(kinds.contains(k), "{k} never planned: {kinds:?}");
         }
     }

@@ -14,11 +14,11 @@ use serde_json::{json, Value};
 
 use super::plan::{Blocker, Budget, Fault, Plan, RebootFault, Signal, Workload, BLOCKER_SELECTOR};
 use super::sockets;
+use crate::backend::ControlPlaneKind;
 use crate::cluster::POLL_EVERY;
 use crate::http::TinyServer;
 use crate::lockview::{upstream_multi, upstream_single};
 use crate::objects::{bare_pod, daemonset, deployment, pdb};
-use crate::backend::ControlPlaneKind;
 use crate::{Cluster, ClusterSpec, Event};
 
 /// A run that has not settled by then fails (a stranded node, a held lock):
@@ -109,7 +109,15 @@ pub fn run(plan: &Plan, kured: &Path, keep: bool, control_plane: ControlPlaneKin
         real: control_plane == ControlPlaneKind::Real,
     };
     let kept = r.go(kured, keep);
-    RunResult { seed: plan.seed, problems: r.problems, counts: r.counts, injected: r.injected, elapsed: started.elapsed(), kept, skipped: r.skipped }
+    RunResult {
+        seed: plan.seed,
+        problems: r.problems,
+        counts: r.counts,
+        injected: r.injected,
+        elapsed: started.elapsed(),
+        kept,
+        skipped: r.skipped,
+    }
 }
 
 struct Runner<'a> {
@@ -235,7 +243,8 @@ impl Runner<'_> {
         if keep {
             c.keep_dir_on_drop();
             let _ = std::fs::write(c.dir().join("plan.txt"), plan.to_string());
-            let mut text = format!("problems:\n{}\n--- chaos actions\n{}\n", self.problems.join("\n"), self.notes.join("\n"));
+            let mut text =
+                format!("problems:\n{}\n--- chaos actions\n{}\n", self.problems.join("\n"), self.notes.join("\n"));
             text.push_str(&c.report());
             let _ = std::fs::write(c.dir().join("timeline.txt"), text);
             return Some(c.dir().to_path_buf());
@@ -294,16 +303,21 @@ impl Runner<'_> {
                 continue;
             }
             match f {
-                Fault::ApiErrors { code, per_mille } => out.push(ApiFault::new("*", "/", FaultAction::Status(*code)).random(*per_mille, seed(i))),
-                Fault::Resets { per_mille } => out.push(ApiFault::new("*", "/", FaultAction::Reset).random(*per_mille, seed(i))),
-                Fault::Drops { per_mille } => out.push(ApiFault::new("*", "/", FaultAction::Drop).random(*per_mille, seed(i))),
+                Fault::ApiErrors { code, per_mille } => {
+                    out.push(ApiFault::new("*", "/", FaultAction::Status(*code)).random(*per_mille, seed(i)))
+                }
+                Fault::Resets { per_mille } => {
+                    out.push(ApiFault::new("*", "/", FaultAction::Reset).random(*per_mille, seed(i)))
+                }
+                Fault::Drops { per_mille } => {
+                    out.push(ApiFault::new("*", "/", FaultAction::Drop).random(*per_mille, seed(i)))
+                }
                 Fault::Slow { per_mille, ms } => {
                     out.push(ApiFault::latency("*", "/", Duration::from_millis(*ms)).random(*per_mille, seed(i)))
                 }
                 // applied at once, answered after kured's --api-timeout gave up
-                Fault::SlowerThanTimeout { per_mille, late_ms, .. } => {
-                    out.push(ApiFault::late_answer("*", "/", Duration::from_millis(*late_ms)).random(*per_mille, seed(i)))
-                }
+                Fault::SlowerThanTimeout { per_mille, late_ms, .. } => out
+                    .push(ApiFault::late_answer("*", "/", Duration::from_millis(*late_ms)).random(*per_mille, seed(i))),
                 Fault::LockConflicts { per_mille } => {
                     out.push(ApiFault::new("PUT", LOCK_DS, FaultAction::Status(409)).random(*per_mille, seed(i)));
                     out.push(ApiFault::new("PATCH", LOCK_DS, FaultAction::Status(409)).random(*per_mille, seed(i) ^ 1));
@@ -320,13 +334,19 @@ impl Runner<'_> {
             match &e.event {
                 Event::KuredExited { node, status } => {
                     if p.terminating.remove(node).is_some() {
-                        let log = c.node(node).map(|n| std::fs::read_to_string(n.log_path()).unwrap_or_default()).unwrap_or_default();
+                        let log = c
+                            .node(node)
+                            .map(|n| std::fs::read_to_string(n.log_path()).unwrap_or_default())
+                            .unwrap_or_default();
                         if !term_exit_ok(status, &log) {
                             self.problem(format!("kured on {node} exited with {status} after SIGTERM (expected 0)"));
                             p.crashes.push(node.clone());
                         }
                     } else {
-                        self.problem(format!("kured on {node} exited unexpectedly ({status}) at {:.1}s", e.at.as_secs_f64()));
+                        self.problem(format!(
+                            "kured on {node} exited unexpectedly ({status}) at {:.1}s",
+                            e.at.as_secs_f64()
+                        ));
                         p.crashes.push(node.clone());
                     }
                     // the DaemonSet starts it again
@@ -342,7 +362,13 @@ impl Runner<'_> {
                 Event::LockTaken { node } => {
                     p.lock_takes += 1;
                     self.delete_holder_node(c, p, node);
-                    let nth = self.plan.faults.iter().find_map(|f| if let Fault::DeleteLockHolder { nth } = f { Some(*nth) } else { None });
+                    let nth = self.plan.faults.iter().find_map(|f| {
+                        if let Fault::DeleteLockHolder { nth } = f {
+                            Some(*nth)
+                        } else {
+                            None
+                        }
+                    });
                     if nth == Some(p.lock_takes) && c.node(node).is_some() {
                         match c.remove_node(node) {
                             Ok(()) => {
@@ -372,22 +398,35 @@ impl Runner<'_> {
 
     /// `holder-node-deleted-*`: the holder's Node object goes, kured goes on.
     fn delete_holder_node(&mut self, c: &Cluster, p: &mut Progress, node: &str) {
-        let fault = self.plan.faults.iter().find_map(|f| if let Fault::DeleteHolderNode { nth, back_after_s } = f { Some((*nth, *back_after_s, f.kind())) } else { None });
+        let fault = self.plan.faults.iter().find_map(|f| {
+            if let Fault::DeleteHolderNode { nth, back_after_s } = f {
+                Some((*nth, *back_after_s, f.kind()))
+            } else {
+                None
+            }
+        });
         let Some((nth, back_after_s, kind)) = fault else { return };
         // `delete-lock-holder` on the same take removes the whole machine instead.
-        let machine_goes = self.plan.faults.iter().any(|f| matches!(f, Fault::DeleteLockHolder { nth: n } if *n == nth));
+        let machine_goes =
+            self.plan.faults.iter().any(|f| matches!(f, Fault::DeleteLockHolder { nth: n } if *n == nth));
         if nth != p.lock_takes || machine_goes || c.node(node).is_none() || p.deleted.contains(node) {
             return;
         }
         // kubectl meets the run's API faults too: a few tries
-        let deleted = (0..5).map(|_| c.delete_node_object(node)).find(Result::is_ok).unwrap_or_else(|| c.delete_node_object(node));
+        let deleted = (0..5)
+            .map(|_| c.delete_node_object(node))
+            .find(Result::is_ok)
+            .unwrap_or_else(|| c.delete_node_object(node));
         match deleted {
             Ok(()) => {
                 self.inject(kind);
                 match back_after_s {
                     Some(s) => {
                         p.unregistered.insert(node.to_string(), c.elapsed() + Duration::from_secs(s));
-                        self.note(c, format!("CHAOS: {node}'s Node object deleted while it holds the lock; back in {s}s"));
+                        self.note(
+                            c,
+                            format!("CHAOS: {node}'s Node object deleted while it holds the lock; back in {s}s"),
+                        );
                     }
                     None => {
                         // its machine runs on, but without a Node nothing is expected of it
@@ -412,7 +451,9 @@ impl Runner<'_> {
         }
         for (i, f) in self.plan.faults.iter().enumerate() {
             match f {
-                Fault::Signal { node, signal, at_s } if now >= Duration::from_secs(*at_s) && !p.signals_done.contains(&i) => {
+                Fault::Signal { node, signal, at_s }
+                    if now >= Duration::from_secs(*at_s) && !p.signals_done.contains(&i) =>
+                {
                     if p.deleted.contains(node) {
                         p.signals_done.insert(i);
                         continue;
@@ -457,7 +498,8 @@ impl Runner<'_> {
                 _ => {}
             }
         }
-        let overdue: Vec<String> = p.terminating.iter().filter(|(_, t)| Instant::now() >= **t).map(|(n, _)| n.clone()).collect();
+        let overdue: Vec<String> =
+            p.terminating.iter().filter(|(_, t)| Instant::now() >= **t).map(|(n, _)| n.clone()).collect();
         for n in overdue {
             p.terminating.remove(&n);
             self.problem(format!("kured on {n} did not exit within {STOP_LIMIT:?} of SIGTERM"));
@@ -486,8 +528,14 @@ impl Runner<'_> {
     /// Every timed fault has happened and is over.
     fn faults_over(&self, c: &Cluster, p: &Progress) -> bool {
         let now = c.elapsed();
-        let signals = self.plan.faults.iter().enumerate().all(|(i, f)| !matches!(f, Fault::Signal { .. }) || p.signals_done.contains(&i));
-        let unreachable = !self.plan.faults.iter().any(|f| matches!(f, Fault::Unreachable { .. })) || p.unreachable_done;
+        let signals = self
+            .plan
+            .faults
+            .iter()
+            .enumerate()
+            .all(|(i, f)| !matches!(f, Fault::Signal { .. }) || p.signals_done.contains(&i));
+        let unreachable =
+            !self.plan.faults.iter().any(|f| matches!(f, Fault::Unreachable { .. })) || p.unreachable_done;
         let blocker = self.plan.blocker.is_none() || p.blocker_deleted;
         let window = self.plan.window_opens_s.is_none_or(|w| now >= Duration::from_secs(w));
         let unreachable = unreachable || self.real;
@@ -505,7 +553,8 @@ impl Runner<'_> {
 
     fn rollout_done(&self, c: &Cluster, p: &Progress) -> bool {
         let nodes_done = plan_nodes(self.plan).iter().filter(|n| !p.deleted.contains(*n)).all(|n| {
-            c.node(n).is_some_and(|x| x.down_until.is_none() && x.kured_running() && x.reboots >= self.expected_reboots(n))
+            c.node(n)
+                .is_some_and(|x| x.down_until.is_none() && x.kured_running() && x.reboots >= self.expected_reboots(n))
         });
         nodes_done && c.lock_holders().is_empty() && c.summary().left_cordoned.is_empty()
     }
@@ -525,11 +574,15 @@ impl Runner<'_> {
         // A node whose kured gave its reboot up (--reboot-timeout: the boot ID
         // did not change in time) may still "go down" when a loaded harness
         // gets to its marker late: that overlap is the harness's, not kured's.
-        let timed_out = |n: &str| std::fs::read_to_string(c.dir().join(n).join("kured.log")).is_ok_and(|l| l.contains("boot ID unchanged"));
+        let timed_out = |n: &str| {
+            std::fs::read_to_string(c.dir().join(n).join("kured.log")).is_ok_and(|l| l.contains("boot ID unchanged"))
+        };
         let down = c.most_down_at_once(&timed_out);
         if down > conc {
             self.counts.lock_violations += 1;
-            self.problem(format!("{down} machines ran their reboot command and were down at once (concurrency {conc})"));
+            self.problem(format!(
+                "{down} machines ran their reboot command and were down at once (concurrency {conc})"
+            ));
         }
         if s.pdb_violations > 0 {
             self.counts.pdb_violations += s.pdb_violations as u32;
@@ -547,16 +600,22 @@ impl Runner<'_> {
         for n in plan_nodes(plan).iter().filter(|n| !p.deleted.contains(*n)) {
             let want = self.expected_reboots(n);
             let got = c.reboots(n);
-            let sticky = want != 1 || plan.faults.iter().any(|f| matches!(f, Fault::StickySentinel { node } if node == n));
+            let sticky =
+                want != 1 || plan.faults.iter().any(|f| matches!(f, Fault::StickySentinel { node } if node == n));
             if got < want {
                 self.counts.stranded += 1;
-                self.problem(format!("{n} rebooted {got} time(s), wanted {want}{}", if sticky { " (reboot loop limit)" } else { "" }));
+                self.problem(format!(
+                    "{n} rebooted {got} time(s), wanted {want}{}",
+                    if sticky { " (reboot loop limit)" } else { "" }
+                ));
             } else if got > want {
                 self.problem(format!("{n} rebooted {got} times, wanted {want}"));
             }
             if sticky && !warning(c, n, "RebootLoop") {
                 self.counts.stranded += 1;
-                self.problem(format!("{n}: sentinel still set after {got} reboots but no Warning Event RebootLoop says why"));
+                self.problem(format!(
+                    "{n}: sentinel still set after {got} reboots but no Warning Event RebootLoop says why"
+                ));
             }
         }
         for n in plan_nodes(plan) {
@@ -594,7 +653,10 @@ fn plan_nodes(plan: &Plan) -> Vec<String> {
 /// A Warning Event with `reason` about node `name`.
 fn warning(c: &Cluster, name: &str, reason: &str) -> bool {
     c.api().list("events").iter().any(|e| {
-        e["type"] == "Warning" && e["reason"] == reason && e["involvedObject"]["kind"] == "Node" && e["involvedObject"]["name"] == name
+        e["type"] == "Warning"
+            && e["reason"] == reason
+            && e["involvedObject"]["kind"] == "Node"
+            && e["involvedObject"]["name"] == name
     })
 }
 
@@ -659,12 +721,27 @@ mod tests {
         ];
         let notify = TinyServer::start(|_| (200, "text/plain".into(), String::new())).expect("notification endpoint");
         for real in [false, true] {
-            let mut r = Runner { plan: &plan, problems: vec![], counts: Counts::default(), injected: BTreeMap::new(), skipped: BTreeMap::new(), notes: vec![], real };
+            let mut r = Runner {
+                plan: &plan,
+                problems: vec![],
+                counts: Counts::default(),
+                injected: BTreeMap::new(),
+                skipped: BTreeMap::new(),
+                notes: vec![],
+                real,
+            };
             let spec = r.spec(Path::new("/nonexistent/kured"), &notify);
             let faults = r.base_faults();
             let flag = spec.extra_kured_args.iter().any(|a| a == "--api-timeout=2s");
-            assert_eq!((flag, faults.len(), r.skipped.contains_key("api-slower-than-client-timeout")), (!real, usize::from(!real), real));
-            assert_eq!(spec.kured_env.get("node-1"), Some(&vec![(CLOCK_OFFSET_VAR.to_string(), "-200".to_string())]), "skew on both");
+            assert_eq!(
+                (flag, faults.len(), r.skipped.contains_key("api-slower-than-client-timeout")),
+                (!real, usize::from(!real), real)
+            );
+            assert_eq!(
+                spec.kured_env.get("node-1"),
+                Some(&vec![(CLOCK_OFFSET_VAR.to_string(), "-200".to_string())]),
+                "skew on both"
+            );
             assert_eq!(spec.kured_env.len(), plan.nodes);
         }
     }

@@ -13,7 +13,9 @@ pub fn remote_peers(pid: u32) -> Vec<SocketAddr> {
     if let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) {
         for e in dir.flatten() {
             if let Ok(target) = std::fs::read_link(e.path()) {
-                if let Some(i) = target.to_str().and_then(|t| t.strip_prefix("socket:[")).and_then(|t| t.strip_suffix(']')) {
+                if let Some(i) =
+                    target.to_str().and_then(|t| t.strip_prefix("socket:[")).and_then(|t| t.strip_suffix(']'))
+                {
                     inodes.insert(i.to_string());
                 }
             }
@@ -68,7 +70,8 @@ fn parse_addr(s: &str) -> Option<SocketAddr> {
 mod tests {
     use super::*;
 
-    const TABLE: &str = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+    const TABLE: &str =
+        "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
    0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 111 1 0 100 0 0 10 0
    1: 0100007F:C350 0100007F:1F91 01 00000000:00000000 00:00000000 00000000  1000        0 222 1 0 20 4 30 10 -1
    2: 0100007F:C351 08080808:0035 01 00000000:00000000 00:00000000 00000000  1000        0 333 1 0 20 4 30 10 -1
@@ -77,7 +80,13 @@ mod tests {
     #[test]
     fn reads_the_kernel_table() {
         let got = parse_table(TABLE);
-        assert_eq!(got, [("222".to_string(), "127.0.0.1:8081".parse().unwrap()), ("333".to_string(), "8.8.8.8:53".parse().unwrap())]);
+        assert_eq!(
+            got,
+            [
+                ("222".to_string(), "127.0.0.1:8081".parse().unwrap()),
+                ("333".to_string(), "8.8.8.8:53".parse().unwrap())
+            ]
+        );
         assert_eq!(parse_addr("00000000000000000000000001000000:0050"), Some("[::1]:80".parse().unwrap()));
     }
 

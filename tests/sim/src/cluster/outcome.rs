@@ -29,7 +29,9 @@ impl Cluster {
     }
 
     pub fn summary(&self) -> Summary {
-        let names = |f: &dyn Fn(&SimNode) -> bool| self.nodes.iter().filter(|n| f(n)).map(|n| n.name.clone()).collect::<Vec<_>>();
+        let names = |f: &dyn Fn(&SimNode) -> bool| {
+            self.nodes.iter().filter(|n| f(n)).map(|n| n.name.clone()).collect::<Vec<_>>()
+        };
         let max_cordoned = self.observer.max_cordoned;
         let max_lock_holders = self.observer.max_lock_holders;
         Summary {
@@ -38,7 +40,8 @@ impl Cluster {
             max_lock_holders,
             max_cordoned,
             pdb_violations: self.observer.pdb_violations,
-            max_concurrent_control_plane: (!self.spec.control_plane_nodes.is_empty()).then_some(self.observer.max_concurrent_control_plane),
+            max_concurrent_control_plane: (!self.spec.control_plane_nodes.is_empty())
+                .then_some(self.observer.max_concurrent_control_plane),
             control_plane_taken_while_not_ready: self.observer.control_plane_taken_while_not_ready.clone(),
             elapsed_s: self.started.elapsed().as_secs_f64(),
             left_cordoned: self.observer.cordoned().cloned().collect(),
@@ -62,7 +65,9 @@ impl Cluster {
             }
         }
         let annotations = now.pointer("/metadata/annotations").and_then(Value::as_object);
-        for (key, value) in self.kured_ds.pointer("/metadata/annotations").and_then(Value::as_object).into_iter().flatten() {
+        for (key, value) in
+            self.kured_ds.pointer("/metadata/annotations").and_then(Value::as_object).into_iter().flatten()
+        {
             if key != &self.spec.lock_annotation && annotations.and_then(|a| a.get(key)) != Some(value) {
                 lost.push(format!("kube-system/kured annotation {key} changed"));
             }
@@ -75,7 +80,13 @@ impl Cluster {
         if !self.api.is_real() {
             return Vec::new();
         }
-        let mut out: Vec<String> = self.api.requests().iter().filter(|r| r.status == 403).map(|r| format!("{} {}", r.method, r.path)).collect();
+        let mut out: Vec<String> = self
+            .api
+            .requests()
+            .iter()
+            .filter(|r| r.status == 403)
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect();
         out.dedup();
         out
     }

@@ -32,7 +32,12 @@ impl Cluster {
 
     /// Poll until `done` says so or `limit` (from now) passes; `on_event` sees
     /// each event as it happens. True if `done`.
-    pub fn poll_until(&mut self, limit: impl Into<Limit>, mut on_event: impl FnMut(&Timed), mut done: impl FnMut(&Cluster) -> bool) -> bool {
+    pub fn poll_until(
+        &mut self,
+        limit: impl Into<Limit>,
+        mut on_event: impl FnMut(&Timed),
+        mut done: impl FnMut(&Cluster) -> bool,
+    ) -> bool {
         let limit = limit.into();
         let started = Instant::now();
         loop {
@@ -95,7 +100,8 @@ impl Cluster {
         if waited < budget.allows(limit) {
             return false;
         }
-        let unchecked: Vec<&str> = self.nodes.iter().filter(|n| n.slowest_first_check.is_none()).map(|n| n.name.as_str()).collect();
+        let unchecked: Vec<&str> =
+            self.nodes.iter().filter(|n| n.slowest_first_check.is_none()).map(|n| n.name.as_str()).collect();
         let mut why = format!("gave up after {waited:?}, the limit being {}", budget.explain(limit));
         if !unchecked.is_empty() {
             why.push_str(&format!("; no check logged yet by {}", unchecked.join(", ")));

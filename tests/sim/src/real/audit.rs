@@ -86,7 +86,10 @@ mod tests {
     fn an_eviction_and_a_patch() {
         let ev = r#"{"kind":"Event","stage":"ResponseComplete","verb":"create","requestURI":"/api/v1/namespaces/default/pods/web-1/eviction","responseStatus":{"code":429},"requestObject":{"kind":"Eviction"}}"#;
         let r = record(ev).unwrap();
-        assert_eq!((r.method.as_str(), r.path.as_str(), r.status), ("POST", "/api/v1/namespaces/default/pods/web-1/eviction", 429));
+        assert_eq!(
+            (r.method.as_str(), r.path.as_str(), r.status),
+            ("POST", "/api/v1/namespaces/default/pods/web-1/eviction", 429)
+        );
         let p = r#"{"stage":"ResponseComplete","verb":"patch","requestURI":"/api/v1/nodes/node-1?fieldManager=kured","responseStatus":{"code":200},"requestObject":{"spec":{"unschedulable":false}}}"#;
         let r = record(p).unwrap();
         assert_eq!((r.method.as_str(), r.query.as_str()), ("PATCH", "fieldManager=kured"));

@@ -156,7 +156,12 @@ impl Client {
     /// `timeoutSeconds` ends by itself).
     pub fn send_text_get(&self, path: &str) -> Result<String, String> {
         let url = format!("{}{path}", self.base);
-        let mut res = self.agent.get(&url).header("Authorization", &format!("Bearer {}", self.token)).call().map_err(|e| e.to_string())?;
+        let mut res = self
+            .agent
+            .get(&url)
+            .header("Authorization", &format!("Bearer {}", self.token))
+            .call()
+            .map_err(|e| e.to_string())?;
         let code = res.status().as_u16();
         let text = res.body_mut().with_config().limit(64 << 20).read_to_string().map_err(|e| e.to_string())?;
         if (200..300).contains(&code) {
@@ -186,7 +191,10 @@ impl Client {
 
     pub fn create(&self, obj: &Value) -> Result<Value, ApiError> {
         let kind = obj["kind"].as_str().unwrap_or("");
-        let plural = plural_of(kind).ok_or_else(|| ApiError { code: 0, body: serde_json::json!({"message": format!("unknown kind {kind}")}) })?;
+        let plural = plural_of(kind).ok_or_else(|| ApiError {
+            code: 0,
+            body: serde_json::json!({"message": format!("unknown kind {kind}")}),
+        })?;
         let namespaced = prefix(plural).is_some_and(|(_, n)| n);
         let ns = if namespaced { obj["metadata"]["namespace"].as_str().unwrap_or("default") } else { "" };
         self.send("POST", &path(plural, ns, ""), "application/json", Some(obj))
@@ -200,12 +208,25 @@ impl Client {
     }
 
     /// JSON merge patch, on the object or (`sub = "/status"`) its status.
-    pub fn merge_patch(&self, plural: &str, namespace: &str, name: &str, sub: &str, patch: &Value) -> Result<Value, ApiError> {
+    pub fn merge_patch(
+        &self,
+        plural: &str,
+        namespace: &str,
+        name: &str,
+        sub: &str,
+        patch: &Value,
+    ) -> Result<Value, ApiError> {
         let p = format!("{}{sub}", path(plural, namespace, name));
         self.send("PATCH", &p, "application/merge-patch+json", Some(patch))
     }
 
-    pub fn delete(&self, plural: &str, namespace: &str, name: &str, options: Option<&Value>) -> Result<Value, ApiError> {
+    pub fn delete(
+        &self,
+        plural: &str,
+        namespace: &str,
+        name: &str,
+        options: Option<&Value>,
+    ) -> Result<Value, ApiError> {
         self.send("DELETE", &path(plural, namespace, name), "application/json", options)
     }
 }

@@ -64,7 +64,14 @@ impl ControlPlane {
             .process_group(0);
         crate::node::die_with_parent(&mut cmd);
         let child = cmd.spawn().map_err(|e| format!("start {}: {e}", bin.display()))?;
-        let mut cp = ControlPlane { child, dir: dir.to_path_buf(), server: String::new(), startup: Duration::ZERO, stopped: false, _slot: slot };
+        let mut cp = ControlPlane {
+            child,
+            dir: dir.to_path_buf(),
+            server: String::new(),
+            startup: Duration::ZERO,
+            stopped: false,
+            _slot: slot,
+        };
         let kubeconfig = dir.join("kubeconfig");
         while !kubeconfig.exists() {
             if let Ok(Some(status)) = cp.child.try_wait() {

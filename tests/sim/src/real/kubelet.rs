@@ -37,8 +37,11 @@ fn now_rfc3339() -> String {
 
 fn ready_condition(ready: bool) -> Value {
     let now = now_rfc3339();
-    let (status, reason, message) =
-        if ready { ("True", "KubeletReady", "kubelet is posting ready status") } else { ("False", "KubeletNotReady", "node is rebooting") };
+    let (status, reason, message) = if ready {
+        ("True", "KubeletReady", "kubelet is posting ready status")
+    } else {
+        ("False", "KubeletNotReady", "node is rebooting")
+    };
     json!({"type": "Ready", "status": status, "reason": reason, "message": message, "lastHeartbeatTime": now, "lastTransitionTime": now})
 }
 
@@ -85,7 +88,8 @@ impl Kubelet {
         let kept: Vec<Value> = taints.iter().filter(|t| t["key"] != "node.kubernetes.io/not-ready").cloned().collect();
         if kept.len() != taints.len() {
             let v = if kept.is_empty() { Value::Null } else { json!(kept) };
-            api.merge_patch("nodes", "", name, "", &json!({"spec": {"taints": v}})).map_err(|e| format!("untaint {name}: {e}"))?;
+            api.merge_patch("nodes", "", name, "", &json!({"spec": {"taints": v}}))
+                .map_err(|e| format!("untaint {name}: {e}"))?;
         }
         Ok(())
     }
@@ -110,7 +114,13 @@ impl Kubelet {
     pub fn sync(&mut self, api: &Client) {
         for (name, st) in &mut self.nodes {
             if st.up && st.lease_at.is_none_or(|t| t.elapsed() >= LEASE_EVERY) {
-                let _ = api.merge_patch("leases", "kube-node-lease", name, "", &json!({"spec": {"renewTime": micro_now()}}));
+                let _ = api.merge_patch(
+                    "leases",
+                    "kube-node-lease",
+                    name,
+                    "",
+                    &json!({"spec": {"renewTime": micro_now()}}),
+                );
                 st.lease_at = Some(Instant::now());
             }
         }
@@ -145,7 +155,12 @@ impl Kubelet {
 
 fn micro_now() -> String {
     let t = OffsetDateTime::now_utc();
-    format!("{}.{:06}Z", t.format(&time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]")).unwrap_or_default(), t.microsecond())
+    format!(
+        "{}.{:06}Z",
+        t.format(&time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]"))
+            .unwrap_or_default(),
+        t.microsecond()
+    )
 }
 
 fn running_status(pod: &Value) -> Value {
@@ -176,7 +191,11 @@ mod tests {
     fn running_pod_is_ready() {
         let s = running_status(&json!({"spec": {"containers": [{"name": "c", "image": "i"}]}}));
         assert_eq!(s["status"]["phase"], "Running");
-        assert!(s["status"]["conditions"].as_array().unwrap().iter().any(|c| c["type"] == "Ready" && c["status"] == "True"));
+        assert!(s["status"]["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True"));
         assert_eq!(s["status"]["containerStatuses"][0]["ready"], true);
     }
 }

@@ -48,7 +48,13 @@ impl RealApi {
         let cp = ControlPlane::start(dir)?;
         let client = Client::new(&cp.server, &cp.admin_token()?, &cp.ca_pem()?)?;
         let audit = Mutex::new(AuditLog::new(&cp.audit_log()));
-        Ok(RealApi { client, kubelet: Mutex::new(Kubelet::default()), audit, budgets: Mutex::new((BTreeMap::new(), 0)), cp })
+        Ok(RealApi {
+            client,
+            kubelet: Mutex::new(Kubelet::default()),
+            audit,
+            budgets: Mutex::new((BTreeMap::new(), 0)),
+            cp,
+        })
     }
 
     pub fn url(&self) -> String {
@@ -86,7 +92,12 @@ impl RealApi {
     /// `apply_rbac` is false: an install command made them), and a
     /// TokenRequest token for `kube-system/kured` in `dir` (`token`, `ca.crt`,
     /// `namespace`, as in a pod).
-    pub fn write_service_account(&self, dir: impl AsRef<Path>, namespace: &str, apply_rbac: bool) -> Result<(), String> {
+    pub fn write_service_account(
+        &self,
+        dir: impl AsRef<Path>,
+        namespace: &str,
+        apply_rbac: bool,
+    ) -> Result<(), String> {
         if apply_rbac {
             let base = repo_root().join("manifests/base");
             let sa = base.join("serviceaccount.yaml");
@@ -95,7 +106,8 @@ impl RealApi {
         }
         let token = self.kubectl(&["create", "token", "kured", "-n", "kube-system", "--duration=2h"])?;
         let dir = dir.as_ref();
-        let write = |name: &str, data: &[u8]| std::fs::write(dir.join(name), data).map_err(|e| format!("write {name}: {e}"));
+        let write =
+            |name: &str, data: &[u8]| std::fs::write(dir.join(name), data).map_err(|e| format!("write {name}: {e}"));
         write("token", token.trim().as_bytes())?;
         write("ca.crt", &self.cp.ca_pem()?)?;
         write("namespace", namespace.as_bytes())
@@ -156,9 +168,15 @@ impl RealApi {
     pub fn pdb_violations(&self) -> u64 {
         let mut b = self.budgets.lock().unwrap_or_else(|p| p.into_inner());
         for pdb in self.client.list("poddisruptionbudgets") {
-            let key = format!("{}/{}", pdb["metadata"]["namespace"].as_str().unwrap_or(""), pdb["metadata"]["name"].as_str().unwrap_or(""));
+            let key = format!(
+                "{}/{}",
+                pdb["metadata"]["namespace"].as_str().unwrap_or(""),
+                pdb["metadata"]["name"].as_str().unwrap_or("")
+            );
             let s = &pdb["status"];
-            let (Some(current), Some(desired)) = (s["currentHealthy"].as_i64(), s["desiredHealthy"].as_i64()) else { continue };
+            let (Some(current), Some(desired)) = (s["currentHealthy"].as_i64(), s["desiredHealthy"].as_i64()) else {
+                continue;
+            };
             let ok = current >= desired;
             let was = b.0.get(&key).copied();
             if was == Some(true) && !ok {
@@ -171,4 +189,3 @@ impl RealApi {
         b.1
     }
 }
-
