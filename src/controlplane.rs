@@ -72,10 +72,14 @@ pub struct Peer {
     pub wants_reboot: bool,
 }
 
-/// Whether a status annotation's value says its node wants a reboot.
+/// Whether a status annotation's value says its node wants a reboot that will
+/// come: not one held back for good or for long by the node itself (opted
+/// out, stopped by the reboot-loop guard, backing off after failed reboots).
 pub fn wants_reboot(status: Option<&str>) -> bool {
+    use crate::status::Blocked;
     let Some(state) = status.and_then(|s| serde_json::from_str::<crate::status::State>(s).ok()) else { return false };
-    matches!(state.state.as_str(), "pending" | "draining" | "rebooting" | "release-gate")
+    let stuck = [Blocked::OptedOut, Blocked::RebootLoop, Blocked::BackOff].iter().any(|b| b.label() == state.blocked);
+    matches!(state.state.as_str(), "pending" | "draining" | "rebooting" | "release-gate") && !stuck
 }
 
 /// The first of the other control-plane nodes that is not Ready.
@@ -93,7 +97,8 @@ pub fn order_waits_for(order: Order, me: &str, me_control_plane: bool, peers: &[
     };
     peers
         .iter()
-        .filter(|p| p.name != me && p.control_plane == other_side && p.wants_reboot)
+        // a NotReady node's status is old news: its kured is not checking
+        .filter(|p| p.name != me && p.control_plane == other_side && p.wants_reboot && p.ready)
         .map(|p| p.name.clone())
         .collect()
 }
@@ -139,6 +144,16 @@ mod tests {
         wants(None, false); // upstream kured, or a node kured never ran on
         wants(Some("not json"), false);
         wants(Some(r#"{"state":"pending"}"#), false); // no `since`: not ours
+                                                      // held back by itself: its reboot is not coming soon, nobody waits for it
+        let b = |blocked: &str| {
+            format!(r#"{{"state":"pending","reason":"x","since":"2024-03-01T03:00:00Z","blocked":"{blocked}"}}"#)
+        };
+        for blocked in ["opted-out", "reboot-loop", "back-off"] {
+            wants(Some(&b(blocked)), false);
+        }
+        for blocked in ["lock", "window", "pods", "prometheus", "paused", "control-plane"] {
+            wants(Some(&b(blocked)), true);
+        }
     }
 
     #[test]
@@ -174,6 +189,10 @@ mod tests {
         // never for itself
         order(Order::Last, "cp-1", true, &["w-1"]);
         order(Order::First, "w-1", false, &["cp-1"]);
+        // nor for a NotReady node (its status is old news)
+        let down = [peer("cp-1", true, false, true), peer("w-1", false, false, true)];
+        assert!(order_waits_for(Order::First, "w-2", false, &down).is_empty());
+        assert!(order_waits_for(Order::Last, "cp-2", true, &down).is_empty());
     }
 
     #[test]

@@ -140,6 +140,10 @@ pub struct State {
     pub reason: String,
     /// RFC 3339, when this state began
     pub since: String,
+    /// What holds a `pending` reboot back ([`Blocked::label`]), for other
+    /// nodes to read (`--control-plane-order` skips nodes that will not reboot).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub blocked: String,
 }
 
 #[derive(Debug, Default)]
@@ -269,7 +273,11 @@ impl Status {
             .unwrap_or(now)
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
-        serde_json::to_string(&State { state: state.into(), reason: reason.into(), since }).ok()
+        let blocked = match (state, i.blocked) {
+            ("pending", Some(b)) => b.label().to_string(),
+            _ => String::new(),
+        };
+        serde_json::to_string(&State { state: state.into(), reason: reason.into(), since, blocked }).ok()
     }
 
     /// Forget what was written (the write failed): the next report writes again.
@@ -375,6 +383,18 @@ mod tests {
         assert_eq!(text.matches("# TYPE kured_phase_duration_seconds histogram").count(), 1);
         s.set_required(false, t0);
         assert!(s.render(t0).contains("kured_reboot_pending_seconds{node=\"n1\"} 0.000"));
+    }
+
+    #[test]
+    fn a_pending_annotation_says_what_holds_it_back() {
+        let s = Status::default();
+        let t = datetime!(2026-01-01 0:00 UTC);
+        s.set_blocked(Some(Blocked::OptedOut));
+        assert_eq!(
+            s.annotation("pending", "opted out", t, Duration::ZERO).as_deref(),
+            Some(r#"{"state":"pending","reason":"opted out","since":"2026-01-01T00:00:00Z","blocked":"opted-out"}"#),
+            "for other nodes to read (--control-plane-order)"
+        );
     }
 
     #[test]

@@ -201,3 +201,31 @@ fn order_first_lets_workers_go_once_the_control_plane_is_done() {
         "{held}"
     );
 }
+
+/// `--control-plane-order=first`: a control-plane node whose reboot is not
+/// coming (opted out, here by its own kured's check) holds no worker back;
+/// its status says what holds it (`"blocked":"opted-out"`), which the order reads.
+#[test]
+fn order_first_does_not_wait_for_an_opted_out_control_plane_node() {
+    let w = ha_world(true);
+    let mut n = w.api.get("nodes", "", NODE).unwrap();
+    n["metadata"]["labels"] = json!({});
+    w.api.update(n).unwrap();
+    let mut n = w.api.get("nodes", "", "node-2").unwrap();
+    n["metadata"]["labels"]["kured-rs.dev/opt-out"] = json!("true");
+    w.api.update(n).unwrap();
+    let cp_cfg = w.config(&["--concurrency=3", "--control-plane-order=first", "--node-id=node-2"]);
+    let cp_host = FakeHost::new(true);
+    let cp = agent(&cp_cfg, &w.client, &cp_host);
+    assert_eq!(run_check(&cp), Ended::Returned);
+    assert_eq!(
+        (status(&w, "node-2")["state"].as_str(), status(&w, "node-2")["blocked"].as_str()),
+        (Some("pending"), Some("opted-out"))
+    );
+    let cfg = w.config(&["--concurrency=3", "--control-plane-order=first"]);
+    let host = FakeHost::new(true);
+    let a = agent(&cfg, &w.client, &host);
+    let _ = run_check(&a);
+    let reason = status(&w, NODE)["reason"].as_str().unwrap_or_default().to_string();
+    assert!(!reason.contains("node-2"), "a worker held back by an opted-out control-plane node: {reason}");
+}
