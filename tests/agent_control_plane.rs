@@ -272,3 +272,51 @@ fn a_rebooting_control_plane_holder_whose_node_was_deleted_keeps_its_slot() {
     assert_eq!(cp_host.reboots(), 1, "{:?}", w.lock_annotation());
     assert_eq!(w.holders(), [NODE]);
 }
+
+/// node-2 Ready since `secs` before the agent's clock.
+fn ready_for(w: &World, node: &str, secs: i64) {
+    let t = fake_host::NOW - time::Duration::seconds(secs);
+    let t = t.format(&time::format_description::well_known::Rfc3339).unwrap();
+    let mut n = w.api.get("nodes", "", node).expect("node");
+    n["status"] = json!({"conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": t}]});
+    w.api.update(n).expect("set Ready");
+}
+
+/// Ready is not enough right after a peer's reboot: it must have been Ready
+/// for `--control-plane-settle` (2m by default), at the take and right before
+/// the reboot command.
+#[test]
+fn another_control_plane_node_must_have_been_ready_for_the_settle_time() {
+    let w = ha_world(true);
+    ready_for(&w, "node-2", 60);
+    let cfg = w.config(&["--concurrency=3"]);
+    let host = FakeHost::new(true);
+    let a = agent(&cfg, &w.client, &host);
+    a.metrics().status.set_node(NODE);
+    assert_eq!(run_check(&a), Ended::Returned);
+    assert_eq!((host.reboots(), w.cordoned(), w.lock_annotation()), (0, false, None));
+    assert_eq!(
+        status(&w, NODE)["reason"],
+        "waiting: control-plane node node-2 has been Ready for less than --control-plane-settle"
+    );
+    assert!(blocked_metric(&a, NODE).ends_with(" 1"));
+    // two minutes after its transition it has settled
+    host.advance(std::time::Duration::from_secs(60));
+    assert_eq!(run_check(&a), Ended::WaitingForReboot);
+    assert_eq!(host.reboots(), 1);
+
+    // a holder whose peer came back (a crash) during its drain puts the node back
+    let w = ha_world(true);
+    ready_for(&w, "node-2", 5);
+    w.set_lock_annotation(
+        r#"{"maxOwners":3,"locks":[{"nodeID":"node-1","metadata":{"unschedulable":false,"controlPlane":true},"created":"2026-11-25T11:50:00Z","TTL":0}]}"#,
+    );
+    let cfg = w.config(&["--concurrency=3"]);
+    let host = FakeHost::new(true);
+    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::Returned);
+    assert_eq!((host.reboots(), w.cordoned(), w.holders()), (0, false, vec![]));
+    // and with --control-plane-settle=0s Ready is enough
+    let cfg = w.config(&["--concurrency=3", "--control-plane-settle=0s"]);
+    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
+    assert_eq!(host.reboots(), 1);
+}

@@ -25,7 +25,7 @@ use super::{Agent, Flow};
 use crate::controlplane::{self, Order, Peer, ROLE_LABELS};
 use crate::error::Result;
 use crate::kube::Node;
-use crate::lock::quorum::{Guard, Wait};
+use crate::lock::quorum::{self, Guard, Wait};
 use crate::lock::{DaemonSetLock, LockMeta};
 use crate::status::Blocked;
 
@@ -48,10 +48,10 @@ impl Agent<'_> {
         let control_plane = self.control_plane_nodes()?;
         let me_cp = by_role || control_plane.contains_key(self.node_id());
         if me_cp && config.control_plane_quorum_guard {
-            let not_ready = self.not_ready(&control_plane);
+            let (not_ready, settling) = self.not_ready(&control_plane);
             let mut names: std::collections::BTreeSet<String> = control_plane.keys().cloned().collect();
             names.insert(self.node_id().to_string());
-            self.state.guard.replace(Some(Guard { control_plane: names, not_ready }));
+            self.state.guard.replace(Some(Guard { control_plane: names, not_ready, settling }));
         }
         let order = config.control_plane_order;
         let peers: Vec<Peer> = match (order, me_cp) {
@@ -84,7 +84,10 @@ impl Agent<'_> {
     pub(super) fn quorum_before_reboot(&self, lock: &DaemonSetLock<'_>, meta: &LockMeta) -> Option<Flow> {
         lock.guard.as_ref()?;
         let wait = match self.control_plane_nodes() {
-            Ok(cp) => Wait::NotReady(self.not_ready(&cp).into_iter().next()?),
+            Ok(cp) => match self.not_ready(&cp) {
+                (not_ready, _) if !not_ready.is_empty() => Wait::NotReady(not_ready[0].clone()),
+                (_, settling) => Wait::Settling(settling.into_iter().next()?),
+            },
             Err(e) => {
                 log::error!("cannot list the control-plane nodes before rebooting ({e}): not rebooting on an old look");
                 self.give_up(lock, !meta.unschedulable);
@@ -103,13 +106,18 @@ impl Agent<'_> {
         Some(Flow::Continue)
     }
 
-    /// The other control-plane nodes that are not Ready, by name.
-    fn not_ready(&self, control_plane: &BTreeMap<String, Node>) -> Vec<String> {
-        control_plane
-            .values()
-            .filter(|n| n.metadata.name != self.node_id() && !n.ready())
-            .map(|n| n.metadata.name.clone())
-            .collect()
+    /// The other control-plane nodes that are not Ready, and those Ready
+    /// for less than `--control-plane-settle`, by name.
+    fn not_ready(&self, control_plane: &BTreeMap<String, Node>) -> (Vec<String>, Vec<String>) {
+        let now = self.clock.now();
+        let others = || control_plane.values().filter(|n| n.metadata.name != self.node_id());
+        let name = |n: &Node| n.metadata.name.clone();
+        let not_ready = others().filter(|n| !n.ready()).map(name).collect();
+        let settling = others()
+            .filter(|n| n.ready() && !quorum::settled(n.ready_since(), now, self.config.control_plane_settle))
+            .map(name)
+            .collect();
+        (not_ready, settling)
     }
 
     /// Every control-plane node (by role label or `--control-plane-selector`), by name.
