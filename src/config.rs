@@ -165,6 +165,9 @@ pub struct Config {
     /// Control-plane nodes take the lock one at a time, and only while every
     /// other one is Ready (`--control-plane-quorum-guard`).
     pub control_plane_quorum_guard: bool,
+    /// `--control-plane-settle`: how long the other control-plane nodes must
+    /// have been Ready (zero = Ready is enough).
+    pub control_plane_settle: Duration,
     /// `--control-plane-selector`: further control-plane nodes (empty = only the role labels).
     pub control_plane_selector: String,
     /// `--control-plane-order`.

@@ -229,3 +229,122 @@ fn order_first_does_not_wait_for_an_opted_out_control_plane_node() {
     let reason = status(&w, NODE)["reason"].as_str().unwrap_or_default().to_string();
     assert!(!reason.contains("node-2"), "a worker held back by an opted-out control-plane node: {reason}");
 }
+
+fn set_ready(w: &World, node: &str, ready: bool) {
+    let mut n = w.api.get("nodes", "", node).expect("node");
+    n["status"] = json!({"conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}]});
+    w.api.update(n).expect("set Ready");
+}
+
+/// Readiness is looked at again right before the reboot command: a holder
+/// (here: an entry it already holds, as after a long drain) whose peer went
+/// NotReady since it took the lock puts the node back and lets the lock go.
+#[test]
+fn a_control_plane_holder_does_not_reboot_while_another_is_not_ready() {
+    let w = ha_world(false);
+    w.set_lock_annotation(
+        r#"{"maxOwners":3,"locks":[{"nodeID":"node-1","metadata":{"unschedulable":false,"controlPlane":true},"created":"2030-01-01T00:00:00Z","TTL":0}]}"#,
+    );
+    let cfg = w.config(&["--concurrency=3"]);
+    let host = FakeHost::new(true);
+    let a = agent(&cfg, &w.client, &host);
+    assert_eq!(run_check(&a), Ended::Returned);
+    assert_eq!(host.reboots(), 0, "rebooted node-1 while control-plane node node-2 is NotReady: 2 of 2 down");
+    assert_eq!((w.cordoned(), w.holders()), (false, vec![]), "put back: uncordoned, the lock let go");
+    assert_eq!(status(&w, NODE)["reason"], "waiting: control-plane node node-2 is not Ready");
+    // node-2 back: the lock is taken again, and the reboot goes on
+    set_ready(&w, "node-2", true);
+    host.advance(std::time::Duration::from_secs(10));
+    assert_eq!(run_check(&a), Ended::WaitingForReboot);
+    assert_eq!(host.reboots(), 1);
+}
+
+/// A control-plane holder's Node is deleted while its machine reboots (a cloud
+/// controller, `kubectl delete node`): its entry is not broken on workers'
+/// timings (15-30 s), but only after `CONTROL_PLANE_GAP` (10 min), and until
+/// then (and through its grace) no other control-plane node takes the lock.
+#[test]
+fn a_rebooting_control_plane_holder_whose_node_was_deleted_keeps_its_slot() {
+    let w = ha_world(true);
+    // "cp-9" is rebooting, its Node deleted; node-3 is an idle worker
+    w.set_lock_annotation(
+        r#"{"maxOwners":3,"locks":[{"nodeID":"cp-9","metadata":{"unschedulable":false,"controlPlane":true},"created":"2026-11-25T11:59:00Z","TTL":0}]}"#,
+    );
+    let cp_cfg = w.config(&["--concurrency=3"]);
+    let worker_cfg = w.config(&["--concurrency=3", "--node-id=node-3"]);
+    let (cp_host, worker_host) = (FakeHost::new(true), FakeHost::new(false));
+    let cp = agent(&cp_cfg, &w.client, &cp_host);
+    let worker = agent(&worker_cfg, &w.client, &worker_host);
+    let step = |secs: u64| {
+        worker_host.advance(std::time::Duration::from_secs(secs));
+        cp_host.advance(std::time::Duration::from_secs(secs));
+        let _ = run_check(&worker);
+        let _ = run_check(&cp);
+    };
+    step(0);
+    // a worker's entry would be broken after 15-30 s and free 15 s later
+    for _ in 0..36 {
+        step(16);
+    }
+    // 9 min 36 s in
+    assert_eq!(cp_host.reboots(), 0, "node-1 rebooted while cp-9 (its Node deleted) may still be down");
+    assert_eq!(w.holders(), ["cp-9"]);
+    assert!(!w.lock_annotation().unwrap().contains("brokenBy"), "{:?}", w.lock_annotation());
+    assert_eq!(status(&w, NODE)["reason"], "waiting: another control-plane node is rebooting (cp-9)");
+    // past 10 minutes: broken, then free once its grace is over
+    for _ in 0..4 {
+        if cp_host.reboots() == 0 {
+            step(16);
+        }
+    }
+    assert_eq!(cp_host.reboots(), 1, "{:?}", w.lock_annotation());
+    assert_eq!(w.holders(), [NODE]);
+}
+
+/// node-2 Ready since `secs` before the agent's clock.
+fn ready_for(w: &World, node: &str, secs: i64) {
+    let t = fake_host::NOW - time::Duration::seconds(secs);
+    let t = t.format(&time::format_description::well_known::Rfc3339).unwrap();
+    let mut n = w.api.get("nodes", "", node).expect("node");
+    n["status"] = json!({"conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": t}]});
+    w.api.update(n).expect("set Ready");
+}
+
+/// Ready is not enough right after a peer's reboot: it must have been Ready
+/// for `--control-plane-settle` (2m by default), at the take and right before
+/// the reboot command.
+#[test]
+fn another_control_plane_node_must_have_been_ready_for_the_settle_time() {
+    let w = ha_world(true);
+    ready_for(&w, "node-2", 60);
+    let cfg = w.config(&["--concurrency=3"]);
+    let host = FakeHost::new(true);
+    let a = agent(&cfg, &w.client, &host);
+    a.metrics().status.set_node(NODE);
+    assert_eq!(run_check(&a), Ended::Returned);
+    assert_eq!((host.reboots(), w.cordoned(), w.lock_annotation()), (0, false, None));
+    assert_eq!(
+        status(&w, NODE)["reason"],
+        "waiting: control-plane node node-2 has been Ready for less than --control-plane-settle"
+    );
+    assert!(blocked_metric(&a, NODE).ends_with(" 1"));
+    // two minutes after its transition it has settled
+    host.advance(std::time::Duration::from_secs(60));
+    assert_eq!(run_check(&a), Ended::WaitingForReboot);
+    assert_eq!(host.reboots(), 1);
+
+    // a holder whose peer came back (a crash) during its drain puts the node back
+    let w = ha_world(true);
+    ready_for(&w, "node-2", 5);
+    w.set_lock_annotation(
+        r#"{"maxOwners":3,"locks":[{"nodeID":"node-1","metadata":{"unschedulable":false,"controlPlane":true},"created":"2026-11-25T11:50:00Z","TTL":0}]}"#,
+    );
+    let cfg = w.config(&["--concurrency=3"]);
+    let host = FakeHost::new(true);
+    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::Returned);
+    assert_eq!((host.reboots(), w.cordoned(), w.holders()), (0, false, vec![]));
+    // and with --control-plane-settle=0s Ready is enough
+    let cfg = w.config(&["--concurrency=3", "--control-plane-settle=0s"]);
+    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
+    assert_eq!(host.reboots(), 1);
+}

@@ -254,7 +254,11 @@ fn a_manual_lock_from_the_upstream_readme_pauses_us_untouched() {
 }
 
 fn control_plane_guard(names: &[&str]) -> kured::lock::quorum::Guard {
-    kured::lock::quorum::Guard { control_plane: names.iter().map(|n| n.to_string()).collect(), not_ready: vec![] }
+    kured::lock::quorum::Guard {
+        control_plane: names.iter().map(|n| n.to_string()).collect(),
+        not_ready: vec![],
+        settling: vec![],
+    }
 }
 
 /// Three control-plane nodes race for a lock with three free slots: exactly

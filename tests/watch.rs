@@ -439,8 +439,11 @@ mod wake {
         let mut ds = daemonset();
         ds["metadata"]["annotations"][LOCK] = json!(both);
         c.api.create(ds);
-        let guard =
-            Guard { control_plane: ["cp-1", "cp-2"].iter().map(|s| s.to_string()).collect(), not_ready: vec![] };
+        let guard = Guard {
+            control_plane: ["cp-1", "cp-2"].iter().map(|s| s.to_string()).collect(),
+            not_ready: vec![],
+            settling: vec![],
+        };
         let cp1 = DaemonSetLock { node: "cp-1".into(), ..lock(&c.client, 2) }.guarded(Some(guard));
         let api = &c.api;
         let (woke, cp_released) = std::thread::scope(|s| {

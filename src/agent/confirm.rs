@@ -6,6 +6,8 @@
 //! exits 0 and does nothing): say so (Warning Event, log, metric), put the node
 //! back and back off, rather than hold the lock and the cordon forever. A stop
 //! (SIGTERM) after the command is the shutdown arriving: nothing is undone.
+//! A guarded control-plane holder also looks at the other control-plane
+//! nodes right before the command (see `agent/quorum.rs`).
 
 use std::time::Duration;
 
@@ -48,6 +50,9 @@ impl Agent<'_> {
                 self.give_up(lock, !meta.unschedulable);
                 return Ok(Flow::Continue);
             }
+        }
+        if let Some(flow) = self.quorum_before_reboot(lock, &meta) {
+            return Ok(flow);
         }
         log::info!("rebooting node {}", self.node_id());
         self.event("Rebooting", "kured is rebooting the node");

@@ -486,7 +486,7 @@ impl Agent<'_> {
                     self.metrics.status.lock_wait_started(self.clock.now());
                     self.report("pending", &wait.reason(), Some(Blocked::ControlPlane));
                     self.set_taint(true);
-                    if matches!(wait, crate::lock::quorum::Wait::NotReady(_)) {
+                    if wait.readiness() {
                         self.state.guard_not_ready.set(true);
                         self.note_lock_frees_in(quorum::NOT_READY_RECHECK.min(self.config.period));
                     }

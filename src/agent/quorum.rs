@@ -9,6 +9,14 @@
 //! The lists are read before the lock, so the guard's "no other
 //! control-plane holder" is decided on the very read the lock write is
 //! conditional on (see `lock::quorum`).
+//!
+//! A guarded control-plane holder lists them again right before its reboot
+//! command (its drain may have lasted long enough for another one to go
+//! down): if another is not Ready it does not reboot. It puts the node back
+//! (uncordons it if kured cordoned it, releases its entry) and takes the lock
+//! again once the guard allows, rather than hold the lock and the cordon
+//! through a wait of unknown length. A list that fails there is no look:
+//! the node is put back the same way, and retries.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -17,7 +25,8 @@ use super::{Agent, Flow};
 use crate::controlplane::{self, Order, Peer, ROLE_LABELS};
 use crate::error::Result;
 use crate::kube::Node;
-use crate::lock::quorum::Guard;
+use crate::lock::quorum::{self, Guard, Wait};
+use crate::lock::{DaemonSetLock, LockMeta};
 use crate::status::Blocked;
 
 /// A control-plane node held back because another one is not Ready looks
@@ -39,14 +48,10 @@ impl Agent<'_> {
         let control_plane = self.control_plane_nodes()?;
         let me_cp = by_role || control_plane.contains_key(self.node_id());
         if me_cp && config.control_plane_quorum_guard {
-            let not_ready = control_plane
-                .values()
-                .filter(|n| n.metadata.name != self.node_id() && !n.ready())
-                .map(|n| n.metadata.name.clone())
-                .collect();
+            let (not_ready, settling) = self.not_ready(&control_plane);
             let mut names: std::collections::BTreeSet<String> = control_plane.keys().cloned().collect();
             names.insert(self.node_id().to_string());
-            self.state.guard.replace(Some(Guard { control_plane: names, not_ready }));
+            self.state.guard.replace(Some(Guard { control_plane: names, not_ready, settling }));
         }
         let order = config.control_plane_order;
         let peers: Vec<Peer> = match (order, me_cp) {
@@ -70,6 +75,49 @@ impl Agent<'_> {
             self.note_lock_frees_in(settles_at.saturating_duration_since(std::time::Instant::now()));
         }
         Ok(self.held_by_order(order, &waits_for).then_some(Flow::Continue))
+    }
+
+    /// Right before the reboot command of a guarded control-plane holder:
+    /// Some(flow) = another control-plane node is not Ready (or they could
+    /// not be listed): the node is put back and the lock let go (see the
+    /// module comment); not rebooting now.
+    pub(super) fn quorum_before_reboot(&self, lock: &DaemonSetLock<'_>, meta: &LockMeta) -> Option<Flow> {
+        lock.guard.as_ref()?;
+        let wait = match self.control_plane_nodes() {
+            Ok(cp) => match self.not_ready(&cp) {
+                (not_ready, _) if !not_ready.is_empty() => Wait::NotReady(not_ready[0].clone()),
+                (_, settling) => Wait::Settling(settling.into_iter().next()?),
+            },
+            Err(e) => {
+                log::error!("cannot list the control-plane nodes before rebooting ({e}): not rebooting on an old look");
+                self.give_up(lock, !meta.unschedulable);
+                return Some(Flow::Continue);
+            }
+        };
+        log::warn!(
+            "not rebooting {}: {} (looked right before the reboot command); putting the node back and letting the lock go",
+            self.node_id(),
+            wait.reason()
+        );
+        self.give_up(lock, !meta.unschedulable);
+        self.metrics.status.lock_wait_started(self.clock.now());
+        self.report("pending", &wait.reason(), Some(Blocked::ControlPlane));
+        self.note_lock_frees_in(NOT_READY_RECHECK.min(self.config.period));
+        Some(Flow::Continue)
+    }
+
+    /// The other control-plane nodes that are not Ready, and those Ready
+    /// for less than `--control-plane-settle`, by name.
+    fn not_ready(&self, control_plane: &BTreeMap<String, Node>) -> (Vec<String>, Vec<String>) {
+        let now = self.clock.now();
+        let others = || control_plane.values().filter(|n| n.metadata.name != self.node_id());
+        let name = |n: &Node| n.metadata.name.clone();
+        let not_ready = others().filter(|n| !n.ready()).map(name).collect();
+        let settling = others()
+            .filter(|n| n.ready() && !quorum::settled(n.ready_since(), now, self.config.control_plane_settle))
+            .map(name)
+            .collect();
+        (not_ready, settling)
     }
 
     /// Every control-plane node (by role label or `--control-plane-selector`), by name.

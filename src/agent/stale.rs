@@ -2,11 +2,12 @@
 //! when the lock is full, and each period when this node does not need it,
 //! each kured-written entry's Node is looked up (the entries come from a read
 //! the check makes anyway, so this costs one Node GET per holder); one that is
-//! missing on looks a gap apart is broken (marked, its slot free after a
-//! grace), with a log line and a Warning Event on kured's DaemonSet saying
+//! missing on looks a gap apart (ten minutes for a control-plane node's
+//! entry) is broken (marked, its slot free after a grace), with a log line and a Warning Event on kured's DaemonSet saying
 //! whose entry and why. Broken entries whose grace is over are swept.
 
 use super::Agent;
+use crate::lock::quorum;
 use crate::lock::stale::{self, NodeSeen};
 use crate::lock::{DaemonSetLock, LockEntry};
 use crate::metrics::Series;
@@ -38,10 +39,12 @@ impl Agent<'_> {
                 Err(e) => log::warn!("cannot sweep broken lock entries: {e}"),
             }
         }
-        let gap = stale::gap(self.config.period);
+        let no_guard = quorum::Guard::default();
+        let guard = lock.guard.as_ref().unwrap_or(&no_guard);
         let mut sightings = self.state.sightings.borrow_mut();
         sightings.retain(&entries.iter().map(stale::key).collect::<Vec<_>>());
         for entry in entries.iter().filter(|e| e.node_id != self.node_id() && !e.expired(now) && stale::breakable(e)) {
+            let gap = stale::gap_for(self.config.period, quorum::is_control_plane(entry, guard));
             let seen = match self.client.get_node(&entry.node_id) {
                 Ok(_) => NodeSeen::Present,
                 Err(e) if e.is_not_found() => NodeSeen::Absent,

@@ -68,6 +68,7 @@ pub const FLAGS: &[Spec] = &[
     f("control-plane-order", Str, "any", "reboot control-plane nodes before the workers (first), after them (last) or in any order (any); a node held back by the order goes ahead anyway after 12 periods, with a warning (kured-rs only)"),
     f("control-plane-quorum-guard", Bool, "true", "a control-plane node takes the lock only when no other control-plane node holds it and every other one is Ready, whatever --concurrency says (kured-rs only)"),
     f("control-plane-selector", Str, "", "label selector of further control-plane nodes, besides those labelled node-role.kubernetes.io/control-plane or node-role.kubernetes.io/master (kured-rs only)"),
+    f("control-plane-settle", Duration, "2m", "a control-plane node takes the lock, and runs its reboot command, only once every other control-plane node has been Ready this long (from its Ready condition's lastTransitionTime: etcd rejoins after kubelet reports Ready; 0 = Ready is enough; kured-rs only)"),
     f("drain-delay", Duration, "0", "wait this long before draining"),
     f("drain-grace-period", Int, "-1", "seconds given to each pod to terminate; negative = the pod's own"),
     f("drain-pod-selector", Str, "", "only drain pods matching this label selector (empty = all pods)"),

@@ -71,6 +71,7 @@ fn table() -> Vec<(&'static str, &'static str, Value, Option<&'static str>)> {
         ("control-plane-order", "last", s("last"), None),
         ("control-plane-quorum-guard", "false", Value::Bool(false), Some("off")),
         ("control-plane-selector", "etcd=true", s("etcd=true"), None),
+        ("control-plane-settle", "30s", dur(30), Some("30")),
         ("drain-delay", "30s", dur(30), Some("30")),
         ("drain-grace-period", "60", Value::Int(60), Some("1.5")),
         ("drain-pod-selector", "app!=x", s("app!=x"), None),
@@ -130,7 +131,7 @@ fn table_covers_every_flag_and_defaults_parse() {
     let names: Vec<&str> = table().iter().map(|t| t.0).collect();
     let flags: Vec<&str> = FLAGS.iter().map(|f| f.name).collect();
     assert_eq!(names, flags);
-    assert_eq!(FLAGS.len(), 62, "43 upstream flags plus --alertmanager-url, --api-timeout, three --control-plane-*, --host-pid, --maintenance-window, --prometheus-query, --reboot-loop-limit, --reboot-loop-window, --reboot-sentinel-preset, --reboot-timeout, --release-gate-timeout, --drain-stall-timeout and five --message-template-* for what goes wrong");
+    assert_eq!(FLAGS.len(), 63, "43 upstream flags plus --alertmanager-url, --api-timeout, four --control-plane-*, --host-pid, --maintenance-window, --prometheus-query, --reboot-loop-limit, --reboot-loop-window, --reboot-sentinel-preset, --reboot-timeout, --release-gate-timeout, --drain-stall-timeout and five --message-template-* for what goes wrong");
     let defaults = raw(&[], &[]);
     assert_eq!(defaults.get("period"), Some(&dur(3600)));
     assert_eq!(defaults.get("reboot-days"), Some(&list(&["su", "mo", "tu", "we", "th", "fr", "sa"])));

@@ -266,6 +266,7 @@ pub fn validate(raw: &RawFlags) -> Result<(Config, Vec<String>)> {
         concurrency,
         control_plane_quorum_guard: raw.bool("control-plane-quorum-guard"),
         control_plane_selector: checks::selector(raw, "control-plane-selector")?,
+        control_plane_settle: raw.duration("control-plane-settle"),
         control_plane_order: match raw.str("control-plane-order") {
             "any" => crate::controlplane::Order::Any,
             "first" => crate::controlplane::Order::First,

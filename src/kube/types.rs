@@ -86,6 +86,9 @@ pub struct NodeCondition {
     /// True, False or Unknown
     #[serde(default, deserialize_with = "null_as_default")]
     pub status: String,
+    /// When `status` last changed (RFC 3339), if reported.
+    #[serde(rename = "lastTransitionTime", default, deserialize_with = "null_as_default")]
+    pub last_transition_time: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -107,6 +110,13 @@ impl Node {
     /// Its `Ready` condition is True (none, or Unknown: its kubelet has not reported).
     pub fn ready(&self) -> bool {
         self.status.conditions.iter().any(|c| c.kind == "Ready" && c.status == "True")
+    }
+
+    /// Since when it has been Ready (its Ready condition's `lastTransitionTime`),
+    /// when it is and that time is reported and valid.
+    pub fn ready_since(&self) -> Option<time::OffsetDateTime> {
+        let c = self.status.conditions.iter().find(|c| c.kind == "Ready" && c.status == "True")?;
+        time::OffsetDateTime::parse(&c.last_transition_time, &time::format_description::well_known::Rfc3339).ok()
     }
 }
 

@@ -18,7 +18,11 @@
 //! still counts until its grace is over (its machine may be rebooting after all).
 //! Readiness comes from the Node list read just before the lock: a node going
 //! down between the two reads without taking the lock is a failure no lock can
-//! prevent.
+//! prevent. Ready is not enough right after a peer's reboot (its etcd member
+//! may not have rejoined yet; a crashed node still shows Ready for about 40 s):
+//! each other control-plane node must also have been Ready for
+//! `--control-plane-settle`, from its Ready condition's `lastTransitionTime`
+//! ([`settled`]; a node that reports no such time counts as settled).
 
 use std::collections::BTreeSet;
 
@@ -37,6 +41,8 @@ pub struct Guard {
     pub control_plane: BTreeSet<String>,
     /// The other control-plane nodes that are not Ready, as listed.
     pub not_ready: Vec<String>,
+    /// The other control-plane nodes Ready for less than `--control-plane-settle`.
+    pub settling: Vec<String>,
 }
 
 /// Why the guard holds a control-plane node back.
@@ -46,6 +52,8 @@ pub enum Wait {
     Rebooting(String),
     /// Another control-plane node is not Ready.
     NotReady(String),
+    /// Another control-plane node has been Ready for less than `--control-plane-settle`.
+    Settling(String),
 }
 
 impl Wait {
@@ -54,8 +62,22 @@ impl Wait {
         match self {
             Wait::Rebooting(n) => format!("waiting: another control-plane node is rebooting ({n})"),
             Wait::NotReady(n) => format!("waiting: control-plane node {n} is not Ready"),
+            Wait::Settling(n) => {
+                format!("waiting: control-plane node {n} has been Ready for less than --control-plane-settle")
+            }
         }
     }
+
+    /// It says to look again soon (no watch event announces a Node's readiness).
+    pub fn readiness(&self) -> bool {
+        matches!(self, Wait::NotReady(_) | Wait::Settling(_))
+    }
+}
+
+/// Whether a node Ready since `ready_since` (None: not reported) has been
+/// Ready for `settle` at `now`. A time ahead of `now` (clock skew) is not.
+pub fn settled(ready_since: Option<OffsetDateTime>, now: OffsetDateTime, settle: std::time::Duration) -> bool {
+    ready_since.is_none_or(|t| now >= t && (now - t).unsigned_abs() >= settle)
 }
 
 /// Whether `entry` is a control-plane node's (see the module comment).
@@ -83,7 +105,10 @@ pub fn check(existing: Option<&LockValue>, me: &str, now: OffsetDateTime, guard:
     if let Some(n) = other_holder(existing, me, now, guard) {
         return Some(Wait::Rebooting(n.to_string()));
     }
-    guard.not_ready.iter().find(|n| *n != me).map(|n| Wait::NotReady(n.clone()))
+    if let Some(n) = guard.not_ready.iter().find(|n| *n != me) {
+        return Some(Wait::NotReady(n.clone()));
+    }
+    guard.settling.iter().find(|n| *n != me).map(|n| Wait::Settling(n.clone()))
 }
 
 /// Mark our new entry as a control-plane node's.
@@ -104,6 +129,7 @@ mod tests {
         Guard {
             control_plane: cp.iter().map(|s| s.to_string()).collect(),
             not_ready: not_ready.iter().map(|s| s.to_string()).collect(),
+            settling: vec![],
         }
     }
 
@@ -171,6 +197,28 @@ mod tests {
             &guard(&["cp-1", "cp-2", "cp-3"], &["cp-2"]),
             w("cp-2"),
         );
+    }
+
+    #[test]
+    fn every_other_control_plane_node_must_have_settled() {
+        let mut g = guard(&["cp-1", "cp-2", "cp-3"], &[]);
+        g.settling = vec!["cp-2".into()];
+        case(None, &g, Some(Wait::Settling("cp-2".into())));
+        // not Ready is the first readiness reason given
+        g.not_ready = vec!["cp-3".into()];
+        case(None, &g, Some(Wait::NotReady("cp-3".into())));
+        g.settling = vec!["cp-1".into()];
+        g.not_ready = vec![];
+        case(None, &g, None);
+        let two_min = std::time::Duration::from_secs(120);
+        let ago = |s: i64| Some(NOW - time::Duration::seconds(s));
+        assert!(settled(ago(120), NOW, two_min));
+        assert!(!settled(ago(119), NOW, two_min));
+        assert!(!settled(ago(-5), NOW, two_min), "a time ahead of ours");
+        assert!(settled(ago(0), NOW, std::time::Duration::ZERO));
+        assert!(settled(None, NOW, two_min), "no lastTransitionTime reported: Ready is all there is");
+        assert!(Wait::Settling("cp-2".into()).reason().contains("--control-plane-settle"));
+        assert!(Wait::Settling("x".into()).readiness() && !Wait::Rebooting("x".into()).readiness());
     }
 
     #[test]

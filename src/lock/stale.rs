@@ -4,7 +4,14 @@
 //! node's absence was seen on looks at least `gap` apart with no sighting of it
 //! in between (the period, but never less than 15 s nor more than 30 s), so a
 //! node that is only briefly missing from the API (re-registering) keeps its
-//! entry. Hand-written entries without `created`, such as `{"nodeID":"manual"}`
+//! entry. A control-plane node's entry (marked `controlPlane`, or of a node
+//! known to be one, see [`super::quorum`]) is broken only after its Node has
+//! been missing for [`CONTROL_PLANE_GAP`]: a rebooting server's Node may be
+//! deleted (a cloud controller, `kubectl delete node`) while the machine is
+//! down, and breaking its entry early would let the next control-plane node
+//! reboot with it, two etcd members down; by then its kubelet has registered
+//! it again, which stops the sightings. Until broken (and through its grace)
+//! the quorum guard counts it as a control-plane holder. Hand-written entries without `created`, such as `{"nodeID":"manual"}`
 //! (upstream's documented way to pause all reboots), are never broken.
 //!
 //! Breaking is made safe at both ends, since a live holder might be mistaken
@@ -36,10 +43,24 @@ pub const HOLDER_CHECK: Duration = Duration::from_secs(5);
 pub const MIN_GAP: Duration = Duration::from_secs(15);
 /// How long a broken entry keeps its slot before it is free.
 pub const GRACE: Duration = Duration::from_secs(15);
+/// The gap two sightings of a control-plane holder's absent Node need: long
+/// enough for a rebooting server to come back and its kubelet to register the
+/// Node again.
+pub const CONTROL_PLANE_GAP: Duration = Duration::from_secs(600);
 
 /// The gap two sightings need: the period, within [`MIN_GAP`, `MAX_GAP`].
 pub fn gap(period: Duration) -> Duration {
     period.clamp(MIN_GAP, MAX_GAP)
+}
+
+/// The gap for one entry: [`CONTROL_PLANE_GAP`] for a control-plane node's,
+/// [`gap`] for the others.
+pub fn gap_for(period: Duration, control_plane: bool) -> Duration {
+    if control_plane {
+        CONTROL_PLANE_GAP
+    } else {
+        gap(period)
+    }
 }
 
 /// Could this entry ever be broken? Only kured's own (with `created`) naming a
@@ -177,6 +198,29 @@ mod tests {
         assert_eq!(gap(Duration::from_secs(20)), Duration::from_secs(20));
         assert_eq!(gap(Duration::from_secs(1)), MIN_GAP, "a short period never makes a short gap");
         assert!(MIN_GAP >= HOLDER_CHECK * 3);
+        assert_eq!(gap_for(Duration::from_secs(3600), false), MAX_GAP, "workers' timings unchanged");
+        assert_eq!(gap_for(Duration::from_secs(1), false), MIN_GAP);
+        assert_eq!(gap_for(Duration::from_secs(1), true), CONTROL_PLANE_GAP);
+        assert_eq!(gap_for(Duration::from_secs(3600), true), CONTROL_PLANE_GAP);
+    }
+
+    #[test]
+    fn a_control_plane_holder_is_broken_only_after_its_longer_gap() {
+        use NodeSeen::*;
+        let cp = entry("cp-1");
+        let mut s = Sightings::default();
+        let g = gap_for(Duration::from_secs(30), true);
+        assert!(!s.observe(&cp, Absent, at(0), g));
+        assert!(!s.observe(&cp, Absent, at(45), g), "a worker's entry would be broken by now");
+        assert!(!s.observe(&cp, Absent, at(599), g));
+        assert!(s.observe(&cp, Absent, at(600), g));
+        // re-registered meanwhile: the sightings start over
+        let mut s = Sightings::default();
+        assert!(!s.observe(&cp, Absent, at(0), g));
+        assert!(!s.observe(&cp, Present, at(300), g));
+        assert!(!s.observe(&cp, Absent, at(700), g));
+        assert!(!s.observe(&cp, Absent, at(1299), g));
+        assert!(s.observe(&cp, Absent, at(1300), g));
     }
 
     #[test]

@@ -11,6 +11,10 @@ use serde_json::Value;
 use crate::backend::ControlPlaneKind;
 use crate::lockview::DEFAULT_LOCK_ANNOTATION;
 
+/// `--control-plane-settle` in simulated clusters with control-plane nodes
+/// (extra arguments may set another).
+pub const CONTROL_PLANE_SETTLE: Duration = Duration::from_secs(2);
+
 #[derive(Debug, Clone)]
 pub struct ClusterSpec {
     /// Nodes `node-1..=N`.
@@ -114,6 +118,11 @@ impl ClusterSpec {
         ];
         if self.lock_annotation != DEFAULT_LOCK_ANNOTATION {
             args.push(format!("--lock-annotation={}", self.lock_annotation));
+        }
+        if !self.control_plane_nodes.is_empty() {
+            // the default (2m) would add minutes per control-plane node; a
+            // short settle still puts it in every HA scenario's way
+            args.push(format!("--control-plane-settle={}s", CONTROL_PLANE_SETTLE.as_secs()));
         }
         args.extend(self.extra_kured_args.iter().cloned());
         args
