@@ -27,13 +27,27 @@ use crate::{Cluster, ClusterSpec, Event};
 /// kured's `--api-timeout` cost it that timeout and the attempt they were part
 /// of: four timeouts more per round, and at most 5 minutes.
 pub fn run_limit(plan: &Plan) -> Duration {
-    let rounds = plan.nodes.div_ceil(plan.concurrency.max(1) as usize) as u64;
+    // A budget that lets one pod go at a time drains the nodes one after
+    // another, whatever --concurrency says.
+    let one_at_a_time = plan.workloads.iter().any(|w| match w {
+        Workload::Deployment { replicas, budget: Budget::MinAvailable(m), .. } => m + 1 >= *replicas,
+        Workload::Deployment { budget: Budget::MaxUnavailable(u), .. } => *u <= 1,
+        _ => false,
+    });
+    let rounds = if one_at_a_time { plan.nodes } else { plan.nodes.div_ceil(plan.concurrency.max(1) as usize) } as u64;
+    // A reboot that fails, hangs or does nothing costs its command's time-out,
+    // the wait for the boot ID, the put-back and a back-off before the retry.
+    let bad_reboots = plan.faults.iter().filter(|f| matches!(f, Fault::Reboot { .. })).count() as u64;
     let sticky = plan.faults.iter().filter(|f| matches!(f, Fault::StickySentinel { .. })).count() as u64;
     // A holder whose Node was deleted stops its attempt; a Node gone for good
     // keeps its entry until a waiter has seen it missing for the gap and the
     // grace (lock::stale, up to a minute): a minute more.
     let unregistered = if plan.faults.iter().any(|f| matches!(f, Fault::DeleteHolderNode { .. })) { 60 } else { 0 };
-    let base = 60 + 15 * rounds + 10 * sticky * u64::from(plan.reboot_loop_limit) + unregistered;
+    let base = 60
+        + 15 * rounds
+        + 10 * sticky * u64::from(plan.reboot_loop_limit)
+        + bad_reboots * (3 * plan.reboot_timeout_s + 5)
+        + unregistered;
     match plan.api_timeout_s() {
         Some(t) => Duration::from_secs((base + 4 * t * rounds).min(300 + unregistered)),
         None => Duration::from_secs(base.min(240 + unregistered)),
