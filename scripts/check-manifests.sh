@@ -154,6 +154,9 @@ bad_value /configuration/releaseGateTimeout --set configuration.releaseGateTimeo
 bad_value /configuration/rebootMethod --set configuration.rebootMethod=kexec
 bad_value /configuration/metricsPort --set configuration.metricsPort=70000
 bad_value /configuration/rebootSentinel --set configuration.rebootSentinel=reboot-required
+bad_value /configuration/controlPlaneOrder --set configuration.controlPlaneOrder=sideways
+bad_value /configuration/controlPlaneQuorumGuard --set-string configuration.controlPlaneQuorumGuard=no
+bad_value /configuration/maintenanceWindows --set-string 'configuration.maintenanceWindows=mon 03:00-05:00'
 bad_value lockTTL --set configuration.lockTTL=1h
 bad_value /updateStrategy --set updateStrategy=Always
 

@@ -35,6 +35,17 @@ pub fn window_opens(at: Option<OffsetDateTime>) -> String {
     }
 }
 
+/// A reason with the cluster-wide pause (its reason, from the lock's DaemonSet)
+/// in front: "paused: <why>", then what else there is to say after "; ". A
+/// node with no reboot to do says it too, so every node shows the pause.
+pub fn with_pause(pause: Option<&str>, reason: &str) -> String {
+    match (pause, reason) {
+        (None, _) => reason.to_string(),
+        (Some(why), "") => format!("paused: {why}"),
+        (Some(why), _) => format!("paused: {why}; {reason}"),
+    }
+}
+
 /// `reason` cut to [`MAX_REASON`] characters, with an ellipsis when cut.
 pub fn short(reason: &str) -> String {
     match reason.char_indices().nth(MAX_REASON) {
@@ -344,6 +355,27 @@ impl Status {
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    #[track_caller]
+    fn pause_case(pause: Option<&str>, reason: &str, want: &str) {
+        assert_eq!(with_pause(pause, reason), want, "pause {pause:?}, reason {reason:?}");
+    }
+
+    #[test]
+    fn the_pause_goes_first_in_a_reason() {
+        pause_case(None, "", "");
+        pause_case(
+            None,
+            "outside the maintenance window, opens at 2026-12-09T02:00:00Z",
+            "outside the maintenance window, opens at 2026-12-09T02:00:00Z",
+        );
+        pause_case(Some("etcd upgrade"), "", "paused: etcd upgrade");
+        pause_case(
+            Some("freeze"),
+            "outside the maintenance window, opens at 2026-12-09T02:00:00Z",
+            "paused: freeze; outside the maintenance window, opens at 2026-12-09T02:00:00Z",
+        );
+    }
 
     #[test]
     fn renders_every_metric_once_with_its_labels() {

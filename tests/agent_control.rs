@@ -1,8 +1,9 @@
 //! The operator's run-time controls, with a fake host and clock against the
 //! fake API server: all reboots paused by `kured-rs.dev/pause` on the lock's
 //! DaemonSet, one node opted out by `kured-rs.dev/opt-out` (label or
-//! annotation). What the check does, what it costs, what it says, and what a
-//! node already holding the lock does when either arrives.
+//! annotation). What the check does, what it costs, what it says (a node with
+//! no reboot to do shows the pause too), and what a node already holding the
+//! lock does when either arrives.
 
 #[path = "agent/fake_host.rs"]
 mod fake_host;
@@ -119,6 +120,69 @@ fn a_paused_cluster_takes_no_lock_and_says_why_at_the_cost_of_a_manual_lock() {
     pause(&w.api.handle(), None);
     assert_eq!(run_check(&a), Ended::WaitingForReboot);
     assert_eq!(host.reboots(), 1);
+}
+
+/// (method path) of each request since `from`.
+fn requests_since(w: &World, from: usize) -> Vec<String> {
+    w.api.requests()[from..].iter().map(|r| format!("{} {}", r.method, r.path)).collect()
+}
+
+/// A node with no reboot to do reads the lock's DaemonSet each check anyway
+/// (for a lock left over): it shows the pause from that read, `ok` and
+/// `paused: <reason>`, and the pause costs it no request but the one status
+/// write when it comes and the one when it goes.
+#[test]
+fn a_node_with_no_reboot_to_do_shows_the_pause_at_no_extra_request() {
+    let w = World::new();
+    let cfg = w.config(&[]);
+    let host = FakeHost::new(false);
+    let a = agent(&cfg, &w.client, &host);
+    a.metrics().status.set_node(NODE);
+    let (get_ds, patch_node) = (format!("GET {DS_PATH}"), format!("PATCH {NODE_PATH}"));
+    let check = |what: &str, want: &[&String]| {
+        let from = w.api.requests().len();
+        assert_eq!(run_check(&a), Ended::Returned, "{what}");
+        assert_eq!(requests_since(&w, from), want.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "{what}");
+    };
+    check("first check: its status", &[&get_ds, &patch_node]);
+    // (an empty reason is left out of the annotation)
+    assert_eq!((status(&w)["state"].as_str(), status(&w).get("reason")), (Some("ok"), None));
+    check("steady", &[&get_ds]);
+
+    pause(&w.api.handle(), Some("etcd upgrade, INC-42"));
+    check("paused: the status says so", &[&get_ds, &patch_node]);
+    let st = status(&w);
+    assert_eq!(
+        (st["state"].as_str(), st["reason"].as_str()),
+        (Some("ok"), Some("paused: etcd upgrade, INC-42")),
+        "{st}"
+    );
+    let m = a.metrics().status.render(host.now());
+    assert!(m.contains("kured_reboot_blocked{node=\"node-1\",reason=\"paused\"} 0"), "no reboot is held back\n{m}");
+    check("paused, steady", &[&get_ds]);
+
+    pause(&w.api.handle(), None);
+    check("resumed", &[&get_ds, &patch_node]);
+    assert_eq!((status(&w)["state"].as_str(), status(&w).get("reason")), (Some("ok"), None));
+    assert_eq!((host.reboots(), w.cordoned(), w.holders()), (0, false, Vec::<String>::new()));
+}
+
+/// Outside the maintenance window, a node says both: the pause first, then
+/// when the window opens.
+#[test]
+fn outside_the_window_a_node_shows_the_pause_and_the_opening() {
+    let w = World::new();
+    pause(&w.api.handle(), Some("freeze"));
+    // the fake host's clock is Wednesday 2026-11-25 12:00 UTC
+    let cfg = w.config(&["--maintenance-window=wed 13:00-14:00 UTC"]);
+    let host = FakeHost::new(false);
+    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::Returned);
+    let st = status(&w);
+    assert_eq!(
+        (st["state"].as_str(), st["reason"].as_str()),
+        (Some("ok"), Some("paused: freeze; outside the maintenance window, opens at 2026-11-25T13:00:00Z")),
+        "{st}"
+    );
 }
 
 #[test]

@@ -18,7 +18,7 @@ impl Agent<'_> {
             self.config.ds_name
         );
         self.metrics.status.lock_wait_started(self.clock.now());
-        self.report("pending", &format!("paused: {why}"), Some(Blocked::Paused));
+        self.report("pending", &crate::status::with_pause(Some(why), ""), Some(Blocked::Paused));
         self.set_taint(false);
         // A cordon of kured's that no entry records (a lost lock whose uncordon
         // failed) waits for the next take, which a pause may put off for days.

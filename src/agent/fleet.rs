@@ -6,6 +6,7 @@
 //! that cannot be written is logged and never holds a reboot back.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
@@ -19,10 +20,25 @@ impl Agent<'_> {
     /// Say what this node is doing now. The annotation is written only when
     /// (state, reason) changed, so a steady state costs no requests.
     pub(super) fn report(&self, state: &str, reason: &str, blocked: Option<Blocked>) {
-        let s = &self.metrics.status;
         // A new reason of the same kind (the lock's holders changing at each
         // hand-over) waits a period; a new kind (paused, opted out) is news.
-        let gap = if s.blocked() == blocked { self.config.period } else { std::time::Duration::ZERO };
+        let same_kind = self.metrics.status.blocked() == blocked;
+        self.report_after(state, reason, blocked, if same_kind { self.config.period } else { Duration::ZERO });
+    }
+
+    /// A node that is not going for the lock (no reboot to do, or the window
+    /// closed), with the pause its look for a leftover lock saw in front of
+    /// `reason` (so every node shows a pause, at no request of its own). Its
+    /// reason changes only with the pause or the window: each change is news.
+    pub(super) fn report_idle(&self, state: &str, reason: &str, blocked: Option<Blocked>) {
+        let reason = status::with_pause(self.state.pause_seen.borrow().as_deref(), reason);
+        self.report_after(state, &reason, blocked, Duration::ZERO);
+    }
+
+    /// Write (state, reason) unless this process wrote it already, or wrote
+    /// another reason of the same state less than `gap` ago.
+    fn report_after(&self, state: &str, reason: &str, blocked: Option<Blocked>, gap: Duration) {
+        let s = &self.metrics.status;
         s.set_blocked(blocked);
         let reason = status::short(reason);
         let Some(value) = s.annotation(state, &reason, self.clock.now(), gap) else { return };

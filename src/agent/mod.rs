@@ -130,6 +130,9 @@ pub struct State {
     /// The closed maintenance window opens then, sooner than the period
     /// ends: the wait ends then (a window shorter than --period is not missed).
     pub window_opens_at: Cell<Option<std::time::Instant>>,
+    /// The pause the last look for a leftover lock saw on the lock's DaemonSet
+    /// (agent/recover.rs): a node with no reboot to do shows it in its status.
+    pub pause_seen: RefCell<Option<String>>,
     /// A stop came during the release gate: the lock stays for the next start.
     pub keep_lock_on_stop: Cell<bool>,
     /// The node is cordoned by kured with no lock entry recording it (the
@@ -260,20 +263,21 @@ impl Agent<'_> {
                 log::debug!("{why} ({})", self.config.window);
                 let wait = opens.map(|at| Duration::try_from(at - now).unwrap_or(Duration::ZERO));
                 self.state.window_opens_at.set(wait.map(|w| std::time::Instant::now() + w));
+                self.set_taint(false);
+                // (its read of the lock's DaemonSet also says whether reboots are paused)
+                self.release_leftover_lock();
                 // (the sentinel is read only inside the window, as upstream:
                 // "ok" unless a reboot was already found needed)
                 match self.metrics.status.pending() {
-                    true => self.report("pending", &why, Some(Blocked::Window)),
-                    false => self.report("ok", &why, None),
+                    true => self.report_idle("pending", &why, Some(Blocked::Window)),
+                    false => self.report_idle("ok", &why, None),
                 }
-                self.set_taint(false);
-                self.release_leftover_lock();
             }
             Gate::NotRequired => {
                 log::info!("reboot not required");
-                self.report("ok", "", None);
                 self.set_taint(false);
                 self.release_leftover_lock();
+                self.report_idle("ok", "", None);
                 self.sentinel_cleared();
             }
             Gate::CheckFailed(e) => {

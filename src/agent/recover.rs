@@ -92,7 +92,8 @@ impl Agent<'_> {
 
     fn try_recover(&self, after: After, done: &mut Done) -> Result<Option<Finished>> {
         let lock = self.lock();
-        let value = lock.read()?;
+        let (value, pause) = lock.look()?;
+        *self.state.pause_seen.borrow_mut() = pause;
         let Some(meta) = crate::lock::holding(value.as_ref(), self.node_id()) else {
             // Not ours: an entry of a deleted node is still removed when nobody
             // needs the lock, rather than held forever (chaos seed 10480434965161869427).

@@ -211,8 +211,14 @@ impl<'a> DaemonSetLock<'a> {
 
     /// The lock as it is now (None: no annotation).
     pub fn read(&self) -> Result<Option<LockValue>> {
+        Ok(self.look()?.0)
+    }
+
+    /// The lock as it is now, and the [`pause`] reason the same read carries
+    /// (None: not paused).
+    pub fn look(&self) -> Result<(Option<LockValue>, Option<String>)> {
         let ds = self.client.get_daemonset(&self.namespace, &self.name)?;
-        self.parse(&ds)
+        Ok((self.parse(&ds)?, pause::paused(ds.annotation(pause::ANNOTATION))))
     }
 
     /// The entries of the nodes that took the lock before us, earliest first

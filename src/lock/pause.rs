@@ -1,12 +1,13 @@
 //! Pausing every reboot at run time, without redeploying: while the lock's
 //! DaemonSet carries the annotation [`ANNOTATION`] (its value is the reason,
-//! shown in each waiting node's status), no node takes the lock. Upstream's
+//! shown in every node's status), no node takes the lock. Upstream's
 //! way was to write a fake holder into the lock (`{"nodeID":"manual"}`), which
 //! still works; this one says why, and leaves the lock itself alone.
 //!
 //! The pause is read from the DaemonSet that the lock's own read (at each
-//! check) or its watch event (while a node waits) already carries, so it
-//! costs no request. It stops new takes only: a node that holds the lock
+//! check; a node with no reboot to do reads it too, for a leftover lock, and
+//! shows the pause as well) or its watch event (while a node waits) already
+//! carries, so it costs no request. It stops new takes only: a node that holds the lock
 //! finishes (its drain, its reboot, its release), since undoing a drain
 //! half-way only moves pods twice, and every holder then leaves the lock and
 //! its cordon as usual. Removing the annotation is a watch event, which

@@ -46,14 +46,27 @@ pub struct Cluster {
 impl Cluster {
     /// Start the server, create the objects, then one kured per node.
     pub fn start(spec: ClusterSpec) -> Result<Cluster, String> {
+        Cluster::start_then(spec, Vec::new)
+    }
+
+    /// As [`Cluster::start`], with flags for every kured that `late_args`
+    /// makes once the server is up and the objects exist, just before the
+    /// kureds start (after `extra_kured_args`, so they win): a maintenance
+    /// window that must open a set time after kured starts, however long a
+    /// real control plane took to come up.
+    pub fn start_then(spec: ClusterSpec, late_args: impl FnOnce() -> Vec<String>) -> Result<Cluster, String> {
         let dir = work_dir().map_err(|e| format!("create work directory: {e}"))?;
         // on failure the nodes built so far are gone (dropped) by now: the directory can go
-        Cluster::start_in(dir.clone(), spec).inspect_err(|_| {
+        Cluster::start_in(dir.clone(), spec, late_args).inspect_err(|_| {
             let _ = std::fs::remove_dir_all(&dir);
         })
     }
 
-    fn start_in(dir: PathBuf, spec: ClusterSpec) -> Result<Cluster, String> {
+    fn start_in(
+        dir: PathBuf,
+        mut spec: ClusterSpec,
+        late_args: impl FnOnce() -> Vec<String>,
+    ) -> Result<Cluster, String> {
         let api = Api::start(spec.control_plane, &dir)?;
         api.write_kubeconfig(&dir.join("kubeconfig")).map_err(|e| format!("write kubeconfig: {e}"))?;
         if let Some(command) = &spec.install_command {
@@ -83,6 +96,7 @@ impl Cluster {
             create(&api, obj)?;
         }
 
+        spec.extra_kured_args.extend(late_args());
         let launch = Launch {
             kured_bin: spec.kured_bin.clone(),
             runner: spec.kured_runner.clone(),

@@ -182,11 +182,17 @@ same flags; the kured-rs keys are left out only when null.
   (list "drain-stall-timeout" $c.drainStallTimeout)
   (list "reboot-sentinel-preset" $c.rebootSentinelPreset)
   (list "alertmanager-url" $c.alertmanagerUrl)
+  (list "control-plane-quorum-guard" $c.controlPlaneQuorumGuard)
+  (list "control-plane-selector" $c.controlPlaneSelector)
+  (list "control-plane-order" $c.controlPlaneOrder)
 -}}
 {{- range $ours -}}
 {{- if not (kindIs "invalid" (index . 1)) -}}
 {{- $args = append $args (printf "--%s=%s" (index . 0) (include "kured.value" (index . 1))) -}}
 {{- end -}}
+{{- end -}}
+{{- range $c.maintenanceWindows -}}
+{{- $args = append $args (printf "--maintenance-window=%s" .) -}}
 {{- end -}}
 {{- range $key, $value := .Values.extraArgs -}}
 {{- if $value -}}
