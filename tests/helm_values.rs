@@ -13,8 +13,13 @@ use serde::Deserialize;
 use serde_json::Value;
 use sim::real::controlplane::repo_root;
 
-const NEW_FLAGS: [&str; 4] =
-    ["--maintenance-window", "--control-plane-quorum-guard", "--control-plane-selector", "--control-plane-order"];
+const NEW_FLAGS: [&str; 5] = [
+    "--maintenance-window",
+    "--control-plane-quorum-guard",
+    "--control-plane-selector",
+    "--control-plane-order",
+    "--control-plane-settle",
+];
 
 /// scripts/helm's binary (built and cached on first use, about 4-5 min).
 fn helm_bin() -> PathBuf {
@@ -78,6 +83,8 @@ fn the_readmes_set_lines_render_each_flag() {
         "configuration.controlPlaneSelector=node-role.kubernetes.io/etcd",
         "--set",
         "configuration.controlPlaneOrder=last",
+        "--set",
+        "configuration.controlPlaneSettle=5m",
     ]);
     assert_eq!(
         got,
@@ -85,6 +92,7 @@ fn the_readmes_set_lines_render_each_flag() {
             "--control-plane-quorum-guard=false",
             "--control-plane-selector=node-role.kubernetes.io/etcd",
             "--control-plane-order=last",
+            "--control-plane-settle=5m",
             "--maintenance-window=mon-fri 03:00-05:00 Europe/Berlin",
             "--maintenance-window=sat 00:00-24:00 Europe/Berlin",
         ]

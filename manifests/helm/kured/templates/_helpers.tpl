@@ -185,6 +185,7 @@ same flags; the kured-rs keys are left out only when null.
   (list "control-plane-quorum-guard" $c.controlPlaneQuorumGuard)
   (list "control-plane-selector" $c.controlPlaneSelector)
   (list "control-plane-order" $c.controlPlaneOrder)
+  (list "control-plane-settle" $c.controlPlaneSettle)
 -}}
 {{- range $ours -}}
 {{- if not (kindIs "invalid" (index . 1)) -}}
