@@ -14,6 +14,10 @@ use std::process::Command;
 use fakeapi::RequestRecord;
 use serde_json::Value;
 use sim::real::controlplane::{repo_root, ControlPlane};
+
+#[path = "support/helm.rs"]
+mod helm_support;
+use helm_support::helm_bin;
 use sim::{Cluster, ClusterSpec, ControlPlaneKind, Limit};
 
 #[path = "support/tempdir.rs"]
@@ -29,20 +33,6 @@ fn chart() -> PathBuf {
 }
 fn upstream_chart() -> PathBuf {
     repo_root().join("tests/helm/upstream-kured-6.1.0")
-}
-
-/// scripts/helm's binary (built and cached on first use, about 4-5 min).
-fn helm_bin() -> PathBuf {
-    let script = repo_root().join("scripts/helm");
-    let out = Command::new(&script).arg("build").output().unwrap_or_else(|e| panic!("run {}: {e}", script.display()));
-    eprint!("{}", String::from_utf8_lossy(&out.stderr));
-    assert!(
-        out.status.success(),
-        "{} build failed (it needs Go and the Go module proxy): {}",
-        script.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
 }
 
 /// `helm ARGS` against the cluster of `kubeconfig`, with its own helm home

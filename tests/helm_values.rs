@@ -6,12 +6,15 @@
 //! the defaults; and the ClusterRole's `list` on nodes that the quorum guard
 //! needs. scripts/check-manifests.sh runs the binary with such args.
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use serde::Deserialize;
 use serde_json::Value;
 use sim::real::controlplane::repo_root;
+
+#[path = "support/helm.rs"]
+mod helm_support;
+use helm_support::helm_bin;
 
 const NEW_FLAGS: [&str; 5] = [
     "--maintenance-window",
@@ -20,19 +23,6 @@ const NEW_FLAGS: [&str; 5] = [
     "--control-plane-order",
     "--control-plane-settle",
 ];
-
-/// scripts/helm's binary (built and cached on first use, about 4-5 min).
-fn helm_bin() -> PathBuf {
-    let script = repo_root().join("scripts/helm");
-    let out = Command::new(&script).arg("build").output().unwrap_or_else(|e| panic!("run {}: {e}", script.display()));
-    assert!(
-        out.status.success(),
-        "{} build failed (it needs Go and the Go module proxy): {}",
-        script.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-}
 
 /// `helm template kured <chart> -n kube-system ARGS`, as objects.
 fn render(args: &[&str]) -> Vec<Value> {
