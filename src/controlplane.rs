@@ -72,14 +72,21 @@ pub struct Peer {
     pub wants_reboot: bool,
 }
 
-/// Whether a status annotation's value says its node wants a reboot that will
-/// come: not one held back for good or for long by the node itself (opted
-/// out, stopped by the reboot-loop guard, backing off after failed reboots).
-pub fn wants_reboot(status: Option<&str>) -> bool {
+/// Whether a status annotation's value (of a node `ready` or not) says its node
+/// wants a reboot that will come: one under way (draining, rebooting, in the
+/// release gate: NotReady while it reboots), or one pending on a Ready node
+/// that is not held back by the node itself (opted out, stopped by the
+/// reboot-loop guard, backing off after failed reboots). A pending node that
+/// is not Ready is old news: its kured is not checking.
+pub fn wants_reboot(status: Option<&str>, ready: bool) -> bool {
     use crate::status::Blocked;
     let Some(state) = status.and_then(|s| serde_json::from_str::<crate::status::State>(s).ok()) else { return false };
     let stuck = [Blocked::OptedOut, Blocked::RebootLoop, Blocked::BackOff].iter().any(|b| b.label() == state.blocked);
-    matches!(state.state.as_str(), "pending" | "draining" | "rebooting" | "release-gate") && !stuck
+    match state.state.as_str() {
+        "draining" | "rebooting" | "release-gate" => true,
+        "pending" => ready && !stuck,
+        _ => false,
+    }
 }
 
 /// The first of the other control-plane nodes that is not Ready.
@@ -97,8 +104,7 @@ pub fn order_waits_for(order: Order, me: &str, me_control_plane: bool, peers: &[
     };
     peers
         .iter()
-        // a NotReady node's status is old news: its kured is not checking
-        .filter(|p| p.name != me && p.control_plane == other_side && p.wants_reboot && p.ready)
+        .filter(|p| p.name != me && p.control_plane == other_side && p.wants_reboot)
         .map(|p| p.name.clone())
         .collect()
 }
@@ -129,7 +135,7 @@ mod tests {
 
     #[track_caller]
     fn wants(annotation: Option<&str>, want: bool) {
-        assert_eq!(wants_reboot(annotation), want, "{annotation:?}");
+        assert_eq!(wants_reboot(annotation, true), want, "{annotation:?}");
     }
 
     #[test]
@@ -154,6 +160,11 @@ mod tests {
         for blocked in ["lock", "window", "pods", "prometheus", "paused", "control-plane"] {
             wants(Some(&b(blocked)), true);
         }
+        // NotReady: a reboot under way (it is down while it reboots), not a pending one
+        for st in ["draining", "rebooting", "release-gate"] {
+            assert!(wants_reboot(Some(&s(st)), false), "{st}");
+        }
+        assert!(!wants_reboot(Some(&s("pending")), false));
     }
 
     #[test]
@@ -189,10 +200,6 @@ mod tests {
         // never for itself
         order(Order::Last, "cp-1", true, &["w-1"]);
         order(Order::First, "w-1", false, &["cp-1"]);
-        // nor for a NotReady node (its status is old news)
-        let down = [peer("cp-1", true, false, true), peer("w-1", false, false, true)];
-        assert!(order_waits_for(Order::First, "w-2", false, &down).is_empty());
-        assert!(order_waits_for(Order::Last, "cp-2", true, &down).is_empty());
     }
 
     #[test]

@@ -193,6 +193,7 @@ fn peer(n: &Node, control_plane: bool) -> Peer {
         ready: n.ready(),
         wants_reboot: controlplane::wants_reboot(
             n.metadata.annotations.get(crate::status::ANNOTATION).map(String::as_str),
+            n.ready(),
         ),
     }
 }
