@@ -79,12 +79,12 @@ pub struct Peer {
 /// reboot-loop guard, backing off after failed reboots). A pending node that
 /// is not Ready is old news: its kured is not checking.
 pub fn wants_reboot(status: Option<&str>, ready: bool) -> bool {
-    use crate::status::Blocked;
+    use crate::status::{Blocked, NodeState};
     let Some(state) = status.and_then(|s| serde_json::from_str::<crate::status::State>(s).ok()) else { return false };
     let stuck = [Blocked::OptedOut, Blocked::RebootLoop, Blocked::BackOff].iter().any(|b| b.label() == state.blocked);
-    match state.state.as_str() {
-        "draining" | "rebooting" | "release-gate" => true,
-        "pending" => ready && !stuck,
+    match NodeState::parse(&state.state) {
+        Some(NodeState::Draining | NodeState::Rebooting | NodeState::ReleaseGate) => true,
+        Some(NodeState::Pending) => ready && !stuck,
         _ => false,
     }
 }

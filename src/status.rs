@@ -142,6 +142,51 @@ struct Histogram {
     sum: f64,
 }
 
+/// What a node is doing, as its status annotation and the metrics say it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeState {
+    /// Nothing to do (or nothing it can do: the window is closed).
+    Ok,
+    /// A reboot is needed and waits (for the lock, a blocker, the window, ...).
+    Pending,
+    /// Holding the lock, draining.
+    Draining,
+    /// The reboot command ran.
+    Rebooting,
+    /// After the reboot, waiting for the node and its budgets before releasing.
+    ReleaseGate,
+    /// The sentinel could not be checked.
+    Error,
+}
+
+impl NodeState {
+    pub const ALL: [NodeState; 6] = [
+        NodeState::Ok,
+        NodeState::Pending,
+        NodeState::Draining,
+        NodeState::Rebooting,
+        NodeState::ReleaseGate,
+        NodeState::Error,
+    ];
+
+    /// The annotation's `state`.
+    pub fn label(self) -> &'static str {
+        match self {
+            NodeState::Ok => "ok",
+            NodeState::Pending => "pending",
+            NodeState::Draining => "draining",
+            NodeState::Rebooting => "rebooting",
+            NodeState::ReleaseGate => "release-gate",
+            NodeState::Error => "error",
+        }
+    }
+
+    /// The state an annotation's `state` names (None: not one of ours).
+    pub fn parse(label: &str) -> Option<NodeState> {
+        NodeState::ALL.into_iter().find(|s| s.label() == label)
+    }
+}
+
 /// The annotation's value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct State {
@@ -169,7 +214,7 @@ struct Inner {
     lock_wait_since: Option<OffsetDateTime>,
     phases: [Histogram; 4],
     /// (state, reason, when) last written to the annotation by this process
-    written: Option<(String, String, OffsetDateTime)>,
+    written: Option<(NodeState, String, OffsetDateTime)>,
 }
 
 /// Shared between the loop and the metrics server.
@@ -271,24 +316,24 @@ impl Status {
     /// reason for the same state is written at most once per `min_gap`: the
     /// holders of a busy lock change at every hand-over, and a node waiting on
     /// it must not write its annotation each time.
-    pub fn annotation(&self, state: &str, reason: &str, now: OffsetDateTime, min_gap: Duration) -> Option<String> {
+    pub fn annotation(&self, state: NodeState, reason: &str, now: OffsetDateTime, min_gap: Duration) -> Option<String> {
         let mut i = self.inner();
         if let Some((s, r, at)) = &i.written {
-            if s == state && (r == reason || now - *at < min_gap) {
+            if *s == state && (r == reason || now - *at < min_gap) {
                 return None;
             }
         }
-        i.written = Some((state.to_string(), reason.to_string(), now));
+        i.written = Some((state, reason.to_string(), now));
         let since = now
             .replace_nanosecond(0)
             .unwrap_or(now)
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
         let blocked = match (state, i.blocked) {
-            ("pending", Some(b)) => b.label().to_string(),
+            (NodeState::Pending, Some(b)) => b.label().to_string(),
             _ => String::new(),
         };
-        serde_json::to_string(&State { state: state.into(), reason: reason.into(), since, blocked }).ok()
+        serde_json::to_string(&State { state: state.label().into(), reason: reason.into(), since, blocked }).ok()
     }
 
     /// Forget what was written (the write failed): the next report writes again.
@@ -423,7 +468,7 @@ mod tests {
         let t = datetime!(2026-01-01 0:00 UTC);
         s.set_blocked(Some(Blocked::OptedOut));
         assert_eq!(
-            s.annotation("pending", "opted out", t, Duration::ZERO).as_deref(),
+            s.annotation(NodeState::Pending, "opted out", t, Duration::ZERO).as_deref(),
             Some(r#"{"state":"pending","reason":"opted out","since":"2026-01-01T00:00:00Z","blocked":"opted-out"}"#),
             "for other nodes to read (--control-plane-order)"
         );
@@ -434,18 +479,22 @@ mod tests {
         let s = Status::default();
         let t = datetime!(2026-01-01 0:00 UTC);
         let gap = Duration::from_secs(60);
-        let v = s.annotation("pending", "lock held by n2", t, gap).unwrap();
+        let v = s.annotation(NodeState::Pending, "lock held by n2", t, gap).unwrap();
         assert_eq!(v, r#"{"state":"pending","reason":"lock held by n2","since":"2026-01-01T00:00:00Z"}"#);
-        assert_eq!(s.annotation("pending", "lock held by n2", t + gap * 2, gap), None);
-        assert_eq!(s.annotation("pending", "lock held by n3", t + gap / 2, gap), None, "a new reason waits a gap");
-        assert!(s.annotation("pending", "lock held by n3", t + gap, gap).is_some());
+        assert_eq!(s.annotation(NodeState::Pending, "lock held by n2", t + gap * 2, gap), None);
         assert_eq!(
-            s.annotation("ok", "", t + gap, gap).as_deref(),
+            s.annotation(NodeState::Pending, "lock held by n3", t + gap / 2, gap),
+            None,
+            "a new reason waits a gap"
+        );
+        assert!(s.annotation(NodeState::Pending, "lock held by n3", t + gap, gap).is_some());
+        assert_eq!(
+            s.annotation(NodeState::Ok, "", t + gap, gap).as_deref(),
             Some(r#"{"state":"ok","since":"2026-01-01T00:01:00Z"}"#),
             "a new state at once"
         );
         s.annotation_failed();
-        assert!(s.annotation("ok", "", t, gap).is_some());
+        assert!(s.annotation(NodeState::Ok, "", t, gap).is_some());
     }
 
     #[test]

@@ -28,7 +28,7 @@ fn happy_path_then_recovery_after_restart() {
     let cfg = w.config(&[]);
     let host = FakeHost::new(true);
 
-    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
+    assert_eq!(run_check(&mut agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
     assert_eq!(host.reboots(), 1);
     w.assert_held();
     assert_eq!(w.pods_on(NODE), Vec::<String>::new());
@@ -53,14 +53,14 @@ fn failed_reboot_command_puts_the_node_back() {
     let host = FakeHost::new(true);
     host.set_reboot_result(RebootResult::CommandFailed);
 
-    let a = agent(&cfg, &w.client, &host);
-    assert_eq!(run_check(&a), Ended::Returned);
+    let mut a = agent(&cfg, &w.client, &host);
+    assert_eq!(run_check(&mut a), Ended::Returned);
     assert_eq!(host.reboots(), 1);
     w.assert_put_back();
 
     // Backed off: the next check does not drain again at once...
     let writes = w.api.requests().len();
-    assert_eq!(run_check(&a), Ended::Returned);
+    assert_eq!(run_check(&mut a), Ended::Returned);
     assert_eq!(host.reboots(), 1);
     assert!(
         w.api.requests()[writes..].iter().all(|r| r.method == "GET" || status_only(r)),
@@ -68,13 +68,13 @@ fn failed_reboot_command_puts_the_node_back() {
     );
     // ...but after a period it tries again, then waits two periods.
     host.advance(cfg.period);
-    assert_eq!(run_check(&a), Ended::Returned);
+    assert_eq!(run_check(&mut a), Ended::Returned);
     assert_eq!(host.reboots(), 2);
     host.advance(cfg.period);
-    assert_eq!(run_check(&a), Ended::Returned);
+    assert_eq!(run_check(&mut a), Ended::Returned);
     assert_eq!(host.reboots(), 2, "the second failure doubles the wait");
     host.advance(cfg.period);
-    assert_eq!(run_check(&a), Ended::Returned);
+    assert_eq!(run_check(&mut a), Ended::Returned);
     assert_eq!(host.reboots(), 3);
     assert!(!w.cordoned());
 }
@@ -87,7 +87,7 @@ fn failed_reboot_command_leaves_an_operator_cordon() {
     let host = FakeHost::new(true);
     host.set_reboot_result(RebootResult::CommandFailed);
 
-    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::Returned);
+    assert_eq!(run_check(&mut agent(&cfg, &w.client, &host)), Ended::Returned);
     assert_eq!(host.reboots(), 1);
     w.assert_released_still_cordoned();
 }
@@ -99,7 +99,7 @@ fn uncertain_reboot_keeps_node_cordoned_and_lock_held() {
     let host = FakeHost::new(true);
     host.set_reboot_result(RebootResult::Uncertain);
 
-    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
+    assert_eq!(run_check(&mut agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
     assert_eq!(host.reboots(), 1);
     w.assert_held();
 }
@@ -120,7 +120,7 @@ fn failed_drain_gives_up_unless_force_reboot() {
         let cfg = w.config(if force { &["--force-reboot"] } else { &[] });
         let host = FakeHost::new(true);
 
-        let ended = run_check(&agent(&cfg, &w.client, &host));
+        let ended = run_check(&mut agent(&cfg, &w.client, &host));
         if force {
             assert_eq!((ended, host.reboots()), (Ended::WaitingForReboot, 1));
             w.assert_held();
@@ -141,7 +141,7 @@ fn drain_timeout_on_a_budget_that_never_allows_gives_up() {
     let cfg = w.config(&["--drain-timeout=1s"]);
     let host = FakeHost::new(true);
 
-    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::Returned);
+    assert_eq!(run_check(&mut agent(&cfg, &w.client, &host)), Ended::Returned);
     assert_eq!(host.reboots(), 0);
     w.assert_put_back();
 }
@@ -153,16 +153,16 @@ fn failed_uncordon_keeps_the_lock_until_the_next_check_finishes_the_job() {
     w.api.inject(Fault::status("PATCH", NODE_PATH, 500, 1).every(3));
     let cfg = w.config(&[]);
     let host = FakeHost::new(true);
-    let a = agent(&cfg, &w.client, &host);
+    let mut a = agent(&cfg, &w.client, &host);
 
-    assert_eq!(run_check(&a), Ended::Returned);
+    assert_eq!(run_check(&mut a), Ended::Returned);
     assert_eq!(host.reboots(), 0);
     assert!(w.cordoned());
     assert_eq!(w.holders(), [NODE], "the lock records that the cordon is ours");
 
     w.api.clear_faults();
     host.set_required(Ok(false));
-    assert_eq!(run_check(&a), Ended::Returned);
+    assert_eq!(run_check(&mut a), Ended::Returned);
     w.assert_put_back();
 }
 
@@ -173,7 +173,7 @@ fn operator_cordon_survives_a_failed_drain() {
     let cfg = w.config(&[]);
     let host = FakeHost::new(true);
 
-    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::Returned);
+    assert_eq!(run_check(&mut agent(&cfg, &w.client, &host)), Ended::Returned);
     assert_eq!(host.reboots(), 0);
     w.assert_released_still_cordoned();
 }
@@ -185,7 +185,7 @@ fn operator_cordon_survives_a_reboot() {
     let cfg = w.config(&[]);
     let host = FakeHost::new(true);
 
-    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
+    assert_eq!(run_check(&mut agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
     assert_eq!(w.holders(), [NODE]);
 
     let host = FakeHost::new(false);
@@ -201,16 +201,16 @@ fn lock_held_elsewhere_taints_and_waits() {
     );
     let cfg = w.config(&["--prefer-no-schedule-taint=kured-wait"]);
     let host = FakeHost::new(true);
-    let a = agent(&cfg, &w.client, &host);
+    let mut a = agent(&cfg, &w.client, &host);
 
-    assert_eq!(run_check(&a), Ended::Returned);
+    assert_eq!(run_check(&mut a), Ended::Returned);
     assert_eq!(host.reboots(), 0);
     assert!(!w.cordoned());
     assert_eq!(w.holders(), ["node-2"]);
     assert_eq!(w.taints(), ["kured-wait:PreferNoSchedule"]);
 
     host.set_required(Ok(false));
-    assert_eq!(run_check(&a), Ended::Returned);
+    assert_eq!(run_check(&mut a), Ended::Returned);
     assert_eq!(w.taints(), Vec::<String>::new());
     assert_eq!(w.holders(), ["node-2"], "another node's lock is not ours to release");
 }
@@ -225,7 +225,7 @@ fn recover_retries_until_the_api_answers() {
         let w = World::new();
         let cfg = w.config(&[]);
         let host = FakeHost::new(true);
-        assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
+        assert_eq!(run_check(&mut agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
 
         w.api.inject(Fault::status("GET", DS_PATH, status, 2));
         let host = FakeHost::new(false);
@@ -244,7 +244,7 @@ fn failed_sentinel_check_does_nothing() {
     host.set_required(Err("cannot run the sentinel command"));
     w.api.clear_requests();
 
-    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::Returned);
+    assert_eq!(run_check(&mut agent(&cfg, &w.client, &host)), Ended::Returned);
     assert_eq!(host.reboots(), 0);
     assert!(!w.cordoned());
     assert_eq!(w.lock_annotation(), None);
@@ -259,7 +259,7 @@ fn outside_the_window_nothing_happens() {
     let cfg = w.config(&[&format!("--reboot-days={}", two_letters(today.next()))]);
     w.api.clear_requests();
 
-    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::Returned);
+    assert_eq!(run_check(&mut agent(&cfg, &w.client, &host)), Ended::Returned);
     assert_eq!(host.reboots(), 0);
     assert!(!w.cordoned());
     assert_eq!(w.lock_annotation(), None);
@@ -274,7 +274,7 @@ fn outside_a_maintenance_window_the_status_says_when_it_opens() {
     // 14:00 in Berlin (CET) is 13:00 UTC
     let cfg =
         w.config(&["--maintenance-window=4th tue+1 14:00-15:00 Europe/Berlin", "--maintenance-window=sat 00:00-24:00"]);
-    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::Returned);
+    assert_eq!(run_check(&mut agent(&cfg, &w.client, &host)), Ended::Returned);
     assert_eq!(host.reboots(), 0);
     assert!(!w.cordoned());
     let status = w.api.get("nodes", "", "node-1").expect("node-1")["metadata"]["annotations"]["kured-rs.dev/status"]
@@ -284,7 +284,7 @@ fn outside_a_maintenance_window_the_status_says_when_it_opens() {
     assert!(status.contains(r#""reason":"outside the maintenance window, opens at 2026-11-25T13:00:00Z""#), "{status}");
     // inside it, an hour later, the node reboots
     host.advance(std::time::Duration::from_secs(3600));
-    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
+    assert_eq!(run_check(&mut agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
     assert_eq!(host.reboots(), 1);
 }
 
@@ -295,7 +295,7 @@ fn a_closed_window_is_checked_again_when_it_opens_not_a_period_later() {
     // --period=1h: the first check comes 30 to 90 minutes after NOW (12:00
     // UTC), outside the window, which opens at 14:00 UTC (15:00 in Berlin)
     let cfg = w.config(&["--period=1h", "--maintenance-window=4th tue+1 15:00-16:00 Europe/Berlin"]);
-    assert!(run_loop_until_reboot(&agent(&cfg, &w.client, &host)), "no reboot; slept {:?}", host.sleeps());
+    assert!(run_loop_until_reboot(&mut agent(&cfg, &w.client, &host), &host), "no reboot; slept {:?}", host.sleeps());
     // the checks slept out whole periods while the opening was further away,
     // then the last wait ended at the opening (100 ms past it, less the real
     // time the check took); the check then rebooted without sleeping again

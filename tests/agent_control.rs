@@ -81,16 +81,16 @@ fn a_paused_cluster_takes_no_lock_and_says_why_at_the_cost_of_a_manual_lock() {
     manual.set_lock_annotation(r#"{"nodeID":"manual"}"#);
     let cfg = manual.config(&["--prefer-no-schedule-taint=kured-rs.test/waits"]);
     let host = FakeHost::new(true);
-    assert_eq!(run_check(&agent(&cfg, &manual.client, &host)), Ended::Returned);
+    assert_eq!(run_check(&mut agent(&cfg, &manual.client, &host)), Ended::Returned);
     assert_eq!(status(&manual)["reason"], "lock held by manual");
 
     let w = World::new();
     pause(&w.api.handle(), Some("etcd upgrade, INC-42"));
     let cfg = w.config(&["--prefer-no-schedule-taint=kured-rs.test/waits"]);
     let host = FakeHost::new(true);
-    let a = agent(&cfg, &w.client, &host);
+    let mut a = agent(&cfg, &w.client, &host);
     a.metrics().status.set_node(NODE);
-    assert_eq!(run_check(&a), Ended::Returned);
+    assert_eq!(run_check(&mut a), Ended::Returned);
     assert_eq!((host.reboots(), w.cordoned(), w.holders()), (0, false, Vec::<String>::new()));
     let st = status(&w);
     assert_eq!(
@@ -118,7 +118,7 @@ fn a_paused_cluster_takes_no_lock_and_says_why_at_the_cost_of_a_manual_lock() {
 
     // resumed: the next check takes the lock and reboots
     pause(&w.api.handle(), None);
-    assert_eq!(run_check(&a), Ended::WaitingForReboot);
+    assert_eq!(run_check(&mut a), Ended::WaitingForReboot);
     assert_eq!(host.reboots(), 1);
 }
 
@@ -136,21 +136,21 @@ fn a_node_with_no_reboot_to_do_shows_the_pause_at_no_extra_request() {
     let w = World::new();
     let cfg = w.config(&[]);
     let host = FakeHost::new(false);
-    let a = agent(&cfg, &w.client, &host);
+    let mut a = agent(&cfg, &w.client, &host);
     a.metrics().status.set_node(NODE);
     let (get_ds, patch_node) = (format!("GET {DS_PATH}"), format!("PATCH {NODE_PATH}"));
-    let check = |what: &str, want: &[&String]| {
+    let check = |a: &mut kured::agent::Agent<'_>, what: &str, want: &[&String]| {
         let from = w.api.requests().len();
-        assert_eq!(run_check(&a), Ended::Returned, "{what}");
+        assert_eq!(run_check(a), Ended::Returned, "{what}");
         assert_eq!(requests_since(&w, from), want.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "{what}");
     };
-    check("first check: its status", &[&get_ds, &patch_node]);
+    check(&mut a, "first check: its status", &[&get_ds, &patch_node]);
     // (an empty reason is left out of the annotation)
     assert_eq!((status(&w)["state"].as_str(), status(&w).get("reason")), (Some("ok"), None));
-    check("steady", &[&get_ds]);
+    check(&mut a, "steady", &[&get_ds]);
 
     pause(&w.api.handle(), Some("etcd upgrade, INC-42"));
-    check("paused: the status says so", &[&get_ds, &patch_node]);
+    check(&mut a, "paused: the status says so", &[&get_ds, &patch_node]);
     let st = status(&w);
     assert_eq!(
         (st["state"].as_str(), st["reason"].as_str()),
@@ -159,10 +159,10 @@ fn a_node_with_no_reboot_to_do_shows_the_pause_at_no_extra_request() {
     );
     let m = a.metrics().status.render(host.now());
     assert!(m.contains("kured_reboot_blocked{node=\"node-1\",reason=\"paused\"} 0"), "no reboot is held back\n{m}");
-    check("paused, steady", &[&get_ds]);
+    check(&mut a, "paused, steady", &[&get_ds]);
 
     pause(&w.api.handle(), None);
-    check("resumed", &[&get_ds, &patch_node]);
+    check(&mut a, "resumed", &[&get_ds, &patch_node]);
     assert_eq!((status(&w)["state"].as_str(), status(&w).get("reason")), (Some("ok"), None));
     assert_eq!((host.reboots(), w.cordoned(), w.holders()), (0, false, Vec::<String>::new()));
 }
@@ -176,7 +176,7 @@ fn outside_the_window_a_node_shows_the_pause_and_the_opening() {
     // the fake host's clock is Wednesday 2026-11-25 12:00 UTC
     let cfg = w.config(&["--maintenance-window=wed 13:00-14:00 UTC"]);
     let host = FakeHost::new(false);
-    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::Returned);
+    assert_eq!(run_check(&mut agent(&cfg, &w.client, &host)), Ended::Returned);
     let st = status(&w);
     assert_eq!(
         (st["state"].as_str(), st["reason"].as_str()),
@@ -191,7 +191,7 @@ fn an_empty_pause_still_pauses() {
     pause(&w.api.handle(), Some(""));
     let cfg = w.config(&[]);
     let host = FakeHost::new(true);
-    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::Returned);
+    assert_eq!(run_check(&mut agent(&cfg, &w.client, &host)), Ended::Returned);
     assert_eq!(host.reboots(), 0);
     assert_eq!(status(&w)["reason"], "paused: no reason given");
 }
@@ -204,7 +204,7 @@ fn a_holder_paused_mid_drain_finishes_its_reboot() {
         pause(api, Some("freeze"));
         api.delete("poddisruptionbudgets", "default", "web");
     });
-    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
+    assert_eq!(run_check(&mut agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
     assert_eq!(host.reboots(), 1, "the holder finished");
     w.assert_held();
 }
@@ -216,9 +216,9 @@ fn an_opted_out_node_is_never_cordoned_and_does_not_queue() {
         opt_out(&w.api.handle(), field, "true");
         let cfg = w.config(&["--prefer-no-schedule-taint=kured-rs.test/waits"]);
         let host = FakeHost::new(true);
-        let a = agent(&cfg, &w.client, &host);
+        let mut a = agent(&cfg, &w.client, &host);
         a.metrics().status.set_node(NODE);
-        assert_eq!(run_check(&a), Ended::Returned, "{field}");
+        assert_eq!(run_check(&mut a), Ended::Returned, "{field}");
         assert_eq!((host.reboots(), w.cordoned(), w.holders()), (0, false, Vec::<String>::new()), "{field}");
         let st = status(&w);
         assert_eq!(
@@ -236,7 +236,7 @@ fn an_opted_out_node_is_never_cordoned_and_does_not_queue() {
     opt_out(&w.api.handle(), "annotations", "holds the only replica of db-0");
     let cfg = w.config(&[]);
     let host = FakeHost::new(true);
-    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::Returned);
+    assert_eq!(run_check(&mut agent(&cfg, &w.client, &host)), Ended::Returned);
     assert_eq!(status(&w)["reason"], "opted out: holds the only replica of db-0");
 }
 
@@ -246,12 +246,12 @@ fn a_node_waiting_for_the_lock_leaves_the_queue_when_opted_out() {
     w.set_lock_annotation(r#"{"nodeID":"node-2","created":"2026-01-01T00:00:00Z","TTL":0}"#);
     let cfg = w.config(&["--prefer-no-schedule-taint=kured-rs.test/waits"]);
     let host = FakeHost::new(true);
-    let a = agent(&cfg, &w.client, &host);
-    assert_eq!(run_check(&a), Ended::Returned);
+    let mut a = agent(&cfg, &w.client, &host);
+    assert_eq!(run_check(&mut a), Ended::Returned);
     assert!(a.metrics().status.lock_wait_since().is_some(), "waits for node-2's slot");
     assert_eq!(w.taints().len(), 1, "the PreferNoSchedule taint while waiting");
     opt_out(&w.api.handle(), "labels", "true");
-    assert_eq!(run_check(&a), Ended::Returned);
+    assert_eq!(run_check(&mut a), Ended::Returned);
     assert!(a.metrics().status.lock_wait_since().is_none(), "left the queue");
     assert!(w.taints().is_empty(), "the taint is off");
     assert_eq!(status(&w)["reason"], "opted out");
@@ -266,8 +266,8 @@ fn a_holder_opted_out_mid_drain_stops_before_the_reboot_and_puts_the_node_back()
         // the budget frees: a holder that did not look would now reboot
         api.delete("poddisruptionbudgets", "default", "web");
     });
-    let a = agent(&cfg, &w.client, &host);
-    assert_eq!(run_check(&a), Ended::Returned);
+    let mut a = agent(&cfg, &w.client, &host);
+    assert_eq!(run_check(&mut a), Ended::Returned);
     assert_eq!((host.reboots(), w.marker_written()), (0, false), "never rebooted");
     w.assert_put_back();
     assert_eq!(w.event_reasons(), ["Draining"], "no LockLost Warning: the operator asked for it");
@@ -275,7 +275,7 @@ fn a_holder_opted_out_mid_drain_stops_before_the_reboot_and_puts_the_node_back()
     assert!(!m.contains("kured_lock_lost_total{node=\"node-1\"} 1"), "not counted as a lost lock: {m}");
     assert_eq!(status(&w)["reason"], "opted out: not this one");
     // and it stays out
-    assert_eq!(run_check(&a), Ended::Returned);
+    assert_eq!(run_check(&mut a), Ended::Returned);
     assert_eq!((host.reboots(), w.cordoned()), (0, false));
 }
 
@@ -294,11 +294,11 @@ fn a_cordon_left_by_a_lost_lock_is_undone_while_paused() {
         api.delete("poddisruptionbudgets", "default", "web");
         api.inject(Fault::status("PATCH", NODE_PATH, 500, 4));
     });
-    let a = agent(&cfg, &w.client, &host);
-    assert_eq!(run_check(&a), Ended::Returned);
+    let mut a = agent(&cfg, &w.client, &host);
+    assert_eq!(run_check(&mut a), Ended::Returned);
     assert_eq!(host.reboots(), 0, "never rebooted");
     assert!(w.cordoned(), "the uncordon failed four times");
-    assert_eq!(run_check(&a), Ended::Returned);
+    assert_eq!(run_check(&mut a), Ended::Returned);
     assert_eq!(
         (host.reboots(), w.cordoned(), w.holders()),
         (0, false, Vec::<String>::new()),

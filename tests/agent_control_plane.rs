@@ -52,9 +52,9 @@ fn another_control_plane_holder_holds_a_control_plane_node_back() {
     w.set_lock_annotation(NODE_2_HOLDS);
     let cfg = w.config(&["--concurrency=3"]);
     let host = FakeHost::new(true);
-    let a = agent(&cfg, &w.client, &host);
+    let mut a = agent(&cfg, &w.client, &host);
     a.metrics().status.set_node(NODE);
-    assert_eq!(run_check(&a), Ended::Returned);
+    assert_eq!(run_check(&mut a), Ended::Returned);
     assert_eq!(host.reboots(), 0);
     assert!(!w.cordoned(), "a free slot, but not for a second control-plane node");
     assert_eq!(w.holders(), ["node-2"]);
@@ -72,9 +72,9 @@ fn a_control_plane_node_not_ready_holds_the_others_back() {
     let w = ha_world(false);
     let cfg = w.config(&["--concurrency=3"]);
     let host = FakeHost::new(true);
-    let a = agent(&cfg, &w.client, &host);
+    let mut a = agent(&cfg, &w.client, &host);
     a.metrics().status.set_node(NODE);
-    assert_eq!(run_check(&a), Ended::Returned);
+    assert_eq!(run_check(&mut a), Ended::Returned);
     assert_eq!((host.reboots(), w.cordoned(), w.lock_annotation()), (0, false, None));
     assert_eq!(status(&w, NODE)["reason"], "waiting: control-plane node node-2 is not Ready");
     assert!(blocked_metric(&a, NODE).ends_with(" 1"));
@@ -85,7 +85,7 @@ fn a_control_plane_holder_marks_its_entry() {
     let w = ha_world(true);
     let cfg = w.config(&["--concurrency=3"]);
     let host = FakeHost::new(true);
-    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
+    assert_eq!(run_check(&mut agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
     assert_eq!(host.reboots(), 1);
     let lock = w.lock_annotation().expect("the lock");
     assert!(lock.contains(r#""controlPlane":true"#), "{lock}");
@@ -101,7 +101,7 @@ fn workers_keep_the_whole_concurrency() {
     w.set_lock_annotation(NODE_2_HOLDS);
     let cfg = w.config(&["--concurrency=3"]);
     let host = FakeHost::new(true);
-    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
+    assert_eq!(run_check(&mut agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
     assert_eq!(host.reboots(), 1);
     let mut holders = w.holders();
     holders.sort();
@@ -123,7 +123,7 @@ fn the_guard_turned_off_lets_a_second_control_plane_node_in() {
     w.set_lock_annotation(NODE_2_HOLDS);
     let cfg = w.config(&["--concurrency=3", "--control-plane-quorum-guard=false"]);
     let host = FakeHost::new(true);
-    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
+    assert_eq!(run_check(&mut agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
     assert_eq!(host.reboots(), 1);
 }
 
@@ -137,7 +137,7 @@ fn a_selector_names_further_control_plane_nodes() {
     w.set_lock_annotation(NODE_2_HOLDS);
     let cfg = w.config(&["--concurrency=3", "--control-plane-selector=node-role.kubernetes.io/etcd"]);
     let host = FakeHost::new(true);
-    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::Returned);
+    assert_eq!(run_check(&mut agent(&cfg, &w.client, &host)), Ended::Returned);
     assert_eq!((host.reboots(), w.holders()), (0, vec!["node-2".to_string()]));
     assert_eq!(status(&w, NODE)["reason"], "waiting: another control-plane node is rebooting (node-2)");
 }
@@ -158,9 +158,9 @@ fn order_first_holds_a_worker_back_while_a_control_plane_node_wants_a_reboot_for
     set_status(&w, "node-2", "pending");
     let cfg = w.config(&["--concurrency=3", "--control-plane-order=first"]);
     let host = FakeHost::new(true);
-    let a = agent(&cfg, &w.client, &host);
+    let mut a = agent(&cfg, &w.client, &host);
     a.metrics().status.set_node(NODE);
-    assert_eq!(run_check(&a), Ended::Returned);
+    assert_eq!(run_check(&mut a), Ended::Returned);
     assert_eq!((host.reboots(), w.lock_annotation()), (0, None));
     assert_eq!(
         status(&w, NODE)["reason"],
@@ -170,12 +170,12 @@ fn order_first_holds_a_worker_back_while_a_control_plane_node_wants_a_reboot_for
     // still held after 11 periods, looked at each period ...
     for _ in 0..11 {
         host.advance(std::time::Duration::from_secs(1));
-        assert_eq!(run_check(&a), Ended::Returned);
+        assert_eq!(run_check(&mut a), Ended::Returned);
     }
     assert_eq!(host.reboots(), 0);
     // ... and goes ahead at the 12th (node-2 never got its reboot done)
     host.advance(std::time::Duration::from_secs(1));
-    assert_eq!(run_check(&a), Ended::WaitingForReboot);
+    assert_eq!(run_check(&mut a), Ended::WaitingForReboot);
     assert_eq!(host.reboots(), 1);
 }
 
@@ -188,9 +188,9 @@ fn order_first_lets_workers_go_once_the_control_plane_is_done() {
     set_status(&w, "node-2", "ok");
     let cfg = w.config(&["--concurrency=3", "--control-plane-order=first"]);
     let host = FakeHost::new(true);
-    let a = agent(&cfg, &w.client, &host);
+    let mut a = agent(&cfg, &w.client, &host);
     // its first period: every control-plane node checks (and says it wants a reboot) first
-    assert_eq!(run_check(&a), Ended::Returned);
+    assert_eq!(run_check(&mut a), Ended::Returned);
     assert_eq!(host.reboots(), 0);
     let held = w.api.get("nodes", "", NODE).unwrap();
     assert!(
@@ -216,16 +216,16 @@ fn order_first_does_not_wait_for_an_opted_out_control_plane_node() {
     w.api.update(n).unwrap();
     let cp_cfg = w.config(&["--concurrency=3", "--control-plane-order=first", "--node-id=node-2"]);
     let cp_host = FakeHost::new(true);
-    let cp = agent(&cp_cfg, &w.client, &cp_host);
-    assert_eq!(run_check(&cp), Ended::Returned);
+    let mut cp = agent(&cp_cfg, &w.client, &cp_host);
+    assert_eq!(run_check(&mut cp), Ended::Returned);
     assert_eq!(
         (status(&w, "node-2")["state"].as_str(), status(&w, "node-2")["blocked"].as_str()),
         (Some("pending"), Some("opted-out"))
     );
     let cfg = w.config(&["--concurrency=3", "--control-plane-order=first"]);
     let host = FakeHost::new(true);
-    let a = agent(&cfg, &w.client, &host);
-    let _ = run_check(&a);
+    let mut a = agent(&cfg, &w.client, &host);
+    let _ = run_check(&mut a);
     let reason = status(&w, NODE)["reason"].as_str().unwrap_or_default().to_string();
     assert!(!reason.contains("node-2"), "a worker held back by an opted-out control-plane node: {reason}");
 }
@@ -247,15 +247,15 @@ fn a_control_plane_holder_does_not_reboot_while_another_is_not_ready() {
     );
     let cfg = w.config(&["--concurrency=3"]);
     let host = FakeHost::new(true);
-    let a = agent(&cfg, &w.client, &host);
-    assert_eq!(run_check(&a), Ended::Returned);
+    let mut a = agent(&cfg, &w.client, &host);
+    assert_eq!(run_check(&mut a), Ended::Returned);
     assert_eq!(host.reboots(), 0, "rebooted node-1 while control-plane node node-2 is NotReady: 2 of 2 down");
     assert_eq!((w.cordoned(), w.holders()), (false, vec![]), "put back: uncordoned, the lock let go");
     assert_eq!(status(&w, NODE)["reason"], "waiting: control-plane node node-2 is not Ready");
     // node-2 back: the lock is taken again, and the reboot goes on
     set_ready(&w, "node-2", true);
     host.advance(std::time::Duration::from_secs(10));
-    assert_eq!(run_check(&a), Ended::WaitingForReboot);
+    assert_eq!(run_check(&mut a), Ended::WaitingForReboot);
     assert_eq!(host.reboots(), 1);
 }
 
@@ -273,13 +273,13 @@ fn a_rebooting_control_plane_holder_whose_node_was_deleted_keeps_its_slot() {
     let cp_cfg = w.config(&["--concurrency=3"]);
     let worker_cfg = w.config(&["--concurrency=3", "--node-id=node-3"]);
     let (cp_host, worker_host) = (FakeHost::new(true), FakeHost::new(false));
-    let cp = agent(&cp_cfg, &w.client, &cp_host);
-    let worker = agent(&worker_cfg, &w.client, &worker_host);
-    let step = |secs: u64| {
+    let mut cp = agent(&cp_cfg, &w.client, &cp_host);
+    let mut worker = agent(&worker_cfg, &w.client, &worker_host);
+    let mut step = |secs: u64| {
         worker_host.advance(std::time::Duration::from_secs(secs));
         cp_host.advance(std::time::Duration::from_secs(secs));
-        let _ = run_check(&worker);
-        let _ = run_check(&cp);
+        let _ = run_check(&mut worker);
+        let _ = run_check(&mut cp);
     };
     step(0);
     // a worker's entry would be broken after 15-30 s and free 15 s later
@@ -319,9 +319,9 @@ fn another_control_plane_node_must_have_been_ready_for_the_settle_time() {
     ready_for(&w, "node-2", 60);
     let cfg = w.config(&["--concurrency=3"]);
     let host = FakeHost::new(true);
-    let a = agent(&cfg, &w.client, &host);
+    let mut a = agent(&cfg, &w.client, &host);
     a.metrics().status.set_node(NODE);
-    assert_eq!(run_check(&a), Ended::Returned);
+    assert_eq!(run_check(&mut a), Ended::Returned);
     assert_eq!((host.reboots(), w.cordoned(), w.lock_annotation()), (0, false, None));
     assert_eq!(
         status(&w, NODE)["reason"],
@@ -330,7 +330,7 @@ fn another_control_plane_node_must_have_been_ready_for_the_settle_time() {
     assert!(blocked_metric(&a, NODE).ends_with(" 1"));
     // two minutes after its transition it has settled
     host.advance(std::time::Duration::from_secs(60));
-    assert_eq!(run_check(&a), Ended::WaitingForReboot);
+    assert_eq!(run_check(&mut a), Ended::WaitingForReboot);
     assert_eq!(host.reboots(), 1);
 
     // a holder whose peer came back (a crash) during its drain puts the node back
@@ -341,10 +341,10 @@ fn another_control_plane_node_must_have_been_ready_for_the_settle_time() {
     );
     let cfg = w.config(&["--concurrency=3"]);
     let host = FakeHost::new(true);
-    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::Returned);
+    assert_eq!(run_check(&mut agent(&cfg, &w.client, &host)), Ended::Returned);
     assert_eq!((host.reboots(), w.cordoned(), w.holders()), (0, false, vec![]));
     // and with --control-plane-settle=0s Ready is enough
     let cfg = w.config(&["--concurrency=3", "--control-plane-settle=0s"]);
-    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
+    assert_eq!(run_check(&mut agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
     assert_eq!(host.reboots(), 1);
 }

@@ -76,7 +76,7 @@ fn a_holder_whose_entry_was_broken_mid_drain_stops_and_puts_the_node_back() {
     let (w, host) = blocked_drain();
     let cfg = w.config(&["--drain-timeout=2m"]);
     at(&host, Duration::from_secs(8), w.api.handle(), break_entry_of_node_1);
-    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::Returned);
+    assert_eq!(run_check(&mut agent(&cfg, &w.client, &host)), Ended::Returned);
     assert_stopped_without_reboot(&w, &host);
     assert!(!w.cordoned(), "its own cordon undone");
     assert_eq!(w.event_reasons(), ["Draining", "LockLost"]);
@@ -90,7 +90,7 @@ fn a_holder_whose_node_was_deleted_mid_drain_stops() {
         api.delete("nodes", "", NODE).expect("node-1");
         api.delete("poddisruptionbudgets", "default", "web");
     });
-    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::Returned);
+    assert_eq!(run_check(&mut agent(&cfg, &w.client, &host)), Ended::Returned);
     assert_stopped_without_reboot(&w, &host);
     assert_eq!(daemonset_events(&w, "LockLost"), 1, "said on the DaemonSet, its Node being gone");
 }
@@ -105,7 +105,7 @@ fn a_holder_whose_node_was_registered_again_mid_drain_stops_and_leaves_the_new_n
             .expect("re-registered");
         api.delete("poddisruptionbudgets", "default", "web");
     });
-    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::Returned);
+    assert_eq!(run_check(&mut agent(&cfg, &w.client, &host)), Ended::Returned);
     assert_stopped_without_reboot(&w, &host);
     assert!(w.cordoned(), "the new Node's cordon is not kured's: left as it is");
     assert!(w.event_reasons().contains(&"LockLost".to_string()), "{:?}", w.event_reasons());
@@ -119,7 +119,7 @@ fn the_reboot_command_waits_for_a_fresh_look_at_the_lock() {
     let host = FakeHost::new(true);
     let cfg = w.config(&["--reboot-delay=10s"]);
     at(&host, Duration::from_secs(5), w.api.handle(), |api, _| edit_lock(api, |_| None));
-    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::Returned);
+    assert_eq!(run_check(&mut agent(&cfg, &w.client, &host)), Ended::Returned);
     assert_eq!((host.reboots(), w.marker_written()), (0, false), "never rebooted");
     assert!(!w.cordoned());
     assert_eq!(w.event_reasons(), ["Draining", "LockLost"]);
@@ -140,7 +140,7 @@ fn no_reboot_on_an_old_look_when_the_lock_cannot_be_read() {
             fakeapi::FaultAction::Status(500),
         ));
     });
-    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::Returned);
+    assert_eq!(run_check(&mut agent(&cfg, &w.client, &host)), Ended::Returned);
     assert_eq!((host.reboots(), w.marker_written()), (0, false), "never rebooted");
     assert!(!w.cordoned(), "put back");
 }
@@ -155,7 +155,7 @@ fn an_expired_entry_is_renewed_when_the_lock_has_room() {
     at(&host, Duration::from_secs(30), w.api.handle(), |api, _| {
         api.delete("poddisruptionbudgets", "default", "web");
     });
-    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
+    assert_eq!(run_check(&mut agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
     let v = LockValue::from_annotation(&w.lock_annotation().expect("held")).unwrap();
     assert!(v.entries()[0].created >= t0 + Duration::from_secs(20), "a renewed entry");
 }
@@ -171,24 +171,24 @@ fn a_breaker_waits_the_gap_and_then_the_grace() {
     w.set_lock_annotation(&LockValue::Single(gone).to_annotation());
     w.api.delete("nodes", "", "node-2").expect("node-2 existed");
     let cfg = w.config(&[]);
-    let a = agent(&cfg, &w.client, &host);
+    let mut a = agent(&cfg, &w.client, &host);
     let broken = || daemonset_events(&w, "StaleLockBroken");
     let start = host.now();
     while host.now() - start < stale::MIN_GAP - Duration::from_secs(1) {
-        assert_eq!(run_check(&a), Ended::Returned);
+        assert_eq!(run_check(&mut a), Ended::Returned);
         assert_eq!(broken(), 0, "broken after {:?}", host.now() - start);
         host.advance(Duration::from_secs(1));
     }
     host.advance(Duration::from_secs(1));
-    assert_eq!(run_check(&a), Ended::Returned);
+    assert_eq!(run_check(&mut a), Ended::Returned);
     assert_eq!(broken(), 1, "broken once the gap passed");
     assert_eq!(w.holders(), ["node-2"], "the broken entry keeps its slot for the grace");
     assert!(!w.cordoned(), "not taken during the grace");
     host.advance(stale::GRACE - Duration::from_secs(2));
-    assert_eq!(run_check(&a), Ended::Returned);
+    assert_eq!(run_check(&mut a), Ended::Returned);
     assert!(!w.cordoned() && w.holders() == ["node-2"], "still in the grace");
     host.advance(Duration::from_secs(2));
-    assert_eq!(run_check(&a), Ended::WaitingForReboot, "taken once the grace is over");
+    assert_eq!(run_check(&mut a), Ended::WaitingForReboot, "taken once the grace is over");
     assert_eq!(w.holders(), [NODE]);
 }
 
@@ -202,9 +202,9 @@ fn two_stray_404s_break_no_entry() {
     w.set_lock_annotation(&LockValue::Single(holder).to_annotation());
     w.api.inject(Fault::status("GET", "/api/v1/nodes/node-2", 404, 2));
     let cfg = w.config(&[]);
-    let a = agent(&cfg, &w.client, &host);
+    let mut a = agent(&cfg, &w.client, &host);
     for _ in 0..40 {
-        assert_eq!(run_check(&a), Ended::Returned);
+        assert_eq!(run_check(&mut a), Ended::Returned);
         host.advance(Duration::from_secs(1));
     }
     assert_eq!(daemonset_events(&w, "StaleLockBroken"), 0);
@@ -225,7 +225,7 @@ fn a_node_registered_again_before_the_cordon_is_never_cordoned() {
         api.delete("nodes", "", NODE).expect("node-1");
         api.try_create(json!({"apiVersion":"v1","kind":"Node","metadata":{"name":NODE}})).expect("re-registered");
     });
-    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::Returned);
+    assert_eq!(run_check(&mut agent(&cfg, &w.client, &host)), Ended::Returned);
     assert_stopped_without_reboot(&w, &host);
     assert!(!w.cordoned(), "the new Node was cordoned and left so");
 }

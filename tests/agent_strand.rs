@@ -52,7 +52,7 @@ fn the_lock_records_the_boot_id() {
     set_boot_id(&w, "boot-1");
     let cfg = w.config(&[]);
     let host = FakeHost::new(true);
-    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
+    assert_eq!(run_check(&mut agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
     assert_eq!(recorded(&w), LockMeta { unschedulable: false, boot_id: Some("boot-1".into()), reboot_streak: 0 });
 }
 
@@ -61,7 +61,7 @@ fn a_restart_on_the_same_boot_puts_the_node_back_without_claiming_a_reboot() {
     let w = holding_the_lock("boot-1", "boot-1", 0);
     let cfg = w.config(&[]);
     let host = FakeHost::new(true);
-    run_recover(&agent(&cfg, &w.client, &host)).expect("recovered");
+    run_recover(&mut agent(&cfg, &w.client, &host), &host).expect("recovered");
     w.assert_put_back();
     assert_eq!(w.event_reasons(), Vec::<String>::new(), "no reboot claimed");
 }
@@ -73,7 +73,7 @@ fn recovery_retries_only_the_step_that_failed() {
     w.api.inject(Fault::status("PUT", DS_PATH, 500, 2));
     let cfg = w.config(&["--post-reboot-node-labels=kured=done"]);
     let host = FakeHost::new(false);
-    run_recover(&agent(&cfg, &w.client, &host)).expect("recovered");
+    run_recover(&mut agent(&cfg, &w.client, &host), &host).expect("recovered");
     w.assert_put_back();
     assert_eq!(w.label("kured").as_deref(), Some("done"));
     assert_eq!(w.event_reasons(), ["Uncordoned"], "announced once");
@@ -95,7 +95,7 @@ fn recovery_never_asks_the_sentinel_while_holding_the_lock() {
     // put back all the same.
     let host = FakeHost::new(false);
     host.set_required(Err("timed out"));
-    run_recover(&agent(&cfg, &w.client, &host)).expect("recovered");
+    run_recover(&mut agent(&cfg, &w.client, &host), &host).expect("recovered");
     w.assert_put_back();
 }
 
@@ -104,23 +104,23 @@ fn the_reboot_loop_guard_stops_after_the_limit_until_the_sentinel_clears() {
     let w = holding_the_lock("boot-3", "boot-2", 2);
     let cfg = w.config(&[]);
     let host = FakeHost::new(true); // the sentinel survived the third reboot
-    let a = agent(&cfg, &w.client, &host);
-    run_recover(&a).expect("recovered");
+    let mut a = agent(&cfg, &w.client, &host);
+    run_recover(&mut a, &host).expect("recovered");
     assert_eq!(w.event_reasons(), ["RebootLoop", "Uncordoned"]);
     let warning = w.api.list("events").into_iter().find(|e| e["reason"] == "RebootLoop").unwrap();
     assert_eq!(warning["type"], "Warning");
     assert!(a.metrics().render().contains("kured_reboot_loop_stopped{node=\"node-1\"} 1"));
     // every later period: no lock, no reboot
     for _ in 0..3 {
-        assert_eq!(run_check(&a), Ended::Returned);
+        assert_eq!(run_check(&mut a), Ended::Returned);
     }
     assert_eq!((host.reboots(), w.holders()), (0, Vec::<String>::new()));
     // the sentinel clears once: the guard starts over
     host.set_required(Ok(false));
-    assert_eq!(run_check(&a), Ended::Returned);
+    assert_eq!(run_check(&mut a), Ended::Returned);
     assert!(a.metrics().render().contains("kured_reboot_loop_stopped{node=\"node-1\"} 0"));
     host.set_required(Ok(true));
-    assert_eq!(run_check(&a), Ended::WaitingForReboot);
+    assert_eq!(run_check(&mut a), Ended::WaitingForReboot);
     assert_eq!(recorded(&w).reboot_streak, 0);
 }
 
@@ -129,9 +129,9 @@ fn the_streak_rides_in_the_lock_across_the_reboot() {
     let w = holding_the_lock("boot-2", "boot-1", 1);
     let cfg = w.config(&[]);
     let host = FakeHost::new(true);
-    let a = agent(&cfg, &w.client, &host);
-    run_recover(&a).expect("recovered");
-    assert_eq!(run_check(&a), Ended::WaitingForReboot, "below the limit: rebooted again");
+    let mut a = agent(&cfg, &w.client, &host);
+    run_recover(&mut a, &host).expect("recovered");
+    assert_eq!(run_check(&mut a), Ended::WaitingForReboot, "below the limit: rebooted again");
     assert_eq!(recorded(&w), LockMeta { unschedulable: false, boot_id: Some("boot-2".into()), reboot_streak: 2 });
 }
 
@@ -140,9 +140,9 @@ fn the_guard_is_off_with_a_zero_limit() {
     let w = holding_the_lock("boot-9", "boot-8", 50);
     let cfg = w.config(&["--reboot-loop-limit=0"]);
     let host = FakeHost::new(true);
-    let a = agent(&cfg, &w.client, &host);
-    run_recover(&a).expect("recovered");
-    assert_eq!(run_check(&a), Ended::WaitingForReboot);
+    let mut a = agent(&cfg, &w.client, &host);
+    run_recover(&mut a, &host).expect("recovered");
+    assert_eq!(run_check(&mut a), Ended::WaitingForReboot);
 }
 
 #[test]
@@ -153,12 +153,12 @@ fn a_leftover_lock_is_put_back_during_the_back_off() {
     let cfg = w.config(&[]);
     let host = FakeHost::new(true);
     host.set_reboot_result(RebootResult::CommandFailed);
-    let a = agent(&cfg, &w.client, &host);
-    assert_eq!(run_check(&a), Ended::Returned);
+    let mut a = agent(&cfg, &w.client, &host);
+    assert_eq!(run_check(&mut a), Ended::Returned);
     assert!(w.cordoned() && w.holders() == [NODE], "the failed give-up kept the lock and cordon");
     w.api.clear_faults();
     // still backing off: the next check puts the node back all the same
-    assert_eq!(run_check(&a), Ended::Returned);
+    assert_eq!(run_check(&mut a), Ended::Returned);
     assert_eq!(host.reboots(), 1, "no new attempt during the back-off");
     w.assert_put_back();
 }
@@ -189,9 +189,9 @@ fn a_drain_stalled_on_budgets_gives_way_to_an_earlier_holder() {
     let earlier = LockEntry::new("node-2", LockMeta::cordoned(false), host.now() - time::Duration::minutes(1), None);
     w.set_lock_annotation(&LockValue::Multi { max_owners: 2, locks: vec![earlier] }.to_annotation());
     let cfg = w.config(&["--concurrency=2", "--drain-stall-timeout=20s", "--drain-timeout=2m"]);
-    let a = agent(&cfg, &w.client, &host);
+    let mut a = agent(&cfg, &w.client, &host);
 
-    assert_eq!(run_check(&a), Ended::Returned);
+    assert_eq!(run_check(&mut a), Ended::Returned);
     assert!(!w.cordoned(), "uncordoned after giving way");
     assert_eq!(w.holders(), ["node-2"]);
     assert_eq!(w.event_reasons(), ["Draining", "GaveWay"]);
@@ -201,7 +201,7 @@ fn a_drain_stalled_on_budgets_gives_way_to_an_earlier_holder() {
 
     // node-2 still holds: no new attempt, however often we check.
     for _ in 0..3 {
-        run_check(&a);
+        run_check(&mut a);
     }
     assert!(!w.cordoned());
     assert_eq!(w.holders(), ["node-2"]);
@@ -210,7 +210,7 @@ fn a_drain_stalled_on_budgets_gives_way_to_an_earlier_holder() {
     // node-2 is done: node-1 drains again, now the first holder. The budget
     // still refuses, so the drain runs into --drain-timeout instead of giving way.
     w.set_lock_annotation(&LockValue::Multi { max_owners: 2, locks: vec![] }.to_annotation());
-    assert_eq!(run_check(&a), Ended::Returned);
+    assert_eq!(run_check(&mut a), Ended::Returned);
     assert_eq!(w.event_reasons(), ["Draining", "Draining", "GaveWay"], "gave way once only");
     assert!(w.count("POST", "/pods/web/eviction") > refused);
     assert!(!w.cordoned(), "the failed drain put the node back");
@@ -231,15 +231,15 @@ fn a_deleted_holders_entry_is_removed_even_when_nobody_needs_the_lock() {
     w.set_lock_annotation(&LockValue::Multi { max_owners: 2, locks: vec![gone] }.to_annotation());
     w.api.delete("nodes", "", "node-2").expect("node-2 existed");
     let cfg = w.config(&["--concurrency=2"]);
-    let a = agent(&cfg, &w.client, &host);
-    run_check(&a);
+    let mut a = agent(&cfg, &w.client, &host);
+    run_check(&mut a);
     assert_eq!(w.holders(), ["node-2"], "one look is not enough");
     host.advance(kured::lock::stale::MIN_GAP);
-    run_check(&a);
+    run_check(&mut a);
     let v = LockValue::from_annotation(&w.lock_annotation().expect("still there")).unwrap();
     assert_eq!(v.entries()[0].broken_by(), Some(NODE), "broken on a look the gap later, kept for the grace");
     host.advance(kured::lock::stale::GRACE);
-    run_check(&a);
+    run_check(&mut a);
     assert_eq!(w.holders(), Vec::<String>::new(), "swept once the grace is over");
     let broken = w
         .api
@@ -261,7 +261,7 @@ fn an_event_whose_connection_was_lost_is_resent_once() {
     w.api.inject(Fault::reset("POST", "/api/v1/namespaces/default/events", 2));
     let cfg = w.config(&[]);
     let host = FakeHost::new(true);
-    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
+    assert_eq!(run_check(&mut agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
     assert_eq!(w.event_reasons(), ["Draining", "Rebooting"], "each recorded once");
     let posts = w.count("POST", "/namespaces/default/events");
     assert_eq!(posts, 4, "Draining: two lost, the third recorded; Rebooting: the first");
@@ -281,7 +281,7 @@ fn a_stalled_drain_never_gives_way_to_a_hand_written_entry() {
     };
     w.set_lock_annotation(&LockValue::Multi { max_owners: 2, locks: vec![manual] }.to_annotation());
     let cfg = w.config(&["--concurrency=2", "--drain-stall-timeout=10s", "--drain-timeout=1m"]);
-    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::Returned);
+    assert_eq!(run_check(&mut agent(&cfg, &w.client, &host)), Ended::Returned);
     assert_eq!(w.event_reasons(), ["Draining"], "no GaveWay: the drain ran into its timeout");
     assert_eq!(w.holders(), [""], "the hand-written entry stays, ours is released");
     assert!(!w.cordoned());

@@ -3,8 +3,7 @@
 //! before the lock is released. Best effort on the way in: a budget list that
 //! cannot be read only narrows the gate to readiness, never stops a reboot.
 
-use std::collections::BTreeMap;
-
+use super::machine::GateOutcome;
 use super::Agent;
 use crate::gate::{self, Outcome};
 use crate::status::Phase;
@@ -29,34 +28,29 @@ impl Agent<'_> {
     }
 
     /// After the reboot, before the lock is released: wait until the node is
-    /// Ready and its budgets recovered, at most --release-gate-timeout. False
-    /// when a stop (SIGTERM) came first: the lock is then kept, and the gate's
-    /// record with it, so the next start passes the gate before releasing
-    /// (released now, the next node could start while the budgets are short).
-    pub(super) fn release_gate(&self, annotations: &BTreeMap<String, String>) -> bool {
+    /// Ready and its budgets recovered, at most --release-gate-timeout. A stop
+    /// (SIGTERM) first: the machine keeps the lock, and the gate's record with
+    /// it, so the next start passes the gate before releasing (released now,
+    /// the next node could start while the budgets are short).
+    pub(super) fn release_gate(&mut self) -> GateOutcome {
         let timeout = self.config.release_gate_timeout;
-        if timeout.is_zero() {
-            return true;
-        }
-        self.report("release-gate", "waiting for the node and its PodDisruptionBudgets to recover", None);
-        let budgets = gate::recorded(annotations);
-        match gate::wait(self.client, self.node_id(), &budgets, timeout, self.clock, &|| self.clock.stopped()) {
+        let annotations = self.io.node.as_ref().map(|n| n.metadata.annotations.clone()).unwrap_or_default();
+        let budgets = gate::recorded(&annotations);
+        let clock = self.clock;
+        match gate::wait(self.client, self.node_id(), &budgets, timeout, clock, &|| clock.stopped()) {
             Outcome::Open { waited } => {
                 log::info!("release gate open after {:.1}s", waited.as_secs_f64());
                 self.metrics.status.observe(Phase::ReleaseGate, waited);
+                GateOutcome::Open
             }
             Outcome::TimedOut(why) => {
                 let message = format!("release gate still shut after {timeout:?}: {why}; releasing the lock anyway");
                 log::warn!("{message}");
                 self.event("ReleaseGateTimedOut", &message);
                 self.metrics.status.observe(Phase::ReleaseGate, timeout);
+                GateOutcome::TimedOut
             }
-            Outcome::Stopped => {
-                log::info!("stopping during the release gate: keeping the lock; the next start of kured passes the gate, then releases it");
-                self.state.keep_lock_on_stop.set(true);
-                return false;
-            }
+            Outcome::Stopped => GateOutcome::Stopped,
         }
-        true
     }
 }

@@ -17,12 +17,13 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use super::{Agent, Flow};
+use super::machine::Confirmation;
+use super::Agent;
 use crate::clock::jitter;
 use crate::drain::Guide;
 use crate::error::Result;
 use crate::lock::stale::HOLDER_CHECK;
-use crate::lock::{DaemonSetLock, Held, Standing};
+use crate::lock::{Held, Standing};
 use crate::metrics::Series;
 use crate::node;
 
@@ -40,7 +41,7 @@ pub(super) struct Holding {
     pub node_uid: String,
     /// When the entry was last seen standing (the acquiring write counts),
     /// by the loop's clock.
-    checked: OffsetDateTime,
+    pub checked: OffsetDateTime,
 }
 
 impl Holding {
@@ -51,7 +52,7 @@ impl Holding {
 
 /// Why a holder must stop.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Lost {
+pub enum Lost {
     /// Broken as stale by that node: this Node looked gone to it.
     Broken(String),
     /// The entry's `--lock-ttl` ran out and the slot could not be renewed.
@@ -79,19 +80,13 @@ impl Lost {
             Lost::OptedOut(why) => format!("{node} is {why} ({})", crate::optout::KEY),
         }
     }
-
-    /// How the loop goes on: wait for the lock again, or (opted out) not.
-    pub fn then(&self) -> Flow {
-        match self {
-            Lost::OptedOut(_) => Flow::Continue,
-            _ => Flow::LockFull,
-        }
-    }
 }
 
 impl Agent<'_> {
     /// A fresh look: None = still ours. An error = cannot tell now.
-    fn look(&self, lock: &DaemonSetLock<'_>, h: &mut Holding) -> Result<Option<Lost>> {
+    fn look(&mut self) -> Result<Option<Lost>> {
+        let lock = self.lock();
+        let Some(h) = self.io.holding.as_mut() else { return Ok(Some(Lost::Removed)) };
         let lost = match lock.confirm(&mut h.held)? {
             Standing::Held => None,
             Standing::Broken(by) => Some(Lost::Broken(by)),
@@ -101,16 +96,17 @@ impl Agent<'_> {
         if lost.is_some() {
             return Ok(lost);
         }
+        let uid = h.node_uid.clone();
         let lost = match self.client.get_node(self.node_id()) {
-            Ok(n) if !h.node_uid.is_empty() && !n.metadata.uid.is_empty() && n.metadata.uid != h.node_uid => {
-                Some(Lost::NodeReplaced)
-            }
+            Ok(n) if !uid.is_empty() && !n.metadata.uid.is_empty() && n.metadata.uid != uid => Some(Lost::NodeReplaced),
             Ok(n) => crate::optout::opted_out(&n.metadata.labels, &n.metadata.annotations).map(Lost::OptedOut),
             Err(e) if e.is_not_found() => Some(Lost::NodeMissing),
             Err(e) => return Err(e),
         };
         if lost.is_none() {
-            h.checked = self.clock.now();
+            if let Some(h) = self.io.holding.as_mut() {
+                h.checked = self.clock.now();
+            }
         }
         Ok(lost)
     }
@@ -119,11 +115,12 @@ impl Agent<'_> {
     /// ([`HOLDER_CHECK`]; zero right before the cordon). A look that fails
     /// goes on on the last one (the next round looks again; the reboot
     /// command waits for a good one).
-    pub(super) fn still_holding(&self, lock: &DaemonSetLock<'_>, h: &mut Holding, max_age: Duration) -> Option<Lost> {
-        if self.clock.now() - h.checked < max_age {
+    pub(super) fn still_holding(&mut self, max_age: Duration) -> Option<Lost> {
+        let checked = self.io.holding.as_ref().map(|h| h.checked)?;
+        if self.clock.now() - checked < max_age {
             return None;
         }
-        match self.look(lock, h) {
+        match self.look() {
             Ok(lost) => lost,
             Err(e) => {
                 log::warn!(
@@ -135,20 +132,16 @@ impl Agent<'_> {
         }
     }
 
-    /// Right before the reboot command: Ok = a look just now found the entry
-    /// and the Node ours. Err(Some) = lost; Err(None) = no look succeeded
-    /// within [`CONFIRM_PATIENCE`] (or a stop came): do not reboot now.
-    pub(super) fn confirm_before_reboot(
-        &self,
-        lock: &DaemonSetLock<'_>,
-        h: &mut Holding,
-    ) -> std::result::Result<(), Option<Lost>> {
+    /// Right before the reboot command: Held = a look just now found the
+    /// entry and the Node ours. Unsure = no look succeeded within
+    /// [`CONFIRM_PATIENCE`] (or a stop came): do not reboot now.
+    pub(super) fn confirm_before_reboot(&mut self) -> Confirmation {
         let started = self.clock.now();
         let mut wait = Duration::from_millis(500);
         loop {
-            match self.look(lock, h) {
-                Ok(None) => return Ok(()),
-                Ok(Some(lost)) => return Err(Some(lost)),
+            match self.look() {
+                Ok(None) => return Confirmation::Held,
+                Ok(Some(lost)) => return Confirmation::Lost(lost),
                 Err(e) if self.clock.now() - started + wait < CONFIRM_PATIENCE && !self.clock.stopped() => {
                     log::warn!(
                         "cannot confirm that {} still holds the reboot lock before rebooting ({e}); retrying",
@@ -162,15 +155,16 @@ impl Agent<'_> {
                         "cannot confirm that {} still holds the reboot lock ({e}): not rebooting on an old look",
                         self.node_id()
                     );
-                    return Err(None);
+                    return Confirmation::Unsure;
                 }
             }
         }
     }
 
     /// Stop an attempt whose lock is lost: put the node back, say so, let the
-    /// entry go if it is still there. Never reboots.
-    pub(super) fn lock_lost(&self, lock: &DaemonSetLock<'_>, h: &Holding, lost: &Lost) {
+    /// entry go if it is still there. Never reboots. False when kured's
+    /// cordon may be left with no entry recording it.
+    pub(super) fn lock_lost(&mut self, lost: &Lost, was_cordoned: bool) -> bool {
         let why = lost.describe(self.node_id());
         if let Lost::OptedOut(_) = lost {
             log::info!("{why}: not rebooting; putting the node back and letting the lock go");
@@ -180,10 +174,7 @@ impl Agent<'_> {
         }
         // A Node registered again is a new object: its cordon, if any, is not
         // ours. A Node that answered 404 may still be there (a stray 404): try.
-        if !h.held.meta.unschedulable && *lost != Lost::NodeReplaced && !self.uncordon_patiently() {
-            // Taken again later, the lock must not record this cordon as an operator's.
-            self.state.our_cordon.set(true);
-        }
+        let put_back = was_cordoned || *lost == Lost::NodeReplaced || self.uncordon_patiently();
         match lost {
             Lost::NodeMissing => self.daemonset_warning(
                 "LockLost",
@@ -195,16 +186,18 @@ impl Agent<'_> {
                 self.warning("LockLost", &format!("kured: {why}; the node was not rebooted, and is put back"));
             }
         }
-        if !matches!(lost, Lost::Removed) {
-            match lock.release_entry(&h.held.key) {
-                Ok(true) => log::info!("let go of {}'s lock entry", self.node_id()),
-                Ok(false) => {}
-                Err(e) => log::warn!("cannot remove {}'s lock entry (it expires or is swept): {e}", self.node_id()),
+        if let Some(h) = self.io.holding.take() {
+            if !matches!(lost, Lost::Removed) {
+                match self.lock().release_entry(&h.held.key) {
+                    Ok(true) => log::info!("let go of {}'s lock entry", self.node_id()),
+                    Ok(false) => {}
+                    Err(e) => {
+                        log::warn!("cannot remove {}'s lock entry (it expires or is swept): {e}", self.node_id())
+                    }
+                }
             }
         }
-        if let Lost::OptedOut(reason) = lost {
-            self.opted_out(reason);
-        }
+        put_back
     }
 
     /// Uncordon, a few tries: once the entry is gone nothing in the lock
@@ -244,16 +237,16 @@ impl Agent<'_> {
 /// The drain's questions, answered by the holder: halt when the lock is lost,
 /// give way when an earlier holder may be waiting on us.
 pub(super) struct HolderGuide<'g, 'a> {
-    pub agent: &'g Agent<'a>,
-    pub lock: &'g DaemonSetLock<'g>,
-    pub holding: &'g mut Holding,
+    pub agent: &'g mut Agent<'a>,
     /// Why the drain was halted, for the caller.
     pub lost: Option<Lost>,
+    /// The entries given way to, for the caller.
+    pub gave_way_to: Vec<crate::lock::stale::EntryKey>,
 }
 
 impl HolderGuide<'_, '_> {
     fn halt_if_older(&mut self, max_age: Duration) -> Option<String> {
-        let lost = self.agent.still_holding(self.lock, self.holding, max_age)?;
+        let lost = self.agent.still_holding(max_age)?;
         let why = lost.describe(self.agent.node_id());
         self.lost = Some(lost);
         Some(why)
@@ -276,6 +269,8 @@ impl Guide for HolderGuide<'_, '_> {
     }
 
     fn give_way(&mut self) -> Option<Vec<String>> {
-        self.agent.give_way_to(self.lock)
+        let (names, keys) = self.agent.give_way_to()?;
+        self.gave_way_to = keys;
+        Some(names)
     }
 }

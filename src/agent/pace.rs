@@ -13,7 +13,10 @@
 use std::time::{Duration, Instant};
 
 use super::effects::unit_random;
-use super::{Agent, Flow};
+use super::machine::rules::initial_delay;
+use super::machine::{Observation, Wait};
+use super::Agent;
+use crate::clock::jitter;
 use crate::lock::wake::{turn, Wake};
 
 /// Checks woken by the lock are at least this far apart, so a lock that
@@ -21,50 +24,66 @@ use crate::lock::wake::{turn, Wake};
 const MIN_GAP: Duration = Duration::from_millis(500);
 
 impl Agent<'_> {
-    /// Wait after a check that started at `started`, until the next is due.
-    /// The watch sees a stop between events and between its requests (30 s
-    /// at most), and beats /healthz there.
-    pub(super) fn pace(&self, flow: Flow, started: Instant) {
+    /// Wait as the machine asked; Tick when the next look is due, Stop when a
+    /// stop came. A wait for the next check lasts the rest of the period since
+    /// the check started. The watch sees a stop between events and between
+    /// its requests (30 s at most), and beats /healthz there.
+    pub(super) fn pace(&mut self, wait: &Wait) -> Observation {
+        match wait {
+            Wait::FirstCheck => self.clock.sleep(initial_delay(self.config.period, unit_random())),
+            Wait::Retry(d) => self.clock.sleep(*d + jitter(*d / 10 + Duration::from_millis(1))),
+            Wait::Reboot(d) => self.clock.sleep(*d),
+            Wait::Period => self.clock.sleep(self.rest_of_period()),
+            Wait::Lock | Wait::GaveWay(_) => self.wait_on_lock(wait),
+        }
+        match self.clock.stopped() {
+            true => Observation::Stop,
+            false => Observation::Tick,
+        }
+    }
+
+    /// What is left of the period since the check started, cut short when a
+    /// slot frees itself (a TTL, a broken entry's grace: no watch event says
+    /// so) or the window opens before the period ends.
+    fn rest_of_period(&mut self) -> Duration {
+        let started = self.io.check_started.unwrap_or_else(Instant::now);
         let mut left = self.config.period.saturating_sub(started.elapsed());
-        // A slot that frees itself (a TTL, a broken entry's grace) sends no
-        // watch event: look again then.
-        if let Some(at) = self.state.lock_frees_at.take() {
+        if let Some(at) = self.io.lock_frees_at.take() {
             left = left.min(at.saturating_duration_since(Instant::now()) + Duration::from_millis(100));
         }
-        // The window opens before the period ends: check then.
-        if let Some(at) = self.state.window_opens_at.take() {
+        if let Some(at) = self.io.window_opens_at.take() {
             left = left.min(at.saturating_duration_since(Instant::now()) + Duration::from_millis(100));
         }
-        if flow != Flow::LockFull {
-            self.clock.sleep(left);
-            return;
-        }
+        left
+    }
+
+    /// On the lock's watch: for this node's turn at a free slot, or (after
+    /// giving way) for one of the holders given way to to be done.
+    fn wait_on_lock(&mut self, wait: &Wait) {
+        let started = self.io.check_started.unwrap_or_else(Instant::now);
+        let left = self.rest_of_period();
         // Even after a check longer than the period: a free slot this check
         // left to the next in line may be this node's after all.
         // (only then: a full lock is waited on for the rest of the period)
-        let left = match self.state.waiting.borrow().deferred() {
+        let left = match self.io.waiting.deferred() {
             true => left.max(turn::MAX_DELAY + MIN_GAP),
             false => left,
         };
+        let clock = self.clock;
         let stop = || {
-            self.clock.beat();
-            self.clock.stopped()
+            clock.beat();
+            clock.stopped()
         };
-        // After giving way, the wait is for one of those holders to be done
-        // (the free slot is the one this node just released).
-        let gave_way = self.state.gave_way_to.borrow().clone();
-        let woken = match gave_way.is_empty() {
-            true => {
+        let lock = self.lock();
+        let woken = match wait {
+            Wait::GaveWay(gave_way) => lock.wait_for_release(gave_way, left, &stop),
+            _ => {
                 let since = self.metrics.status.lock_wait_since().unwrap_or_else(|| self.clock.now());
-                let mut waiting = self.state.waiting.borrow_mut();
-                self.lock().wait_for_turn(&mut waiting, since, self.config.period, left, &stop)
+                lock.wait_for_turn(&mut self.io.waiting, since, self.config.period, left, &stop)
             }
-            false => self.lock().wait_for_release(&gave_way, left, &stop),
         };
-        let mut waiting = self.state.waiting.borrow_mut();
-        waiting.broken = woken.is_err();
-        waiting.turn_due = matches!(woken, Ok(Wake::Free));
-        drop(waiting);
+        self.io.waiting.broken = woken.is_err();
+        self.io.waiting.turn_due = matches!(woken, Ok(Wake::Free));
         match woken {
             Ok(Wake::Free) => self.clock.sleep(MIN_GAP.saturating_sub(started.elapsed())),
             Ok(Wake::TimedOut | Wake::Stopped) => {}
@@ -80,9 +99,7 @@ impl Agent<'_> {
             }
         }
     }
-}
 
-impl Agent<'_> {
     /// Whether this check looks up the lock holders' Nodes for stale entries
     /// (besides once a period at most): waiters near the front of the queue
     /// do, those far behind only now and then (see [`turn::looks_for_stale`]).
@@ -90,7 +107,7 @@ impl Agent<'_> {
         let Some(since) = self.metrics.status.lock_wait_since() else { return true };
         // (passed over counts as far as behind: at 1,000 nodes on a slow
         // server most waiters were, and all of them looked every period)
-        let offset = self.state.waiting.borrow().offset(since, self.config.period);
+        let offset = self.io.waiting.offset(since, self.config.period);
         turn::looks_for_stale(offset, unit_random())
     }
 }

@@ -19,31 +19,25 @@
 //! the node is put back the same way, and retries.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-use super::{Agent, Flow};
+use super::machine::Quorum;
+use super::Agent;
 use crate::controlplane::{self, Order, Peer, ROLE_LABELS};
 use crate::error::Result;
 use crate::kube::Node;
 use crate::lock::quorum::{self, Guard, Wait};
-use crate::lock::{DaemonSetLock, LockMeta};
-use crate::status::Blocked;
-
-/// A control-plane node held back because another one is not Ready looks
-/// again after this long (or its `--period`, if shorter): no watch event
-/// announces a Node becoming Ready.
-pub const NOT_READY_RECHECK: Duration = Duration::from_secs(10);
+use crate::status::{Blocked, NodeState};
 
 impl Agent<'_> {
     /// Look up what the guard and the order need, set the lock's guard
-    /// (`state.guard`), and apply the order. Some(flow): held back by the
-    /// order (reported); the lock is not to be taken now.
-    pub(super) fn control_plane_check(&self, node: &Node) -> Result<Option<Flow>> {
-        self.state.guard.replace(None);
+    /// (`io.guard`), and apply the order. True: held back by the order
+    /// (reported); the lock is not to be taken now.
+    pub(super) fn control_plane_check(&mut self, node: &Node) -> Result<bool> {
+        self.io.guard = None;
         let config = self.config;
         let by_role = controlplane::has_role(&node.metadata.labels);
         if !by_role && config.control_plane_selector.is_empty() && config.control_plane_order == Order::Any {
-            return Ok(None);
+            return Ok(false);
         }
         let control_plane = self.control_plane_nodes()?;
         let me_cp = by_role || control_plane.contains_key(self.node_id());
@@ -51,7 +45,7 @@ impl Agent<'_> {
             let (not_ready, settling) = self.not_ready(&control_plane);
             let mut names: std::collections::BTreeSet<String> = control_plane.keys().cloned().collect();
             names.insert(self.node_id().to_string());
-            self.state.guard.replace(Some(Guard { control_plane: names, not_ready, settling }));
+            self.io.guard = Some(Guard { control_plane: names, not_ready, settling });
         }
         let order = config.control_plane_order;
         let peers: Vec<Peer> = match (order, me_cp) {
@@ -69,41 +63,32 @@ impl Agent<'_> {
         // The other side says it wants a reboot in its status annotation, at
         // its first check: the waiting side's first period after its own
         // first look gives every node of the other side that check.
-        let settles_at = *self.state.order_settles_at.get_or_init(|| std::time::Instant::now() + config.period);
+        let settles_at = *self.io.order_settles_at.get_or_insert_with(|| std::time::Instant::now() + config.period);
         if waiting_side && waits_for.is_empty() && std::time::Instant::now() < settles_at {
             waits_for.push("(the first period: every node checks once first)".into());
             self.note_lock_frees_in(settles_at.saturating_duration_since(std::time::Instant::now()));
         }
-        Ok(self.held_by_order(order, &waits_for).then_some(Flow::Continue))
+        Ok(self.held_by_order(order, &waits_for))
     }
 
     /// Right before the reboot command of a guarded control-plane holder:
-    /// Some(flow) = another control-plane node is not Ready (or they could
-    /// not be listed): the node is put back and the lock let go (see the
-    /// module comment); not rebooting now.
-    pub(super) fn quorum_before_reboot(&self, lock: &DaemonSetLock<'_>, meta: &LockMeta) -> Option<Flow> {
-        lock.guard.as_ref()?;
-        let wait = match self.control_plane_nodes() {
+    /// Hold = another control-plane node is not Ready or settling, Failed =
+    /// they could not be listed: the machine puts the node back and lets the
+    /// lock go (see the module comment); not rebooting now.
+    pub(super) fn quorum_before_reboot(&mut self) -> Quorum {
+        if self.io.guard.is_none() {
+            return Quorum::Fine;
+        }
+        match self.control_plane_nodes() {
             Ok(cp) => match self.not_ready(&cp) {
-                (not_ready, _) if !not_ready.is_empty() => Wait::NotReady(not_ready[0].clone()),
-                (_, settling) => Wait::Settling(settling.into_iter().next()?),
+                (not_ready, _) if !not_ready.is_empty() => Quorum::Hold(Wait::NotReady(not_ready[0].clone()).reason()),
+                (_, settling) => match settling.into_iter().next() {
+                    Some(s) => Quorum::Hold(Wait::Settling(s).reason()),
+                    None => Quorum::Fine,
+                },
             },
-            Err(e) => {
-                log::error!("cannot list the control-plane nodes before rebooting ({e}): not rebooting on an old look");
-                self.give_up(lock, !meta.unschedulable);
-                return Some(Flow::Continue);
-            }
-        };
-        log::warn!(
-            "not rebooting {}: {} (looked right before the reboot command); putting the node back and letting the lock go",
-            self.node_id(),
-            wait.reason()
-        );
-        self.give_up(lock, !meta.unschedulable);
-        self.metrics.status.lock_wait_started(self.clock.now());
-        self.report("pending", &wait.reason(), Some(Blocked::ControlPlane));
-        self.note_lock_frees_in(NOT_READY_RECHECK.min(self.config.period));
-        Some(Flow::Continue)
+            Err(e) => Quorum::Failed(e.to_string()),
+        }
     }
 
     /// The other control-plane nodes that are not Ready, and those Ready
@@ -151,21 +136,21 @@ impl Agent<'_> {
 
     /// Report and remember a hold by the order; false once there is none, or
     /// once it has lasted [`controlplane::PATIENCE_PERIODS`] periods.
-    fn held_by_order(&self, order: Order, waits_for: &[String]) -> bool {
+    fn held_by_order(&mut self, order: Order, waits_for: &[String]) -> bool {
         let now = self.clock.now();
         let period = self.config.period;
         if waits_for.is_empty() {
-            self.state.order_held.set(None);
+            self.io.order_held = None;
             return false;
         }
         // A hold seen again after a gap (the node needed no reboot meanwhile) starts afresh.
-        let (since, warned) = match self.state.order_held.get() {
+        let (since, warned) = match self.io.order_held {
             Some((since, last, warned)) if (now - last).unsigned_abs() <= period.saturating_mul(2) => (since, warned),
             _ => (now, false),
         };
         let names = crate::names::summary(waits_for);
         let over = controlplane::patience_over(since, now, period);
-        self.state.order_held.set(Some((since, now, over)));
+        self.io.order_held = Some((since, now, over));
         if over {
             let level = if warned { log::Level::Debug } else { log::Level::Warn };
             log::log!(
@@ -181,7 +166,7 @@ impl Agent<'_> {
             _ => format!("waiting: workers reboot first (--control-plane-order=last): {names}"),
         };
         log::info!("{why}");
-        self.report("pending", &why, Some(Blocked::ControlPlane));
+        self.report(NodeState::Pending, &why, Some(Blocked::ControlPlane), false);
         true
     }
 }

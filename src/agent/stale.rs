@@ -16,17 +16,17 @@ impl Agent<'_> {
     /// Whether the lock holders' Nodes may be looked up now: once per period,
     /// as before waking on the lock's release brought checks sooner (a look
     /// per holder per waiter per release, at 200 nodes most of the requests).
-    pub(super) fn stale_look_due(&self) -> bool {
+    pub(super) fn stale_look_due(&mut self) -> bool {
         let now = self.clock.now();
-        let due = self.state.stale_looked.get().is_none_or(|t| now - t >= self.config.period);
+        let due = self.io.stale_looked.is_none_or(|t| now - t >= self.config.period);
         if due {
-            self.state.stale_looked.set(Some(now));
+            self.io.stale_looked = Some(now);
         }
         due
     }
 
     /// True if a slot may be free now (a broken entry's grace was over).
-    pub(super) fn break_stale_locks(&self, lock: &DaemonSetLock<'_>, entries: &[LockEntry]) -> bool {
+    pub(super) fn break_stale_locks(&mut self, lock: &DaemonSetLock<'_>, entries: &[LockEntry]) -> bool {
         let now = self.clock.now();
         let mut broke = false;
         if entries.iter().any(|e| e.broken_by().is_some() && e.expired(now)) {
@@ -41,9 +41,10 @@ impl Agent<'_> {
         }
         let no_guard = quorum::Guard::default();
         let guard = lock.guard.as_ref().unwrap_or(&no_guard);
-        let mut sightings = self.state.sightings.borrow_mut();
+        let mut sightings = std::mem::take(&mut self.io.sightings);
         sightings.retain(&entries.iter().map(stale::key).collect::<Vec<_>>());
-        for entry in entries.iter().filter(|e| e.node_id != self.node_id() && !e.expired(now) && stale::breakable(e)) {
+        let me = self.config.node_id.clone();
+        for entry in entries.iter().filter(|e| e.node_id != me && !e.expired(now) && stale::breakable(e)) {
             let gap = stale::gap_for(self.config.period, quorum::is_control_plane(entry, guard));
             let seen = match self.client.get_node(&entry.node_id) {
                 Ok(_) => NodeSeen::Present,
@@ -82,6 +83,7 @@ impl Agent<'_> {
                 Err(e) => log::warn!("cannot remove the stale lock entry of {}: {e}", entry.node_id),
             }
         }
+        self.io.sightings = sightings;
         broke
     }
 }
@@ -89,9 +91,9 @@ impl Agent<'_> {
 impl Agent<'_> {
     /// A slot may free itself in `d` with no write a watch would see (an
     /// entry's TTL, a broken entry's grace): the wait for the lock ends then.
-    pub(super) fn note_lock_frees_in(&self, d: std::time::Duration) {
+    pub(super) fn note_lock_frees_in(&mut self, d: std::time::Duration) {
         let at = std::time::Instant::now() + d;
-        let next = self.state.lock_frees_at.get().filter(|t| *t > std::time::Instant::now()).map_or(at, |t| t.min(at));
-        self.state.lock_frees_at.set(Some(next));
+        let next = self.io.lock_frees_at.filter(|t| *t > std::time::Instant::now()).map_or(at, |t| t.min(at));
+        self.io.lock_frees_at = Some(next);
     }
 }

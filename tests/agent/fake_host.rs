@@ -1,19 +1,19 @@
-//! The fake host: a `FakeHost` that is both the host and the clock (so "reboot
-//! requested" and "waiting for the machine to go down" are one state).
+//! The fake host: a `FakeHost` that is both the host and the clock. Time only
+//! moves when the agent sleeps: nothing here sleeps for real.
 //!
-//! After a successful reboot `Agent::check` waits forever; the fake's `sleep`
-//! unwinds with the [`RebootWait`] marker once a reboot was requested, and
-//! [`run_check`] turns that into [`Ended::WaitingForReboot`]. A retry loop that
-//! never ends unwinds with [`StillRetrying`] instead of hanging the test. Time
-//! only moves when the agent sleeps: nothing here sleeps for real.
+//! `Agent::check` returns after the reboot command ([`Flow::Rebooting`],
+//! which [`run_check`] reports as [`Ended::WaitingForReboot`]). A whole loop
+//! ends the way a real one does: the fake's clock says "stopped" once the
+//! reboot command ran ([`run_loop_until_reboot`]: the shutdown arriving), or
+//! once the agent slept [`SLEEP_LIMIT`] times (a retry loop that would not
+//! end: the test sees it, rather than hangs). No panic leaves the loop.
 #![allow(dead_code)]
 
-use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, Once};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
-use kured::agent::Agent;
+use kured::agent::{Agent, Flow};
 use kured::clock::Clock;
 use kured::host::Host;
 use kured::Error;
@@ -30,13 +30,6 @@ pub enum RebootResult {
     Uncertain,
 }
 
-/// The panic payload that ends the endless "waiting for the reboot" loop.
-pub struct RebootWait;
-
-/// The panic payload when the agent slept more than [`SLEEP_LIMIT`] times: a
-/// retry loop that does not end (a test would otherwise hang).
-pub struct StillRetrying;
-
 pub const SLEEP_LIMIT: usize = 200;
 
 /// Host and clock in one: a settable sentinel, a recorded reboot, fake time.
@@ -44,6 +37,10 @@ pub struct FakeHost {
     required: Mutex<Result<bool, String>>,
     reboot_result: Mutex<RebootResult>,
     reboots: AtomicUsize,
+    /// Reboot commands that worked (or may have): the machine goes down.
+    going_down: AtomicUsize,
+    /// Stop once a reboot command worked (see the module comment).
+    stop_on_reboot: AtomicBool,
     now: Mutex<OffsetDateTime>,
     sleeps: Mutex<Vec<Duration>>,
     /// Called after each sleep with the new time: the world changing while the
@@ -59,6 +56,8 @@ impl FakeHost {
             required: Mutex::new(Ok(required)),
             reboot_result: Mutex::new(RebootResult::Ok),
             reboots: AtomicUsize::new(0),
+            going_down: AtomicUsize::new(0),
+            stop_on_reboot: AtomicBool::new(false),
             now: Mutex::new(NOW),
             sleeps: Mutex::new(Vec::new()),
             on_sleep: Mutex::new(None),
@@ -98,7 +97,11 @@ impl Host for FakeHost {
     fn reboot(&self) -> kured::Result<()> {
         self.reboots.fetch_add(1, Ordering::SeqCst);
         let command = "fake reboot".to_string();
-        match *self.reboot_result.lock().unwrap() {
+        let result = *self.reboot_result.lock().unwrap();
+        if result != RebootResult::CommandFailed {
+            self.going_down.fetch_add(1, Ordering::SeqCst);
+        }
+        match result {
             RebootResult::Ok => Ok(()),
             RebootResult::CommandFailed => Err(Error::CommandFailed {
                 command,
@@ -116,15 +119,13 @@ impl Clock for FakeHost {
         *self.now.lock().unwrap()
     }
     fn sleep(&self, d: Duration) {
-        // Once the reboot was requested the only thing left is to wait for the
-        // machine to go down: end the test's check there.
-        if self.reboots() > 0 {
-            panic::panic_any(RebootWait);
+        // As the daemon's clock: once stopped, waits return at once.
+        if self.stopped() {
+            return;
         }
         let mut sleeps = self.sleeps.lock().unwrap();
         if sleeps.len() >= SLEEP_LIMIT {
-            drop(sleeps);
-            panic::panic_any(StillRetrying);
+            return;
         }
         sleeps.push(d);
         drop(sleeps);
@@ -137,6 +138,10 @@ impl Clock for FakeHost {
             f(now);
         }
     }
+    fn stopped(&self) -> bool {
+        let rebooted = self.stop_on_reboot.load(Ordering::SeqCst) && self.going_down.load(Ordering::SeqCst) > 0;
+        rebooted || self.sleeps.lock().unwrap().len() >= SLEEP_LIMIT
+    }
 }
 
 /// How a `check()` ended.
@@ -146,56 +151,26 @@ pub enum Ended {
     WaitingForReboot,
 }
 
-pub fn run_check(agent: &Agent<'_>) -> Ended {
-    match catch_markers(|| agent.check()) {
-        Ok(_) => Ended::Returned,
-        Err(Marker::RebootWait) => Ended::WaitingForReboot,
-        Err(Marker::StillRetrying) => panic!("check() kept sleeping: stuck in a loop"),
+pub fn run_check(agent: &mut Agent<'_>) -> Ended {
+    match agent.check() {
+        Flow::Rebooting => Ended::WaitingForReboot,
+        Flow::Continue | Flow::LockFull | Flow::Exit => Ended::Returned,
     }
 }
 
 /// `recover()`, or Err when it was still retrying after [`SLEEP_LIMIT`] sleeps.
-pub fn run_recover(agent: &Agent<'_>) -> Result<(), ()> {
-    match catch_markers(|| agent.recover()) {
-        Ok(()) => Ok(()),
-        Err(Marker::StillRetrying) => Err(()),
-        Err(Marker::RebootWait) => panic!("recover() waited for a reboot"),
+pub fn run_recover(agent: &mut Agent<'_>, host: &FakeHost) -> Result<(), ()> {
+    agent.recover();
+    match host.stopped() {
+        true => Err(()),
+        false => Ok(()),
     }
 }
 
-/// `run_loop()` until the reboot was requested (true), or false when it kept
+/// `run_loop()` until the reboot command ran (true), or false when it kept
 /// sleeping without one past [`SLEEP_LIMIT`] sleeps.
-pub fn run_loop_until_reboot(agent: &Agent<'_>) -> bool {
-    match catch_markers(|| agent.run_loop()) {
-        Ok(()) | Err(Marker::StillRetrying) => false,
-        Err(Marker::RebootWait) => true,
-    }
-}
-
-pub enum Marker {
-    RebootWait,
-    StillRetrying,
-}
-
-fn catch_markers<T>(f: impl FnOnce() -> T) -> Result<T, Marker> {
-    quiet_markers();
-    match panic::catch_unwind(AssertUnwindSafe(f)) {
-        Ok(v) => Ok(v),
-        Err(p) if p.is::<RebootWait>() => Err(Marker::RebootWait),
-        Err(p) if p.is::<StillRetrying>() => Err(Marker::StillRetrying),
-        Err(p) => panic::resume_unwind(p),
-    }
-}
-
-/// The marker unwinds are expected: keep them out of the test output.
-fn quiet_markers() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let default = panic::take_hook();
-        panic::set_hook(Box::new(move |info| {
-            if !info.payload().is::<RebootWait>() && !info.payload().is::<StillRetrying>() {
-                default(info)
-            }
-        }));
-    });
+pub fn run_loop_until_reboot(agent: &mut Agent<'_>, host: &FakeHost) -> bool {
+    host.stop_on_reboot.store(true, Ordering::SeqCst);
+    agent.run_loop();
+    host.reboots() > 0
 }

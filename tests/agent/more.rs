@@ -18,15 +18,15 @@ fn taint_set_while_waiting_is_gone_after_the_reboot() {
     other_holds(&w, "2026-11-25T11:00:00Z", 0);
     let cfg = w.config(&["--prefer-no-schedule-taint=kured-wait"]);
     let host = FakeHost::new(true);
-    let a = agent(&cfg, &w.client, &host);
-    assert_eq!(run_check(&a), Ended::Returned);
+    let mut a = agent(&cfg, &w.client, &host);
+    assert_eq!(run_check(&mut a), Ended::Returned);
     assert_eq!(w.taints(), ["kured-wait:PreferNoSchedule"]);
 
     // node-2 is done: our turn.
     let mut ds = w.api.get("daemonsets", "kube-system", "kured").unwrap();
     ds["metadata"]["annotations"].as_object_mut().unwrap().remove(crate::support::KEY);
     w.api.update(ds).unwrap();
-    assert_eq!(run_check(&a), Ended::WaitingForReboot);
+    assert_eq!(run_check(&mut a), Ended::WaitingForReboot);
     assert_eq!(w.holders(), [NODE]);
 
     let host = FakeHost::new(false);
@@ -44,7 +44,7 @@ fn annotations_and_labels_around_a_reboot() {
         "--post-reboot-node-labels=kured=done",
     ]);
     let host = FakeHost::new(true);
-    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
+    assert_eq!(run_check(&mut agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
     let annotations = w.annotations();
     assert!(annotations.iter().any(|a| a == IN_PROGRESS), "{annotations:?}");
     assert!(annotations.iter().any(|a| a == MOST_RECENT), "{annotations:?}");
@@ -65,7 +65,7 @@ fn blocking_pod_on_this_node_holds_the_reboot_back() {
     w.pod("blocker", NODE);
     let cfg = w.config(&["--blocking-pod-selector=app=blocker"]);
     let host = FakeHost::new(true);
-    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::Returned);
+    assert_eq!(run_check(&mut agent(&cfg, &w.client, &host)), Ended::Returned);
     assert_eq!(host.reboots(), 0);
     assert!(!w.cordoned());
     assert_eq!(w.lock_annotation(), None);
@@ -73,7 +73,7 @@ fn blocking_pod_on_this_node_holds_the_reboot_back() {
     // The same pod on another node blocks nothing here.
     w.api.delete("pods", "default", "blocker");
     w.pod("blocker", "node-2");
-    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
+    assert_eq!(run_check(&mut agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
     assert_eq!(w.holders(), [NODE]);
 }
 
@@ -83,8 +83,8 @@ fn corrupt_lock_is_left_alone() {
     w.set_lock_annotation("not a lock");
     let cfg = w.config(&[]);
     let host = FakeHost::new(true);
-    let a = agent(&cfg, &w.client, &host);
-    assert_eq!(run_check(&a), Ended::Returned);
+    let mut a = agent(&cfg, &w.client, &host);
+    assert_eq!(run_check(&mut a), Ended::Returned);
     assert_eq!(host.reboots(), 0);
     assert!(!w.cordoned());
     assert_eq!(w.lock_annotation().as_deref(), Some("not a lock"));
@@ -92,8 +92,8 @@ fn corrupt_lock_is_left_alone() {
     // Nor does an idle check; start-up keeps retrying (and never overwrites it)
     // until an operator fixes it.
     host.set_required(Ok(false));
-    assert_eq!(run_check(&a), Ended::Returned);
-    assert_eq!(run_recover(&a), Err(()));
+    assert_eq!(run_check(&mut a), Ended::Returned);
+    assert_eq!(run_recover(&mut a, &host), Err(()));
     assert_eq!(w.lock_annotation().as_deref(), Some("not a lock"));
 }
 
@@ -104,7 +104,7 @@ fn expired_lock_of_another_node_is_taken() {
     other_holds(&w, "2026-11-25T10:00:00Z", 30 * 60 * 1_000_000_000);
     let cfg = w.config(&["--lock-ttl=30m"]);
     let host = FakeHost::new(true);
-    assert_eq!(run_check(&agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
+    assert_eq!(run_check(&mut agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
     assert_eq!(w.holders(), [NODE]);
     assert!(w.cordoned());
 }
@@ -117,10 +117,10 @@ fn leftover_lock_release_does_not_claim_a_reboot() {
     w.api.inject(fakeapi::Fault::status("PATCH", crate::support::NODE_PATH, 500, 1).every(2));
     let cfg = w.config(&[]);
     let host = FakeHost::new(true);
-    let a = agent(&cfg, &w.client, &host);
-    assert_eq!(run_check(&a), Ended::Returned);
+    let mut a = agent(&cfg, &w.client, &host);
+    assert_eq!(run_check(&mut a), Ended::Returned);
     host.set_required(Ok(false));
-    assert_eq!(run_check(&a), Ended::Returned);
+    assert_eq!(run_check(&mut a), Ended::Returned);
     assert!(!w.cordoned());
     assert_eq!(host.reboots(), 0);
     // The drain failed and the node never rebooted: no "uncordoned after its

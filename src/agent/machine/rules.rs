@@ -1,67 +1,8 @@
-//! Pure decisions of the loop, apart from all I/O so they are table-tested
-//! without a server: what a periodic check does given what it observed, what
-//! start-up recovery must do (told apart by the node's boot ID: a reboot, or a
-//! mere restart of the pod), what follows a drain, how long to wait for a
-//! reboot, and when the reboot-loop guard stops rebooting.
-
-/// The first gates of a periodic check, in upstream's order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Gate {
-    /// Outside the maintenance window: remove the PreferNoSchedule taint, wait.
-    OutsideWindow,
-    /// The sentinel says no reboot is needed: remove the taint, wait.
-    NotRequired,
-    /// The sentinel could not be checked. Upstream treats this as "not
-    /// required"; we keep the taint as it is and try again next period, so a
-    /// broken check neither reboots nor hides a pending reboot.
-    CheckFailed(String),
-    /// A reboot is needed and we are in the window: go on to blockers and lock.
-    Required,
-}
-
-pub fn gate(in_window: bool, required: &Result<bool, String>) -> Gate {
-    if !in_window {
-        return Gate::OutsideWindow;
-    }
-    match required {
-        Ok(true) => Gate::Required,
-        Ok(false) => Gate::NotRequired,
-        Err(e) => Gate::CheckFailed(e.clone()),
-    }
-}
-
-/// Blockers as observed: reasons that hold the reboot back. An error asking a
-/// blocker counts as blocking (an unreachable Prometheus must not let reboots
-/// through while alerts may be firing).
-pub fn blocked(reasons: &[String], errors: &[String]) -> Option<String> {
-    let all: Vec<&str> = reasons.iter().chain(errors).map(String::as_str).collect();
-    if all.is_empty() {
-        None
-    } else {
-        Some(all.join("; "))
-    }
-}
-
-/// What to do after the drain.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AfterDrain {
-    Reboot,
-    /// Release the lock; uncordon only when we cordoned the node.
-    GiveUp {
-        uncordon: bool,
-    },
-}
-
-/// `was_unschedulable`: the node was cordoned before we took the lock (by an
-/// operator), so we must leave it cordoned whatever happens. `stopping`: the
-/// pod is being stopped (SIGTERM): put the node back, even with --force-reboot.
-pub fn after_drain(drained: bool, force_reboot: bool, was_unschedulable: bool, stopping: bool) -> AfterDrain {
-    if !stopping && (drained || force_reboot) {
-        AfterDrain::Reboot
-    } else {
-        AfterDrain::GiveUp { uncordon: !was_unschedulable }
-    }
-}
+//! The rules the machine's steps apply, each a small pure function tested on
+//! its own: what start-up recovery must do (told apart by the node's boot ID:
+//! a reboot, or a mere restart of the pod), how long to wait for a reboot and
+//! what its boot ID says, the reboot-loop guard, the back-off after failed
+//! reboot commands, and the first check's delay.
 
 /// Did the machine boot since this node took the lock?
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,45 +146,6 @@ pub fn initial_delay(period: std::time::Duration, unit: f64) -> std::time::Durat
 mod tests {
     use super::*;
     use std::time::Duration;
-
-    #[track_caller]
-    fn g(in_window: bool, req: Result<bool, &str>, want: Gate) {
-        assert_eq!(gate(in_window, &req.map_err(str::to_string)), want);
-    }
-
-    #[test]
-    fn gates() {
-        g(false, Ok(true), Gate::OutsideWindow);
-        g(false, Err("x"), Gate::OutsideWindow);
-        g(true, Ok(false), Gate::NotRequired);
-        g(true, Ok(true), Gate::Required);
-        g(true, Err("boom"), Gate::CheckFailed("boom".into()));
-    }
-
-    #[test]
-    fn blockers() {
-        assert_eq!(blocked(&[], &[]), None);
-        assert_eq!(blocked(&["alert X".into()], &[]), Some("alert X".into()));
-        assert_eq!(blocked(&[], &["prometheus down".into()]), Some("prometheus down".into()));
-        assert_eq!(blocked(&["a".into()], &["b".into()]), Some("a; b".into()));
-    }
-
-    #[track_caller]
-    fn d(drained: bool, force: bool, was: bool, stopping: bool, want: AfterDrain) {
-        assert_eq!(after_drain(drained, force, was, stopping), want);
-    }
-
-    #[test]
-    fn after_drains() {
-        d(true, false, false, false, AfterDrain::Reboot);
-        d(true, true, true, false, AfterDrain::Reboot);
-        d(false, true, false, false, AfterDrain::Reboot);
-        d(false, false, false, false, AfterDrain::GiveUp { uncordon: true });
-        d(false, false, true, false, AfterDrain::GiveUp { uncordon: false });
-        // SIGTERM: put the node back, whatever --force-reboot says
-        d(false, true, false, true, AfterDrain::GiveUp { uncordon: true });
-        d(true, false, true, true, AfterDrain::GiveUp { uncordon: false });
-    }
 
     #[test]
     fn boots() {

@@ -1,0 +1,1 @@
+//! The machine table test (see machine.rs).
