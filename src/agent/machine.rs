@@ -626,6 +626,13 @@ pub fn step(
         (Phase::Recovering(_) | Phase::Idle { .. } | Phase::Pending(_), O::Stop)
         | (Phase::WaitingForLock | Phase::GivingWay | Phase::Checking(_), O::Stop) => stop_gracefully(memory, vec![]),
         (Phase::Recovering(r), seen) => recovering(r, memory, seen, policy),
+        // (no action of these phases is stoppable: a stop is seen by the next
+        // wait; should one arrive, finish the step under way)
+        (Phase::ReleaseGate(_), O::Stop) => release_gate(&Recovery::default(), GateOutcome::Stopped, policy),
+        (Phase::Releasing(_), O::Stop) => (phase.clone(), vec![Action::ReleaseLock]),
+        (Phase::Released(_), O::Stop) => (phase.clone(), vec![Action::ReadSentinel]),
+        (Phase::Tidying(_), O::Stop) => (phase.clone(), vec![Action::Tidy { our_cordon: memory.our_cordon }]),
+        (Phase::PuttingBack { .. }, O::Stop) => stop_gracefully(memory, vec![]),
         (Phase::ReleaseGate(r), O::GateEnded(outcome)) => release_gate(r, outcome, policy),
         (Phase::Releasing(r), O::Failed(e)) => {
             let mut r = r.clone();
