@@ -338,13 +338,9 @@ impl Agent<'_> {
                 &[(REBOOT_IN_PROGRESS, stamp.as_str()), (MOST_RECENT_REBOOT_NEEDED, stamp.as_str())],
             )?;
         }
-        let (reasons, errors) = match blockers::check_all(&self.blockers, self.client) {
-            Ok(r) => (r, vec![]),
-            Err(e) => (vec![], vec![format!("cannot check blockers: {e}")]),
-        };
-        if let Some(why) = plan::blocked(&reasons, &errors) {
+        if let Some((by, why)) = blockers::summary(&blockers::check_all(&self.blockers, self.client)) {
             log::info!("reboot blocked: {why}");
-            self.report("pending", &why, Some(Blocked::of_blocker(&why)));
+            self.report("pending", &why, Some(Blocked::of(by)));
             return Ok(Flow::Continue);
         }
         if self.clock.stopped() {
