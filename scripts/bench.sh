@@ -22,7 +22,7 @@ cd "$(dirname "$0")/.."
 # workloads, --period=60s and the Prometheus blocker on (no alert firing). Prints
 # the `bench:` lines of each run (requests against the floor, the busiest second,
 # hand-over gaps, fairness, memory, CPU) and its summary line. Then, with
-# BENCH_TABLE=1 (the default), the README's 30/60/120-node table (--workloads=false,
+# BENCH_TABLE=1 (the default), the 30/60/120-node table of tests/README.md (--workloads=false,
 # --concurrency 1) for both builds. The floor is measured first: 5 nodes, each
 # rebooting alone in turn (--period=10s, so it takes about 2 min).
 #   BENCH_NODES="120 300 1000" BENCH_CONCURRENCY="1 10" BENCH_BUILDS="old new"
@@ -65,7 +65,7 @@ scale() {
     done
   done
   if [[ ${BENCH_TABLE:-1} == 1 ]]; then
-    echo "--- the README's table: --concurrency 1 --period=60s --workloads=false, API requests for the whole rollout"
+    echo "--- the 30/60/120-node table (tests/README.md): --concurrency 1 --period=60s --workloads=false, API requests for the whole rollout"
     for n in 30 60 120; do
       for b in old new; do
         local bin=$new_bin

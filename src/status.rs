@@ -98,12 +98,11 @@ impl Blocked {
         }
     }
 
-    /// A blocker's reason (or error) as a label: Prometheus says so, the rest are pods.
-    pub fn of_blocker(text: &str) -> Blocked {
-        if text.to_lowercase().contains("prometheus") {
-            Blocked::Prometheus
-        } else {
-            Blocked::Pods
+    /// The label of a blocker's kind (`blockers::summary`), whatever its reason says.
+    pub fn of(by: crate::blockers::Kind) -> Blocked {
+        match by {
+            crate::blockers::Kind::Prometheus => Blocked::Prometheus,
+            crate::blockers::Kind::Pods => Blocked::Pods,
         }
     }
 }
@@ -505,10 +504,10 @@ mod tests {
     }
 
     #[test]
-    fn blocker_texts() {
-        assert_eq!(Blocked::of_blocker("active prometheus alerts: X"), Blocked::Prometheus);
-        assert_eq!(Blocked::of_blocker("cannot check blockers: prometheus http://p: refused"), Blocked::Prometheus);
-        assert_eq!(Blocked::of_blocker("blocking pods on n1: db-0"), Blocked::Pods);
+    fn blocker_kinds_keep_their_labels() {
+        use crate::blockers::Kind;
+        assert_eq!(Blocked::of(Kind::Prometheus).label(), "prometheus");
+        assert_eq!(Blocked::of(Kind::Pods).label(), "pods");
     }
 
     #[test]

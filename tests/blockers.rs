@@ -76,8 +76,9 @@ fn unreachable_prometheus_is_an_error() {
 
 mod pods {
     use fakeapi::{FakeApiServer, Fault};
-    use kured::blockers::{check_all, Blocker, PodBlocker};
+    use kured::blockers::{check_all, summary, AlertFilter, Blocker, Kind, PodBlocker, PrometheusBlocker, Reason};
     use kured::kube::Client;
+    use kured::status::Blocked;
     use serde_json::json;
 
     use super::support::{cluster_with, TempDir};
@@ -126,8 +127,8 @@ mod pods {
 
         let blockers = [Blocker::Pods(PodBlocker::new("n1", vec!["app=web".into()]))];
         assert_eq!(
-            check_all(&blockers, &client).unwrap(),
-            vec!["blocking pods (selector \"app=web\"): web/frontend".to_string()]
+            check_all(&blockers, &client),
+            vec![Reason::blocks(Kind::Pods, "blocking pods (selector \"app=web\"): web/frontend")]
         );
     }
 
@@ -137,6 +138,40 @@ mod pods {
         api.inject(Fault::status("GET", "/api/v1/pods", 403, 10));
         let b = PodBlocker::new("n1", vec!["app=backup".into()]);
         assert!(b.check(&client).is_err());
-        assert!(check_all(&[Blocker::Pods(b)], &client).is_err());
+        let reasons = check_all(&[Blocker::Pods(b)], &client);
+        assert_eq!(reasons.len(), 1, "{reasons:?}");
+        assert!(reasons[0].cannot_tell && reasons[0].by == Kind::Pods, "{reasons:?}");
+        assert!(reasons[0].text.starts_with("cannot check blockers: "), "{reasons:?}");
+    }
+
+    /// Issue 19: the kind comes from the blocker, not from its text. A pod
+    /// named after Prometheus is a pod; an unreachable Prometheus is Prometheus.
+    #[test]
+    fn a_pod_named_prometheus_is_a_pod_and_prometheus_down_is_prometheus() {
+        let (api, client, _sa) = cluster();
+        api.create(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "monitoring"}}));
+        pod(&api, "monitoring", "prometheus-0", "n1", json!({"app": "prometheus"}), "Running");
+        let pods = || Blocker::Pods(PodBlocker::new("n1", vec!["app=prometheus".into()]));
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let down =
+            || Blocker::Prometheus(PrometheusBlocker::new(&format!("http://127.0.0.1:{port}"), AlertFilter::default()));
+        let label = |reasons: &[Reason]| summary(reasons).map(|(by, text)| (Blocked::of(by).label(), text));
+
+        let (by, text) = label(&check_all(&[pods()], &client)).expect("blocked");
+        assert_eq!(by, "pods");
+        assert_eq!(text, "blocking pods (selector \"app=prometheus\"): monitoring/prometheus-0");
+
+        let reasons = check_all(&[down(), pods()], &client);
+        assert_eq!(reasons.len(), 1, "the first blocker that cannot answer ends the check: {reasons:?}");
+        assert!(reasons[0].cannot_tell, "{reasons:?}");
+        let (by, text) = label(&reasons).expect("blocked");
+        assert_eq!(by, "prometheus");
+        assert!(text.starts_with(&format!("cannot check blockers: prometheus http://127.0.0.1:{port}")), "{text}");
+
+        let reasons = check_all(&[pods(), down()], &client);
+        assert_eq!(reasons.iter().map(|r| r.by).collect::<Vec<_>>(), [Kind::Pods, Kind::Prometheus]);
+        let (by, text) = label(&reasons).expect("blocked");
+        assert_eq!(by, "pods", "the first reason's kind");
+        assert!(text.contains("monitoring/prometheus-0; cannot check blockers: prometheus"), "{text}");
     }
 }

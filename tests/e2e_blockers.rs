@@ -4,7 +4,9 @@
 //! A `--prometheus-query` with a non-empty result holds the rollout (the
 //! series named in the node's status) until it clears; a firing alert that
 //! Alertmanager holds silenced does not block, and an Alertmanager that
-//! cannot answer does. Bounded by the harness's cycle budget.
+//! cannot answer does (reported as a Prometheus block). A blocking pod named
+//! `monitoring/prometheus-0` is reported as a pod (issue 19). Bounded by the
+//! harness's cycle budget.
 
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
@@ -51,12 +53,22 @@ fn decoded_query(target: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The reason in node-1's status annotation.
-fn status(c: &Cluster) -> String {
+/// node-1's status annotation, decoded (Null while there is none).
+fn status_json(c: &Cluster) -> Value {
     let node = c.get_node("node-1").unwrap_or(Value::Null);
     let raw = node.pointer("/metadata/annotations").and_then(|a| a.get(STATUS)).and_then(Value::as_str).unwrap_or("{}");
-    let v: Value = serde_json::from_str(raw).unwrap_or(Value::Null);
-    v["reason"].as_str().unwrap_or("").to_string()
+    serde_json::from_str(raw).unwrap_or(Value::Null)
+}
+
+/// The reason in node-1's status annotation.
+fn status(c: &Cluster) -> String {
+    status_json(c)["reason"].as_str().unwrap_or("").to_string()
+}
+
+/// What holds node-1's pending reboot back, as its status says (the label of
+/// `kured_reboot_blocked{reason}`).
+fn blocked(c: &Cluster) -> String {
+    status_json(c)["blocked"].as_str().unwrap_or("").to_string()
 }
 
 fn vector(samples: Vec<Value>) -> String {
@@ -120,8 +132,11 @@ fn a_silenced_alert_does_not_block_and_a_mute_alertmanager_does() {
     .expect("fake alertmanager");
     let (purl, aurl) = (format!("--prometheus-url={}", prom.url()), format!("--alertmanager-url={}", am.url()));
     let mut c = start(&[&purl, &aurl]);
-    // Alertmanager cannot answer: cannot tell whether the alert is silenced, so blocked
+    // Alertmanager cannot answer: cannot tell whether the alert is silenced, so blocked,
+    // by Prometheus (issue 19: the kind comes from the blocker)
     wait(&mut c, "alertmanager asked twice", |_| am.received().len() >= 2);
+    wait(&mut c, "status blocked by prometheus", |c| blocked(c) == "prometheus");
+    assert!(status(&c).starts_with("cannot check blockers: prometheus "), "{}", status(&c));
     c.poll();
     assert!(
         c.lock_holders().is_empty() && c.reboots("node-1") == 0,
@@ -138,4 +153,21 @@ fn a_silenced_alert_does_not_block_and_a_mute_alertmanager_does() {
     c.wait_for(LIMIT, |e| matches!(e, Event::Rebooted { .. })).unwrap();
     let log = c.node("node-1").unwrap().log_tail(400);
     assert!(log.contains("silenced in alertmanager, not blocking: NodeOnFire"), "{log}");
+}
+
+/// Issue 19: a blocking pod named after Prometheus is reported as a pod
+/// (the kind came from the reason's text before: `blocked` said `prometheus`).
+#[test]
+fn a_blocking_pod_named_prometheus_is_reported_as_pods() {
+    let mut spec = ClusterSpec::scenario(env!("CARGO_BIN_EXE_kured"), 1, &["--blocking-pod-selector=app=prometheus"]);
+    spec.extra_objects = vec![
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "monitoring"}}),
+        sim::objects::bare_pod("monitoring", "prometheus-0", "node-1", "prometheus", false),
+    ];
+    let mut c = Cluster::start(spec).unwrap_or_else(|e| panic!("cluster: {e}"));
+    wait(&mut c, "status blocked by the pod", |c| blocked(c) == "pods");
+    assert!(status(&c).contains("monitoring/prometheus-0"), "{}", status(&c));
+    assert!(c.lock_holders().is_empty() && c.reboots("node-1") == 0, "blocked by the pod\n{}", c.report());
+    c.api().delete("pods", "monitoring", "prometheus-0").expect("the pod existed");
+    c.wait_for(LIMIT, |e| matches!(e, Event::Rebooted { .. })).unwrap();
 }

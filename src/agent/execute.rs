@@ -139,14 +139,8 @@ impl Agent<'_> {
     /// unreachable Prometheus must not let reboots through while alerts may
     /// be firing).
     fn check_blockers(&mut self) -> Observation {
-        let reasons = match blockers::check_all(&self.blockers, self.client) {
-            Ok(r) => r.into_iter().map(|r| (Blocked::of_blocker(&r), r)).collect(),
-            Err(e) => {
-                let why = format!("cannot check blockers: {e}");
-                vec![(Blocked::of_blocker(&why), why)]
-            }
-        };
-        Observation::Blockers(reasons)
+        let reasons = blockers::check_all(&self.blockers, self.client);
+        Observation::Blockers(reasons.into_iter().map(|r| (Blocked::of(r.by), r.text)).collect())
     }
 
     fn check_control_plane(&mut self) -> Observation {

@@ -19,6 +19,11 @@ pub fn pod_blocks(pod: &Pod) -> bool {
     !matches!(pod.status.phase.as_str(), "Succeeded" | "Failed" | "Unknown")
 }
 
+/// The reason for these (sorted) `namespace/name`s matching `selector`.
+pub fn reason(selector: &str, names: &[String]) -> String {
+    format!("blocking pods (selector {selector:?}): {}", crate::names::summary(names))
+}
+
 impl PodBlocker {
     pub fn new(node: &str, selectors: Vec<String>) -> PodBlocker {
         PodBlocker { node: node.to_string(), selectors }
@@ -43,7 +48,7 @@ impl PodBlocker {
                 .collect();
             if !names.is_empty() {
                 names.sort();
-                return Ok(Some(format!("blocking pods (selector {selector:?}): {}", crate::names::summary(&names))));
+                return Ok(Some(reason(selector, &names)));
             }
         }
         Ok(None)

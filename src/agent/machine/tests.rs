@@ -171,7 +171,15 @@ fn released_the_sentinel_feeds_the_reboot_loop_guard() {
     use Observation as O;
     let m = &mut Memory::default();
     let p = &policy();
-    go(released(Some(Boot::Rebooted), 0, true), m, p, T0, O::Sentinel(Ok(false)), "Idle", &["Untaint", "Wait(FirstCheck)"]);
+    go(
+        released(Some(Boot::Rebooted), 0, true),
+        m,
+        p,
+        T0,
+        O::Sentinel(Ok(false)),
+        "Idle",
+        &["Untaint", "Wait(FirstCheck)"],
+    );
     assert_eq!(m.streak, 0);
     go(released(Some(Boot::Rebooted), 1, true), m, p, T0, O::Sentinel(Ok(true)), "Idle", &["Wait(FirstCheck)"]);
     assert_eq!((m.streak, m.loop_reported), (2, false));
@@ -197,8 +205,7 @@ fn released_the_sentinel_feeds_the_reboot_loop_guard() {
 #[test]
 fn resting_phases_check_on_a_tick_and_stop_gracefully() {
     use Observation as O;
-    let resting =
-        [Phase::Idle { window: None }, Phase::Pending(Hold::Retry), Phase::WaitingForLock, Phase::GivingWay];
+    let resting = [Phase::Idle { window: None }, Phase::Pending(Hold::Retry), Phase::WaitingForLock, Phase::GivingWay];
     for p in resting {
         row(p.clone(), O::Tick, "Checking", &["LookAtGate"]);
         let (t, _) = row(p, O::Stop, "Tidying", &["Untaint", "Tidy"]);
@@ -216,7 +223,12 @@ fn the_gate_of_a_check() {
     row(g(), gate(false, Ok(false), false), "Tidying", &["Untaint", "Tidy"]);
     let (t, _) = row(g(), gate(false, Ok(false), true), "Tidying", &["Untaint", "Tidy"]);
     // the status (with the pause the tidy's look saw) follows the tidy
-    let (_, a) = row(t, O::Tidied { pause: Some(Some("freeze".into())), cordon_cleared: false }, "Pending", &["Report", "Wait(Period)"]);
+    let (_, a) = row(
+        t,
+        O::Tidied { pause: Some(Some("freeze".into())), cordon_cleared: false },
+        "Pending",
+        &["Report", "Wait(Period)"],
+    );
     let reason = "paused: freeze; outside the maintenance window, which never opens".to_string();
     assert_eq!(reported(&a), [(NodeState::Pending, reason, Some(Blocked::Window))]);
     row(g(), gate(true, Err("exit 3"), false), "Pending", &["Report", "Wait(Period)"]);
@@ -279,7 +291,15 @@ fn the_node_the_blockers_and_the_control_plane() {
     // a cordon of kured's that no entry records is taken as ours, not an operator's
     let facts = NodeFacts { unschedulable: true, ..node("b1") };
     let m = &mut Memory { our_cordon: true, streak: 1, ..Memory::default() };
-    let (_, a) = go(Phase::Checking(Check::ControlPlane(facts)), m, &policy(), T0, O::ControlPlane { held: false }, "Checking", &["TakeLock"]);
+    let (_, a) = go(
+        Phase::Checking(Check::ControlPlane(facts)),
+        m,
+        &policy(),
+        T0,
+        O::ControlPlane { held: false },
+        "Checking",
+        &["TakeLock"],
+    );
     assert!(has(&a, &Action::TakeLock { wanted: meta(Some("b1"), false, 1), gave_way_to: vec![] }), "{a:?}");
 }
 
@@ -288,7 +308,8 @@ fn the_take_of_the_lock() {
     use Observation as O;
     let l = || Phase::Checking(Check::Lock(node("b1")));
     let m = &mut Memory { our_cordon: true, gave_way_to: vec![key("n2")], ..Memory::default() };
-    let (p, _) = go(l(), m, &policy(), T0, O::Lock(Take::Taken { was_cordoned: false }), "Draining", &["Hold", "Drain"]);
+    let (p, _) =
+        go(l(), m, &policy(), T0, O::Lock(Take::Taken { was_cordoned: false }), "Draining", &["Hold", "Drain"]);
     assert_eq!((m.our_cordon, m.gave_way_to.len()), (false, 0));
     assert_eq!(p, Phase::Draining(attempt()));
     let waiting = ["LockWaitStarted", "Report", "Taint", "Wait(Lock)"];
@@ -297,7 +318,12 @@ fn the_take_of_the_lock() {
     row(l(), O::Lock(Take::Guarded { reason: "n2 reboots".into(), readiness: false }), "WaitingForLock", &waiting);
     let guarded = ["LockWaitStarted", "Report", "Taint", "LookAgainIn", "Wait(Period)"];
     row(l(), O::Lock(Take::Guarded { reason: "n2 not Ready".into(), readiness: true }), "Pending", &guarded);
-    row(l(), O::Lock(Take::Paused("freeze".into())), "Pending", &["LockWaitStarted", "Report", "Untaint", "Wait(Lock)"]);
+    row(
+        l(),
+        O::Lock(Take::Paused("freeze".into())),
+        "Pending",
+        &["LockWaitStarted", "Report", "Untaint", "Wait(Lock)"],
+    );
     let m = &mut Memory { our_cordon: true, ..Memory::default() };
     let want = ["LockWaitStarted", "Report", "Untaint", "Tidy"];
     go(l(), m, &policy(), T0, O::Lock(Take::Paused("freeze".into())), "Tidying", &want);
@@ -358,7 +384,15 @@ fn the_reboot_and_its_confirmation() {
     let p = &policy();
     let (r, _) = go(Phase::Rebooting(attempt()), m, p, T0, O::Command(Command::Ran), "Rebooting", &["Wait(Reboot)"]);
     assert_eq!(r, rebooting(T0));
-    go(Phase::Rebooting(attempt()), m, p, T0, O::Command(Command::Uncertain("timed out".into())), "Rebooting", &["Wait(Reboot)"]);
+    go(
+        Phase::Rebooting(attempt()),
+        m,
+        p,
+        T0,
+        O::Command(Command::Uncertain("timed out".into())),
+        "Rebooting",
+        &["Wait(Reboot)"],
+    );
     let failed = O::Command(Command::Failed("exit 1".into()));
     go(Phase::Rebooting(attempt()), m, p, T0, failed, "Pending", &["GiveUp", "Wait(Period)"]);
     assert_eq!(m.retry.failures, 1, "back-off");
