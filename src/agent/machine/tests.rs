@@ -8,7 +8,9 @@ use std::time::Duration;
 use time::macros::datetime;
 use time::OffsetDateTime;
 
+use super::rules::{Boot, RebootRetry};
 use super::*;
+use crate::lock::stale::EntryKey;
 use crate::status::NodeState;
 
 const T0: OffsetDateTime = datetime!(2026-12-03 12:00 UTC);
