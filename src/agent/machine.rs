@@ -37,7 +37,7 @@ use crate::lock::LockMeta;
 use crate::metrics::Series;
 use crate::status::{window_opens, with_pause, Blocked, NodeState};
 pub use action::{Action, Template, Wait};
-use attempt::{drained, lock_lost, reboot_timed_out, reboot_wait, rebooted};
+use attempt::{boot_looked, confirmed, drained, quorum, reboot_wait, rebooted};
 use check::{checking, opted_out_now};
 pub use phase::*;
 use recovery::{recovering, release_gate, released};
@@ -130,24 +130,7 @@ pub fn step(
         }
         (Phase::Releasing(r), O::LockReleased) => (Phase::Released(finished(r)), vec![Action::ReadSentinel]),
         (Phase::Released(f), O::Sentinel(required)) => released(f, memory, &required, policy),
-        (Phase::Tidying(t), O::Tidied { pause, cordon_cleared }) => {
-            if let Some(p) = pause {
-                memory.pause_seen = p;
-            }
-            if cordon_cleared {
-                memory.our_cordon = false;
-            }
-            let mut actions = vec![];
-            if let Some((state, reason, blocked)) = &t.report {
-                let reason = with_pause(memory.pause_seen.as_deref(), reason);
-                actions.push(Action::Report { state: *state, reason, blocked: *blocked, news: true });
-            }
-            if t.then == Phase::Stopped {
-                actions.push(info("stopped"));
-            }
-            actions.extend(t.wait.clone().map(Action::Wait));
-            (t.then.clone(), actions)
-        }
+        (Phase::Tidying(t), O::Tidied { pause, cordon_cleared }) => tidied(t, memory, pause, cordon_cleared),
         (Phase::Idle { .. } | Phase::Pending(_) | Phase::WaitingForLock | Phase::GivingWay, O::Tick) => {
             (Phase::Checking(Check::Gate), vec![Action::LookAtGate])
         }
@@ -160,54 +143,8 @@ pub fn step(
             };
             stop_gracefully(memory, vec![info(why), Action::GiveUp { uncordon: !a.was_cordoned }])
         }
-        (Phase::Confirming(a), O::Confirmed(c)) => match c {
-            Confirmation::Held => (Phase::Confirming(a.clone()), vec![Action::CheckQuorum]),
-            Confirmation::Lost(lost) => lock_lost(a, lost),
-            Confirmation::Unsure => (
-                Phase::Pending(Hold::Retry),
-                vec![
-                    error(format!("not rebooting {}: its lock could not be confirmed; putting the node back", policy.node)),
-                    Action::GiveUp { uncordon: !a.was_cordoned },
-                    wait(Wait::Period),
-                ],
-            ),
-        },
-        (Phase::Confirming(a), O::Quorum(q)) => match q {
-            Quorum::Fine => (
-                Phase::Rebooting(a.clone()),
-                vec![
-                    info(format!("rebooting node {}", policy.node)),
-                    Action::Event("Rebooting", "kured is rebooting the node".into()),
-                    Action::Notify(Template::Reboot),
-                    report(NodeState::Rebooting, "", None),
-                    Action::RunRebootCommand,
-                ],
-            ),
-            Quorum::Hold(reason) => (
-                Phase::Pending(Hold::ControlPlane),
-                vec![
-                    warn(format!(
-                        "not rebooting {}: {reason} (looked right before the reboot command); putting the node back and letting the lock go",
-                        policy.node
-                    )),
-                    Action::GiveUp { uncordon: !a.was_cordoned },
-                    Action::LockWaitStarted,
-                    pending(reason, Blocked::ControlPlane),
-                    Action::LookAgainIn(NOT_READY_RECHECK.min(policy.period)),
-                    wait(Wait::Period),
-                ],
-            ),
-            Quorum::Failed(e) => (
-                Phase::Pending(Hold::Retry),
-                vec![
-                    error(format!(
-                        "cannot list the control-plane nodes before rebooting ({e}): not rebooting on an old look"
-                    )),
-                    Action::GiveUp { uncordon: !a.was_cordoned },
-                    wait(Wait::Period),
-                ],
-            ),
-        },
+        (Phase::Confirming(a), O::Confirmed(c)) => confirmed(a, c, policy),
+        (Phase::Confirming(a), O::Quorum(q)) => quorum(a, q, policy),
         (Phase::Rebooting(_), O::Stop) => (
             Phase::GoingDown,
             vec![info("stopping: the reboot command has run, leaving the node and the lock for after the reboot")],
@@ -224,16 +161,7 @@ pub fn step(
                 wait(Wait::Reboot(BOOT_LOOK_RETRY.min(policy.period))),
             ],
         ),
-        (Phase::Rebooting(a), O::BootId(now_id)) => {
-            let elapsed = a.since.map_or(Duration::ZERO, |s| Duration::try_from(now - s).unwrap_or(Duration::ZERO));
-            match rules::reboot_verdict(a.boot_before.as_deref(), now_id.as_deref()) {
-                RebootVerdict::Rebooted => (
-                    Phase::Recovering(Recovery::default()),
-                    vec![info("the node's boot ID changed: the reboot happened; finishing it"), Action::LookAtLock],
-                ),
-                RebootVerdict::Failed => reboot_timed_out(a, memory, elapsed, policy, now),
-            }
-        }
+        (Phase::Rebooting(a), O::BootId(id)) => boot_looked(a, memory, id, policy, now),
         (Phase::PuttingBack { opted_out }, O::PutBack { cordon_left }) => {
             // Taken again later, the lock must not record this cordon as an operator's.
             memory.our_cordon |= cordon_left;
@@ -264,6 +192,26 @@ fn stop_gracefully(memory: &Memory, first: Vec<Action>) -> (Phase, Vec<Action>) 
     let (phase, t) = tidy(memory, Phase::Stopped, None, None);
     actions.push(t);
     (phase, actions)
+}
+
+/// The leftovers are put back: go on as planned, with the pause the look saw.
+fn tidied(t: &Tidy, memory: &mut Memory, pause: Option<Option<String>>, cordon_cleared: bool) -> (Phase, Vec<Action>) {
+    if let Some(p) = pause {
+        memory.pause_seen = p;
+    }
+    if cordon_cleared {
+        memory.our_cordon = false;
+    }
+    let mut actions = vec![];
+    if let Some((state, reason, blocked)) = &t.report {
+        let reason = with_pause(memory.pause_seen.as_deref(), reason);
+        actions.push(Action::Report { state: *state, reason, blocked: *blocked, news: true });
+    }
+    if t.then == Phase::Stopped {
+        actions.push(info("stopped"));
+    }
+    actions.extend(t.wait.clone().map(Action::Wait));
+    (t.then.clone(), actions)
 }
 
 fn retry(policy: &Policy) -> Action {

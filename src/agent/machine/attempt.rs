@@ -121,7 +121,7 @@ pub(super) fn reboot_wait(a: &Attempt, elapsed: Duration, policy: &Policy) -> (P
     }
 }
 
-pub(super) fn reboot_timed_out(
+fn reboot_timed_out(
     a: &Attempt,
     memory: &mut Memory,
     elapsed: Duration,
@@ -145,4 +145,78 @@ pub(super) fn reboot_timed_out(
             wait(Wait::Period),
         ],
     )
+}
+
+/// The look at the lock entry and the Node right before the reboot command.
+pub(super) fn confirmed(a: &Attempt, c: Confirmation, policy: &Policy) -> (Phase, Vec<Action>) {
+    match c {
+        Confirmation::Held => (Phase::Confirming(a.clone()), vec![Action::CheckQuorum]),
+        Confirmation::Lost(lost) => lock_lost(a, lost),
+        Confirmation::Unsure => (
+            Phase::Pending(Hold::Retry),
+            vec![
+                error(format!("not rebooting {}: its lock could not be confirmed; putting the node back", policy.node)),
+                Action::GiveUp { uncordon: !a.was_cordoned },
+                wait(Wait::Period),
+            ],
+        ),
+    }
+}
+
+/// The control-plane look right before the reboot command.
+pub(super) fn quorum(a: &Attempt, q: Quorum, policy: &Policy) -> (Phase, Vec<Action>) {
+    match q {
+        Quorum::Fine => (
+            Phase::Rebooting(a.clone()),
+            vec![
+                info(format!("rebooting node {}", policy.node)),
+                Action::Event("Rebooting", "kured is rebooting the node".into()),
+                Action::Notify(Template::Reboot),
+                report(NodeState::Rebooting, "", None),
+                Action::RunRebootCommand,
+            ],
+        ),
+        Quorum::Hold(reason) => (
+            Phase::Pending(Hold::ControlPlane),
+            vec![
+                warn(format!(
+                    "not rebooting {}: {reason} (looked right before the reboot command); putting the node back and letting the lock go",
+                    policy.node
+                )),
+                Action::GiveUp { uncordon: !a.was_cordoned },
+                Action::LockWaitStarted,
+                pending(reason, Blocked::ControlPlane),
+                Action::LookAgainIn(NOT_READY_RECHECK.min(policy.period)),
+                wait(Wait::Period),
+            ],
+        ),
+        Quorum::Failed(e) => (
+            Phase::Pending(Hold::Retry),
+            vec![
+                error(format!(
+                    "cannot list the control-plane nodes before rebooting ({e}): not rebooting on an old look"
+                )),
+                Action::GiveUp { uncordon: !a.was_cordoned },
+                wait(Wait::Period),
+            ],
+        ),
+    }
+}
+
+/// The boot ID after `--reboot-timeout`, while this process still runs.
+pub(super) fn boot_looked(
+    a: &Attempt,
+    memory: &mut Memory,
+    id: Option<String>,
+    policy: &Policy,
+    now: OffsetDateTime,
+) -> (Phase, Vec<Action>) {
+    let elapsed = a.since.map_or(Duration::ZERO, |s| Duration::try_from(now - s).unwrap_or(Duration::ZERO));
+    match rules::reboot_verdict(a.boot_before.as_deref(), id.as_deref()) {
+        RebootVerdict::Rebooted => (
+            Phase::Recovering(Recovery::default()),
+            vec![info("the node's boot ID changed: the reboot happened; finishing it"), Action::LookAtLock],
+        ),
+        RebootVerdict::Failed => reboot_timed_out(a, memory, elapsed, policy, now),
+    }
 }
