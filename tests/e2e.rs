@@ -129,7 +129,17 @@ fn one_node_full_cycle(cp: ControlPlaneKind) {
 
     let s = c.run_until_all_rebooted(LIMIT);
     assert!(s.violations(1).is_empty(), "{:?}\n{}", s.violations(1), c.report());
-    let node = c.get_node("node-1").unwrap();
+    // The reboot-in-progress annotation comes off once the sentinel is read,
+    // which is right after the lock's release: poll for it, with a deadline.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let node = loop {
+        let node = c.get_node("node-1").unwrap();
+        let marked = node_field(&node, "/metadata/annotations/weave.works~1kured-reboot-in-progress").is_some();
+        if !marked || std::time::Instant::now() > deadline {
+            break node;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     assert!(!cordoned(&node), "uncordoned after the reboot");
     assert_eq!(node_field(&node, "/metadata/labels/kured"), Some("done"));
     assert!(node_field(&node, "/metadata/annotations/weave.works~1kured-reboot-in-progress").is_none(), "{node}");

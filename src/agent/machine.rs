@@ -166,7 +166,7 @@ pub fn step(
             // Taken again later, the lock must not record this cordon as an operator's.
             memory.our_cordon |= cordon_left;
             match opted_out {
-                Some(why) => opted_out_now(memory, why),
+                Some(why) => opted_out_now(memory, why, policy),
                 None => (Phase::WaitingForLock, vec![wait(Wait::Lock)]),
             }
         }

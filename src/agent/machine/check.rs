@@ -135,7 +135,7 @@ pub(super) fn node_read(
     now: OffsetDateTime,
 ) -> (Phase, Vec<Action>) {
     if let Some(why) = facts.opted_out.clone() {
-        return opted_out_now(memory, &why);
+        return opted_out_now(memory, &why, policy);
     }
     let mut actions = vec![];
     // The reboot-loop guard's count in time: `--reboot-loop-limit` confirmed
@@ -176,13 +176,13 @@ pub(super) fn node_read(
 /// This node is opted out: it does not take the lock, and leaves the lock's
 /// queue, so it never holds up another node's turn; a lock or cordon it
 /// still holds is put back.
-pub(super) fn opted_out_now(memory: &mut Memory, why: &str) -> (Phase, Vec<Action>) {
+pub(super) fn opted_out_now(memory: &mut Memory, why: &str, policy: &Policy) -> (Phase, Vec<Action>) {
     memory.gave_way_to.clear();
     let (phase, t) = tidy(memory, Phase::Pending(Hold::OptedOut(why.to_string())), None, Some(Wait::Period));
     (
         phase,
         vec![
-            info(format!("reboot required, but not rebooting: this node is {why} ({})", crate::optout::KEY)),
+            info(format!("reboot required, but not rebooting: {} is {why} ({})", policy.node, crate::optout::KEY)),
             pending(why, Blocked::OptedOut),
             Action::LeaveQueue,
             Action::SetTaint(false),
@@ -229,7 +229,10 @@ pub(super) fn lock_taken(facts: &NodeFacts, memory: &mut Memory, take: Take, pol
         }
         Take::Paused(why) => {
             // The taint comes off: no drain is coming soon.
-            let mut actions = vec![info(format!("reboot required, but reboots are paused: {why}"))];
+            let mut actions = vec![info(format!(
+                "reboot required, but reboots are paused ({} on the lock's DaemonSet): {why}",
+                crate::lock::pause::ANNOTATION
+            ))];
             actions.extend(waiting(with_pause(Some(&why), ""), Blocked::Paused, false));
             // A cordon of kured's that no entry records waits for the next take,
             // which a pause may put off for days.
