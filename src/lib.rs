@@ -6,6 +6,7 @@
 //! [`config::Config`]; `main` wires it all and maps errors to exit codes.
 
 pub mod agent;
+pub mod argv;
 pub mod autoscaler;
 pub mod blockers;
 pub mod clock;
@@ -30,6 +31,7 @@ pub mod preflight;
 pub mod reboot;
 pub mod sentinel;
 pub mod status;
+pub mod template;
 pub mod stop;
 pub mod tz;
 pub mod urlenc;

@@ -6,6 +6,7 @@
 use std::io;
 use std::time::Duration;
 
+use crate::argv::display_argv;
 use crate::config::{Config, RebootMethod};
 use crate::error::{Error, Result};
 use crate::hostcmd;
@@ -62,7 +63,7 @@ impl Rebooter {
     }
 
     fn run_command(&self, argv: &[String]) -> Result<()> {
-        let command = hostcmd::display_argv(argv);
+        let command = display_argv(argv);
         log::info!("rebooting: running {command:?} in the mount namespace of pid {}", self.host_pid);
         let output = hostcmd::run_in_host_with_timeout(argv, self.host_pid, self.timeout)?;
         if output.timed_out || output.signal.is_some() {

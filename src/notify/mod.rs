@@ -17,14 +17,13 @@ mod generic;
 mod push;
 mod slack;
 mod smtp;
-pub mod template;
 pub mod url;
 mod workflows;
 
 use std::io::Read;
 
 use crate::error::{Error, Result};
-pub use template::{render, render_args};
+pub use crate::template::{render, render_args};
 pub use url::{redact, ServiceUrl};
 
 /// One HTTP request a notification turns into.
