@@ -28,6 +28,7 @@ pub mod notify;
 pub mod optout;
 pub mod outbound;
 pub mod preflight;
+pub mod promtext;
 pub mod reboot;
 pub mod sentinel;
 pub mod status;

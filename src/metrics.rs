@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 pub use crate::health::Health;
+use crate::promtext::{escape_label, header};
 
 /// Beyond this many open connections new ones are closed at once: a scrape
 /// endpoint needs few, and each costs a thread.
@@ -99,10 +100,7 @@ impl Metrics {
         let mut out = String::new();
         let map = self.reboot_required.lock().unwrap_or_else(|e| e.into_inner());
         if !map.is_empty() {
-            out.push_str(
-                "# HELP kured_reboot_required OS requires reboot due to software updates.\n\
-                 # TYPE kured_reboot_required gauge\n",
-            );
+            header(&mut out, "kured_reboot_required", "OS requires reboot due to software updates.", "gauge");
         }
         for (node, required) in map.iter() {
             out.push_str(&format!(
@@ -115,7 +113,7 @@ impl Metrics {
         let mut last = None;
         for ((series, node), value) in extra.iter() {
             if last != Some(*series) {
-                out.push_str(&format!("# HELP {0} {1}\n# TYPE {0} {2}\n", series.name(), series.help(), series.kind()));
+                header(&mut out, series.name(), series.help(), series.kind());
                 last = Some(*series);
             }
             out.push_str(&format!("{}{{node=\"{}\"}} {value}\n", series.name(), escape_label(node)));
@@ -125,19 +123,6 @@ impl Metrics {
     }
 }
 
-/// Label values escape backslash, double quote and newline.
-pub fn escape_label(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    for c in v.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// Bind `host:port` (an empty host means every address, IPv6 and IPv4) and
 /// serve until the process ends.
