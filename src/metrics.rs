@@ -13,6 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use time::OffsetDateTime;
+
 use crate::error::{Error, Result};
 pub use crate::health::Health;
 use crate::promtext::{escape_label, header};
@@ -23,8 +25,12 @@ pub const MAX_CONNECTIONS: usize = 16;
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_HEAD: usize = 8 * 1024;
 
+/// Where the served metrics read the time (`kured_reboot_pending_seconds` is
+/// rendered at scrape time, on the server's thread, hence `Send + Sync`).
+pub type Now = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
+
 /// The gauges, shared between the loop that sets them and the server.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone)]
 pub struct Metrics {
     reboot_required: Arc<Mutex<BTreeMap<String, bool>>>,
     /// The pacing metrics (lock, blocked, window, pending, phases): see [`crate::status`].
@@ -32,6 +38,24 @@ pub struct Metrics {
     /// kured-rs's own series: (metric, node) -> value
     extra: Arc<Mutex<BTreeMap<(Series, String), u64>>>,
     pub health: Health,
+    now: Now,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics")
+            .field("reboot_required", &self.reboot_required)
+            .field("status", &self.status)
+            .field("extra", &self.extra)
+            .field("health", &self.health)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics::with_clock(Arc::new(crate::clock::wall_now))
+    }
 }
 
 /// kured-rs's series beyond upstream's one gauge.
@@ -78,13 +102,26 @@ impl Series {
 }
 
 impl Metrics {
+    /// Metrics that read the daemon's wall clock ([`crate::clock::wall_now`]).
     pub fn new() -> Metrics {
         Metrics::default()
     }
 
-    pub fn set_reboot_required(&self, node: &str, required: bool) {
+    /// Metrics that read the time from `now` (a test's clock).
+    pub fn with_clock(now: Now) -> Metrics {
+        Metrics {
+            reboot_required: Arc::default(),
+            status: crate::status::Status::default(),
+            extra: Arc::default(),
+            health: Health::default(),
+            now,
+        }
+    }
+
+    /// The sentinel's answer for `node`, seen at `now` (the caller's clock).
+    pub fn set_reboot_required(&self, node: &str, required: bool, now: OffsetDateTime) {
         self.reboot_required.lock().unwrap_or_else(|e| e.into_inner()).insert(node.to_string(), required);
-        self.status.set_required(required, crate::clock::wall_now());
+        self.status.set_required(required, now);
     }
 
     pub fn inc(&self, series: Series, node: &str) {
@@ -118,11 +155,10 @@ impl Metrics {
             }
             out.push_str(&format!("{}{{node=\"{}\"}} {value}\n", series.name(), escape_label(node)));
         }
-        out.push_str(&self.status.render(crate::clock::wall_now()));
+        out.push_str(&self.status.render((self.now)()));
         out
     }
 }
-
 
 /// Bind `host:port` (an empty host means every address, IPv6 and IPv4) and
 /// serve until the process ends.
@@ -299,7 +335,7 @@ mod tests {
     #[track_caller]
     fn status(head: &str, want: &str) {
         let m = Metrics::new();
-        m.set_reboot_required("n1", true);
+        m.set_reboot_required("n1", true, crate::clock::wall_now());
         let resp = String::from_utf8(respond(head, &m)).unwrap();
         assert!(resp.starts_with(&format!("HTTP/1.1 {want}\r\n")), "{head:?} -> {resp}");
     }
@@ -353,7 +389,7 @@ mod tests {
     #[test]
     fn head_has_no_body() {
         let m = Metrics::new();
-        m.set_reboot_required("n1", false);
+        m.set_reboot_required("n1", false, crate::clock::wall_now());
         let resp = String::from_utf8(respond("HEAD /metrics HTTP/1.1\r\n\r\n", &m)).unwrap();
         assert!(
             resp.ends_with("\r\n\r\n") && resp.contains(&format!("Content-Length: {}", m.render().len())),
@@ -362,12 +398,22 @@ mod tests {
     }
 
     #[test]
+    fn pending_seconds_read_the_given_clock() {
+        let t0 = time::macros::datetime!(2026-12-03 02:00 UTC);
+        let m = Metrics::with_clock(Arc::new(move || t0 + time::Duration::seconds(90)));
+        m.status.set_node("n1");
+        m.set_reboot_required("n1", true, t0);
+        let text = m.render();
+        assert!(text.contains("kured_reboot_pending_seconds{node=\"n1\"} 90.000\n"), "{text}");
+    }
+
+    #[test]
     fn exposition() {
         let m = Metrics::new();
         assert_eq!(m.render(), "");
-        m.set_reboot_required("n2", false);
-        m.set_reboot_required("we\"ird\\node\n", true);
-        m.set_reboot_required("n2", true);
+        m.set_reboot_required("n2", false, crate::clock::wall_now());
+        m.set_reboot_required("we\"ird\\node\n", true, crate::clock::wall_now());
+        m.set_reboot_required("n2", true, crate::clock::wall_now());
         assert_eq!(
             m.render(),
             "# HELP kured_reboot_required OS requires reboot due to software updates.\n\

@@ -87,7 +87,7 @@ pub fn run(config: Config, client: Client, stop: Stop) -> Result<()> {
 fn spawn_metrics_refresh(host: RealHost, node: String, metrics: Metrics) {
     std::thread::spawn(move || loop {
         match host.reboot_required() {
-            Ok(required) => metrics.set_reboot_required(&node, required),
+            Ok(required) => metrics.set_reboot_required(&node, required, crate::clock::wall_now()),
             Err(e) => log::warn!("metrics: cannot check the sentinel: {e}"),
         }
         std::thread::sleep(METRICS_REFRESH);
@@ -255,7 +255,7 @@ impl Agent<'_> {
         self.metrics.status.set_window_next_open(opens);
         let required = if in_window { self.host.reboot_required().map_err(|e| e.to_string()) } else { Ok(false) };
         if let (true, Ok(r)) = (in_window, &required) {
-            self.metrics.set_reboot_required(self.node_id(), *r);
+            self.metrics.set_reboot_required(self.node_id(), *r, self.clock.now());
         }
         match plan::gate(in_window, &required) {
             Gate::OutsideWindow => {
