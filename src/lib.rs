@@ -3,7 +3,10 @@
 //! Arrows point down: `agent` (the loop) uses the parts (`lock`, `drain`,
 //! `blockers`, `notify`, `metrics`, `sentinel`, `reboot`, `window`), which use
 //! `kube` (the REST client) or the host (`hostcmd`). `config` turns flags into a
-//! [`config::Config`]; `main` wires it all and maps errors to exit codes.
+//! [`config::Config`]; `wire` builds each part's options from it, so no part
+//! knows `Config`; `main` starts it all and maps errors to exit codes. Leaves
+//! that several of these share: `argv` (command lines), `template` (message
+//! templates), `promtext` (the Prometheus text format), `clock`, `error`.
 
 pub mod agent;
 pub mod argv;
@@ -37,6 +40,7 @@ pub mod template;
 pub mod tz;
 pub mod urlenc;
 pub mod window;
+pub mod wire;
 
 pub use error::{Error, Result};
 

@@ -7,7 +7,7 @@ use std::io;
 use std::time::Duration;
 
 use crate::argv::display_argv;
-use crate::config::{Config, RebootMethod};
+use crate::config::RebootMethod;
 use crate::error::{Error, Result};
 use crate::hostcmd;
 
@@ -40,16 +40,6 @@ impl Rebooter {
             RebootMethod::Signal => Method::Signal(signal),
         };
         Rebooter { method, host_pid, timeout }
-    }
-
-    pub fn from_config(config: &Config) -> Rebooter {
-        Rebooter::new(
-            &config.reboot_method,
-            &config.reboot_command,
-            config.reboot_signal,
-            config.host_pid,
-            Some(command_timeout(config.reboot_timeout)),
-        )
     }
 
     pub fn reboot(&self) -> Result<()> {

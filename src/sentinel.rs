@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::argv::display_argv;
-use crate::config::{Config, OsFamily, SentinelSpec};
+use crate::config::{OsFamily, SentinelSpec};
 use crate::error::{Error, Result};
 use crate::hostcmd::{self, Output};
 
@@ -87,10 +87,6 @@ impl Sentinel {
     /// `timeout` bounds a sentinel command (None = wait forever, as upstream).
     pub fn new(spec: &SentinelSpec, host_pid: i32, timeout: Option<Duration>) -> Sentinel {
         Sentinel { check: Check::from_spec(spec), host_pid, timeout, warned_dir: Arc::default() }
-    }
-
-    pub fn from_config(config: &Config) -> Sentinel {
-        Sentinel::new(&config.sentinel, config.host_pid, Some(command_timeout(config.period)))
     }
 
     pub fn reboot_required(&self) -> Result<bool> {

@@ -37,7 +37,7 @@ impl Agent<'_> {
         log::info!("draining node {}", self.node_id());
         self.event("Draining", "kured is draining the node for a reboot");
         self.notify(&self.config.message_template_drain);
-        let opts = DrainOptions::from_config(self.config);
+        let opts: DrainOptions = crate::wire::drain_options(self.config);
         let mut guide = HolderGuide { agent: self, lock, holding, lost: None };
         let drained = drain_node_guided(self.client, self.node_id(), &opts, self.clock, &mut guide);
         let lost = guide.lost.take();

@@ -73,7 +73,7 @@ pub fn run(config: Config, client: Client, stop: Stop) -> Result<()> {
     let metrics = Metrics::new();
     metrics.status.set_node(&config.node_id);
     metrics::serve(&config.metrics_host, config.metrics_port, metrics.clone())?;
-    let host = RealHost::from_config(&config);
+    let host = crate::wire::host(&config);
     spawn_metrics_refresh(host.clone(), config.node_id.clone(), metrics.clone());
     spawn_stop_deadline(stop.clone());
     let clock = DaemonClock { stop, health: metrics.health.clone() };
@@ -174,7 +174,7 @@ impl<'a> Agent<'a> {
     /// notifier, metrics of its own, and nothing remembered yet.
     pub fn new(config: &'a Config, client: &'a Client, host: &'a dyn Host, clock: &'a dyn Clock) -> Agent<'a> {
         Agent {
-            blockers: blockers::from_config(config),
+            blockers: crate::wire::blockers(config),
             config,
             client,
             host,
@@ -208,7 +208,7 @@ impl Agent<'_> {
     }
 
     fn lock(&self) -> DaemonSetLock<'_> {
-        DaemonSetLock::from_config(self.client, self.config, self.clock).guarded(self.state.guard.borrow().clone())
+        crate::wire::lock(self.client, self.config, self.clock).guarded(self.state.guard.borrow().clone())
     }
 
     /// Every period, after a random initial delay, until a stop.

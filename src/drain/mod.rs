@@ -11,7 +11,6 @@ use std::time::Duration;
 pub use select::{select, Action, SkipReason};
 
 use crate::clock::Clock;
-use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::kube::{Client, ListParams};
 use evict::{Kind, Outcome};
@@ -46,19 +45,6 @@ impl Default for DrainOptions {
             retry_after_pdb: Duration::from_secs(5),
             poll: Duration::from_secs(1),
             stall_timeout: None,
-        }
-    }
-}
-
-impl DrainOptions {
-    pub fn from_config(config: &Config) -> DrainOptions {
-        DrainOptions {
-            grace_period: config.drain_grace_period,
-            timeout: config.drain_timeout,
-            pod_selector: config.drain_pod_selector.clone(),
-            skip_wait_for_delete_timeout: config.skip_wait_for_delete_timeout,
-            stall_timeout: config.drain_stall_timeout,
-            ..DrainOptions::default()
         }
     }
 }

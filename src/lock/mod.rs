@@ -25,7 +25,6 @@ pub use decide::{acquire, earlier_holders, holding, next_expiry, release, standi
 pub use value::{LockEntry, LockMeta, LockValue, GO_ZERO_TIME};
 
 use crate::clock::{jitter, Clock};
-use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::kube::{Client, DaemonSet};
 
@@ -80,20 +79,6 @@ pub struct DaemonSetLock<'a> {
 }
 
 impl<'a> DaemonSetLock<'a> {
-    pub fn from_config(client: &'a Client, config: &Config, clock: &'a dyn Clock) -> DaemonSetLock<'a> {
-        DaemonSetLock {
-            client,
-            namespace: config.ds_namespace.clone(),
-            name: config.ds_name.clone(),
-            annotation: config.lock_annotation.clone(),
-            node: config.node_id.clone(),
-            ttl: config.lock_ttl,
-            concurrency: config.concurrency,
-            clock,
-            guard: None,
-        }
-    }
-
     /// The same lock, with the quorum guard of a control-plane node (None: not one).
     pub fn guarded(self, guard: Option<quorum::Guard>) -> DaemonSetLock<'a> {
         DaemonSetLock { guard, ..self }
