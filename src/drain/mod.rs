@@ -57,19 +57,6 @@ pub struct DrainReport {
     pub skipped: Vec<(String, SkipReason)>,
 }
 
-/// Cordon `node` (if not already), then evict its pods and wait until they are
-/// gone. Pods that could not be drained make it an `Error::Drain` listing each
-/// with its reason; the node stays cordoned either way (the caller decides
-/// whether to uncordon).
-pub fn drain_node(client: &Client, node: &str, opts: &DrainOptions, clock: &dyn Clock) -> Result<DrainReport> {
-    match drain_node_guided(client, node, opts, clock, &mut Unguided)? {
-        Drained::Done(report) => Ok(report),
-        Drained::GaveWay(_) | Drained::Halted(_) => {
-            Err(Error::Drain(format!("node {node}: the drain was interrupted")))
-        }
-    }
-}
-
 /// What a drain asks its caller as it goes: the lock holder's checks.
 pub trait Guide {
     /// How often, at the most, [`halt`](Guide::halt) must be asked while
@@ -96,10 +83,6 @@ pub trait Guide {
     }
 }
 
-/// A drain nobody interrupts.
-pub struct Unguided;
-impl Guide for Unguided {}
-
 /// How a guided drain ended, short of a failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Drained {
@@ -111,7 +94,10 @@ pub enum Drained {
     Halted(String),
 }
 
-/// [`drain_node`], asking `guide` as it goes.
+/// Cordon `node` (if not already), then evict its pods and wait until they are
+/// gone, asking `guide` as it goes. Pods that could not be drained make it an
+/// `Error::Drain` listing each with its reason; the node stays cordoned either
+/// way (the caller decides whether to uncordon).
 pub fn drain_node_guided(
     client: &Client,
     node: &str,
