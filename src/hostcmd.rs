@@ -1,5 +1,5 @@
 //! Commands on the host: running an argv inside the mount namespace of `--host-pid`
-//! ([`run_in_host`]), entered with `setns` in the child before exec because a
+//! ([`run_in_host_with_timeout`]), entered with `setns` in the child before exec because a
 //! scratch image has no `nsenter`.
 //!
 //! The program is looked up in `PATH` *inside* the host's namespace: std's
@@ -66,11 +66,6 @@ impl Output {
 /// in a throwaway child (see `ns::probe_enter`); Ok(false): it is ours already.
 pub fn probe_host_namespace(host_pid: i32) -> Result<bool> {
     ns::probe_enter(host_pid)
-}
-
-/// Run `argv` in the mount namespace of `host_pid` and wait for it, however long.
-pub fn run_in_host(argv: &[String], host_pid: i32) -> Result<Output> {
-    run_in_host_with_timeout(argv, host_pid, None)
 }
 
 /// Run `argv` in the mount namespace of `host_pid`; past `timeout` its whole
