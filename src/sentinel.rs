@@ -95,6 +95,7 @@ impl Sentinel {
 
     /// The family `auto` settled on (None: not auto, not yet read, or the
     /// fallback). For tests and the log.
+    #[cfg(any(test, feature = "test-support"))]
     pub fn auto_family(&self) -> Option<OsFamily> {
         match &self.check {
             Check::Auto { resolved, .. } => match &*resolved.lock().unwrap_or_else(|e| e.into_inner()) {
