@@ -26,11 +26,12 @@ const IO_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_HEAD: usize = 8 * 1024;
 
 /// Where the served metrics read the time (`kured_reboot_pending_seconds` is
-/// rendered at scrape time, on the server's thread, hence `Send + Sync`).
-pub type Now = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
+/// rendered at scrape time, on the server's thread: a plain function, which
+/// any thread may call).
+pub type Now = fn() -> OffsetDateTime;
 
 /// The gauges, shared between the loop that sets them and the server.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Metrics {
     reboot_required: Arc<Mutex<BTreeMap<String, bool>>>,
     /// The pacing metrics (lock, blocked, window, pending, phases): see [`crate::status`].
@@ -41,20 +42,9 @@ pub struct Metrics {
     now: Now,
 }
 
-impl std::fmt::Debug for Metrics {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Metrics")
-            .field("reboot_required", &self.reboot_required)
-            .field("status", &self.status)
-            .field("extra", &self.extra)
-            .field("health", &self.health)
-            .finish_non_exhaustive()
-    }
-}
-
 impl Default for Metrics {
     fn default() -> Metrics {
-        Metrics::with_clock(Arc::new(crate::clock::wall_now))
+        Metrics::with_clock(crate::clock::wall_now)
     }
 }
 
@@ -137,7 +127,10 @@ impl Metrics {
         let mut out = String::new();
         let map = self.reboot_required.lock().unwrap_or_else(|e| e.into_inner());
         if !map.is_empty() {
-            header(&mut out, "kured_reboot_required", "OS requires reboot due to software updates.", "gauge");
+            out.push_str(
+                "# HELP kured_reboot_required OS requires reboot due to software updates.\n\
+                 # TYPE kured_reboot_required gauge\n",
+            );
         }
         for (node, required) in map.iter() {
             out.push_str(&format!(
@@ -400,7 +393,7 @@ mod tests {
     #[test]
     fn pending_seconds_read_the_given_clock() {
         let t0 = time::macros::datetime!(2026-12-03 02:00 UTC);
-        let m = Metrics::with_clock(Arc::new(move || t0 + time::Duration::seconds(90)));
+        let m = Metrics::with_clock(|| time::macros::datetime!(2026-12-03 02:01:30 UTC));
         m.status.set_node("n1");
         m.set_reboot_required("n1", true, t0);
         let text = m.render();
