@@ -2,7 +2,6 @@
 //! now". A trait because the host is a system boundary: the loop is tested with
 //! a fake, and runs with [`RealHost`].
 
-use crate::config::Config;
 use crate::error::Result;
 use crate::reboot::Rebooter;
 use crate::sentinel::Sentinel;
@@ -19,12 +18,6 @@ pub trait Host {
 pub struct RealHost {
     pub sentinel: Sentinel,
     pub rebooter: Rebooter,
-}
-
-impl RealHost {
-    pub fn from_config(config: &Config) -> RealHost {
-        RealHost { sentinel: Sentinel::from_config(config), rebooter: Rebooter::from_config(config) }
-    }
 }
 
 impl Host for RealHost {

@@ -1,6 +1,5 @@
-//! Commands on the host: shell-style lexing of a command string ([`lex`]), and
-//! running an argv inside the mount namespace of `--host-pid`
-//! ([`run_in_host`]), entered with `setns` in the child before exec because a
+//! Commands on the host: running an argv inside the mount namespace of `--host-pid`
+//! ([`run_in_host_with_timeout`]), entered with `setns` in the child before exec because a
 //! scratch image has no `nsenter`.
 //!
 //! The program is looked up in `PATH` *inside* the host's namespace: std's
@@ -16,7 +15,6 @@
 pub mod caps;
 mod capture;
 mod group;
-mod lex;
 mod ns;
 
 use std::os::unix::process::ExitStatusExt;
@@ -27,7 +25,6 @@ use crate::error::{Error, Result};
 
 pub use capture::OUTPUT_LIMIT;
 pub use group::kill_running;
-pub use lex::lex;
 
 /// How long the reboot command may run before its process group is killed
 /// (the sentinel command has its own, shorter bound: see `sentinel`). Upstream
@@ -65,52 +62,17 @@ impl Output {
     }
 }
 
-/// The argv as one string, for log lines and error messages.
-pub fn display_argv(argv: &[String]) -> String {
-    argv.iter().map(|w| quote_word(w)).collect::<Vec<_>>().join(" ")
-}
-
-/// A word as a shell would need it written: bare when safe, else in single
-/// quotes (`'` written as `'"'"'`), so that `lex(display_argv(argv)) == argv`.
-fn quote_word(w: &str) -> String {
-    let safe = |c: char| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c);
-    if !w.is_empty() && w.chars().all(safe) {
-        w.to_string()
-    } else {
-        format!("'{}'", w.replace('\'', "'\"'\"'"))
-    }
-}
-
-#[cfg(test)]
-mod display_tests {
-    use super::*;
-
-    #[test]
-    fn display_round_trips_through_lex() {
-        for line in ["/bin/systemctl reboot", "/bin/sh -c 'echo rebooted >> /tmp/m'", "a '' \"it's\" x=1,2"] {
-            let argv = lex(line).unwrap();
-            assert_eq!(lex(&display_argv(&argv)).unwrap(), argv, "{line}");
-        }
-        assert_eq!(display_argv(&lex("/bin/sh -c 'echo hi'").unwrap()), "/bin/sh -c 'echo hi'");
-    }
-}
-
 /// Whether host commands can enter the mount namespace of `host_pid`, tried
 /// in a throwaway child (see `ns::probe_enter`); Ok(false): it is ours already.
 pub fn probe_host_namespace(host_pid: i32) -> Result<bool> {
     ns::probe_enter(host_pid)
 }
 
-/// Run `argv` in the mount namespace of `host_pid` and wait for it, however long.
-pub fn run_in_host(argv: &[String], host_pid: i32) -> Result<Output> {
-    run_in_host_with_timeout(argv, host_pid, None)
-}
-
 /// Run `argv` in the mount namespace of `host_pid`; past `timeout` its whole
 /// process group is killed (SIGKILL), the command reaped and reported with
 /// `timed_out`. stdin is /dev/null.
 pub fn run_in_host_with_timeout(argv: &[String], host_pid: i32, timeout: Option<Duration>) -> Result<Output> {
-    let command = display_argv(argv);
+    let command = crate::argv::display_argv(argv);
     let Some((program, args)) = argv.split_first() else {
         let source = std::io::Error::new(std::io::ErrorKind::InvalidInput, "empty command");
         return Err(Error::Spawn { command, source });

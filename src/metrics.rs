@@ -13,8 +13,11 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use time::OffsetDateTime;
+
 use crate::error::{Error, Result};
 pub use crate::health::Health;
+use crate::promtext::{escape_label, header};
 
 /// Beyond this many open connections new ones are closed at once: a scrape
 /// endpoint needs few, and each costs a thread.
@@ -22,8 +25,13 @@ pub const MAX_CONNECTIONS: usize = 16;
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_HEAD: usize = 8 * 1024;
 
+/// Where the served metrics read the time (`kured_reboot_pending_seconds` is
+/// rendered at scrape time, on the server's thread: a plain function, which
+/// any thread may call).
+pub type Now = fn() -> OffsetDateTime;
+
 /// The gauges, shared between the loop that sets them and the server.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Metrics {
     reboot_required: Arc<Mutex<BTreeMap<String, bool>>>,
     /// The pacing metrics (lock, blocked, window, pending, phases): see [`crate::status`].
@@ -31,6 +39,13 @@ pub struct Metrics {
     /// kured-rs's own series: (metric, node) -> value
     extra: Arc<Mutex<BTreeMap<(Series, String), u64>>>,
     pub health: Health,
+    now: Now,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics::with_clock(crate::clock::wall_now)
+    }
 }
 
 /// kured-rs's series beyond upstream's one gauge.
@@ -77,13 +92,26 @@ impl Series {
 }
 
 impl Metrics {
+    /// Metrics that read the daemon's wall clock ([`crate::clock::wall_now`]).
     pub fn new() -> Metrics {
         Metrics::default()
     }
 
-    pub fn set_reboot_required(&self, node: &str, required: bool) {
+    /// Metrics that read the time from `now` (a test's clock).
+    pub fn with_clock(now: Now) -> Metrics {
+        Metrics {
+            reboot_required: Arc::default(),
+            status: crate::status::Status::default(),
+            extra: Arc::default(),
+            health: Health::default(),
+            now,
+        }
+    }
+
+    /// The sentinel's answer for `node`, seen at `now` (the caller's clock).
+    pub fn set_reboot_required(&self, node: &str, required: bool, now: OffsetDateTime) {
         self.reboot_required.lock().unwrap_or_else(|e| e.into_inner()).insert(node.to_string(), required);
-        self.status.set_required(required, crate::clock::wall_now());
+        self.status.set_required(required, now);
     }
 
     pub fn inc(&self, series: Series, node: &str) {
@@ -115,28 +143,14 @@ impl Metrics {
         let mut last = None;
         for ((series, node), value) in extra.iter() {
             if last != Some(*series) {
-                out.push_str(&format!("# HELP {0} {1}\n# TYPE {0} {2}\n", series.name(), series.help(), series.kind()));
+                header(&mut out, series.name(), series.help(), series.kind());
                 last = Some(*series);
             }
             out.push_str(&format!("{}{{node=\"{}\"}} {value}\n", series.name(), escape_label(node)));
         }
-        out.push_str(&self.status.render(crate::clock::wall_now()));
+        out.push_str(&self.status.render((self.now)()));
         out
     }
-}
-
-/// Label values escape backslash, double quote and newline.
-pub fn escape_label(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    for c in v.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// Bind `host:port` (an empty host means every address, IPv6 and IPv4) and
@@ -314,7 +328,7 @@ mod tests {
     #[track_caller]
     fn status(head: &str, want: &str) {
         let m = Metrics::new();
-        m.set_reboot_required("n1", true);
+        m.set_reboot_required("n1", true, crate::clock::wall_now());
         let resp = String::from_utf8(respond(head, &m)).unwrap();
         assert!(resp.starts_with(&format!("HTTP/1.1 {want}\r\n")), "{head:?} -> {resp}");
     }
@@ -368,7 +382,7 @@ mod tests {
     #[test]
     fn head_has_no_body() {
         let m = Metrics::new();
-        m.set_reboot_required("n1", false);
+        m.set_reboot_required("n1", false, crate::clock::wall_now());
         let resp = String::from_utf8(respond("HEAD /metrics HTTP/1.1\r\n\r\n", &m)).unwrap();
         assert!(
             resp.ends_with("\r\n\r\n") && resp.contains(&format!("Content-Length: {}", m.render().len())),
@@ -377,12 +391,22 @@ mod tests {
     }
 
     #[test]
+    fn pending_seconds_read_the_given_clock() {
+        let t0 = time::macros::datetime!(2026-12-03 02:00 UTC);
+        let m = Metrics::with_clock(|| time::macros::datetime!(2026-12-03 02:01:30 UTC));
+        m.status.set_node("n1");
+        m.set_reboot_required("n1", true, t0);
+        let text = m.render();
+        assert!(text.contains("kured_reboot_pending_seconds{node=\"n1\"} 90.000\n"), "{text}");
+    }
+
+    #[test]
     fn exposition() {
         let m = Metrics::new();
         assert_eq!(m.render(), "");
-        m.set_reboot_required("n2", false);
-        m.set_reboot_required("we\"ird\\node\n", true);
-        m.set_reboot_required("n2", true);
+        m.set_reboot_required("n2", false, crate::clock::wall_now());
+        m.set_reboot_required("we\"ird\\node\n", true, crate::clock::wall_now());
+        m.set_reboot_required("n2", true, crate::clock::wall_now());
         assert_eq!(
             m.render(),
             "# HELP kured_reboot_required OS requires reboot due to software updates.\n\

@@ -43,6 +43,7 @@ pub fn set_labels<K: AsRef<str>, V: AsRef<str>>(client: &Client, node: &str, lab
 }
 
 /// Remove labels (merge patch with `null`; absent keys are fine).
+#[cfg(any(test, feature = "test-support"))]
 pub fn remove_labels<K: AsRef<str>>(client: &Client, node: &str, keys: &[K]) -> Result<()> {
     patch_metadata_map(client, node, "labels", keys.iter().map(|k| (k, Value::Null)))
 }

@@ -6,7 +6,8 @@
 use std::io;
 use std::time::Duration;
 
-use crate::config::{Config, RebootMethod};
+use crate::argv::display_argv;
+use crate::config::RebootMethod;
 use crate::error::{Error, Result};
 use crate::hostcmd;
 
@@ -41,16 +42,6 @@ impl Rebooter {
         Rebooter { method, host_pid, timeout }
     }
 
-    pub fn from_config(config: &Config) -> Rebooter {
-        Rebooter::new(
-            &config.reboot_method,
-            &config.reboot_command,
-            config.reboot_signal,
-            config.host_pid,
-            Some(command_timeout(config.reboot_timeout)),
-        )
-    }
-
     pub fn reboot(&self) -> Result<()> {
         match &self.method {
             Method::Command(argv) => self.run_command(argv),
@@ -62,7 +53,7 @@ impl Rebooter {
     }
 
     fn run_command(&self, argv: &[String]) -> Result<()> {
-        let command = hostcmd::display_argv(argv);
+        let command = display_argv(argv);
         log::info!("rebooting: running {command:?} in the mount namespace of pid {}", self.host_pid);
         let output = hostcmd::run_in_host_with_timeout(argv, self.host_pid, self.timeout)?;
         if output.timed_out || output.signal.is_some() {

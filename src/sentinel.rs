@@ -22,7 +22,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::config::{Config, OsFamily, SentinelSpec};
+use crate::argv::display_argv;
+use crate::config::{OsFamily, SentinelSpec};
 use crate::error::{Error, Result};
 use crate::hostcmd::{self, Output};
 
@@ -57,7 +58,7 @@ impl Check {
         match self {
             Check::File(path) => format!("the file {} (--reboot-sentinel)", path.display()),
             Check::Command(argv) => {
-                format!("the command {:?} (--reboot-sentinel-command)", hostcmd::display_argv(argv))
+                format!("the command {:?} (--reboot-sentinel-command)", display_argv(argv))
             }
             Check::Family(family) => format!("the {} preset", family.name()),
             Check::Auto { .. } => "auto".to_string(),
@@ -88,16 +89,13 @@ impl Sentinel {
         Sentinel { check: Check::from_spec(spec), host_pid, timeout, warned_dir: Arc::default() }
     }
 
-    pub fn from_config(config: &Config) -> Sentinel {
-        Sentinel::new(&config.sentinel, config.host_pid, Some(command_timeout(config.period)))
-    }
-
     pub fn reboot_required(&self) -> Result<bool> {
         self.run(&self.check)
     }
 
     /// The family `auto` settled on (None: not auto, not yet read, or the
     /// fallback). For tests and the log.
+    #[cfg(any(test, feature = "test-support"))]
     pub fn auto_family(&self) -> Option<OsFamily> {
         match &self.check {
             Check::Auto { resolved, .. } => match &*resolved.lock().unwrap_or_else(|e| e.into_inner()) {
@@ -147,7 +145,7 @@ impl Sentinel {
         let output = hostcmd::run_in_host_with_timeout(argv, self.host_pid, self.timeout)?;
         if output.timed_out {
             return Err(Error::CommandFailed {
-                command: hostcmd::display_argv(argv),
+                command: display_argv(argv),
                 status: format!(
                     "no answer within {:?}, killed with its process group",
                     self.timeout.unwrap_or_default()
@@ -178,7 +176,7 @@ impl Sentinel {
 
 fn answer(family: OsFamily, reading: Reading, argv: &[String], output: Output) -> Result<bool> {
     preset::read_answer(reading, output.code, &output.stdout, &output.stderr).map_err(|why| Error::CommandFailed {
-        command: hostcmd::display_argv(argv),
+        command: display_argv(argv),
         status: format!("{why}: the {} preset cannot tell whether a reboot is needed", family.name()),
         stdout: output.stdout,
         stderr: output.stderr,
@@ -233,7 +231,7 @@ fn verdict_to_bool(argv: &[String], output: &Output) -> bool {
         Verdict::Unexpected => {
             log::warn!(
                 "reboot sentinel command {:?} gave {}, assuming no reboot is required; stdout: {:?}; stderr: {:?}",
-                hostcmd::display_argv(argv),
+                display_argv(argv),
                 output.status_text(),
                 output.stdout.trim_end(),
                 output.stderr.trim_end()

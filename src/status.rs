@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::metrics::escape_label;
+use crate::promtext::{escape_label, header};
 
 /// The node annotation holding `{"state":..,"reason":..,"since":..}`.
 pub const ANNOTATION: &str = "kured-rs.dev/status";
@@ -348,9 +348,7 @@ impl Status {
         }
         let node = escape_label(&i.node);
         let mut out = String::new();
-        let gauge = |out: &mut String, name: &str, help: &str| {
-            let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n");
-        };
+        let gauge = |out: &mut String, name: &str, help: &str| header(out, name, help, "gauge");
         gauge(&mut out, "kured_lock_held", "Whether this node holds the reboot lock.");
         let _ = writeln!(out, "kured_lock_held{{node=\"{node}\"}} {}", u8::from(i.lock_held));
         gauge(&mut out, "kured_reboot_blocked", "Whether a needed reboot of this node is held back, by reason.");
@@ -377,10 +375,11 @@ impl Status {
         );
         let pending = i.pending_since.map_or(0.0, |s| (now - s).as_seconds_f64().max(0.0));
         let _ = writeln!(out, "kured_reboot_pending_seconds{{node=\"{node}\"}} {pending:.3}");
-        let _ = write!(
-            out,
-            "# HELP kured_phase_duration_seconds How long each phase of a reboot took: lock wait, drain, reboot until back, release gate.\n\
-             # TYPE kured_phase_duration_seconds histogram\n"
+        header(
+            &mut out,
+            "kured_phase_duration_seconds",
+            "How long each phase of a reboot took: lock wait, drain, reboot until back, release gate.",
+            "histogram",
         );
         for (p, h) in Phase::ALL.iter().zip(&i.phases) {
             let labels = format!("node=\"{node}\",phase=\"{}\"", p.label());

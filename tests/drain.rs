@@ -1,16 +1,19 @@
 //! Draining against the fake API server (its controllers recreate ReplicaSet
 //! pods elsewhere and honour PodDisruptionBudgets).
 
+#[path = "support/drain.rs"]
+mod drain;
 #[path = "support/kube.rs"]
 mod kube;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use drain::drain_node;
 use fakeapi::{FakeApiServer, Fault};
 use kube::{client, two_nodes, FakeClock};
 use kured::clock::{Clock, RealClock};
-use kured::drain::{drain_node, drain_node_guided, DrainOptions, Drained, Guide, SkipReason};
+use kured::drain::{drain_node_guided, DrainOptions, Drained, Guide, SkipReason};
 use kured::Error;
 use serde_json::{json, Value};
 use time::OffsetDateTime;

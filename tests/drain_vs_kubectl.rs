@@ -1,20 +1,23 @@
 //! The drain's cost next to the real `kubectl drain` (issue 12): the same
-//! 100-pod node on two identical fake clusters, one drained by kured's
-//! `drain_node`, the other by `kubectl drain --ignore-daemonsets
-//! --delete-emptydir-data --force`, each counted by the fake API server's
-//! request log. kured must make at most 0.6x kubectl's requests and be no
+//! 100-pod node on two identical fake clusters, one drained by kured
+//! (`drain_node_guided`, unguided), the other by `kubectl drain
+//! --ignore-daemonsets --delete-emptydir-data --force`, each counted by the
+//! fake API server's request log. kured must make at most 0.6x kubectl's requests and be no
 //! slower (10% allowed for a loaded machine). `scripts/bench.sh` prints the
 //! figures; `DRAIN_BENCH_DETAIL=1` lists the requests by kind. kubectl must
 //! be on PATH: without it this fails.
 
+#[path = "support/drain.rs"]
+mod drain;
 #[path = "support/kube.rs"]
 mod kube;
 
 use std::time::{Duration, Instant};
 
+use drain::drain_node;
 use fakeapi::FakeApiServer;
 use kured::clock::RealClock;
-use kured::drain::{drain_node, DrainOptions};
+use kured::drain::DrainOptions;
 use serde_json::json;
 
 const PODS: usize = 100;

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kured::config::{RebootMethod, SentinelSpec};
-use kured::hostcmd::{self, run_in_host, run_in_host_with_timeout};
+use kured::hostcmd::{self, run_in_host_with_timeout, Output};
 use kured::reboot::Rebooter;
 use kured::sentinel::Sentinel;
 use kured::Error;
@@ -29,6 +29,13 @@ fn host_stand_in() -> HostStandIn {
 
 fn sh(script: &str) -> Vec<String> {
     vec!["sh".into(), "-c".into(), script.into()]
+}
+
+/// A host command as the daemon runs one (`run_in_host_with_timeout`),
+/// bounded by the daemon's own limit for a reboot command, so that none of
+/// these waits forever.
+fn run_in_host(argv: &[String], host_pid: i32) -> kured::Result<Output> {
+    run_in_host_with_timeout(argv, host_pid, Some(hostcmd::DEFAULT_TIMEOUT))
 }
 
 /// Host commands here end within their own timeouts (under a second): this

@@ -398,7 +398,9 @@ fn kill_running_ends_every_host_command_group() {
     let token = unique_sleep();
     let argv: Vec<String> = vec!["/bin/sh".into(), "-c".into(), format!("sleep {token} & sleep {token}; wait")];
     let pid = host.pid();
-    let runner = std::thread::spawn(move || kured::hostcmd::run_in_host(&argv, pid));
+    // bounded by the daemon's own limit for a reboot command, far past this test
+    let bound = Some(kured::hostcmd::DEFAULT_TIMEOUT);
+    let runner = std::thread::spawn(move || kured::hostcmd::run_in_host_with_timeout(&argv, pid, bound));
     poll(by_hand().allows(LIMIT), "both sleeps to start", || live_with(&token).len() >= 3);
     kured::hostcmd::kill_running();
     poll(by_hand().allows(LIMIT), "the command to return", || runner.is_finished());

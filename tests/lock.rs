@@ -9,8 +9,9 @@ use std::time::Duration;
 use fakeapi::{FakeApiServer, Fault};
 use kube::{client, FakeClock};
 use kured::clock::{Clock, RealClock};
+use kured::error::Result;
 use kured::kube::Client;
-use kured::lock::{Acquisition, DaemonSetLock, LockMeta, LockValue};
+use kured::lock::{DaemonSetLock, LockMeta, LockValue, Taken};
 use serde_json::{json, Value};
 use time::macros::datetime;
 
@@ -60,6 +61,36 @@ fn lock<'a>(
         concurrency,
         clock,
         guard: None,
+    }
+}
+
+/// What a take of the lock came to, as these tests compare it: the metadata
+/// recorded (the original one when we already held it), or the holders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Acquisition {
+    Acquired(LockMeta),
+    HeldBy(Vec<String>),
+}
+
+/// The lock's real API as these tests use it.
+trait Acquire {
+    /// `try_acquire` (what the loop calls), recording whether the node was
+    /// already cordoned, seen as an [`Acquisition`].
+    fn acquire(&self, unschedulable: bool) -> Result<Acquisition>;
+    /// Our entry's metadata, if we hold one (expired or not): `lock::holding`
+    /// (what recovery asks) on the lock as read.
+    fn holding(&self) -> Result<Option<LockMeta>>;
+}
+
+impl Acquire for DaemonSetLock<'_> {
+    fn acquire(&self, unschedulable: bool) -> Result<Acquisition> {
+        Ok(match self.try_acquire(LockMeta::cordoned(unschedulable))? {
+            Taken::Acquired(held) => Acquisition::Acquired(held.meta),
+            Taken::Full { holders, .. } => Acquisition::HeldBy(holders),
+        })
+    }
+    fn holding(&self) -> Result<Option<LockMeta>> {
+        Ok(kured::lock::holding(self.read()?.as_ref(), &self.node))
     }
 }
 

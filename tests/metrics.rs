@@ -9,6 +9,7 @@ use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
 use kured::metrics::{self, Metrics};
+use time::OffsetDateTime;
 
 fn request(addr: std::net::SocketAddr, head: &str) -> String {
     let mut s = TcpStream::connect(addr).unwrap();
@@ -27,7 +28,7 @@ fn server(m: &Metrics) -> metrics::Server {
 fn scrape_reflects_the_gauge() {
     let m = Metrics::new();
     let srv = server(&m);
-    m.set_reboot_required("n1", true);
+    m.set_reboot_required("n1", true, OffsetDateTime::now_utc());
     let resp = request(srv.local_addr(), "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
     assert!(resp.starts_with("HTTP/1.1 200 OK\r\n"), "{resp}");
     assert!(resp.contains("Content-Type: text/plain; version=0.0.4"), "{resp}");
@@ -37,7 +38,7 @@ fn scrape_reflects_the_gauge() {
     );
     assert!(resp.ends_with("kured_reboot_required{node=\"n1\"} 1\n"), "{resp}");
 
-    m.set_reboot_required("n1", false);
+    m.set_reboot_required("n1", false, OffsetDateTime::now_utc());
     let resp = request(srv.local_addr(), "GET /metrics HTTP/1.0\r\n\r\n");
     assert!(resp.ends_with("kured_reboot_required{node=\"n1\"} 0\n"), "{resp}");
 
@@ -51,7 +52,7 @@ fn scrape_reflects_the_gauge() {
 #[test]
 fn a_stalled_client_does_not_block_a_scrape() {
     let m = Metrics::new();
-    m.set_reboot_required("n1", true);
+    m.set_reboot_required("n1", true, OffsetDateTime::now_utc());
     let srv = server(&m);
     // connects, sends half a request line, and stays silent
     let mut stalled = TcpStream::connect(srv.local_addr()).unwrap();
@@ -75,8 +76,8 @@ fn bind_errors_name_the_address() {
 #[test]
 fn promtool_accepts_the_output() {
     let m = Metrics::new();
-    m.set_reboot_required("node-a", true);
-    m.set_reboot_required("we\"ird\\node", false);
+    m.set_reboot_required("node-a", true, OffsetDateTime::now_utc());
+    m.set_reboot_required("we\"ird\\node", false, OffsetDateTime::now_utc());
     let srv = server(&m);
     let resp = request(srv.local_addr(), "GET /metrics HTTP/1.1\r\n\r\n");
     srv.shutdown();

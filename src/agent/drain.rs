@@ -39,7 +39,7 @@ impl Agent<'_> {
         log::info!("draining node {}", self.node_id());
         self.event("Draining", "kured is draining the node for a reboot");
         self.notify(&self.config.message_template_drain);
-        let opts = DrainOptions::from_config(self.config);
+        let opts: DrainOptions = crate::wire::drain_options(self.config);
         let (client, clock, node) = (self.client, self.clock, self.config.node_id.clone());
         let mut guide = HolderGuide { agent: self, lost: None, gave_way_to: vec![] };
         let drained = drain_node_guided(client, &node, &opts, clock, &mut guide);

@@ -108,7 +108,7 @@ impl Agent<'_> {
         self.metrics.status.set_window_next_open(opens);
         let required = if in_window { self.host.reboot_required().map_err(|e| e.to_string()) } else { Ok(false) };
         if let (true, Ok(r)) = (in_window, &required) {
-            self.metrics.set_reboot_required(self.node_id(), *r);
+            self.metrics.set_reboot_required(self.node_id(), *r, self.clock.now());
         }
         if !in_window {
             log::debug!("outside the maintenance window ({})", self.config.window);

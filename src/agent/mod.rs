@@ -24,7 +24,7 @@ mod take;
 
 use std::time::{Duration, Instant};
 
-use crate::blockers::{self, Blocker};
+use crate::blockers::Blocker;
 use crate::clock::{Clock, DaemonClock};
 use crate::config::Config;
 use crate::error::Result;
@@ -70,7 +70,7 @@ pub fn run(config: Config, client: Client, stop: Stop) -> Result<()> {
     let metrics = Metrics::new();
     metrics.status.set_node(&config.node_id);
     metrics::serve(&config.metrics_host, config.metrics_port, metrics.clone())?;
-    let host = RealHost::from_config(&config);
+    let host = crate::wire::host(&config);
     spawn_metrics_refresh(host.clone(), config.node_id.clone(), metrics.clone());
     spawn_stop_deadline(stop.clone());
     let clock = DaemonClock { stop, health: metrics.health.clone() };
@@ -84,7 +84,7 @@ pub fn run(config: Config, client: Client, stop: Stop) -> Result<()> {
 fn spawn_metrics_refresh(host: RealHost, node: String, metrics: Metrics) {
     std::thread::spawn(move || loop {
         match host.reboot_required() {
-            Ok(required) => metrics.set_reboot_required(&node, required),
+            Ok(required) => metrics.set_reboot_required(&node, required, crate::clock::wall_now()),
             Err(e) => log::warn!("metrics: cannot check the sentinel: {e}"),
         }
         std::thread::sleep(METRICS_REFRESH);
@@ -161,7 +161,7 @@ impl<'a> Agent<'a> {
     /// notifier, metrics of its own, and nothing remembered yet.
     pub fn new(config: &'a Config, client: &'a Client, host: &'a dyn Host, clock: &'a dyn Clock) -> Agent<'a> {
         Agent {
-            blockers: blockers::from_config(config),
+            blockers: crate::wire::blockers(config),
             policy: policy(config),
             config,
             client,
@@ -197,7 +197,7 @@ impl<'a> Agent<'a> {
     }
 
     fn lock(&self) -> DaemonSetLock<'a> {
-        DaemonSetLock::from_config(self.client, self.config, self.clock).guarded(self.io.guard.clone())
+        crate::wire::lock(self.client, self.config, self.clock).guarded(self.io.guard.clone())
     }
 }
 

@@ -19,7 +19,6 @@ pub use pods::{pod_blocks, PodBlocker};
 pub use prometheus::{blocking_alerts, parse_alerts, Alert, AlertFilter, PrometheusBlocker};
 pub use promql::{parse_series, QueryBlocker};
 
-use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::kube::Client;
 
@@ -81,32 +80,6 @@ impl Blocker {
             Blocker::Pods(p) => p.check(client),
         }
     }
-}
-
-/// The blockers the configuration asks for (none when neither
-/// `--prometheus-url` nor `--blocking-pod-selector` is given).
-pub fn from_config(config: &Config) -> Vec<Blocker> {
-    let mut out = Vec::new();
-    if let Some(url) = config.prometheus_url.as_deref().filter(|u| !u.is_empty()) {
-        let filter = AlertFilter {
-            regex: config.alert_filter.clone(),
-            match_only: config.alert_filter_match_only,
-            firing_only: config.alert_firing_only,
-        };
-        let alerts = PrometheusBlocker::new(url, filter);
-        let alerts = match &config.alertmanager_url {
-            Some(am) => alerts.with_alertmanager(am),
-            None => alerts,
-        };
-        out.push(Blocker::Prometheus(alerts));
-        for query in &config.prometheus_queries {
-            out.push(Blocker::Query(QueryBlocker::new(url, query)));
-        }
-    }
-    if !config.blocking_pod_selectors.is_empty() {
-        out.push(Blocker::Pods(PodBlocker::new(&config.node_id, config.blocking_pod_selectors.clone())));
-    }
-    out
 }
 
 /// Run every blocker and collect the reasons of those that block. The first

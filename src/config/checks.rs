@@ -132,7 +132,7 @@ pub fn selectors(raw: &RawFlags, name: &str) -> Result<Vec<String>> {
 /// A message template that renders within the message bound.
 pub fn template(raw: &RawFlags, name: &str) -> Result<String> {
     let t = raw.str(name);
-    crate::notify::template::check(t).map_err(|why| raw.invalid(name, t, &why))?;
+    crate::template::check(t).map_err(|why| raw.invalid(name, t, &why))?;
     Ok(t.to_string())
 }
 

@@ -49,7 +49,7 @@ fn labels(items: &[(String, String)]) -> String {
 impl Config {
     /// One line, `key=value` separated by spaces; values with spaces are quoted.
     pub fn summary(&self) -> String {
-        let argv = crate::hostcmd::display_argv;
+        let argv = crate::argv::display_argv;
         let upstream = |spec: &SentinelSpec| match spec {
             SentinelSpec::File(p) => format!("file {p}"),
             SentinelSpec::Command(a) => format!("command {}", argv(a)),

@@ -55,7 +55,7 @@ fn labels(raw: &RawFlags, name: &str) -> Result<Vec<(String, String)>> {
 
 fn command(raw: &RawFlags, name: &str) -> Result<Vec<String>> {
     let line = raw.str(name);
-    let argv = crate::hostcmd::lex(line).map_err(|why| raw.invalid(name, line, &why))?;
+    let argv = crate::argv::lex(line).map_err(|why| raw.invalid(name, line, &why))?;
     if argv.is_empty() {
         return Err(raw.invalid(name, line, "empty command"));
     }
@@ -66,7 +66,7 @@ fn command(raw: &RawFlags, name: &str) -> Result<Vec<String>> {
 /// within the message bound.
 fn warning_template(raw: &RawFlags, name: &str) -> Result<String> {
     let t = raw.str(name);
-    crate::notify::template::check_args(t, 2).map_err(|why| raw.invalid(name, t, &why))?;
+    crate::template::check_args(t, 2).map_err(|why| raw.invalid(name, t, &why))?;
     Ok(t.to_string())
 }
 

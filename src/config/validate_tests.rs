@@ -231,7 +231,7 @@ fn prometheus_queries_and_alertmanager_resolve() {
     assert!(w.is_empty(), "{w:?}");
     assert_eq!(c.prometheus_queries, ["up == 0", "ALERTS{severity=\"page\"}"]);
     assert_eq!(c.alertmanager_url.as_deref(), Some("http://am:9093/"));
-    let blockers = crate::blockers::from_config(&c);
+    let blockers = crate::wire::blockers(&c);
     assert_eq!(blockers.len(), 3, "the alerts, then one per query: {blockers:?}");
     let (c, _) = config(&[], &[]);
     assert!(c.prometheus_queries.is_empty() && c.alertmanager_url.is_none());

@@ -11,7 +11,6 @@ use std::time::Duration;
 pub use select::{select, Action, SkipReason};
 
 use crate::clock::Clock;
-use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::kube::{Client, ListParams};
 use evict::{Kind, Outcome};
@@ -50,38 +49,12 @@ impl Default for DrainOptions {
     }
 }
 
-impl DrainOptions {
-    pub fn from_config(config: &Config) -> DrainOptions {
-        DrainOptions {
-            grace_period: config.drain_grace_period,
-            timeout: config.drain_timeout,
-            pod_selector: config.drain_pod_selector.clone(),
-            skip_wait_for_delete_timeout: config.skip_wait_for_delete_timeout,
-            stall_timeout: config.drain_stall_timeout,
-            ..DrainOptions::default()
-        }
-    }
-}
-
 /// What a successful drain did, by `namespace/name`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DrainReport {
     pub evicted: Vec<String>,
     pub deleted: Vec<String>,
     pub skipped: Vec<(String, SkipReason)>,
-}
-
-/// Cordon `node` (if not already), then evict its pods and wait until they are
-/// gone. Pods that could not be drained make it an `Error::Drain` listing each
-/// with its reason; the node stays cordoned either way (the caller decides
-/// whether to uncordon).
-pub fn drain_node(client: &Client, node: &str, opts: &DrainOptions, clock: &dyn Clock) -> Result<DrainReport> {
-    match drain_node_guided(client, node, opts, clock, &mut Unguided)? {
-        Drained::Done(report) => Ok(report),
-        Drained::GaveWay(_) | Drained::Halted(_) => {
-            Err(Error::Drain(format!("node {node}: the drain was interrupted")))
-        }
-    }
 }
 
 /// What a drain asks its caller as it goes: the lock holder's checks.
@@ -110,10 +83,6 @@ pub trait Guide {
     }
 }
 
-/// A drain nobody interrupts.
-pub struct Unguided;
-impl Guide for Unguided {}
-
 /// How a guided drain ended, short of a failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Drained {
@@ -125,7 +94,10 @@ pub enum Drained {
     Halted(String),
 }
 
-/// [`drain_node`], asking `guide` as it goes.
+/// Cordon `node` (if not already), then evict its pods and wait until they are
+/// gone, asking `guide` as it goes. Pods that could not be drained make it an
+/// `Error::Drain` listing each with its reason; the node stays cordoned either
+/// way (the caller decides whether to uncordon).
 pub fn drain_node_guided(
     client: &Client,
     node: &str,

@@ -324,6 +324,7 @@ impl<'c> Watch<'c> {
     }
 
     /// Resume from `rv` (a resourceVersion read elsewhere) without listing.
+    #[cfg(any(test, feature = "test-support"))]
     pub fn resume_from(&mut self, rv: &str) {
         self.resource_version = Some(rv.to_string());
     }

@@ -25,22 +25,11 @@ pub use decide::{acquire, earlier_holders, holding, next_expiry, release, standi
 pub use value::{LockEntry, LockMeta, LockValue, GO_ZERO_TIME};
 
 use crate::clock::{jitter, Clock};
-use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::kube::{Client, DaemonSet};
 
 /// How many times a write that lost a race (409) is re-read and retried.
 const MAX_TRIES: u32 = 10;
-
-/// The result of [`DaemonSetLock::acquire`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Acquisition {
-    /// We hold the lock (now, or already did); the metadata recorded in it,
-    /// which is the original one when we already held it.
-    Acquired(LockMeta),
-    /// No free slot: the nodes holding it.
-    HeldBy(Vec<String>),
-}
 
 /// The result of [`DaemonSetLock::try_acquire`].
 #[derive(Debug, Clone, PartialEq)]
@@ -80,41 +69,14 @@ pub struct DaemonSetLock<'a> {
 }
 
 impl<'a> DaemonSetLock<'a> {
-    pub fn from_config(client: &'a Client, config: &Config, clock: &'a dyn Clock) -> DaemonSetLock<'a> {
-        DaemonSetLock {
-            client,
-            namespace: config.ds_namespace.clone(),
-            name: config.ds_name.clone(),
-            annotation: config.lock_annotation.clone(),
-            node: config.node_id.clone(),
-            ttl: config.lock_ttl,
-            concurrency: config.concurrency,
-            clock,
-            guard: None,
-        }
-    }
-
     /// The same lock, with the quorum guard of a control-plane node (None: not one).
     pub fn guarded(self, guard: Option<quorum::Guard>) -> DaemonSetLock<'a> {
         DaemonSetLock { guard, ..self }
     }
 
-    /// Take a slot, recording whether the node was already cordoned.
-    pub fn acquire(&self, unschedulable: bool) -> Result<Acquisition> {
-        self.acquire_with(LockMeta::cordoned(unschedulable))
-    }
-
-    /// Take a slot, recording `meta` (cordon, boot ID, reboot streak).
-    pub fn acquire_with(&self, meta: LockMeta) -> Result<Acquisition> {
-        Ok(match self.try_acquire(meta)? {
-            Taken::Acquired(held) => Acquisition::Acquired(held.meta),
-            Taken::Full { holders, .. } => Acquisition::HeldBy(holders),
-        })
-    }
-
-    /// As [`acquire_with`](Self::acquire_with), also returning which entry is
-    /// ours, and when the lock is full every entry it held (for the stale-entry
-    /// check, without a re-read).
+    /// Take a slot, recording `meta` (cordon, boot ID, reboot streak): which
+    /// entry is ours, or when the lock is full the holders and every entry it
+    /// held (for the stale-entry check, without a re-read).
     /// Not guarded: the loop takes the lock with `try_acquire_queued`
     /// (`wake`), which applies [`DaemonSetLock::guard`].
     pub fn try_acquire(&self, meta: LockMeta) -> Result<Taken> {
@@ -202,11 +164,6 @@ impl<'a> DaemonSetLock<'a> {
         })?;
         log::info!("{}: {} released the lock", self.what(), self.node);
         Ok(())
-    }
-
-    /// Our entry's metadata, if we hold one (expired or not, see [`holding`]).
-    pub fn holding(&self) -> Result<Option<LockMeta>> {
-        Ok(holding(self.read()?.as_ref(), &self.node))
     }
 
     /// The lock as it is now (None: no annotation).

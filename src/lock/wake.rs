@@ -325,6 +325,7 @@ impl DaemonSetLock<'_> {
 
     /// Block until a slot looks free, `max_wait` passes or `stop()`. An error
     /// means the watch could not be used (the caller falls back to its period).
+    #[cfg(any(test, feature = "test-support"))]
     pub fn wait_for_free_slot(&self, max_wait: Duration, stop: &dyn Fn() -> bool) -> Result<Wake> {
         self.wait_until(max_wait, stop, &|existing, now| slot_free(existing, self, now))
     }

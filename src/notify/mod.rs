@@ -17,14 +17,13 @@ mod generic;
 mod push;
 mod slack;
 mod smtp;
-pub mod template;
 pub mod url;
 mod workflows;
 
 use std::io::Read;
 
 use crate::error::{Error, Result};
-pub use template::{render, render_args};
+pub use crate::template::{render, render_args};
 pub use url::{redact, ServiceUrl};
 
 /// One HTTP request a notification turns into.
@@ -185,6 +184,7 @@ impl Notifier {
     /// Send every request to `base` (`http://127.0.0.1:port`) instead of the
     /// service's host, keeping path and query. Only for tests, which cannot
     /// reach the real services; never set from configuration.
+    #[cfg(any(test, feature = "test-support"))]
     #[doc(hidden)]
     pub fn with_base_url_override(mut self, base: &str) -> Notifier {
         self.base_override = Some(base.trim_end_matches('/').to_string());
@@ -193,6 +193,7 @@ impl Notifier {
 
     /// Trust the CA certificates in `pem` for smtp's TLS too. Only for tests,
     /// whose SMTP server has a test CA; never set from configuration.
+    #[cfg(any(test, feature = "test-support"))]
     #[doc(hidden)]
     pub fn with_extra_root_pem(mut self, pem: &str) -> Result<Notifier> {
         for d in &mut self.destinations {
@@ -204,11 +205,13 @@ impl Notifier {
     }
 
     /// The (first) URL with its secrets masked, for logs.
+    #[cfg(any(test, feature = "test-support"))]
     pub fn redacted_url(&self) -> &str {
         &self.destinations[0].redacted
     }
 
     /// Every URL, secrets masked.
+    #[cfg(test)]
     pub fn redacted_urls(&self) -> Vec<&str> {
         self.destinations.iter().map(|d| d.redacted.as_str()).collect()
     }

@@ -110,6 +110,7 @@ impl Smtp {
     }
 
     /// Also trust the CA certificates in `pem` (tests only).
+    #[cfg(any(test, feature = "test-support"))]
     pub fn trust_pem(&mut self, pem: &str) -> Result<(), String> {
         use rustls::pki_types::pem::PemObject;
         for cert in rustls::pki_types::CertificateDer::pem_slice_iter(pem.as_bytes()) {

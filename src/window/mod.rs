@@ -20,7 +20,7 @@ mod zoneinfo_tests;
 
 use time::OffsetDateTime;
 
-pub use month::{nth_weekday, DayRule, Nth};
+pub use month::{DayRule, Nth};
 pub use spec::Recurring;
 pub use upstream::{TimeOfDay, Weekdays, Window};
 

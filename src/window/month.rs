@@ -4,7 +4,7 @@
 //! arithmetic on day numbers (days since 1970-01-01, as [`crate::tz`] counts
 //! them); the zone has already turned an instant into a local date.
 
-use crate::tz::{civil_from_days, days_from_civil, days_in_month, weekday_from_days};
+use crate::tz::{civil_from_days, days_in_month, weekday_from_days};
 
 /// Which occurrence of a weekday in its month.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,25 +48,26 @@ fn is_nth(day: i64, nth: Nth) -> bool {
     }
 }
 
-/// The day number of the `nth` `weekday` (0 = Sunday) of a month: the
-/// direct computation, which the tests hold [`DayRule::matches`] to.
-pub fn nth_weekday(year: i64, month: u32, nth: Nth, weekday: u8) -> i64 {
-    match nth {
-        Nth::Ordinal(n) => {
-            let first = days_from_civil(year, month, 1);
-            let ahead = (i64::from(weekday) - i64::from(weekday_from_days(first))).rem_euclid(7);
-            first + ahead + 7 * (i64::from(n) - 1)
-        }
-        Nth::Last => {
-            let last = days_from_civil(year, month, days_in_month(year, month));
-            last - (i64::from(weekday_from_days(last)) - i64::from(weekday)).rem_euclid(7)
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tz::days_from_civil;
+
+    /// The day number of the `nth` `weekday` (0 = Sunday) of a month: the
+    /// direct computation that [`DayRule::matches`] is held to.
+    fn nth_weekday(year: i64, month: u32, nth: Nth, weekday: u8) -> i64 {
+        match nth {
+            Nth::Ordinal(n) => {
+                let first = days_from_civil(year, month, 1);
+                let ahead = (i64::from(weekday) - i64::from(weekday_from_days(first))).rem_euclid(7);
+                first + ahead + 7 * (i64::from(n) - 1)
+            }
+            Nth::Last => {
+                let last = days_from_civil(year, month, days_in_month(year, month));
+                last - (i64::from(weekday_from_days(last)) - i64::from(weekday)).rem_euclid(7)
+            }
+        }
+    }
 
     #[track_caller]
     fn nth(year: i64, month: u32, n: Nth, weekday: u8, want_dom: u32) {

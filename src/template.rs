@@ -1,9 +1,10 @@
-//! Message templates (`--message-template-drain` and friends) filled with the
-//! node name exactly as upstream's `fmt.Sprintf(template, nodeID)` does, so a
-//! template shared with upstream kured renders the same text: `%s`/`%v` take
-//! the name, `%%` is a percent sign, and Go's error markers (`%!s(MISSING)`,
-//! `%!(EXTRA string=...)`, `%!d(string=...)`, `%!(NOVERB)`) appear where Go
-//! would print them.
+//! Message templates (`--message-template-drain` and friends), a leaf that
+//! `config` (checking them at start-up) and `notify` (rendering them) share:
+//! filled with the node name exactly as upstream's `fmt.Sprintf(template,
+//! nodeID)` does, so a template shared with upstream kured renders the same
+//! text: `%s`/`%v` take the name, `%%` is a percent sign, and Go's error markers
+//! (`%!s(MISSING)`, `%!(EXTRA string=...)`, `%!d(string=...)`, `%!(NOVERB)`)
+//! appear where Go would print them.
 //!
 //! Unlike Go, a message is bounded: [`check`] refuses at start-up a template
 //! that could render to more than [`MAX_MESSAGE`] bytes (a width such as

@@ -1,6 +1,9 @@
-//! Word splitting for `--reboot-command` and `--reboot-sentinel-command`, the way
-//! upstream kured does it with Go's `github.com/google/shlex`, so a command line
-//! that worked there splits into the same argv here.
+//! Command lines as argv, a leaf that `config` (checking the flags) and
+//! `hostcmd`, `reboot`, `sentinel` (running and naming commands) share: word
+//! splitting for `--reboot-command` and `--reboot-sentinel-command` ([`lex`]),
+//! the way upstream kured does it with Go's `github.com/google/shlex`, so a
+//! command line that worked there splits into the same argv here; and back
+//! ([`display_argv`]), for log lines and error messages.
 //!
 //! Rules (those of google/shlex): blanks (space, tab, CR, LF) separate words;
 //! single quotes are literal; inside double quotes a backslash makes the next
@@ -81,6 +84,36 @@ pub fn lex(line: &str) -> Result<Vec<String>, String> {
         return Err(format!("no command in {line:?}"));
     }
     Ok(words)
+}
+
+/// The argv as one string, for log lines and error messages.
+pub fn display_argv(argv: &[String]) -> String {
+    argv.iter().map(|w| quote_word(w)).collect::<Vec<_>>().join(" ")
+}
+
+/// A word as a shell would need it written: bare when safe, else in single
+/// quotes (`'` written as `'"'"'`), so that `lex(display_argv(argv)) == argv`.
+fn quote_word(w: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c);
+    if !w.is_empty() && w.chars().all(safe) {
+        w.to_string()
+    } else {
+        format!("'{}'", w.replace('\'', "'\"'\"'"))
+    }
+}
+
+#[cfg(test)]
+mod display_tests {
+    use super::*;
+
+    #[test]
+    fn display_round_trips_through_lex() {
+        for line in ["/bin/systemctl reboot", "/bin/sh -c 'echo rebooted >> /tmp/m'", "a '' \"it's\" x=1,2"] {
+            let argv = lex(line).unwrap();
+            assert_eq!(lex(&display_argv(&argv)).unwrap(), argv, "{line}");
+        }
+        assert_eq!(display_argv(&lex("/bin/sh -c 'echo hi'").unwrap()), "/bin/sh -c 'echo hi'");
+    }
 }
 
 #[cfg(test)]
