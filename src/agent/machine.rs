@@ -171,13 +171,26 @@ pub fn step(
             }
         }
         // Anything else is a look this phase did not ask for: look again at the next period.
-        (phase, seen) => (
-            phase.clone(),
-            vec![
-                log(log::Level::Debug, format!("{}: ignored {seen:?}", phase.name())),
-                wait(if matches!(phase, Phase::Rebooting(_)) { Wait::Reboot(RECOVERY_RETRY) } else { Wait::Period }),
-            ],
-        ),
+        (phase, seen) => unasked(phase, seen, policy),
+    }
+}
+
+/// A look the phase did not ask for (none reaches a phase today: each action
+/// answers as its phase expects). Never wait on in a phase that holds the
+/// lock or the node: put the node back, or go on as planned.
+fn unasked(phase: &Phase, seen: Observation, policy: &Policy) -> (Phase, Vec<Action>) {
+    let said = warn(format!("{}: an unexpected {seen:?}; going on safely", phase.name()));
+    match phase {
+        Phase::Draining(a) | Phase::Confirming(a) => {
+            (Phase::Pending(Hold::Retry), vec![said, Action::GiveUp { uncordon: !a.was_cordoned }, wait(Wait::Period)])
+        }
+        // The recovery looks at the lock again (what it did is kept: no second announcement).
+        Phase::ReleaseGate(r) | Phase::Releasing(r) => (Phase::Recovering(r.clone()), vec![said, retry(policy)]),
+        Phase::Tidying(t) => (t.then.clone(), vec![said, wait(t.wait.clone().unwrap_or(Wait::Period))]),
+        Phase::PuttingBack { .. } => (Phase::WaitingForLock, vec![said, wait(Wait::Period)]),
+        Phase::Rebooting(_) => (phase.clone(), vec![said, wait(Wait::Reboot(RECOVERY_RETRY))]),
+        Phase::Released(_) => (Phase::Idle { window: None }, vec![said, wait(Wait::Period)]),
+        _ => (phase.clone(), vec![said, wait(Wait::Period)]),
     }
 }
 

@@ -215,6 +215,7 @@ fn policy(c: &Config) -> Policy {
         release_gate: !c.release_gate_timeout.is_zero(),
         reboot_delay: c.reboot_delay,
         lock_release_delay: c.lock_release_delay,
+        lock_home: format!("{}/{}", c.ds_namespace, c.ds_name),
     }
 }
 

@@ -66,13 +66,16 @@ impl Agent<'_> {
     /// and kured's cordon from a lost lock whose uncordon failed (`our_cordon`).
     /// Costs one DaemonSet read per period.
     pub(super) fn tidy(&mut self, our_cordon: bool) -> Observation {
-        let pause = match self.release_leftover() {
-            Ok(pause) => Some(pause),
-            Err(e) => {
-                log::error!("cannot release a leftover lock, will retry: {e}");
-                None
-            }
-        };
+        // (the pause counts as seen once the look succeeded, whatever follows)
+        let looked = self.read_lock();
+        let done = looked.as_ref().map_err(|e| e.to_string()).and_then(|(mine, _)| match mine {
+            Some(meta) => self.release_leftover(meta.clone()).map_err(|e| e.to_string()),
+            None => Ok(()),
+        });
+        if let Err(e) = done {
+            log::error!("cannot release a leftover lock, will retry: {e}");
+        }
+        let pause = looked.ok().map(|(_, pause)| pause);
         let cordon_cleared = our_cordon
             && match node::uncordon(self.client, self.node_id()) {
                 Ok(()) => true,
@@ -88,11 +91,9 @@ impl Agent<'_> {
         Observation::Tidied { pause, cordon_cleared }
     }
 
-    /// The leftover lock, put back as the lock recorded the node (no reboot is
-    /// claimed: the same boot). The pause the look saw.
-    fn release_leftover(&mut self) -> crate::Result<Option<String>> {
-        let (mine, pause) = self.read_lock()?;
-        let Some(meta) = mine else { return Ok(pause) };
+    /// The leftover lock (this node's entry, `meta`), put back as the lock
+    /// recorded the node: no reboot is claimed (the same boot).
+    fn release_leftover(&mut self, meta: LockMeta) -> crate::Result<()> {
         log::info!("{} still holds the reboot lock: putting the node back", self.node_id());
         self.io.node = Some(self.client.get_node(self.node_id())?);
         let steps =
@@ -113,6 +114,6 @@ impl Agent<'_> {
         }
         self.lock().release()?;
         self.io.holding = None;
-        Ok(pause)
+        Ok(())
     }
 }

@@ -230,8 +230,9 @@ pub(super) fn lock_taken(facts: &NodeFacts, memory: &mut Memory, take: Take, pol
         Take::Paused(why) => {
             // The taint comes off: no drain is coming soon.
             let mut actions = vec![info(format!(
-                "reboot required, but reboots are paused ({} on the lock's DaemonSet): {why}",
-                crate::lock::pause::ANNOTATION
+                "reboot required, but reboots are paused ({} on daemonset {}): {why}",
+                crate::lock::pause::ANNOTATION,
+                policy.lock_home
             ))];
             actions.extend(waiting(with_pause(Some(&why), ""), Blocked::Paused, false));
             // A cordon of kured's that no entry records waits for the next take,
@@ -247,7 +248,10 @@ pub(super) fn lock_taken(facts: &NodeFacts, memory: &mut Memory, take: Take, pol
         Take::Missing => (
             Phase::WaitingForLock,
             vec![
-                warn("the lock's DaemonSet does not exist: waiting for it to be created again"),
+                warn(format!(
+                    "the lock's DaemonSet {} does not exist: waiting for it to be created again",
+                    policy.lock_home
+                )),
                 pending("the lock's DaemonSet does not exist", Blocked::Lock),
                 wait(Wait::Lock),
             ],

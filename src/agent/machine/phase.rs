@@ -27,6 +27,8 @@ pub struct Policy {
     pub release_gate: bool,
     pub reboot_delay: Duration,
     pub lock_release_delay: Duration,
+    /// The lock's DaemonSet, `<namespace>/<name>` (for the log).
+    pub lock_home: String,
 }
 
 /// Where the node's reboot is.

@@ -431,6 +431,13 @@ fn terminal_phases_and_unasked_looks() {
     use Observation as O;
     row(Phase::Stopped, O::Tick, "Stopped", &[]);
     row(Phase::GoingDown, O::Stop, "GoingDown", &[]);
-    // a look nobody asked for changes nothing: the next period looks again
+    // a look nobody asked for: never a wait while holding the lock or the node
     row(Phase::Idle { window: None }, O::Drained(DrainOutcome::Drained), "Idle", &["Wait(Period)"]);
+    row(Phase::Draining(attempt()), O::Tick, "Pending", &["GiveUp", "Wait(Period)"]);
+    row(Phase::Confirming(attempt()), O::Tick, "Pending", &["GiveUp", "Wait(Period)"]);
+    let gate = Phase::ReleaseGate(recovery(true, Some(meta(Some("b1"), false, 0)), Some(Boot::Rebooted)));
+    row(gate, O::Tick, "Recovering", &["Wait(Retry)"]);
+    row(tidying(Phase::WaitingForLock, None), O::Tick, "WaitingForLock", &["Wait(Period)"]);
+    row(Phase::PuttingBack { opted_out: None }, O::Tick, "WaitingForLock", &["Wait(Period)"]);
+    row(released(None, 0, false), O::Tick, "Idle", &["Wait(Period)"]);
 }
