@@ -426,6 +426,12 @@ impl Runner<'_> {
         if nth != p.lock_takes || machine_goes || c.node(node).is_none() || p.deleted.contains(node) {
             return;
         }
+        // Not while the API server is unreachable: kubectl would retry through the
+        // rest of the window, and the harness, stuck in it, would not end it
+        // (chaos seed 5969796991460677954). The next poll tries again.
+        if p.unreachable_until.is_some() {
+            return;
+        }
         // kubectl meets the run's API faults too: a few tries
         let deleted = (0..5)
             .map(|_| c.delete_node_object(node))
