@@ -149,8 +149,9 @@ fn drain_timeout_on_a_budget_that_never_allows_gives_up() {
 #[test]
 fn failed_uncordon_keeps_the_lock_until_the_next_check_finishes_the_job() {
     let w = failing_eviction();
-    // The PATCHes of the node: the release gate's record, the cordon, the uncordon.
-    w.api.inject(Fault::status("PATCH", NODE_PATH, 500, 1).every(3));
+    // The PATCHes of the node: the release gate's record, the cordon, then the
+    // uncordon fails (and the client's two resends of it).
+    w.api.inject(Fault::status("PATCH", NODE_PATH, 500, 3).after(2));
     let cfg = w.config(&[]);
     let host = FakeHost::new(true);
     let mut a = agent(&cfg, &w.client, &host);
@@ -215,19 +216,20 @@ fn lock_held_elsewhere_taints_and_waits() {
     assert_eq!(w.holders(), ["node-2"], "another node's lock is not ours to release");
 }
 
-/// Two failed reads of the lock at start-up, then the node is put back:
-/// 500 carries no Retry-After, so the client gives up at once and the agent's
-/// own retry loop (sleeping on the fake clock) tries again, once per failure;
-/// 503 carries Retry-After: 1, which the client itself waits out (for real).
+/// Failed reads of the lock at start-up, then the node is put back: 500
+/// carries no Retry-After, so the client resends it twice, a moment apart,
+/// then gives up, and the agent's own retry loop (sleeping on the fake clock)
+/// tries again, once per failed call (two calls: six 500s); 503 carries
+/// Retry-After: 1, which the client itself waits out (for real).
 #[test]
 fn recover_retries_until_the_api_answers() {
-    for (status, agent_retries) in [(500, 2), (503, 0)] {
+    for (status, faults, agent_retries) in [(500, 6, 2), (503, 2, 0)] {
         let w = World::new();
         let cfg = w.config(&[]);
         let host = FakeHost::new(true);
         assert_eq!(run_check(&mut agent(&cfg, &w.client, &host)), Ended::WaitingForReboot);
 
-        w.api.inject(Fault::status("GET", DS_PATH, status, 2));
+        w.api.inject(Fault::status("GET", DS_PATH, status, faults));
         let host = FakeHost::new(false);
         agent(&cfg, &w.client, &host).recover();
         assert_eq!(host.sleeps().len(), agent_retries, "{status}: {:?}", host.sleeps());

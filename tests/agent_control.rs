@@ -292,7 +292,8 @@ fn a_cordon_left_by_a_lost_lock_is_undone_while_paused() {
         ds["metadata"]["annotations"][PAUSE] = json!("freeze");
         api.update(ds).expect("remove the entry, pause");
         api.delete("poddisruptionbudgets", "default", "web");
-        api.inject(Fault::status("PATCH", NODE_PATH, 500, 4));
+        // (each PATCH is sent three times: the client resends a bare 500 twice)
+        api.inject(Fault::status("PATCH", NODE_PATH, 500, 12));
     });
     let mut a = agent(&cfg, &w.client, &host);
     assert_eq!(run_check(&mut a), Ended::Returned);

@@ -148,8 +148,9 @@ fn the_guard_is_off_with_a_zero_limit() {
 #[test]
 fn a_leftover_lock_is_put_back_during_the_back_off() {
     let w = World::new();
-    // The PATCHes of the node: kured-rs's marks, the cordon, the status "rebooting", the uncordon.
-    w.api.inject(Fault::status("PATCH", NODE_PATH, 500, 1).every(4));
+    // The PATCHes of the node: kured-rs's marks, the cordon, the status "rebooting",
+    // then the uncordon fails (and the client's two resends of it).
+    w.api.inject(Fault::status("PATCH", NODE_PATH, 500, 3).after(3));
     let cfg = w.config(&[]);
     let host = FakeHost::new(true);
     host.set_reboot_result(RebootResult::CommandFailed);

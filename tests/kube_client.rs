@@ -214,10 +214,25 @@ fn retry_after_on_a_503_is_honoured() {
     let statuses: Vec<u16> = requests_to(&c.api, "/api/v1/nodes/n1").iter().map(|r| r.status).collect();
     assert_eq!(statuses, [503, 200]);
 
-    // Without Retry-After a 5xx is an error at once.
-    c.api.inject(Fault::status("GET", "/api/v1/nodes/n1", 500, 1));
+    // Without Retry-After, a read is resent twice, a moment apart, then it is an error.
+    c.api.clear_requests();
+    c.api.inject(Fault::status("GET", "/api/v1/nodes/n1", 500, 2));
+    assert_eq!(c.client.get_node("n1").unwrap().metadata.name, "n1", "one flapping answer is not a failure");
+    c.api.inject(Fault::status("GET", "/api/v1/nodes/n1", 500, 3));
     let e = api_error(c.client.get_node("n1"), ApiErrorKind::Server);
     assert!(e.to_string().starts_with("GET /api/v1/nodes/n1: 500 InternalError"), "{e}");
+    let statuses: Vec<u16> = requests_to(&c.api, "/api/v1/nodes/n1").iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [500, 500, 200, 500, 500, 500]);
+
+    // A merge PATCH sets values: resent the same way. A JSON patch and other writes are not.
+    c.api.clear_requests();
+    c.api.inject(Fault::status("PATCH", "/api/v1/nodes/n1", 500, 1));
+    c.client.patch_node("n1", &Patch::Merge(json!({"metadata": {"labels": {"a": "b"}}}))).unwrap();
+    c.api.inject(Fault::status("PATCH", "/api/v1/nodes/n1", 500, 1));
+    let ops = json!([{"op": "add", "path": "/metadata/labels/c", "value": "d"}]);
+    api_error(c.client.patch_node("n1", &Patch::Json(ops)), ApiErrorKind::Server);
+    let statuses: Vec<u16> = requests_to(&c.api, "/api/v1/nodes/n1").iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [500, 200, 500]);
 }
 
 #[test]

@@ -3,8 +3,12 @@
 //! 429/5xx carrying `Retry-After` waited out and resent, within bounds. A GET
 //! whose connection was lost (reset, refused, closed unanswered) is resent
 //! twice, a moment apart: one lost read must not end a whole reboot attempt.
-//! A write is not: it may have been applied (its answer lost, or later than
-//! `--api-timeout`), and only the caller, reading again, can tell.
+//! So is a GET, or a merge or strategic-merge PATCH (it sets fields to values:
+//! sent twice, it leaves what it leaves sent once), answered 500/502/503/504
+//! without `Retry-After`: against a flapping API server a drain of a dozen
+//! requests would otherwise rarely get through. Other writes are not: they
+//! may have been applied (the answer lost, or later than `--api-timeout`),
+//! and only the caller, reading again, can tell.
 
 use std::time::{Duration, Instant};
 
@@ -22,8 +26,9 @@ pub const MAX_RETRIES: u32 = 10;
 /// its own periods and must not hang on one request.
 pub const MAX_WAIT: Duration = Duration::from_secs(10);
 pub const MAX_TOTAL_WAIT: Duration = Duration::from_secs(60);
-/// How many times a GET whose connection was lost is resent (not after a
-/// timeout: that already took its whole `--api-timeout`).
+/// How many times a GET whose connection was lost, or an idempotent request
+/// answered with a bare 5xx, is resent (not after a timeout: that already took
+/// its whole `--api-timeout`).
 pub const GET_TRANSPORT_RETRIES: u32 = 2;
 /// The wait before the first resend (doubled for the next).
 const TRANSPORT_BACKOFF: Duration = Duration::from_millis(100);
@@ -126,6 +131,14 @@ impl Http {
                     .filter(|w| started.elapsed() + *w < CALL_BUDGET),
             };
             let Some(wait) = wait else {
+                let idempotent = idempotent(req.method, req.body.map(|(content_type, _)| content_type));
+                if let Some(wait) = bare_5xx_wait(idempotent, answer.code, answer.retry_after, lost) {
+                    let wait = wait + crate::clock::jitter(TRANSPORT_BACKOFF);
+                    lost += 1;
+                    log::info!("{} {}: {}; resending in {wait:?}", req.method, req.path, answer.code);
+                    std::thread::sleep(wait);
+                    continue;
+                }
                 return Err(api_error(req.method, req.path, answer.code, &answer.body, answer.retry_after));
             };
             log::info!("{} {}: {} with Retry-After, resending in {:?}", req.method, req.path, answer.code, wait);
@@ -241,6 +254,24 @@ fn resend_wait(method: &str, connection_lost: bool, lost: u32) -> Option<Duratio
     (method == "GET" && connection_lost && lost < GET_TRANSPORT_RETRIES).then(|| TRANSPORT_BACKOFF * 2u32.pow(lost))
 }
 
+/// A request that, sent again after it was applied, changes nothing more: a
+/// GET, or a PATCH that sets fields (merge, strategic merge; not a JSON patch,
+/// whose operations may add to a list).
+fn idempotent(method: &str, content_type: Option<&str>) -> bool {
+    let setting = |t: &str| t == "application/merge-patch+json" || t == "application/strategic-merge-patch+json";
+    method == "GET" || (method == "PATCH" && content_type.is_some_and(setting))
+}
+
+/// The wait (before jitter) before resending an `idempotent` request answered
+/// `code` without Retry-After, resent `lost` times already; None = give up.
+/// Only the server's transient answers (500, 502, 503, 504): a 501 or 505 is
+/// not going to change.
+fn bare_5xx_wait(idempotent: bool, code: u16, retry_after: Option<Duration>, lost: u32) -> Option<Duration> {
+    let transient = matches!(code, 500 | 502 | 503 | 504);
+    (idempotent && transient && retry_after.is_none() && lost < GET_TRANSPORT_RETRIES)
+        .then(|| TRANSPORT_BACKOFF * 2u32.pow(lost))
+}
+
 /// How long to wait before resending after answer `code` with `retry_after`,
 /// having resent `retries` times and waited `waited` in all; None = give up.
 fn retry_wait(code: u16, retry_after: Option<Duration>, retries: u32, waited: Duration) -> Option<Duration> {
@@ -275,6 +306,27 @@ mod tests {
         // a write may have been applied: the caller reads again and decides
         for method in ["PUT", "PATCH", "POST", "DELETE"] {
             resend(method, true, 0, None);
+        }
+    }
+
+    #[test]
+    fn idempotent_requests_are_resent_after_a_bare_5xx() {
+        let ms = |m| Some(Duration::from_millis(m));
+        assert_eq!(bare_5xx_wait(true, 500, None, 0), ms(100));
+        assert_eq!(bare_5xx_wait(true, 503, None, 1), ms(200));
+        assert_eq!(bare_5xx_wait(true, 502, None, 2), None, "twice at most");
+        assert_eq!(bare_5xx_wait(true, 504, None, 0), ms(100));
+        for code in [501, 505, 409, 429, 404, 422] {
+            assert_eq!(bare_5xx_wait(true, code, None, 0), None, "{code} is not transient");
+        }
+        assert_eq!(bare_5xx_wait(false, 500, None, 0), None);
+        assert_eq!(bare_5xx_wait(true, 500, Some(Duration::ZERO), 0), None, "Retry-After has its own wait");
+        assert!(idempotent("GET", None));
+        assert!(idempotent("PATCH", Some("application/merge-patch+json")));
+        assert!(idempotent("PATCH", Some("application/strategic-merge-patch+json")));
+        assert!(!idempotent("PATCH", Some("application/json-patch+json")));
+        for method in ["PUT", "POST", "DELETE"] {
+            assert!(!idempotent(method, Some("application/json")), "{method}");
         }
     }
 

@@ -37,6 +37,8 @@ pub struct Fault {
     pub every: u32,
     /// match the path exactly, not as a prefix (a collection, not its objects)
     pub exact: bool,
+    /// pass over this many matching requests before the first fire
+    pub after: u32,
     seen: u32,
     /// fire with probability `.0`/1000, drawn from the generator state `.1`
     pub random: Option<(u32, u64)>,
@@ -51,6 +53,7 @@ impl Fault {
             times: None,
             every: 1,
             exact: false,
+            after: 0,
             seen: 0,
             random: None,
         }
@@ -103,6 +106,12 @@ impl Fault {
         self
     }
 
+    /// Pass over the first `n` matching requests (then fire as set).
+    pub fn after(mut self, n: u32) -> Fault {
+        self.after = n;
+        self
+    }
+
     pub fn every(mut self, k: u32) -> Fault {
         self.every = k.max(1);
         self
@@ -139,7 +148,7 @@ pub fn evaluate(faults: &mut Vec<Fault>, method: &str, path: &str, has_continue:
             continue;
         }
         f.seen += 1;
-        if f.seen % f.every != 0 {
+        if f.seen <= f.after || (f.seen - f.after) % f.every != 0 {
             continue;
         }
         if let Some((per_mille, state)) = f.random.as_mut() {
