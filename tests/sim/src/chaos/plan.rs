@@ -344,6 +344,23 @@ impl Plan {
             let back_after_s = if r.chance(70) { Some(r.range(3, 12)) } else { None };
             faults.push(Fault::DeleteHolderNode { nth, back_after_s });
         }
+        // Nodes removed for good (a deleted lock holder, a holder's Node deleted
+        // for good) must leave two: one to drain and one for the replacement pods
+        // its budgets wait for. (Seed 943390740392648156: 3 nodes, 2 removed, and
+        // the last one's drain waited on its budgets forever, as it must.)
+        let removed = faults
+            .iter()
+            .filter(|f| {
+                matches!(f, Fault::DeleteLockHolder { .. } | Fault::DeleteHolderNode { back_after_s: None, .. })
+            })
+            .count();
+        if nodes < removed + 2 {
+            for f in &mut faults {
+                if let Fault::DeleteHolderNode { back_after_s: back @ None, .. } = f {
+                    *back = Some(12);
+                }
+            }
+        }
         Plan {
             seed,
             nodes,
